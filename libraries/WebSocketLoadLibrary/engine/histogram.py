@@ -1,0 +1,123 @@
+"""HdrHistogram of latencies in microseconds, recorded in batches.
+
+The `hdrhistogram` package records one value at a time in pure Python (~0.85 us per
+value). The hot path instead appends plain ints to a list, and `record_many` turns a
+batch into counts-array indexes with numpy, using the same bucket arithmetic as
+`HdrHistogram._counts_index_for`. Encoding, decoding and merging stay the package's own,
+so histograms remain exchangeable with every other HdrHistogram implementation.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour: anything slower is clamped, not dropped
+SIGNIFICANT_FIGURES = 3
+
+
+class LatencyHistogram:
+    """A latency distribution in microseconds with exact HdrHistogram percentiles."""
+
+    def __init__(self, hdr: HdrHistogram | None = None):
+        self.hdr = hdr or HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+        self._counts = np.ctypeslib.as_array(self.hdr.counts)
+        h = self.hdr
+        self._unit_magnitude = h.unit_magnitude
+        self._sub_bucket_mask = h.sub_bucket_mask
+        self._half_count_magnitude = h.sub_bucket_half_count_magnitude
+        self._half_count = h.sub_bucket_half_count
+        self._highest = h.get_highest_equivalent_value(h.get_value_from_index(h.counts_len - 1))
+
+    # -- recording ---------------------------------------------------------------------
+    def counts_indexes(self, values_us: np.ndarray) -> np.ndarray:
+        """Vectorised `HdrHistogram._counts_index_for` for int64 values >= 0."""
+        masked = values_us | self._sub_bucket_mask
+        # frexp's exponent is the bit length for integers below 2**53
+        bit_length = np.frexp(masked.astype(np.float64))[1].astype(np.int64)
+        bucket = bit_length - self._unit_magnitude - (self._half_count_magnitude + 1)
+        sub_bucket = values_us >> (bucket + self._unit_magnitude)
+        return ((bucket + 1) << self._half_count_magnitude) + (sub_bucket - self._half_count)
+
+    def record_many(self, values_us) -> int:
+        """Record a batch of latencies (ints, microseconds). Returns how many were recorded."""
+        if not len(values_us):
+            return 0
+        values = np.asarray(values_us, dtype=np.int64)
+        np.clip(values, LOWEST_US, self._highest, out=values)
+        indexes = self.counts_indexes(values)
+        self._counts += np.bincount(indexes, minlength=len(self._counts)).astype(np.uint64)
+        h = self.hdr
+        h.total_count += len(values)
+        h.min_value = min(h.min_value, int(values.min()))
+        h.max_value = max(h.max_value, int(values.max()))
+        return len(values)
+
+    def add(self, other: "LatencyHistogram") -> None:
+        if other.count:
+            self.hdr.add(other.hdr)
+
+    def reset(self) -> None:
+        self._counts[:] = 0
+        self.hdr.total_count = 0
+        self.hdr.min_value = LatencyHistogram().hdr.min_value
+        self.hdr.max_value = 0
+
+    # -- reading -----------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return int(self.hdr.total_count)
+
+    def percentiles_us(self, percentiles) -> dict[float, int]:
+        """Values at the given percentiles (0-100), HdrHistogram semantics, via numpy."""
+        result = {}
+        total = self.count
+        if not total:
+            return {float(p): 0 for p in percentiles}
+        cumulative = np.cumsum(self._counts)
+        for p in percentiles:
+            target = max(int(min(float(p), 100.0) * total / 100 + 0.5), 1)
+            index = int(np.searchsorted(cumulative, target))
+            value = self.hdr.get_value_from_index(index)
+            result[float(p)] = int(self.hdr.get_highest_equivalent_value(value) if p else
+                                   self.hdr.get_lowest_equivalent_value(value))
+        return result
+
+    def percentile_us(self, percentile: float) -> int:
+        return self.percentiles_us([percentile])[float(percentile)]
+
+    def mean_us(self) -> float:
+        return float(self.hdr.get_mean_value()) if self.count else 0.0
+
+    def max_us(self) -> int:
+        return int(self.hdr.get_max_value()) if self.count else 0
+
+    def min_us(self) -> int:
+        return int(self.hdr.get_min_value()) if self.count else 0
+
+    def percentile_spectrum(self, ticks_per_half_distance: int = 5) -> list[tuple[float, int]]:
+        """(percentile, value_us) points of the HdrHistogram percentile distribution."""
+        if not self.count:
+            return []
+        return [(float(item.percentile_level_iterated_to), int(item.value_iterated_to))
+                for item in self.hdr.get_percentile_iterator(ticks_per_half_distance)]
+
+    # -- exchange ----------------------------------------------------------------------
+    def encode(self) -> str:
+        """The standard compressed, base64 HdrHistogram form (V2), as text."""
+        encoded = self.hdr.encode()
+        return encoded.decode("ascii") if isinstance(encoded, bytes) else encoded
+
+    @classmethod
+    def decode(cls, encoded: str) -> "LatencyHistogram":
+        histogram = cls()
+        if encoded:
+            histogram.hdr.decode_and_add(encoded)
+        return histogram
+
+    @classmethod
+    def merged(cls, histograms) -> "LatencyHistogram":
+        total = cls()
+        for histogram in histograms:
+            total.add(histogram)
+        return total

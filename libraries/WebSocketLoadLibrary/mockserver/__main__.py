@@ -1,0 +1,138 @@
+"""Run the mock server: `python -m WebSocketLoadLibrary.mockserver --port 0`.
+
+Prints one JSON line `{"event": "ready", "uri": ..., ...}` on stdout once it listens.
+The bearer token is read from the environment variable named by --auth-token-env
+(default MOCKSERVER_AUTH_TOKEN), never from the command line, where `ps` would show it.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+
+from .faults import Faults, FaultError
+from .server import CONTROL_PATH, MockServer
+
+AUTH_TOKEN_ENV = "MOCKSERVER_AUTH_TOKEN"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m WebSocketLoadLibrary.mockserver",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; 0.0.0.0 only if you mean it)")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--mode", choices=("echo", "ack"), default="echo")
+    parser.add_argument("--max-connections", type=int, default=1000)
+    parser.add_argument("--auth-token-env", default=AUTH_TOKEN_ENV, metavar="NAME",
+                        help="require 'Authorization: Bearer <token>' with the token from $NAME")
+    parser.add_argument("--require-auth", action="store_true",
+                        help="fail at start if the token variable is empty")
+    parser.add_argument("--certfile", help="serve wss:// with this certificate (PEM)")
+    parser.add_argument("--keyfile", help="private key of --certfile (PEM)")
+    parser.add_argument("--id-field", default="message_id", help="JSON id field (ack mode)")
+    parser.add_argument("--no-compression", action="store_true",
+                        help="refuse permessage-deflate")
+    parser.add_argument("--max-size", type=int, default=1 << 20, help="max message bytes")
+    parser.add_argument("--response-delay", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--stall", type=float, default=0.0, metavar="SECONDS",
+                        help="hold every reply for this long from start")
+    parser.add_argument("--drop-ratio", type=float, default=0.0)
+    parser.add_argument("--disconnect-after", type=int, default=0, metavar="N")
+    parser.add_argument("--garble-ratio", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=None, help="seed of drop/garble choices")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop when stdin closes (the parent's lifeline)")
+    parser.add_argument("--parent-pid", type=int, default=0,
+                        help="stop when this process is gone")
+    return parser.parse_args(argv)
+
+
+def _watch_stdin(loop, stop: asyncio.Event) -> None:
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    loop.call_soon_threadsafe(stop.set)
+
+
+async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+        except PermissionError:
+            pass
+        await asyncio.sleep(0.5)
+
+
+async def main(args: argparse.Namespace) -> int:
+    token = os.environ.get(args.auth_token_env) or None
+    if args.require_auth and not token:
+        print(f"mock server: --require-auth but ${args.auth_token_env} is empty", file=sys.stderr)
+        return 2
+    faults = Faults(seed=args.seed)
+    try:
+        faults.update(response_delay=args.response_delay, drop_ratio=args.drop_ratio,
+                      disconnect_after=args.disconnect_after, garble_ratio=args.garble_ratio,
+                      stall=args.stall or None)
+    except FaultError as error:
+        print(f"mock server: {error}", file=sys.stderr)
+        return 2
+    control_key = secrets.token_urlsafe(16)
+    server = MockServer(host=args.host, port=args.port, mode=args.mode,
+                        max_connections=args.max_connections, auth_token=token,
+                        certfile=args.certfile, keyfile=args.keyfile, id_field=args.id_field,
+                        faults=faults, control_key=control_key,
+                        compression=not args.no_compression, max_size=args.max_size)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        uri = await server.start()
+    except OSError as error:
+        print(f"mock server: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=_watch_stdin, args=(loop, stop), daemon=True).start()
+    if args.parent_pid:
+        loop.create_task(_watch_parent(args.parent_pid, stop))
+    ready = {"event": "ready", "uri": uri, "pid": os.getpid(), "mode": args.mode,
+             "control_uri": f"{uri}{CONTROL_PATH}?key={control_key}",
+             "auth": bool(token), "tls": bool(args.certfile),
+             "loop": type(loop).__module__.split(".")[0]}
+    print(json.dumps(ready), flush=True)
+    stopped = loop.create_task(server.stopped.wait())
+    await asyncio.wait([loop.create_task(stop.wait()), stopped],
+                       return_when=asyncio.FIRST_COMPLETED)
+    if not server.stopped.is_set():
+        await server.stop()
+    print(json.dumps({"event": "stopped", "stats": server.stats.as_dict()}), flush=True)
+    return 0
+
+
+def run(argv=None) -> int:
+    args = parse_args(argv)
+    if args.loop in ("auto", "uvloop"):
+        try:
+            import uvloop
+            return uvloop.run(main(args))
+        except ImportError:
+            if args.loop == "uvloop":
+                print("mock server: uvloop is not installed", file=sys.stderr)
+                return 2
+    return asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(run())

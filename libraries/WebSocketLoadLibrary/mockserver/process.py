@@ -1,0 +1,193 @@
+"""Starts the mock server in its own process and never leaks it.
+
+The child announces its real port on one ready line (no find-a-free-port race), exits when
+our end of its stdin closes (so also when this process dies), and `stop` escalates from
+a polite close to SIGTERM to SIGKILL. Every handle still running at exit is stopped.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+
+from .__main__ import AUTH_TOKEN_ENV
+from .control import MockServerControl
+
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+_running: "weakref.WeakSet[MockServerProcess]" = weakref.WeakSet()
+
+
+class MockServerError(RuntimeError):
+    pass
+
+
+class MockServerProcess:
+    """Handle of one mock server process. `start()` returns its ws:// or wss:// URI."""
+
+    def __init__(self, mode: str = "echo", max_connections: int = 1000,
+                 auth_token: str | None = None, certfile: str | None = None,
+                 keyfile: str | None = None, host: str = "127.0.0.1", port: int = 0,
+                 response_delay: float = 0.0, stall: float = 0.0, drop_ratio: float = 0.0,
+                 disconnect_after: int = 0, garble_ratio: float = 0.0, seed: int | None = None,
+                 compression: bool = True, id_field: str = "message_id", loop: str = "auto",
+                 startup_timeout_s: float = 15.0, extra_args: list[str] | None = None):
+        self._args = [
+            "--host", host, "--port", str(port), "--mode", mode,
+            "--max-connections", str(max_connections), "--id-field", id_field,
+            "--response-delay", repr(float(response_delay)), "--stall", repr(float(stall)),
+            "--drop-ratio", repr(float(drop_ratio)), "--disconnect-after", str(int(disconnect_after)),
+            "--garble-ratio", repr(float(garble_ratio)), "--loop", loop,
+            "--exit-on-stdin-eof", "--parent-pid", str(os.getpid()),
+        ]
+        if seed is not None:
+            self._args += ["--seed", str(seed)]
+        if not compression:
+            self._args.append("--no-compression")
+        if certfile:
+            self._args += ["--certfile", certfile, "--keyfile", keyfile or certfile]
+        if auth_token:
+            self._args.append("--require-auth")
+        self._args += list(extra_args or [])
+        self._auth_token = auth_token
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen | None = None
+        self.ready: dict = {}
+        self.final_stats: dict | None = None
+        self._lines: queue.Queue = queue.Queue()
+        self._stderr = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> str:
+        if self.running:
+            raise MockServerError(f"mock server already running at {self.uri}")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+        env.pop(AUTH_TOKEN_ENV, None)
+        if self._auth_token:
+            env[AUTH_TOKEN_ENV] = self._auth_token
+        self._stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "WebSocketLoadLibrary.mockserver", *self._args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        _running.add(self)
+        threading.Thread(target=self._read_stdout, args=(self.process.stdout,),
+                         name="mockserver-stdout", daemon=True).start()
+        try:
+            line = self._lines.get(timeout=self.startup_timeout_s)
+        except queue.Empty:
+            self.stop()
+            raise MockServerError(
+                f"mock server did not report ready within {self.startup_timeout_s} s"
+                f"{self._stderr_tail()}") from None
+        if line is None or line.get("event") != "ready":
+            code = self.process.wait(timeout=5)
+            self.stop()
+            raise MockServerError(f"mock server exited with code {code} before it was ready"
+                                  f"{self._stderr_tail()}")
+        self.ready = line
+        return self.uri
+
+    def _read_stdout(self, stream) -> None:
+        for raw in stream:
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue
+            if message.get("event") == "stopped":
+                self.final_stats = message.get("stats")
+            self._lines.put(message)
+        self._lines.put(None)
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        try:
+            self._stderr.seek(0)
+            text = self._stderr.read().decode(errors="replace").strip()
+        except (OSError, ValueError):
+            return ""
+        return f": {text[-2000:]}" if text else ""
+
+    def stop(self, timeout_s: float = 5.0) -> int | None:
+        """Stop the process (close stdin, then SIGTERM, then SIGKILL). Returns its exit code."""
+        process = self.process
+        if process is None:
+            return None
+        if process.poll() is None:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=timeout_s)
+        for stream in (process.stdin, process.stdout):
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        _running.discard(self)
+        return process.returncode
+
+    def __enter__(self) -> "MockServerProcess":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- facts -------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def uri(self) -> str:
+        return self.ready.get("uri", "")
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def control(self) -> MockServerControl:
+        if not self.ready:
+            raise MockServerError("mock server is not started")
+        ssl_context = None
+        if self.uri.startswith("wss://"):
+            import ssl
+            ssl_context = ssl.create_default_context()
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE  # our own child on loopback
+        return MockServerControl(self.ready["control_uri"], ssl_context=ssl_context)
+
+    def stats(self) -> dict:
+        return self.control.stats()
+
+    def set_faults(self, **faults) -> dict:
+        return self.control.set_faults(**faults)
+
+    def clear_faults(self) -> dict:
+        return self.control.clear_faults()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for handle in list(_running):
+        handle.stop(timeout_s=2)
