@@ -8,6 +8,8 @@ so histograms remain exchangeable with every other HdrHistogram implementation.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
@@ -60,7 +62,7 @@ class LatencyHistogram:
     def reset(self) -> None:
         self._counts[:] = 0
         self.hdr.total_count = 0
-        self.hdr.min_value = LatencyHistogram().hdr.min_value
+        self.hdr.min_value = sys.maxsize
         self.hdr.max_value = 0
 
     # -- reading -----------------------------------------------------------------------

@@ -1,0 +1,131 @@
+"""Per-step bookkeeping: correlation of replies by id, counters, histograms, timeline.
+
+Plain objects driven by (connection, id, timestamp) calls, so tests can drive them
+without a network. The hot path -- `sent` and `reply` -- does O(1) dict work and appends
+ints to lists; histograms are filled in batches by `flush` (see histogram.py).
+"""
+from __future__ import annotations
+
+from .histogram import LatencyHistogram
+from .result import timeline_latency
+
+
+class StepBook:
+    """Bookkeeping of one load step over `connections` connections.
+
+    With an `interval` (open loop) a message's latency is measured from its intended send
+    time, `start + (id - id_base) * interval`; without one (closed loop) from its actual
+    send time. Service time is always measured from the actual send time.
+    """
+
+    def __init__(self, connections: int, extract_id, id_base: int = 0,
+                 start: float = 0.0, interval: float | None = None):
+        self.extract_id = extract_id
+        self.id_base = id_base
+        self.start = start
+        self.interval = interval
+        self.outstanding: list[dict[int, float]] = [{} for _ in range(connections)]
+        self.sent = self.received = self.lost = self.unmatched = 0
+        self.invalid_replies = self.send_errors = 0
+        self.first_send = self.last_send = self.last_reply = 0.0
+        self._latency_us: list[int] = []
+        self._service_us: list[int] = []
+        self._lag_us: list[int] = []
+        self.latency = LatencyHistogram()
+        self.service_time = LatencyHistogram()
+        self.lag = LatencyHistogram()
+        self.max_lag_s = 0.0
+        self._second = LatencyHistogram()
+        self._second_marks = (0, 0, 0)
+        self.timeline: list[dict] = []
+        self.errors: dict[str, int] = {}
+
+    # -- hot path ------------------------------------------------------------------------
+    def sent_one(self, connection: int, message_id: int, now: float) -> None:
+        self.outstanding[connection][message_id] = now
+        self.sent += 1
+        self.last_send = now
+
+    def reply(self, connection: int, message, now: float) -> bool:
+        """Record a reply received at `now`; True if it matched a message in flight."""
+        try:
+            message_id = self.extract_id(message)
+        except (ValueError, KeyError, TypeError, IndexError):
+            self.invalid_replies += 1
+            return False
+        sent_at = self.outstanding[connection].pop(message_id, None)
+        if sent_at is None:
+            self.unmatched += 1
+            return False
+        self.received += 1
+        self.last_reply = now
+        self._service_us.append(int((now - sent_at) * 1e6))
+        if self.interval is None:
+            self._latency_us.append(int((now - sent_at) * 1e6))
+        else:
+            intended = self.start + (message_id - self.id_base) * self.interval
+            self._latency_us.append(int((now - intended) * 1e6))
+        return True
+
+    def lagging(self, lag_s: float) -> None:
+        """The pacer sent a batch `lag_s` after the first message of it was due."""
+        self._lag_us.append(int(lag_s * 1e6))
+        if lag_s > self.max_lag_s:
+            self.max_lag_s = lag_s
+
+    # -- slow path -----------------------------------------------------------------------
+    def send_failed(self, error: str, count: int = 1) -> None:
+        self.send_errors += count
+        self.error(error, count)
+
+    def error(self, description: str, count: int = 1) -> None:
+        self.errors[description] = self.errors.get(description, 0) + count
+
+    def expire(self, now: float, timeout_s: float) -> list[int]:
+        """Count as lost the messages in flight for longer than `timeout_s`; returns, per
+        connection, how many were lost (the closed loop sends replacements)."""
+        lost_per_connection = []
+        deadline = now - timeout_s
+        for waiting in self.outstanding:
+            lost = 0
+            while waiting:
+                message_id = next(iter(waiting))
+                if waiting[message_id] > deadline:
+                    break
+                del waiting[message_id]
+                lost += 1
+            self.lost += lost
+            lost_per_connection.append(lost)
+        return lost_per_connection
+
+    def abandon(self, connection: int) -> int:
+        """The connection is closed: what it still waits for can never arrive."""
+        lost = len(self.outstanding[connection])
+        self.outstanding[connection].clear()
+        self.lost += lost
+        return lost
+
+    def in_flight(self) -> int:
+        return sum(len(waiting) for waiting in self.outstanding)
+
+    def flush(self) -> None:
+        """Move the latencies gathered since the last flush into the histograms."""
+        latency, self._latency_us = self._latency_us, []
+        service, self._service_us = self._service_us, []
+        lag, self._lag_us = self._lag_us, []
+        self._second.record_many(latency)
+        self.service_time.record_many(service)
+        self.lag.record_many(lag)
+
+    def close_second(self) -> dict:
+        """End one second of the timeline (called once a second and at the end)."""
+        self.flush()
+        sent, received, lost = self._second_marks
+        point = {"second": len(self.timeline), "sent": self.sent - sent,
+                 "received": self.received - received, "lost": self.lost - lost,
+                 **timeline_latency(self._second)}
+        self.timeline.append(point)
+        self._second_marks = (self.sent, self.received, self.lost)
+        self.latency.add(self._second)
+        self._second.reset()
+        return point

@@ -1,0 +1,112 @@
+"""The engine's synchronous face, used by the keyword layer (and by bench/ and tests).
+
+    engine = LoadEngine()
+    pool = engine.connect(ConnectionOptions("ws://127.0.0.1:8765"), count=10)
+    result = engine.run_step(pool, LoadPlan(rate=1000, messages=5000))
+    engine.close()
+"""
+from __future__ import annotations
+
+import time
+
+from .background import BackgroundLoop
+from .connections import ConnectionOptions
+from .errors import EngineError, StepTimeout
+from .messages import MessageTemplate
+from .pool import ClientPool
+from .result import LoadResult
+from .step import LoadPlan, LoadStep
+
+
+class RunningStep:
+    """A step started with `LoadEngine.start_step`: poll `progress()`, then `wait()`."""
+
+    def __init__(self, engine: "LoadEngine", step: LoadStep, future, timeout_s: float):
+        self.engine, self.step, self.future = engine, step, future
+        self.timeout_s = timeout_s
+        self.started = time.monotonic()
+
+    def progress(self) -> dict:
+        return self.step.progress()
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def wait(self, poll_interval_s: float | None = None, on_progress=None) -> LoadResult:
+        """Wait for the result; `on_progress(snapshot)` runs on the calling thread."""
+        deadline = self.started + self.timeout_s
+        while poll_interval_s and on_progress is not None and not self.future.done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                return self.future.result(timeout=min(poll_interval_s, remaining))
+            except TimeoutError:
+                on_progress(self.progress())
+        remaining = max(0.0, deadline - time.monotonic())
+        try:
+            return self.engine.loop.wait(self.future, remaining, "load step")
+        except StepTimeout:
+            progress = self.progress()
+            raise StepTimeout(
+                f"load step did not finish within {self.timeout_s} s "
+                f"(sent {progress['sent']}, received {progress['received']}, "
+                f"lost {progress['lost']} so far)") from None
+
+
+class LoadEngine:
+    def __init__(self, loop_kind: str = "asyncio"):
+        self.loop = BackgroundLoop(loop_kind)
+        self.pools: list[ClientPool] = []
+        self._next_id = 1
+
+    def connect(self, options: ConnectionOptions, count: int = 1,
+                timeout_s: float | None = None, concurrency: int = 100) -> ClientPool:
+        pool = ClientPool(options)
+        if timeout_s is None:
+            timeout_s = options.open_timeout_s * (1 + count / concurrency) + 5
+        self.loop.run(pool.open(count, concurrency), timeout_s, f"connecting {count} clients")
+        self.pools.append(pool)
+        return pool
+
+    def disconnect(self, pool: ClientPool, timeout_s: float = 10.0) -> None:
+        if pool in self.pools:
+            self.pools.remove(pool)
+        self.loop.run(pool.close(timeout_s=timeout_s / 2), timeout_s, "disconnecting clients")
+
+    def start_step(self, pool: ClientPool, plan: LoadPlan, template: MessageTemplate | None = None,
+                   server_pid: int | None = None, timeout_s: float | None = None) -> RunningStep:
+        template = template or MessageTemplate()
+        step = LoadStep(pool, plan, template, self._take_ids(plan), server_pid)
+        if timeout_s is None:
+            timeout_s = self.default_timeout_s(plan)
+        return RunningStep(self, step, self.loop.submit(step.run()), timeout_s)
+
+    def run_step(self, pool: ClientPool, plan: LoadPlan, template: MessageTemplate | None = None,
+                 server_pid: int | None = None, timeout_s: float | None = None) -> LoadResult:
+        return self.start_step(pool, plan, template, server_pid, timeout_s).wait()
+
+    def _take_ids(self, plan: LoadPlan) -> int:
+        """Each step gets its own id range, so a late reply to one step never matches another."""
+        base = self._next_id
+        planned = plan.planned_messages
+        self._next_id += (planned if planned is not None else 1 << 40) + 1
+        return base
+
+    @staticmethod
+    def default_timeout_s(plan: LoadPlan) -> float:
+        if plan.duration_s is not None:
+            sending = plan.duration_s
+        elif plan.rate is not None:
+            sending = plan.messages / plan.rate
+        else:
+            sending = plan.messages / 1000.0  # closed loop: allow for a slow 1k msg/s server
+        return 2 * sending + plan.reply_timeout_s + 30
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        for pool in list(self.pools):
+            try:
+                self.disconnect(pool, timeout_s)
+            except EngineError:
+                pass
+        self.loop.close()

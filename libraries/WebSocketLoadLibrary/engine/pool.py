@@ -1,0 +1,126 @@
+"""A pool of open client connections, each with one reader for its whole life.
+
+The reader hands every message to the pool's current `on_message` (the running step's
+bookkeeping, or a counter of stray replies between steps) and notes how the connection
+ended (close code and reason), so that a step learns at once when a server drops it.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from websockets.exceptions import ConnectionClosed
+
+from .connections import ConnectionOptions, open_connection
+from .errors import ConnectError
+
+CLOSE_CODE_NAMES = {1000: "normal closure", 1001: "going away", 1002: "protocol error",
+                    1003: "unsupported data", 1006: "abnormal closure", 1007: "invalid data",
+                    1008: "policy violation", 1009: "message too big",
+                    1011: "internal error", 1012: "service restart", 1013: "try again later"}
+
+
+class PooledConnection:
+    __slots__ = ("index", "slot", "ws", "reader", "closed", "close_code", "close_reason")
+
+    def __init__(self, index: int, ws):
+        self.index, self.ws = index, ws
+        self.slot = index  # position within the running step
+        self.reader: asyncio.Task | None = None
+        self.closed = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def describe_close_or(self, fallback: str) -> str:
+        return self.describe_close() if self.closed else fallback
+
+    def describe_close(self) -> str:
+        code = self.close_code
+        name = CLOSE_CODE_NAMES.get(code, "no close frame" if code is None else "close")
+        reason = f": {self.close_reason}" if self.close_reason else ""
+        return f"connection closed by server with code {code} ({name}){reason}"
+
+
+class ClientPool:
+    def __init__(self, options: ConnectionOptions):
+        self.options = options
+        self.connections: list[PooledConnection] = []
+        self.stray_replies = 0
+        self.on_message = self._stray
+        self.on_close = None
+        self.opened_at = 0.0
+
+    def _stray(self, connection: PooledConnection, message, now: float):
+        self.stray_replies += 1
+
+    async def open(self, count: int, concurrency: int = 100) -> None:
+        """Open `count` connections, at most `concurrency` handshakes at a time."""
+        if count < 1:
+            raise ConnectError(f"count must be at least 1, got {count}")
+        ssl_context = self.options.ssl_context()
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def one(index):
+            async with semaphore:
+                return await open_connection(self.options, ssl_context)
+
+        tasks = [asyncio.ensure_future(one(i)) for i in range(count)]
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+        failures = [r for r in done if isinstance(r, BaseException)]
+        opened = [r for r in done if not isinstance(r, BaseException)]
+        if failures:
+            await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+            first = failures[0]
+            raise ConnectError(f"{len(failures)} of {count} connections failed: {first}"
+                               if count > 1 else str(first))
+        base = len(self.connections)
+        for offset, ws in enumerate(opened):
+            connection = PooledConnection(base + offset, ws)
+            connection.reader = asyncio.get_running_loop().create_task(self._read(connection))
+            self.connections.append(connection)
+        self.opened_at = time.time()
+
+    async def _read(self, connection: PooledConnection) -> None:
+        recv, clock = connection.ws.recv, time.perf_counter
+        try:
+            while True:
+                message = await recv(decode=False)
+                follow_up = self.on_message(connection, message, clock())
+                if follow_up is not None:
+                    await follow_up
+        except ConnectionClosed as closed:
+            received = closed.rcvd
+            connection.close_code = received.code if received else None
+            connection.close_reason = received.reason if received else ""
+        finally:
+            connection.closed = True
+            if self.on_close is not None:
+                self.on_close(connection)
+
+    @property
+    def open_connections(self) -> list[PooledConnection]:
+        return [c for c in self.connections if not c.closed]
+
+    def close_summary(self) -> dict[str, int]:
+        summary: dict[str, int] = {}
+        for connection in self.connections:
+            if connection.closed:
+                text = connection.describe_close()
+                summary[text] = summary.get(text, 0) + 1
+        return summary
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        connections, self.connections = self.connections, []
+        if not connections:
+            return
+        closing = [c.ws.close() for c in connections if not c.closed]
+        try:
+            await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), timeout_s)
+        except asyncio.TimeoutError:
+            for c in connections:
+                c.ws.transport.abort()
+        for c in connections:
+            if c.reader is not None:
+                c.reader.cancel()
+        await asyncio.gather(*(c.reader for c in connections if c.reader),
+                             return_exceptions=True)

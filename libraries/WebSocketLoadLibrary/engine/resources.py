@@ -1,0 +1,83 @@
+"""psutil sampling of the generator's and the server's RSS, CPU and open files during a step."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import psutil
+
+
+class ProcessSampler:
+    """Samples one process; the first sample is the baseline."""
+
+    def __init__(self, pid: int | None = None):
+        self.process = psutil.Process(pid)
+        self.samples: list[dict] = []
+        self.gone = False
+        self.process.cpu_percent(None)  # primes the CPU counter
+
+    def sample(self, elapsed_s: float) -> None:
+        if self.gone:
+            return
+        try:
+            with self.process.oneshot():
+                point = {"t_s": round(elapsed_s, 3), "rss_bytes": self.process.memory_info().rss,
+                         "cpu_percent": self.process.cpu_percent(None)}
+                try:
+                    point["open_fds"] = self.process.num_fds()
+                except (AttributeError, psutil.Error):
+                    pass
+        except psutil.Error:
+            self.gone = True
+            return
+        self.samples.append(point)
+
+    def summary(self) -> dict:
+        if not self.samples:
+            return {"pid": self.process.pid, "gone": self.gone}
+        rss = [s["rss_bytes"] for s in self.samples]
+        cpu = [s["cpu_percent"] for s in self.samples[1:]] or [0.0]
+        summary = {
+            "pid": self.process.pid, "gone": self.gone,
+            "rss_baseline_bytes": rss[0], "rss_peak_bytes": max(rss), "rss_end_bytes": rss[-1],
+            "rss_growth_bytes": max(rss) - rss[0],
+            "cpu_percent_mean": round(sum(cpu) / len(cpu), 1), "cpu_percent_peak": max(cpu),
+            "samples": self.samples,
+        }
+        fds = [s["open_fds"] for s in self.samples if "open_fds" in s]
+        if fds:
+            summary.update(open_fds_baseline=fds[0], open_fds_peak=max(fds))
+        return summary
+
+
+class ResourceSampler:
+    """Samples the generator (this process) and optionally the server every `interval_s`."""
+
+    def __init__(self, server_pid: int | None = None, interval_s: float = 0.25):
+        self.interval_s = interval_s
+        self.started = time.perf_counter()
+        self.generator = ProcessSampler()
+        self.server = None
+        if server_pid:
+            try:
+                self.server = ProcessSampler(server_pid)
+            except psutil.Error:
+                self.server = None
+        self.sample()
+
+    def sample(self) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.generator.sample(elapsed)
+        if self.server is not None:
+            self.server.sample(elapsed)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            self.sample()
+
+    def summary(self) -> dict:
+        summary = {"generator": self.generator.summary()}
+        if self.server is not None:
+            summary["server"] = self.server.summary()
+        return summary

@@ -1,0 +1,330 @@
+"""One load step: the open-loop pacer, or a closed loop at rate `max`, and its result.
+
+Open loop: every message has an intended send time from the schedule; the pacer sends all
+due messages each time it wakes (in chunks, so replies are read in between), and records
+how late each batch went out. Latency is measured from the intended time, so a stall of
+the server or of the generator shows in the figures instead of hiding in fewer sends.
+
+Closed loop (`rate=None`): each connection keeps `window` messages in flight and sends the
+next one when a reply arrives. There is no schedule, so latency is service time.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+
+from websockets.exceptions import ConnectionClosed
+
+from .bookkeeping import StepBook
+from .errors import EngineError, PlanError
+from .messages import MessageTemplate
+from .pool import ClientPool
+from .resources import ResourceSampler
+from .result import CLOSED_LOOP_BASIS, OPEN_LOOP_BASIS, LoadResult
+from .schedule import OpenLoopSchedule
+
+START_LEAD_S = 0.005        # the first message is due a moment after the step starts
+SATURATED_CPU_PERCENT = 90  # the event loop is one thread: ~100% is all it gets
+SATURATED_LAG_P99_S = 0.010
+
+
+@dataclass
+class LoadPlan:
+    """What one step sends.
+
+    rate            messages per second over all connections; None = as fast as possible
+    messages        how many messages in all (or give duration_s)
+    duration_s      how long to send (rate x duration messages when paced)
+    window          closed loop only: messages in flight per connection
+    reply_timeout_s a message without a reply after this long is lost
+    rate_tolerance  the load counts as applied if the achieved send rate is within it
+    max_batch       messages sent before the pacer lets replies in
+    """
+    rate: float | None = None
+    messages: int | None = None
+    duration_s: float | None = None
+    window: int = 16
+    reply_timeout_s: float = 5.0
+    rate_tolerance: float = 0.05
+    max_batch: int = 256
+    name: str = ""
+    sample_interval_s: float = 0.25
+
+    def __post_init__(self):
+        if self.messages is None and self.duration_s is None:
+            raise PlanError("a load step needs a message count or a duration")
+        if self.messages is not None and self.messages < 1:
+            raise PlanError(f"messages must be at least 1, got {self.messages}")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise PlanError(f"duration must be positive, got {self.duration_s} s")
+        if self.rate is not None and (not self.rate > 0 or math.isinf(self.rate)):
+            raise PlanError(f"rate must be a positive number of messages per second or "
+                            f"max, got {self.rate!r}")
+        if self.window < 1:
+            raise PlanError(f"window must be at least 1, got {self.window}")
+        if not self.reply_timeout_s > 0:
+            raise PlanError(f"reply timeout must be positive, got {self.reply_timeout_s} s")
+        if not 0 <= self.rate_tolerance < 1:
+            raise PlanError(f"rate tolerance must be in [0, 1), got {self.rate_tolerance}")
+
+    @property
+    def planned_messages(self) -> int | None:
+        if self.messages is not None:
+            return self.messages
+        if self.rate is not None:
+            return OpenLoopSchedule.messages_for(self.rate, self.duration_s)
+        return None
+
+
+class LoadStep:
+    """Runs a plan over a pool's open connections and returns a LoadResult."""
+
+    def __init__(self, pool: ClientPool, plan: LoadPlan, template: MessageTemplate,
+                 id_base: int = 0, server_pid: int | None = None):
+        self.pool, self.plan, self.template = pool, plan, template
+        self.id_base = id_base
+        self.server_pid = server_pid
+        self.book: StepBook | None = None
+        self.started = 0.0
+        self.sending_done = False
+
+    def progress(self) -> dict:
+        """A snapshot for progress reports (safe to read from another thread)."""
+        book = self.book
+        if book is None:
+            return {"elapsed_s": 0.0, "sent": 0, "received": 0, "lost": 0}
+        return {"elapsed_s": round(time.perf_counter() - self.started, 3), "sent": book.sent,
+                "received": book.received, "lost": book.lost, "send_errors": book.send_errors,
+                "sending_done": self.sending_done}
+
+    async def run(self) -> LoadResult:
+        connections = self.pool.open_connections
+        if not connections:
+            closes = self.pool.close_summary()
+            detail = "; ".join(f"{n} x {why}" for why, n in closes.items()) or "none opened"
+            raise EngineError(f"no open connections to send on ({detail})")
+        for slot, connection in enumerate(connections):
+            connection.slot = slot
+        plan = self.plan
+        sampler = ResourceSampler(self.server_pid, plan.sample_interval_s)
+        started_at = time.time()
+        self.started = time.perf_counter()
+        start = self.started + START_LEAD_S
+        schedule = None
+        if plan.rate is not None:
+            schedule = OpenLoopSchedule(plan.rate, plan.planned_messages, start)
+        self.book = book = StepBook(len(connections), self.template.extract_id, self.id_base,
+                                    start, schedule.interval if schedule else None)
+        loop = asyncio.get_running_loop()
+        helpers = [loop.create_task(sampler.run())]
+        self.pool.on_close = lambda c: self._connection_closed(c)
+        try:
+            if schedule is not None:
+                self.pool.on_message = self._open_loop_reply
+                helpers.append(loop.create_task(self._tick(start, None)))
+                await self._pace(schedule, connections)
+            else:
+                closed = _ClosedLoop(self, connections, start)
+                self.pool.on_message = closed.on_message
+                helpers.append(loop.create_task(self._tick(start, closed)))
+                await closed.run()
+            self.sending_done = True
+            await self._drain()
+        finally:
+            self.pool.on_message = self.pool._stray
+            self.pool.on_close = None
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+        end = time.perf_counter()
+        sampler.sample()
+        book.close_second()
+        return self._result(schedule, connections, started_at, start, end, sampler)
+
+    # -- open loop ---------------------------------------------------------------------
+    def _open_loop_reply(self, connection, message, now):
+        self.book.reply(connection.slot, message, now)
+
+    async def _pace(self, schedule: OpenLoopSchedule, connections) -> None:
+        book, id_base = self.book, self.id_base
+        render = self.template.renderer()
+        text = not self.template.binary
+        sockets = [c.ws for c in connections]
+        count = len(sockets)
+        clock = time.perf_counter
+        max_batch = self.plan.max_batch
+        total = schedule.messages
+        k = 0
+        while k < total:
+            now = clock()
+            due = schedule.due_count(now)
+            if due <= k:
+                await asyncio.sleep(schedule.intended_time(k) - now)
+                continue
+            book.lagging(now - schedule.intended_time(k))
+            end = min(due, k + max_batch)
+            while k < end:
+                slot = k % count
+                message_id = id_base + k
+                book.sent_one(slot, message_id, clock())
+                try:
+                    await sockets[slot].send(render(message_id, slot), text=text)
+                except ConnectionClosed:
+                    book.outstanding[slot].pop(message_id, None)
+                    book.sent -= 1
+                    book.send_failed(connections[slot].describe_close_or("send failed"))
+                k += 1
+            if end < due:
+                await asyncio.sleep(0)
+
+    # -- both loops --------------------------------------------------------------------
+    async def _tick(self, start: float, closed: "_ClosedLoop | None") -> None:
+        """Every 100 ms: expire replies past the timeout; every second: a timeline point."""
+        book, timeout = self.book, self.plan.reply_timeout_s
+        next_second = start + 1.0
+        while True:
+            await asyncio.sleep(0.1)
+            now = time.perf_counter()
+            lost = book.expire(now, timeout)
+            if closed is not None and any(lost):
+                await closed.replace_lost(lost)
+            while now >= next_second:
+                book.close_second()
+                next_second += 1.0
+
+    async def _drain(self) -> None:
+        """Wait for the replies still in flight; every one has its timeout, so this ends."""
+        book, timeout = self.book, self.plan.reply_timeout_s
+        deadline = time.perf_counter() + timeout + 0.5
+        while book.in_flight() and time.perf_counter() < deadline:
+            await asyncio.sleep(0.005)
+        book.expire(float("inf"), 0.0)  # anything left is past its timeout by now
+
+    def _connection_closed(self, connection) -> None:
+        book = self.book
+        lost = book.abandon(connection.slot)
+        book.error(connection.describe_close(), 1)
+        if lost:
+            book.error(f"replies lost when a connection closed", lost)
+
+    # -- result ------------------------------------------------------------------------
+    def _result(self, schedule, connections, started_at, start, end, sampler) -> LoadResult:
+        plan, book = self.plan, self.book
+        result = LoadResult(
+            name=plan.name, mode="open" if schedule else "closed",
+            latency_basis=OPEN_LOOP_BASIS if schedule else CLOSED_LOOP_BASIS,
+            target_rate=plan.rate, connections=len(connections),
+            planned_messages=schedule.messages if schedule else book.sent + book.send_errors,
+            started_at=started_at,
+            planned_duration_s=schedule.duration if schedule else (plan.duration_s or 0.0),
+            send_duration_s=max(0.0, book.last_send - start), duration_s=end - self.started,
+            sent=book.sent, received=book.received, lost=book.lost, unmatched=book.unmatched,
+            invalid_replies=book.invalid_replies, send_errors=book.send_errors,
+            max_lag_s=book.max_lag_s, rate_tolerance=plan.rate_tolerance,
+            reply_timeout_s=plan.reply_timeout_s, latency=book.latency,
+            service_time=book.service_time, lag=book.lag, timeline=book.timeline,
+            resources=sampler.summary(), errors=dict(book.errors))
+        if book.sent:
+            window = book.last_send - start + (schedule.interval if schedule else 0.0)
+            result.achieved_send_rate = book.sent / window if window > 0 else 0.0
+        if book.received:
+            window = book.last_reply - start
+            result.achieved_receive_rate = book.received / window if window > 0 else 0.0
+        if schedule is not None and book.sent:
+            result.final_lag_s = max(0.0, book.last_send - schedule.intended_time(schedule.messages - 1))
+        self._judge(result)
+        return result
+
+    def _judge(self, result: LoadResult) -> None:
+        """Decide whether the planned load was really applied, and say why not."""
+        reasons = []
+        generator = result.resources.get("generator", {})
+        cpu = generator.get("cpu_percent_mean", 0.0)
+        lag_p99_s = result.lag.percentile_us(99) / 1e6
+        result.generator_saturated = cpu >= SATURATED_CPU_PERCENT
+        if result.mode == "open":
+            floor = result.target_rate * (1 - result.rate_tolerance)
+            if result.achieved_send_rate < floor:
+                reasons.append(
+                    f"achieved send rate {result.achieved_send_rate:.1f} msg/s is below the "
+                    f"target {result.target_rate:g} msg/s (tolerance "
+                    f"{result.rate_tolerance:.0%}): the generator fell up to "
+                    f"{result.max_lag_s:.3f} s behind its schedule")
+            if result.generator_saturated and lag_p99_s > SATURATED_LAG_P99_S:
+                reasons.append(
+                    f"generator CPU saturated ({cpu:.0f}% of one core) with schedule lag p99 "
+                    f"{lag_p99_s * 1000:.1f} ms: latencies include the generator's own queueing")
+        if result.send_errors:
+            first = next(iter(result.errors), "send failed")
+            reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
+                           f"sent ({first})")
+        result.not_applied_reasons = reasons
+        result.load_applied = not reasons
+
+
+class _ClosedLoop:
+    """Keeps `window` messages in flight per connection until the plan's count or time is up."""
+
+    def __init__(self, step: LoadStep, connections, start: float):
+        self.step, self.connections = step, connections
+        self.book = step.book
+        self.render = step.template.renderer()
+        self.text = not step.template.binary
+        plan = step.plan
+        self.limit = plan.messages  # None when bounded by time
+        self.deadline = start + plan.duration_s if plan.duration_s else float("inf")
+        self.window = plan.window
+        self.next_k = 0
+        self.done = asyncio.Event()
+
+    def _more(self) -> bool:
+        if self.limit is not None and self.next_k >= self.limit:
+            return False
+        return time.perf_counter() < self.deadline
+
+    def _send(self, connection):
+        book, slot = self.book, connection.slot
+        message_id = self.step.id_base + self.next_k
+        self.next_k += 1
+        book.sent_one(slot, message_id, time.perf_counter())
+        return connection.ws.send(self.render(message_id, slot), text=self.text)
+
+    def on_message(self, connection, message, now):
+        book = self.book
+        before = book.received
+        book.reply(connection.slot, message, now)
+        if book.received != before:
+            if self._more():
+                return self._send(connection)
+            if not book.in_flight():
+                self.done.set()
+        return None
+
+    async def replace_lost(self, lost_per_slot) -> None:
+        for slot, lost in enumerate(lost_per_slot):
+            connection = self.connections[slot]
+            for _ in range(lost):
+                if connection.closed or not self._more():
+                    break
+                try:
+                    await self._send(connection)
+                except ConnectionClosed:
+                    break
+
+    async def run(self) -> None:
+        for connection in self.connections:
+            for _ in range(self.window):
+                if not self._more():
+                    break
+                try:
+                    await self._send(connection)
+                except ConnectionClosed:
+                    break
+        # replies drive the sending from here; wait until the count or the time is up
+        while self._more() and any(not c.closed for c in self.connections):
+            try:
+                await asyncio.wait_for(self.done.wait(), 0.05)
+            except asyncio.TimeoutError:
+                pass
