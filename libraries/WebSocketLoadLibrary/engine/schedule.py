@@ -41,10 +41,12 @@ class OpenLoopSchedule:
         if now < self.start:
             return 0
         # float rounding must never make a message due before its time
-        count = int((now - self.start) * self.rate) + 1
+        count = min(int((now - self.start) * self.rate) + 1, self.messages)
         while count > 0 and self.intended_time(count - 1) > now:
             count -= 1
-        return min(count, self.messages)
+        while count < self.messages and self.intended_time(count) <= now:
+            count += 1
+        return count
 
     @staticmethod
     def messages_for(rate: float, duration_s: float) -> int:

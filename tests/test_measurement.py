@@ -1,0 +1,171 @@
+"""Measurement truth: real mock server process, real connections, figures checked.
+
+These are the promises of DESIGN.md: latency from the intended send time, delivery
+accounting that matches the server's own counters, pacing within 1%, and a result that
+says so when the generator could not apply the load.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from WebSocketLoadLibrary.engine import EngineError, LoadPlan, MessageTemplate, StepTimeout
+
+
+def test_response_delay_of_50_ms_is_measured_as_50_ms(server, engine, connect):
+    server.set_faults(response_delay=0.05)
+    pool = connect(server.uri, count=2)
+    result = engine.run_step(pool, LoadPlan(rate=200, messages=600), server_pid=server.pid)
+    assert result.received == 600 and result.load_applied
+    assert result.latency_ms(50) == pytest.approx(50.0, abs=3.0)
+    assert result.service_time_ms(50) == pytest.approx(50.0, abs=3.0)
+
+
+def test_a_half_second_stall_shows_in_the_intended_time_p99(server, engine, connect):
+    pool = connect(server.uri, count=4)
+    running = engine.start_step(pool, LoadPlan(rate=1000, messages=3000), server_pid=server.pid)
+    time.sleep(1.5)
+    server.set_faults(stall=0.5)
+    result = running.wait()
+    assert result.received == 3000 and result.load_applied
+    assert result.latency_ms(99) >= 400
+    assert result.latency_ms(50) < 50           # the stall hit ~1/6 of the messages
+    worst_second = max(point["latency_max_ms"] for point in result.timeline)
+    assert worst_second >= 400
+
+
+def test_dropped_messages_are_lost_exactly_as_the_server_counts_them(start_server, engine,
+                                                                    connect):
+    server = start_server(drop_ratio=0.01, seed=11, compression=False)
+    pool = connect(server.uri, count=5)
+    result = engine.run_step(pool, LoadPlan(rate=3000, messages=6000, reply_timeout_s=1.0),
+                             server_pid=server.pid)
+    stats = server.stats()
+    assert stats["messages_received"] == 6000
+    assert result.sent == 6000
+    assert result.lost == stats["messages_dropped"]
+    assert result.received == stats["messages_sent"]
+    assert result.delivery_ratio == pytest.approx(0.99, abs=0.005)
+    assert result.unmatched == 0 and result.invalid_replies == 0
+
+
+@pytest.mark.parametrize("rate, messages", [(1000, 3000), (5000, 10000)])
+def test_achieved_send_rate_is_within_one_percent_of_target(server, engine, connect, rate,
+                                                            messages):
+    pool = connect(server.uri, count=10)
+    result = engine.run_step(pool, LoadPlan(rate=rate, messages=messages), server_pid=server.pid)
+    assert result.sent == messages and result.received == messages
+    assert result.achieved_send_rate == pytest.approx(rate, rel=0.01)
+    assert result.load_applied, result.not_applied_reasons
+
+
+def test_a_rate_the_generator_cannot_reach_is_flagged_as_not_applied(server, engine, connect):
+    pool = connect(server.uri, count=2)
+    result = engine.run_step(pool, LoadPlan(rate=10_000_000, messages=20_000),
+                             server_pid=server.pid)
+    assert result.received == 20_000          # everything arrived, yet ...
+    assert not result.load_applied             # ... the planned load was not applied
+    assert result.achieved_send_rate < 1_000_000
+    assert "achieved send rate" in result.not_applied_reasons[0]
+    assert "behind its schedule" in result.not_applied_reasons[0]
+    assert result.max_lag_s > 0.1
+
+
+def test_closed_loop_at_max_rate_reports_service_time_as_latency(server, engine, connect):
+    pool = connect(server.uri, count=2)
+    result = engine.run_step(pool, LoadPlan(rate=None, messages=5000, window=8))
+    assert result.mode == "closed" and "service time" in result.latency_basis
+    assert result.received == 5000 and result.delivery_ratio == 1.0
+    assert result.latency_ms(99) == result.service_time_ms(99)
+    assert result.achieved_receive_rate > 1000
+
+
+def test_closed_loop_for_a_duration_stops_on_time(server, engine, connect):
+    pool = connect(server.uri, count=2)
+    result = engine.run_step(pool, LoadPlan(rate=None, duration_s=1.0, window=4))
+    assert 0.9 <= result.send_duration_s <= 1.2
+    assert result.received == result.sent > 500
+
+
+def test_a_paced_step_for_a_duration_sends_rate_times_duration(server, engine, connect):
+    pool = connect(server.uri, count=3)
+    result = engine.run_step(pool, LoadPlan(rate=500, duration_s=2.0))
+    assert result.planned_messages == 1000 and result.received == 1000
+    assert len(result.timeline) >= 2
+    assert sum(point["sent"] for point in result.timeline) == 1000
+
+
+def test_server_disconnects_are_reported_with_code_and_the_load_is_not_applied(start_server,
+                                                                              engine, connect):
+    server = start_server(disconnect_after=100, compression=False)
+    pool = connect(server.uri, count=2)
+    result = engine.run_step(pool, LoadPlan(rate=1000, messages=1000, reply_timeout_s=1.0))
+    assert result.sent == 200                 # each connection took 100 messages, then closed
+    assert result.send_errors == 800
+    assert result.received + result.lost == 200
+    assert not result.load_applied
+    assert any("code 1011" in error for error in result.errors)
+    assert "could not be sent" in " ".join(result.not_applied_reasons)
+    assert result.delivery_ratio <= 0.2
+
+
+def test_garbled_replies_are_invalid_and_their_messages_lost(start_server, engine, connect):
+    server = start_server(garble_ratio=0.1, seed=5, compression=False)
+    pool = connect(server.uri, count=2)
+    result = engine.run_step(pool, LoadPlan(rate=2000, messages=2000, reply_timeout_s=0.5))
+    garbled = server.stats()["messages_garbled"]
+    assert garbled > 100
+    assert result.invalid_replies == garbled
+    assert result.lost == garbled
+    assert result.received == 2000 - garbled
+
+
+def test_a_late_reply_of_one_step_never_matches_the_next(start_server, engine, connect):
+    server = start_server(response_delay=0.4, compression=False)
+    pool = connect(server.uri)
+    first = engine.run_step(pool, LoadPlan(rate=100, messages=20, reply_timeout_s=0.1))
+    assert first.lost == 20
+    server.clear_faults()
+    second = engine.run_step(pool, LoadPlan(rate=100, messages=20, reply_timeout_s=1.0))
+    # the first step's replies arrive during the second one: counted, never matched
+    assert second.received == 20 and second.unmatched == 20
+    assert second.latency_ms(100) < 100
+
+
+def test_a_step_past_its_timeout_is_cancelled_and_says_how_far_it_got(server, engine, connect):
+    pool = connect(server.uri)
+    started = time.monotonic()
+    with pytest.raises(StepTimeout, match=r"within 0.5 s \(sent \d+, received \d+, lost \d+"):
+        engine.run_step(pool, LoadPlan(rate=100, messages=1000), timeout_s=0.5)
+    assert time.monotonic() - started < 7
+    again = engine.run_step(pool, LoadPlan(rate=500, messages=100))
+    assert again.received == 100
+
+
+def test_a_step_without_open_connections_fails_clearly(start_server, engine, connect):
+    server = start_server(disconnect_after=1, compression=False)
+    pool = connect(server.uri)
+    engine.run_step(pool, LoadPlan(rate=100, messages=2, reply_timeout_s=0.2))
+    with pytest.raises(EngineError, match="no open connections.*1011"):
+        engine.run_step(pool, LoadPlan(rate=100, messages=2))
+
+
+def test_binary_messages_and_custom_templates_work_end_to_end(start_server, engine, connect):
+    server = start_server(mode="ack", compression=False)
+    pool = connect(server.uri, count=2)
+    template = MessageTemplate('{"kind":"order","message_id":$message_id,"pad":"$payload"}',
+                               payload_size=200, binary=True)
+    result = engine.run_step(pool, LoadPlan(rate=500, messages=500), template=template)
+    assert result.received == 500
+    assert server.stats()["bytes_received"] > 500 * 200
+
+
+def test_resources_of_generator_and_server_are_sampled(server, engine, connect):
+    pool = connect(server.uri, count=2)
+    result = engine.run_step(pool, LoadPlan(rate=1000, messages=1500), server_pid=server.pid)
+    generator, mock = result.resources["generator"], result.resources["server"]
+    assert generator["rss_peak_bytes"] >= generator["rss_baseline_bytes"] > 10 * 2**20
+    assert mock["pid"] == server.pid and mock["rss_peak_bytes"] > 5 * 2**20
+    assert len(generator["samples"]) >= 4
+    assert mock["cpu_percent_mean"] > 0
