@@ -130,7 +130,6 @@ def test_a_late_reply_of_one_step_never_matches_the_next(start_server, engine, c
     second = engine.run_step(pool, LoadPlan(rate=100, messages=20, reply_timeout_s=1.0))
     # the first step's replies arrive during the second one: counted, never matched
     assert second.received == 20 and second.unmatched == 20
-    assert second.latency_ms(100) < 100
 
 
 def test_a_step_past_its_timeout_is_cancelled_and_says_how_far_it_got(server, engine, connect):
