@@ -1,0 +1,95 @@
+"""Command line: one load step from the shell, without Robot Framework.
+
+    python -m WebSocketLoadLibrary run --rate 1000 --messages 5000 --connections 10
+    python -m WebSocketLoadLibrary run --uri wss://host/ws --token-env API_TOKEN --rate max --duration 10
+
+Without --uri it starts the embedded mock server. Exits 0 when the load was applied and the
+delivery ratio is at least --min-delivery, 1 when not, 2 on bad input or a failed connection.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .engine import (ConnectionOptions, EngineError, LoadEngine, LoadPlan, MessageTemplate,
+                     TemplateError)
+from .mockserver import MockServerError, MockServerProcess
+
+
+def _rate(text: str) -> float | None:
+    if text.strip().lower() == "max":
+        return None
+    value = text.strip().lower().removesuffix("/s")
+    scale = 1000.0 if value.endswith("k") else 1.0
+    try:
+        return float(value.removesuffix("k")) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"rate must be a number of messages per second (1000, 1000/s, 2k/s) or max, "
+            f"got {text!r}") from None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m WebSocketLoadLibrary", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one load step and print its summary")
+    run.add_argument("--uri", help="server to load (default: start the embedded mock server)")
+    run.add_argument("--connections", type=int, default=1)
+    run.add_argument("--rate", type=_rate, default=1000.0, help="msg/s in all, or max")
+    run.add_argument("--messages", type=int)
+    run.add_argument("--duration", type=float, metavar="SECONDS")
+    run.add_argument("--window", type=int, default=16, help="in flight per connection (max)")
+    run.add_argument("--payload-size", type=int, default=32)
+    run.add_argument("--reply-timeout", type=float, default=5.0, metavar="SECONDS")
+    run.add_argument("--token-env", metavar="NAME", help="bearer token from $NAME")
+    run.add_argument("--ca-file")
+    run.add_argument("--insecure", action="store_true")
+    run.add_argument("--compression", action="store_true")
+    run.add_argument("--min-delivery", type=float, default=1.0)
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    if args.messages is None and args.duration is None:
+        args.messages = 1000
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    server = None
+    engine = LoadEngine()
+    try:
+        uri = args.uri
+        if uri is None:
+            server = MockServerProcess(compression=args.compression)
+            uri = server.start()
+        token = os.environ.get(args.token_env) if args.token_env else None
+        options = ConnectionOptions(uri, token=token, ca_file=args.ca_file,
+                                    insecure=args.insecure, compression=args.compression)
+        pool = engine.connect(options, count=args.connections)
+        plan = LoadPlan(rate=args.rate, messages=args.messages, duration_s=args.duration,
+                        window=args.window, reply_timeout_s=args.reply_timeout, name="cli")
+        result = engine.run_step(pool, plan, MessageTemplate(payload_size=args.payload_size),
+                                 server_pid=server.pid if server else None)
+    except (EngineError, MockServerError, TemplateError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        engine.close()
+        if server is not None:
+            server.stop()
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        width = max(map(len, summary))
+        for key, value in summary.items():
+            print(f"{key:<{width}}  {value}")
+    ok = result.load_applied and result.delivery_ratio >= args.min_delivery
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

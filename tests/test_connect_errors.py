@@ -1,0 +1,126 @@
+"""The engine's connection errors: each one says what went wrong, and never shows a secret."""
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from WebSocketLoadLibrary.engine import ConnectError, ConnectionOptions, EngineError, LoadPlan
+
+EXPECTED_FORM = "expected ws://host:port/path or wss://host:port/path"
+TOKEN = "s3cret-token"
+WRONG_TOKEN = "wrong-token-9f8e7d"
+LIMIT_CLOSE = "connection closed by server with code 1013 (try again later): connection limit reached"
+
+
+# -- helpers ---------------------------------------------------------------------------
+def unused_loopback_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago and has no listener now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_closes(pool, expected: int, timeout_s: float = 5.0) -> dict[str, int]:
+    """The pool's close summary once `expected` connections have been closed (or at timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while sum(pool.close_summary().values()) < expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return pool.close_summary()
+
+
+def connect_error(connect, uri: str, **options) -> str:
+    with pytest.raises(ConnectError) as raised:
+        connect(uri, **options)
+    return str(raised.value)
+
+
+# -- the URI ---------------------------------------------------------------------------
+BAD_URIS = ["http://x", "ws://", "ws://127.0.0.1:notaport"]
+
+
+@pytest.mark.parametrize("uri", BAD_URIS)
+def test_a_uri_that_is_not_a_websocket_uri_raises_connect_error_naming_it(connect, uri):
+    assert repr(uri) in connect_error(connect, uri)
+
+
+@pytest.mark.parametrize("uri", [
+    "http://x", "ws://",
+    pytest.param("ws://127.0.0.1:notaport", marks=pytest.mark.xfail(strict=True, reason=(
+        "library bug: connections.py says only 'bad port in WebSocket URI ...' without the "
+        "expected form"))),
+])
+def test_a_bad_websocket_uri_error_shows_the_expected_form(uri):
+    with pytest.raises(ConnectError) as raised:
+        ConnectionOptions(uri)
+    assert EXPECTED_FORM in str(raised.value)
+
+
+# -- the network -----------------------------------------------------------------------
+def test_a_refused_connection_raises_connect_error_saying_connection_refused(connect):
+    port = unused_loopback_port()
+    message = connect_error(connect, f"ws://127.0.0.1:{port}", open_timeout_s=5)
+    assert message == (f"connection refused by 127.0.0.1:{port}: "
+                       "is the server running on that port?")
+
+
+def test_several_refused_connections_say_how_many_failed(connect):
+    port = unused_loopback_port()
+    message = connect_error(connect, f"ws://127.0.0.1:{port}", count=3, open_timeout_s=5)
+    assert message.startswith(f"3 of 3 connections failed: connection refused by 127.0.0.1:{port}")
+
+
+# -- auth ------------------------------------------------------------------------------
+@pytest.fixture
+def auth_server(start_server):
+    return start_server(auth_token=TOKEN, compression=False)
+
+
+def test_a_missing_token_is_rejected_with_401_and_says_the_token_is_missing(auth_server, connect):
+    message = connect_error(connect, auth_server.uri)
+    assert message == (f"server at {auth_server.uri} refused the handshake: "
+                       "HTTP 401 Unauthorized (the bearer token is missing)")
+    assert auth_server.stats()["auth_failures"] == 1
+
+
+def test_a_wrong_token_is_rejected_with_401_and_never_shown(auth_server, connect):
+    options = ConnectionOptions(auth_server.uri, token=WRONG_TOKEN)
+    assert WRONG_TOKEN not in repr(options)
+    assert WRONG_TOKEN not in str(options)
+    with pytest.raises(ConnectError) as raised:
+        connect(auth_server.uri, token=WRONG_TOKEN)
+    message = str(raised.value)
+    assert message == (f"server at {auth_server.uri} refused the handshake: "
+                       "HTTP 401 Unauthorized (the bearer token was rejected)")
+    for shown in (message, repr(raised.value)):
+        assert WRONG_TOKEN not in shown and TOKEN not in shown
+    assert auth_server.stats()["auth_failures"] == 1
+
+
+def test_the_right_token_connects_and_is_not_shown_in_the_options(auth_server, connect):
+    pool = connect(auth_server.uri, token=TOKEN)
+    assert len(pool.open_connections) == 1
+    assert TOKEN not in repr(pool.options)
+    assert auth_server.stats()["auth_failures"] == 0
+
+
+# -- closes by the server --------------------------------------------------------------
+def test_the_pool_notices_connections_closed_with_1013_over_the_server_limit(start_server, connect):
+    server = start_server(max_connections=2, compression=False)
+    pool = connect(server.uri, count=4)
+    assert wait_for_closes(pool, 2) == {LIMIT_CLOSE: 2}
+    assert len(pool.open_connections) == 2
+    assert server.stats()["connections_refused"] == 2
+
+
+def test_a_step_on_a_pool_closed_by_the_server_raises_no_open_connections(
+        start_server, connect, engine):
+    server = start_server(max_connections=0, compression=False)
+    pool = connect(server.uri, count=2)
+    assert wait_for_closes(pool, 2) == {LIMIT_CLOSE: 2}
+    with pytest.raises(EngineError) as raised:
+        engine.run_step(pool, LoadPlan(rate=200, messages=100), timeout_s=30)
+    assert str(raised.value) == f"no open connections to send on (2 x {LIMIT_CLOSE})"
+    stats = server.stats()
+    assert (stats["connections_refused"], stats["messages_received"]) == (2, 0)
