@@ -47,9 +47,7 @@ def test_a_uri_that_is_not_a_websocket_uri_raises_connect_error_naming_it(connec
 
 @pytest.mark.parametrize("uri", [
     "http://x", "ws://",
-    pytest.param("ws://127.0.0.1:notaport", marks=pytest.mark.xfail(strict=True, reason=(
-        "library bug: connections.py says only 'bad port in WebSocket URI ...' without the "
-        "expected form"))),
+    "ws://127.0.0.1:notaport",
 ])
 def test_a_bad_websocket_uri_error_shows_the_expected_form(uri):
     with pytest.raises(ConnectError) as raised:

@@ -99,9 +99,6 @@ def test_echo_mode_replies_with_the_same_message_and_frame_type(server):
     assert stats["messages_dropped"] == stats["invalid_messages"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: server.py counts len(message) of a text frame, i.e. characters, "
-    "as bytes_received/bytes_sent"))
 def test_byte_counters_count_utf8_bytes_of_text_frames(server):
     with open_client(server.uri) as ws:
         assert round_trip(ws, "wörld€")[0] == "wörld€"
@@ -138,6 +135,24 @@ def test_ack_mode_answers_a_message_without_id_with_an_error_and_counts_it(start
 
 
 # -- faults ----------------------------------------------------------------------------
+def test_ack_mode_answers_in_the_frame_type_of_the_request(start_server):
+    server = start_server(mode="ack", compression=False)
+    with open_client(server.uri) as ws:
+        text_reply = round_trip(ws, '{"message_id": 1}')[0]
+        binary_reply = round_trip(ws, b'{"message_id": 2}')[0]
+    assert isinstance(text_reply, str) and orjson.loads(text_reply)["message_id"] == 1
+    assert isinstance(binary_reply, bytes) and orjson.loads(binary_reply)["message_id"] == 2
+
+
+def test_a_malformed_control_command_gets_a_clear_error_and_the_server_keeps_serving(server):
+    with pytest.raises(ControlError, match="faults must be an object"):
+        server.control.request("set_faults", faults=5)
+    with pytest.raises(ControlError, match="unknown control op 'explode'"):
+        server.control.request("explode")
+    with open_client(server.uri) as ws:
+        assert round_trip(ws, "still here")[0] == "still here"
+
+
 def test_response_delay_set_at_start_and_changed_at_run_time_delays_each_reply(start_server):
     server = start_server(response_delay=0.05, compression=False, seed=1)
     assert server.stats()["faults"]["response_delay"] == 0.05
@@ -465,9 +480,6 @@ def test_cli_rejects_a_drop_ratio_above_one_with_exit_code_2():
     assert finished.stdout == ""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: mockserver/__init__.py imports process.py, which imports .__main__, so "
-    "`python -m WebSocketLoadLibrary.mockserver` prints a runpy RuntimeWarning on every start"))
 def test_cli_prints_nothing_but_its_error_on_stderr():
     finished = run_cli("--drop-ratio", "2")
     assert finished.stderr == "mock server: fault drop_ratio is a ratio between 0 and 1, got 2.0\n"

@@ -70,7 +70,8 @@ class ConnectionOptions:
         try:
             split.port
         except ValueError:
-            raise ConnectError(f"bad port in WebSocket URI {self.uri!r}") from None
+            raise ConnectError(f"bad port in WebSocket URI {self.uri!r} "
+                               "(expected ws://host:port/path or wss://host:port/path)") from None
 
     @property
     def target(self) -> str:

@@ -15,10 +15,9 @@ import signal
 import sys
 import threading
 
+from .constants import AUTH_TOKEN_ENV
 from .faults import Faults, FaultError
 from .server import CONTROL_PATH, MockServer
-
-AUTH_TOKEN_ENV = "MOCKSERVER_AUTH_TOKEN"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -65,6 +64,8 @@ def _watch_stdin(loop, stop: asyncio.Event) -> None:
 
 
 async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
+    # A dead parent may linger as a zombie, but its children are reparented at once.
+    was_parent = os.getppid() == pid
     while not stop.is_set():
         try:
             os.kill(pid, 0)
@@ -72,6 +73,8 @@ async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
             stop.set()
         except PermissionError:
             pass
+        if was_parent and os.getppid() != pid:
+            stop.set()
         await asyncio.sleep(0.5)
 
 

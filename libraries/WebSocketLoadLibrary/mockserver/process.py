@@ -17,7 +17,7 @@ import threading
 import weakref
 from pathlib import Path
 
-from .__main__ import AUTH_TOKEN_ENV
+from .constants import AUTH_TOKEN_ENV
 from .control import MockServerControl
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])

@@ -34,6 +34,13 @@ COUNTERS = (
 )
 
 
+def _size(message) -> int:
+    """Bytes on the wire of a frame's payload (text frames arrive as str)."""
+    if isinstance(message, str) and not message.isascii():
+        return len(message.encode())
+    return len(message)
+
+
 class ServerStats:
     __slots__ = COUNTERS + ("connections_active", "connections_peak", "started")
 
@@ -85,7 +92,7 @@ class DelayedReplies:
             queue.popleft()
             await self.ws.send(reply)
             stats.messages_sent += 1
-            stats.bytes_sent += len(reply)
+            stats.bytes_sent += _size(reply)
 
     def cancel(self) -> int:
         self.task.cancel()
@@ -188,7 +195,7 @@ class MockServer:
             async for message in ws:
                 received_here += 1
                 stats.messages_received += 1
-                stats.bytes_received += len(message)
+                stats.bytes_received += _size(message)
                 reply = self._ack(message) if ack else message
                 if faults.drop_ratio and faults.should_drop():
                     stats.messages_dropped += 1
@@ -199,7 +206,7 @@ class MockServer:
                     if (delayed is None or not delayed.queue) and not faults.delays_replies:
                         await ws.send(reply)
                         stats.messages_sent += 1
-                        stats.bytes_sent += len(reply)
+                        stats.bytes_sent += _size(reply)
                     else:
                         if delayed is None:
                             delayed = DelayedReplies(self, ws)
@@ -219,9 +226,12 @@ class MockServer:
             message_id = data[self.id_field]
         except (orjson.JSONDecodeError, TypeError, KeyError, IndexError):
             self.stats.invalid_messages += 1
-            return orjson.dumps({"error": f"no {self.id_field} in message"})
-        return orjson.dumps({self.id_field: message_id, "status": "ok",
-                             "server_time": time.time()})
+            reply = orjson.dumps({"error": f"no {self.id_field} in message"})
+        else:
+            reply = orjson.dumps({self.id_field: message_id, "status": "ok",
+                                  "server_time": time.time()})
+        # answer in the frame type of the request
+        return reply.decode() if isinstance(message, str) else reply
 
     # -- control -----------------------------------------------------------------------
     async def _control(self, ws):
@@ -229,7 +239,7 @@ class MockServer:
             try:
                 command = orjson.loads(request)
                 answer = self._command(command.get("op"), command)
-            except (FaultError, ValueError, AttributeError) as error:
+            except (FaultError, ValueError, AttributeError, TypeError) as error:
                 answer = {"ok": False, "error": str(error)}
             await ws.send(orjson.dumps(answer, option=orjson.OPT_NON_STR_KEYS))
             if answer.get("shutdown"):
@@ -239,7 +249,10 @@ class MockServer:
         if op == "stats":
             return {"ok": True, "stats": self.stats.as_dict(), "faults": self.faults.describe()}
         if op == "set_faults":
-            self.faults.update(**command.get("faults", {}))
+            faults = command.get("faults", {})
+            if not isinstance(faults, dict):
+                raise ValueError(f"faults must be an object of name: value, got {faults!r}")
+            self.faults.update(**faults)
             return {"ok": True, "faults": self.faults.describe()}
         if op == "clear_faults":
             self.faults.update(response_delay=0, drop_ratio=0, disconnect_after=0,
