@@ -101,9 +101,11 @@ def test_server_disconnects_are_reported_with_code_and_the_load_is_not_applied(s
     server = start_server(disconnect_after=100, compression=False)
     pool = connect(server.uri, count=2)
     result = engine.run_step(pool, LoadPlan(rate=1000, messages=1000, reply_timeout_s=1.0))
-    assert result.sent == 200                 # each connection took 100 messages, then closed
-    assert result.send_errors == 800
-    assert result.received + result.lost == 200
+    # each connection took 100 messages, then closed; a message may still be on its way
+    # out while the close frame travels in, and that one is sent but lost
+    assert 200 <= result.sent <= 210
+    assert result.send_errors == 1000 - result.sent
+    assert result.received == 200 and result.lost == result.sent - 200
     assert not result.load_applied
     assert any("code 1011" in error for error in result.errors)
     assert "could not be sent" in " ".join(result.not_applied_reasons)

@@ -18,6 +18,11 @@ class StepBook:
     send time. Service time is always measured from the actual send time.
     """
 
+    __slots__ = ("extract_id", "id_base", "start", "interval", "outstanding", "sent", "received",
+                 "lost", "unmatched", "invalid_replies", "send_errors", "first_send", "last_send",
+                 "last_reply", "_latency_s", "_service_s", "_lag_s", "latency", "service_time",
+                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors")
+
     def __init__(self, connections: int, extract_id, id_base: int = 0,
                  start: float = 0.0, interval: float | None = None):
         self.extract_id = extract_id
@@ -28,9 +33,10 @@ class StepBook:
         self.sent = self.received = self.lost = self.unmatched = 0
         self.invalid_replies = self.send_errors = 0
         self.first_send = self.last_send = self.last_reply = 0.0
-        self._latency_us: list[int] = []
-        self._service_us: list[int] = []
-        self._lag_us: list[int] = []
+        # latencies wait here as float seconds until `flush` records them in a batch
+        self._latency_s: list[float] = []
+        self._service_s: list[float] = []
+        self._lag_s: list[float] = []
         self.latency = LatencyHistogram()
         self.service_time = LatencyHistogram()
         self.lag = LatencyHistogram()
@@ -59,17 +65,16 @@ class StepBook:
             return False
         self.received += 1
         self.last_reply = now
-        self._service_us.append(int((now - sent_at) * 1e6))
+        self._service_s.append(now - sent_at)
         if self.interval is None:
-            self._latency_us.append(int((now - sent_at) * 1e6))
+            self._latency_s.append(now - sent_at)
         else:
-            intended = self.start + (message_id - self.id_base) * self.interval
-            self._latency_us.append(int((now - intended) * 1e6))
+            self._latency_s.append(now - self.start - (message_id - self.id_base) * self.interval)
         return True
 
     def lagging(self, lag_s: float) -> None:
         """The pacer sent a batch `lag_s` after the first message of it was due."""
-        self._lag_us.append(int(lag_s * 1e6))
+        self._lag_s.append(lag_s)
         if lag_s > self.max_lag_s:
             self.max_lag_s = lag_s
 
@@ -110,12 +115,12 @@ class StepBook:
 
     def flush(self) -> None:
         """Move the latencies gathered since the last flush into the histograms."""
-        latency, self._latency_us = self._latency_us, []
-        service, self._service_us = self._service_us, []
-        lag, self._lag_us = self._lag_us, []
-        self._second.record_many(latency)
-        self.service_time.record_many(service)
-        self.lag.record_many(lag)
+        latency, self._latency_s = self._latency_s, []
+        service, self._service_s = self._service_s, []
+        lag, self._lag_s = self._lag_s, []
+        self._second.record_seconds(latency)
+        self.service_time.record_seconds(service)
+        self.lag.record_seconds(lag)
 
     def close_second(self) -> dict:
         """End one second of the timeline (called once a second and at the end)."""

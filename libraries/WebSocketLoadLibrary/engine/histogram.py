@@ -55,6 +55,12 @@ class LatencyHistogram:
         h.max_value = max(h.max_value, int(values.max()))
         return len(values)
 
+    def record_seconds(self, values_s) -> int:
+        """Record a batch of latencies given as float seconds."""
+        if not len(values_s):
+            return 0
+        return self.record_many((np.asarray(values_s, dtype=np.float64) * 1e6).astype(np.int64))
+
     def add(self, other: "LatencyHistogram") -> None:
         if other.count:
             self.hdr.add(other.hdr)

@@ -88,53 +88,74 @@ class MessageTemplate:
             return self._parts[0][0].encode()
         return None
 
-    def render(self, message_id: int, connection: int = 0) -> bytes:
-        out = []
+    def _format(self) -> tuple[bytes, tuple[str, ...]]:
+        """The template as one bytes %-format (payload inlined) and its fields in order."""
+        pieces, order = [], []
         for part, is_field in self._parts:
             if not is_field:
-                out.append(part.encode())
-            elif part == "message_id":
-                out.append(str(message_id).encode())
-            elif part == "send_time":
-                out.append(repr(time.time()).encode())
+                pieces.append(part.encode().replace(b"%", b"%%"))
             elif part == "payload":
-                out.append(self._payload)
+                pieces.append(self._payload)
             else:
-                out.append(str(connection).encode())
-        return b"".join(out)
+                pieces.append(b"%.6f" if part == "send_time" else b"%d")
+                order.append(part)
+        return b"".join(pieces), tuple(order)
 
     def renderer(self):
-        """A fast `render(message_id, connection) -> bytes` specialised for this template."""
-        if [f for _, f in self._parts] == [False, True, False, True, False, True, False] and \
-                [p for p, f in self._parts if f] == ["message_id", "send_time", "payload"]:
-            a, b, c, d = (self._parts[i][0].encode() for i in (0, 2, 4, 6))
-            payload = self._payload
-            now = time.time
+        """`render(message_id, connection=0) -> bytes`, specialised for this template.
 
-            def render_default(message_id: int, connection: int = 0) -> bytes:
-                return b"%s%d%s%r%s%s%s" % (a, message_id, b, now(), c, payload, d)
-            return render_default
-        return self.render
+        One %-format per message (~0.6 us): this runs for every message sent.
+        """
+        fmt, order = self._format()
+        now = time.time
+        if order == ("message_id", "send_time"):
+            return lambda message_id, connection=0: fmt % (message_id, now())
+        if order == ("message_id",):
+            return lambda message_id, connection=0: fmt % (message_id,)
+
+        def render_any(message_id: int, connection: int = 0) -> bytes:
+            values = {"message_id": message_id, "connection": connection}
+            return fmt % tuple(now() if name == "send_time" else values[name] for name in order)
+        return render_any
+
+    def render(self, message_id: int, connection: int = 0) -> bytes:
+        return self.renderer()(message_id, connection)
+
+    def id_extractor(self):
+        """`extract(reply: bytes) -> int`, raising ValueError (or KeyError, TypeError) when the
+        reply carries no id. Specialised: this runs for every reply received."""
+        regex, path = self._id_regex, self._id_path
+        loads = orjson.loads
+
+        def general(reply: bytes) -> int:
+            if regex is not None:
+                match = regex.search(reply)
+                if not match:
+                    raise ValueError("reply does not match id_pattern")
+                return int(match.group(1))
+            value = loads(reply)
+            for key in path:
+                value = value[key]
+            if isinstance(value, bool):
+                raise ValueError("id is a boolean")
+            return int(value)
+
+        prefix = self._id_prefix
+        if prefix is None:
+            return general
+        start = len(prefix)
+
+        def fast(reply: bytes) -> int:
+            if reply.startswith(prefix):
+                end = reply.find(b",", start)
+                if end > 0:
+                    try:
+                        return int(reply[start:end])
+                    except ValueError:
+                        pass  # e.g. a quoted id: take the general route
+            return general(reply)
+        return fast
 
     def extract_id(self, reply) -> int:
-        """The integer id in a reply; raises ValueError when there is none."""
-        if isinstance(reply, str):
-            reply = reply.encode()
-        prefix = self._id_prefix
-        if prefix is not None and reply.startswith(prefix):
-            end = reply.find(b",", len(prefix))
-            try:
-                return int(reply[len(prefix):end] if end > 0 else b"")
-            except ValueError:
-                pass  # e.g. a quoted id: take the general route
-        if self._id_regex is not None:
-            match = self._id_regex.search(reply)
-            if not match:
-                raise ValueError("reply does not match id_pattern")
-            return int(match.group(1))
-        value = orjson.loads(reply)
-        for key in self._id_path:
-            value = value[key]
-        if isinstance(value, bool):
-            raise ValueError("id is a boolean")
-        return int(value)
+        """The integer id in a reply (bytes or str); raises ValueError when there is none."""
+        return self.id_extractor()(reply.encode() if isinstance(reply, str) else reply)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 from dataclasses import dataclass
 
@@ -115,7 +116,7 @@ class LoadStep:
         schedule = None
         if plan.rate is not None:
             schedule = OpenLoopSchedule(plan.rate, plan.planned_messages, start)
-        self.book = book = StepBook(len(connections), self.template.extract_id, self.id_base,
+        self.book = book = StepBook(len(connections), self.template.id_extractor(), self.id_base,
                                     start, schedule.interval if schedule else None)
         loop = asyncio.get_running_loop()
         helpers = [loop.create_task(sampler.run())]
@@ -273,33 +274,45 @@ class _ClosedLoop:
         self.render = step.template.renderer()
         self.text = not step.template.binary
         plan = step.plan
-        self.limit = plan.messages  # None when bounded by time
-        self.deadline = start + plan.duration_s if plan.duration_s else float("inf")
+        self.id_base = step.id_base
+        self.limit = plan.messages or sys.maxsize
+        self.deadline = start + plan.duration_s if plan.duration_s else None
         self.window = plan.window
         self.next_k = 0
         self.done = asyncio.Event()
 
     def _more(self) -> bool:
-        if self.limit is not None and self.next_k >= self.limit:
+        if self.next_k >= self.limit:
             return False
-        return time.perf_counter() < self.deadline
+        return self.deadline is None or time.perf_counter() < self.deadline
 
     def _send(self, connection):
-        book, slot = self.book, connection.slot
-        message_id = self.step.id_base + self.next_k
+        message_id = self.id_base + self.next_k
         self.next_k += 1
-        book.sent_one(slot, message_id, time.perf_counter())
-        return connection.ws.send(self.render(message_id, slot), text=self.text)
+        self.book.sent_one(connection.slot, message_id, time.perf_counter())
+        return connection.ws.send(self.render(message_id, connection.slot), text=self.text)
 
     def on_message(self, connection, message, now):
+        """A reply arrived: book it and, if it matched, send the next message in its place.
+
+        The refill is inlined (no _more/_send calls): this runs once per message.
+        """
         book = self.book
         before = book.received
-        book.reply(connection.slot, message, now)
-        if book.received != before:
-            if self._more():
-                return self._send(connection)
-            if not book.in_flight():
-                self.done.set()
+        slot = connection.slot
+        book.reply(slot, message, now)
+        if book.received == before:
+            return None
+        k = self.next_k
+        if k < self.limit and (self.deadline is None or now < self.deadline):
+            self.next_k = k + 1
+            message_id = self.id_base + k
+            book.outstanding[slot][message_id] = sent_at = time.perf_counter()
+            book.sent += 1
+            book.last_send = sent_at
+            return connection.ws.send(self.render(message_id, slot), text=self.text)
+        if not book.in_flight():
+            self.done.set()
         return None
 
     async def replace_lost(self, lost_per_slot) -> None:
