@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from WebSocketLoadLibrary.engine import ConnectError, ConnectionOptions, EngineError, LoadPlan
+from WebSocketLoadLibrary.engine import (ConnectError, ConnectionOptions, EngineError, LoadPlan,
+                                         MessageTemplate)
 
 EXPECTED_FORM = "expected ws://host:port/path or wss://host:port/path"
 TOKEN = "s3cret-token"
@@ -122,3 +123,40 @@ def test_a_step_on_a_pool_closed_by_the_server_raises_no_open_connections(
     assert str(raised.value) == f"no open connections to send on (2 x {LIMIT_CLOSE})"
     stats = server.stats()
     assert (stats["connections_refused"], stats["messages_received"]) == (2, 0)
+
+
+# -- options that reach the wire -------------------------------------------------------
+def test_a_subprotocol_the_server_accepts_is_negotiated(start_server, connect):
+    server = start_server(compression=False, subprotocols=["chat.v2"])
+    pool = connect(server.uri, subprotocols=["chat.v1", "chat.v2"])
+    assert pool.connections[0].ws.subprotocol == "chat.v2"
+
+
+def test_compression_is_negotiated_only_when_asked_for(start_server, connect):
+    server = start_server()  # the server offers permessage-deflate
+    plain = connect(server.uri)
+    deflate = connect(server.uri, compression=True)
+    extensions = [c.ws.protocol.extensions for c in (plain.connections[0], deflate.connections[0])]
+    assert extensions[0] == [] and len(extensions[1]) == 1
+
+
+def test_a_message_over_the_server_max_size_closes_with_1009(start_server, engine, connect):
+    server = start_server(compression=False, max_size=1000)
+    pool = connect(server.uri)
+    template = MessageTemplate(payload_size=5000)
+    result = engine.run_step(pool, LoadPlan(rate=100, messages=3, reply_timeout_s=0.5),
+                             template=template)
+    assert result.received == 0
+    assert any("code 1009 (message too big)" in error for error in result.errors)
+
+
+def test_a_running_step_can_be_cancelled_and_the_pool_reused(server, engine, connect):
+    pool = connect(server.uri)
+    running = engine.start_step(pool, LoadPlan(rate=100, messages=10_000))
+    time.sleep(0.3)
+    running.cancel()
+    deadline = time.monotonic() + 5
+    while not running.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.done()
+    assert engine.run_step(pool, LoadPlan(rate=1000, messages=50)).received == 50

@@ -32,6 +32,10 @@ class RunningStep:
     def done(self) -> bool:
         return self.future.done()
 
+    def cancel(self) -> None:
+        """Stop the step; its connections stay open for the next one."""
+        self.future.cancel()
+
     def wait(self, poll_interval_s: float | None = None, on_progress=None) -> LoadResult:
         """Wait for the result; `on_progress(snapshot)` runs on the calling thread."""
         deadline = self.started + self.timeout_s

@@ -39,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-compression", action="store_true",
                         help="refuse permessage-deflate")
     parser.add_argument("--max-size", type=int, default=1 << 20, help="max message bytes")
+    parser.add_argument("--subprotocol", action="append", dest="subprotocols", default=[],
+                        metavar="NAME", help="a subprotocol to accept (repeatable)")
     parser.add_argument("--response-delay", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--stall", type=float, default=0.0, metavar="SECONDS",
                         help="hold every reply for this long from start")
@@ -96,7 +98,8 @@ async def main(args: argparse.Namespace) -> int:
                         max_connections=args.max_connections, auth_token=token,
                         certfile=args.certfile, keyfile=args.keyfile, id_field=args.id_field,
                         faults=faults, control_key=control_key,
-                        compression=not args.no_compression, max_size=args.max_size)
+                        compression=not args.no_compression, max_size=args.max_size,
+                        subprotocols=args.subprotocols)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -37,6 +37,7 @@ class MockServerProcess:
                  response_delay: float = 0.0, stall: float = 0.0, drop_ratio: float = 0.0,
                  disconnect_after: int = 0, garble_ratio: float = 0.0, seed: int | None = None,
                  compression: bool = True, id_field: str = "message_id", loop: str = "auto",
+                 max_size: int = 1 << 20, subprotocols: list[str] | None = None,
                  startup_timeout_s: float = 15.0, extra_args: list[str] | None = None):
         self._args = [
             "--host", host, "--port", str(port), "--mode", mode,
@@ -45,7 +46,10 @@ class MockServerProcess:
             "--drop-ratio", repr(float(drop_ratio)), "--disconnect-after", str(int(disconnect_after)),
             "--garble-ratio", repr(float(garble_ratio)), "--loop", loop,
             "--exit-on-stdin-eof", "--parent-pid", str(os.getpid()),
+            "--max-size", str(int(max_size)),
         ]
+        for name in subprotocols or []:
+            self._args += ["--subprotocol", name]
         if seed is not None:
             self._args += ["--seed", str(seed)]
         if not compression:

@@ -105,7 +105,7 @@ class MockServer:
                  certfile: str | None = None, keyfile: str | None = None,
                  id_field: str = "message_id", faults: Faults | None = None,
                  control_key: str = "", compression: bool = True,
-                 max_size: int = 1 << 20):
+                 max_size: int = 1 << 20, subprotocols: list[str] | None = None):
         if mode not in ("echo", "ack"):
             raise ValueError(f"mode must be 'echo' or 'ack', got {mode!r}")
         if max_connections < 0:
@@ -122,6 +122,7 @@ class MockServer:
         self.control_key = control_key
         self.compression = "deflate" if compression else None
         self.max_size = max_size
+        self.subprotocols = list(subprotocols) if subprotocols else None
         self.stats = ServerStats()
         self._server = None
         self.stopped = asyncio.Event()
@@ -137,6 +138,7 @@ class MockServer:
         self._server = await serve(
             self._handle, self.host, self.port, ssl=self.ssl_context,
             process_request=self._process_request, compression=self.compression,
+            subprotocols=self.subprotocols,
             max_size=self.max_size, max_queue=64, ping_interval=None,
             # a slowloris handshake is cut off instead of holding a slot forever
             open_timeout=10)
