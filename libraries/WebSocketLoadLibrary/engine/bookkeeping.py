@@ -21,7 +21,7 @@ class StepBook:
     __slots__ = ("extract_id", "id_base", "start", "interval", "outstanding", "sent", "received",
                  "lost", "unmatched", "invalid_replies", "send_errors", "first_send", "last_send",
                  "last_reply", "_latency_s", "_service_s", "_lag_s", "latency", "service_time",
-                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors")
+                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors", "reply")
 
     def __init__(self, connections: int, extract_id, id_base: int = 0,
                  start: float = 0.0, interval: float | None = None):
@@ -45,6 +45,7 @@ class StepBook:
         self._second_marks = (0, 0, 0)
         self.timeline: list[dict] = []
         self.errors: dict[str, int] = {}
+        self.reply = self.receiver()
 
     # -- hot path ------------------------------------------------------------------------
     def sent_one(self, connection: int, message_id: int, now: float) -> None:
@@ -52,25 +53,37 @@ class StepBook:
         self.sent += 1
         self.last_send = now
 
-    def reply(self, connection: int, message, now: float) -> bool:
-        """Record a reply received at `now`; True if it matched a message in flight."""
-        try:
-            message_id = self.extract_id(message)
-        except (ValueError, KeyError, TypeError, IndexError):
-            self.invalid_replies += 1
-            return False
-        sent_at = self.outstanding[connection].pop(message_id, None)
-        if sent_at is None:
-            self.unmatched += 1
-            return False
-        self.received += 1
-        self.last_reply = now
-        self._service_s.append(now - sent_at)
-        if self.interval is None:
-            self._latency_s.append(now - sent_at)
-        else:
-            self._latency_s.append(now - self.start - (message_id - self.id_base) * self.interval)
-        return True
+    def receiver(self):
+        """`receive(connection, message, now) -> bool`: book a reply; True if it matched.
+
+        A closure over the book's containers (no attribute lookups): it runs once per reply.
+        `reply` is the same function.
+        """
+        extract, outstanding = self.extract_id, self.outstanding
+        latencies, service_times = self._latency_s, self._service_s
+        interval = self.interval
+        intended_offset = self.start - self.id_base * (interval or 0.0)
+        book = self
+
+        def receive(connection: int, message, now: float) -> bool:
+            try:
+                message_id = extract(message)
+            except (ValueError, KeyError, TypeError, IndexError):
+                book.invalid_replies += 1
+                return False
+            sent_at = outstanding[connection].pop(message_id, None)
+            if sent_at is None:
+                book.unmatched += 1
+                return False
+            book.received += 1
+            book.last_reply = now
+            service_times.append(now - sent_at)
+            if interval is None:
+                latencies.append(now - sent_at)
+            else:  # intended send time = start + (id - id_base) * interval
+                latencies.append(now - intended_offset - message_id * interval)
+            return True
+        return receive
 
     def lagging(self, lag_s: float) -> None:
         """The pacer sent a batch `lag_s` after the first message of it was due."""
@@ -115,12 +128,12 @@ class StepBook:
 
     def flush(self) -> None:
         """Move the latencies gathered since the last flush into the histograms."""
-        latency, self._latency_s = self._latency_s, []
-        service, self._service_s = self._service_s, []
-        lag, self._lag_s = self._lag_s, []
-        self._second.record_seconds(latency)
-        self.service_time.record_seconds(service)
-        self.lag.record_seconds(lag)
+        # cleared in place: the receiver closure holds these very lists
+        for pending, histogram in ((self._latency_s, self._second),
+                                   (self._service_s, self.service_time),
+                                   (self._lag_s, self.lag)):
+            histogram.record_seconds(pending)
+            pending.clear()
 
     def close_second(self) -> dict:
         """End one second of the timeline (called once a second and at the end)."""

@@ -123,12 +123,12 @@ class LoadStep:
         self.pool.on_close = lambda c: self._connection_closed(c)
         try:
             if schedule is not None:
-                self.pool.on_message = self._open_loop_reply
+                self.pool.on_message = self._open_loop_receiver()
                 helpers.append(loop.create_task(self._tick(start, None)))
                 await self._pace(schedule, connections)
             else:
                 closed = _ClosedLoop(self, connections, start)
-                self.pool.on_message = closed.on_message
+                self.pool.on_message = closed.receiver()
                 helpers.append(loop.create_task(self._tick(start, closed)))
                 await closed.run()
             self.sending_done = True
@@ -145,8 +145,12 @@ class LoadStep:
         return self._result(schedule, connections, started_at, start, end, sampler)
 
     # -- open loop ---------------------------------------------------------------------
-    def _open_loop_reply(self, connection, message, now):
-        self.book.reply(connection.slot, message, now)
+    def _open_loop_receiver(self):
+        receive = self.book.reply
+
+        def on_message(connection, message, now):
+            receive(connection.slot, message, now)
+        return on_message
 
     async def _pace(self, schedule: OpenLoopSchedule, connections) -> None:
         book, id_base = self.book, self.id_base
@@ -292,28 +296,29 @@ class _ClosedLoop:
         self.book.sent_one(connection.slot, message_id, time.perf_counter())
         return connection.ws.send(self.render(message_id, connection.slot), text=self.text)
 
-    def on_message(self, connection, message, now):
-        """A reply arrived: book it and, if it matched, send the next message in its place.
+    def receiver(self):
+        """`on_message(connection, message, now)`: book the reply and, if it matched, return
+        the send of the next message in its place. A closure: it runs once per message."""
+        book, receive, render, text = self.book, self.book.reply, self.render, self.text
+        outstanding, id_base, limit, deadline = book.outstanding, self.id_base, self.limit, self.deadline
+        clock, loop = time.perf_counter, self
 
-        The refill is inlined (no _more/_send calls): this runs once per message.
-        """
-        book = self.book
-        before = book.received
-        slot = connection.slot
-        book.reply(slot, message, now)
-        if book.received == before:
+        def on_message(connection, message, now):
+            slot = connection.slot
+            if not receive(slot, message, now):
+                return None
+            k = loop.next_k
+            if k < limit and (deadline is None or now < deadline):
+                loop.next_k = k + 1
+                message_id = id_base + k
+                outstanding[slot][message_id] = sent_at = clock()
+                book.sent += 1
+                book.last_send = sent_at
+                return connection.ws.send(render(message_id, slot), text=text)
+            if not book.in_flight():
+                loop.done.set()
             return None
-        k = self.next_k
-        if k < self.limit and (self.deadline is None or now < self.deadline):
-            self.next_k = k + 1
-            message_id = self.id_base + k
-            book.outstanding[slot][message_id] = sent_at = time.perf_counter()
-            book.sent += 1
-            book.last_send = sent_at
-            return connection.ws.send(self.render(message_id, slot), text=self.text)
-        if not book.in_flight():
-            self.done.set()
-        return None
+        return on_message
 
     async def replace_lost(self, lost_per_slot) -> None:
         for slot, lost in enumerate(lost_per_slot):
