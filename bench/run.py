@@ -143,7 +143,7 @@ def main(argv=None) -> int:
             print("\n## paced (open loop, 10 connections; latency from intended send time)")
             print(f"{'target':>8} {'achieved':>10} {'error %':>8} {'p50 ms':>7} {'p99 ms':>7} "
                   f"{'svc p99':>8} {'max lag ms':>10} {'gen CPU%':>8} {'srv CPU%':>8} applied")
-            for rate in (1000, 5000, 10000):
+            for rate in (1000, 5000, 10000, 20000, 40000):
                 row = paced(engine, server, rate, seconds, 10)
                 print(f"{row['target']:>8.0f} {row['achieved']:>10.1f} {row['error_pct']:>8.2f} "
                       f"{row['p50']:>7.2f} {row['p99']:>7.2f} {row['service_p99']:>8.2f} "

@@ -88,6 +88,10 @@ class LoadResult:
             "load_applied": self.load_applied,
             "not_applied_reasons": list(self.not_applied_reasons),
             "generator_saturated": self.generator_saturated,
+            **{f"{side}_{figure}": self.resources.get(side, {}).get(key)
+               for side in ("generator", "server")
+               for figure, key in (("cpu_percent", "cpu_percent_mean"),
+                                   ("rss_growth_bytes", "rss_growth_bytes"))},
         }
 
     # -- exchange ----------------------------------------------------------------------
