@@ -170,3 +170,32 @@ def test_resources_of_generator_and_server_are_sampled(server, engine, connect):
     assert mock["pid"] == server.pid and mock["rss_peak_bytes"] > 5 * 2**20
     assert len(generator["samples"]) >= 4
     assert mock["cpu_percent_mean"] > 0
+
+
+def test_a_server_killed_mid_step_ends_the_step_with_what_was_lost(start_server, engine, connect):
+    server = start_server(compression=False)
+    pool = connect(server.uri, count=3)
+    running = engine.start_step(pool, LoadPlan(rate=1000, messages=3000, reply_timeout_s=1.0),
+                                timeout_s=30)
+    time.sleep(1.0)
+    server.process.kill()
+    started = time.monotonic()
+    result = running.wait()
+    assert time.monotonic() - started < 10
+    assert 500 < result.received < 1500
+    assert result.send_errors > 1000
+    assert result.received + result.lost == result.sent
+    assert not result.load_applied
+    lost_connection = "connection lost without a close frame (1006 abnormal closure)"
+    assert result.errors[lost_connection] == 3
+    assert result.errors[f"not sent: {lost_connection}"] == result.send_errors
+    assert result.not_applied_reasons[0] == (
+        f"{result.send_errors} of 3000 messages could not be sent ({lost_connection})")
+
+
+def test_measurement_works_with_permessage_deflate(start_server, engine, connect):
+    server = start_server()  # offers compression
+    pool = connect(server.uri, count=2, compression=True)
+    result = engine.run_step(pool, LoadPlan(rate=1000, messages=1000), server_pid=server.pid)
+    assert result.received == 1000 and result.load_applied
+    assert pool.connections[0].ws.protocol.extensions

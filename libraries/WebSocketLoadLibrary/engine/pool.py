@@ -36,7 +36,9 @@ class PooledConnection:
 
     def describe_close(self) -> str:
         code = self.close_code
-        name = CLOSE_CODE_NAMES.get(code, "no close frame" if code is None else "close")
+        if code is None:
+            return "connection lost without a close frame (1006 abnormal closure)"
+        name = CLOSE_CODE_NAMES.get(code, "close")
         reason = f": {self.close_reason}" if self.close_reason else ""
         return f"connection closed by server with code {code} ({name}){reason}"
 

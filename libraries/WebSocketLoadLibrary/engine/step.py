@@ -179,7 +179,7 @@ class LoadStep:
                 except ConnectionClosed:
                     book.outstanding[slot].pop(message_id, None)
                     book.sent -= 1
-                    book.send_failed(connections[slot].describe_close_or("send failed"))
+                    book.send_failed("not sent: " + connections[slot].describe_close_or("send failed"))
                 k += 1
             if end < due:
                 await asyncio.sleep(0)
@@ -212,7 +212,7 @@ class LoadStep:
         lost = book.abandon(connection.slot)
         book.error(connection.describe_close(), 1)
         if lost:
-            book.error(f"replies lost when a connection closed", lost)
+            book.error("replies lost when a connection closed", lost)
 
     # -- result ------------------------------------------------------------------------
     def _result(self, schedule, connections, started_at, start, end, sampler) -> LoadResult:
@@ -252,22 +252,23 @@ class LoadStep:
         # saturated means busy *and* unable to keep to the schedule
         result.generator_saturated = (cpu >= SATURATED_CPU_PERCENT
                                       and (result.mode == "closed" or lag_p99_s > SATURATED_LAG_P99_S))
+        if result.send_errors:
+            first = next((e for e in result.errors if e.startswith("not sent")), "not sent")
+            reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
+                           f"sent ({first.removeprefix('not sent: ')})")
         if result.mode == "open":
             floor = result.target_rate * (1 - result.rate_tolerance)
             if result.achieved_send_rate < floor:
+                behind = (f": the generator fell up to {result.max_lag_s:.3f} s behind its schedule"
+                          if result.max_lag_s >= SATURATED_LAG_P99_S else "")
                 reasons.append(
                     f"achieved send rate {result.achieved_send_rate:.1f} msg/s is below the "
                     f"target {result.target_rate:g} msg/s (tolerance "
-                    f"{result.rate_tolerance:.0%}): the generator fell up to "
-                    f"{result.max_lag_s:.3f} s behind its schedule")
+                    f"{result.rate_tolerance:.0%}){behind}")
             if result.generator_saturated:
                 reasons.append(
                     f"generator CPU saturated ({cpu:.0f}% of one core) with schedule lag p99 "
                     f"{lag_p99_s * 1000:.1f} ms: latencies include the generator's own queueing")
-        if result.send_errors:
-            first = next(iter(result.errors), "send failed")
-            reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
-                           f"sent ({first})")
         result.not_applied_reasons = reasons
         result.load_applied = not reasons
 
