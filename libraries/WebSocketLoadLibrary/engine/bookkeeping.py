@@ -92,9 +92,12 @@ class StepBook:
             self.max_lag_s = lag_s
 
     # -- slow path -----------------------------------------------------------------------
-    def send_failed(self, error: str, count: int = 1) -> None:
-        self.send_errors += count
-        self.error(error, count)
+    def not_sent(self, connection: int, message_id: int, error: str) -> None:
+        """Take back `sent_one`: the send raised (booked first so that no reply can race it)."""
+        if self.outstanding[connection].pop(message_id, None) is not None:
+            self.sent -= 1
+        self.send_errors += 1
+        self.error(error)
 
     def error(self, description: str, count: int = 1) -> None:
         self.errors[description] = self.errors.get(description, 0) + count
@@ -135,11 +138,12 @@ class StepBook:
             histogram.record_seconds(pending)
             pending.clear()
 
-    def close_second(self) -> dict:
-        """End one second of the timeline (called once a second and at the end)."""
+    def close_second(self, span_s: float = 1.0) -> dict:
+        """End one second of the timeline (called once a second, and at the end with the
+        length of the last, partial second)."""
         self.flush()
         sent, received, lost = self._second_marks
-        point = {"second": len(self.timeline), "sent": self.sent - sent,
+        point = {"second": len(self.timeline), "span_s": round(span_s, 6), "sent": self.sent - sent,
                  "received": self.received - received, "lost": self.lost - lost,
                  **timeline_latency(self._second)}
         self.timeline.append(point)

@@ -20,6 +20,17 @@ CLOSE_CODE_NAMES = {1000: "normal closure", 1001: "going away", 1002: "protocol 
                     1011: "internal error", 1012: "service restart", 1013: "try again later"}
 
 
+def describe_close(closed: ConnectionClosed | None = None, code: int | None = None,
+                   reason: str = "") -> str:
+    """How a connection ended, from its close frame (or a ConnectionClosed carrying it)."""
+    if closed is not None and closed.rcvd is not None:
+        code, reason = closed.rcvd.code, closed.rcvd.reason
+    if code is None:
+        return "connection lost without a close frame (1006 abnormal closure)"
+    reason = f": {reason}" if reason else ""
+    return f"connection closed by server with code {code} ({CLOSE_CODE_NAMES.get(code, 'close')}){reason}"
+
+
 class PooledConnection:
     __slots__ = ("index", "slot", "ws", "reader", "closed", "close_code", "close_reason")
 
@@ -31,16 +42,8 @@ class PooledConnection:
         self.close_code: int | None = None
         self.close_reason = ""
 
-    def describe_close_or(self, fallback: str) -> str:
-        return self.describe_close() if self.closed else fallback
-
     def describe_close(self) -> str:
-        code = self.close_code
-        if code is None:
-            return "connection lost without a close frame (1006 abnormal closure)"
-        name = CLOSE_CODE_NAMES.get(code, "close")
-        reason = f": {self.close_reason}" if self.close_reason else ""
-        return f"connection closed by server with code {code} ({name}){reason}"
+        return describe_close(code=self.close_code, reason=self.close_reason)
 
 
 class ClientPool:

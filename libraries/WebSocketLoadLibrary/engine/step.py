@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from .bookkeeping import StepBook
 from .errors import EngineError, PlanError
 from .messages import MessageTemplate
-from .pool import ClientPool
+from .pool import ClientPool, describe_close
 from .resources import ResourceSampler
 from .result import CLOSED_LOOP_BASIS, OPEN_LOOP_BASIS, LoadResult
 from .schedule import OpenLoopSchedule
@@ -120,7 +120,7 @@ class LoadStep:
                                     start, schedule.interval if schedule else None)
         loop = asyncio.get_running_loop()
         helpers = [loop.create_task(sampler.run())]
-        self.pool.on_close = lambda c: self._connection_closed(c)
+        self.pool.on_close = self._connection_closed
         try:
             if schedule is not None:
                 self.pool.on_message = self._open_loop_receiver()
@@ -141,7 +141,7 @@ class LoadStep:
             await asyncio.gather(*helpers, return_exceptions=True)
         end = time.perf_counter()
         sampler.sample()
-        book.close_second()
+        book.close_second(span_s=end - start - len(book.timeline))
         return self._result(schedule, connections, started_at, start, end, sampler)
 
     # -- open loop ---------------------------------------------------------------------
@@ -176,10 +176,8 @@ class LoadStep:
                 book.sent_one(slot, message_id, clock())
                 try:
                     await sockets[slot].send(render(message_id, slot), text=text)
-                except ConnectionClosed:
-                    book.outstanding[slot].pop(message_id, None)
-                    book.sent -= 1
-                    book.send_failed("not sent: " + connections[slot].describe_close_or("send failed"))
+                except ConnectionClosed as closed:
+                    book.not_sent(slot, message_id, "not sent: " + describe_close(closed))
                 k += 1
             if end < due:
                 await asyncio.sleep(0)
