@@ -20,15 +20,18 @@ CLOSE_CODE_NAMES = {1000: "normal closure", 1001: "going away", 1002: "protocol 
                     1011: "internal error", 1012: "service restart", 1013: "try again later"}
 
 
-def describe_close(closed: ConnectionClosed | None = None, code: int | None = None,
-                   reason: str = "") -> str:
-    """How a connection ended, from its close frame (or a ConnectionClosed carrying it)."""
-    if closed is not None and closed.rcvd is not None:
-        code, reason = closed.rcvd.code, closed.rcvd.reason
+def describe_close(code: int | None, reason: str = "") -> str:
+    """How a connection ended, from the close frame it received (code None: none came)."""
     if code is None:
         return "connection lost without a close frame (1006 abnormal closure)"
     reason = f": {reason}" if reason else ""
     return f"connection closed by server with code {code} ({CLOSE_CODE_NAMES.get(code, 'close')}){reason}"
+
+
+def describe_ws_close(ws) -> str:
+    """How a connection that can no longer send ended (its reader may not know yet)."""
+    received = ws.protocol.close_rcvd
+    return describe_close(received.code if received else None, received.reason if received else "")
 
 
 class PooledConnection:
@@ -43,7 +46,7 @@ class PooledConnection:
         self.close_reason = ""
 
     def describe_close(self) -> str:
-        return describe_close(code=self.close_code, reason=self.close_reason)
+        return describe_close(self.close_code, self.close_reason)
 
 
 class ClientPool:
@@ -90,9 +93,7 @@ class ClientPool:
         try:
             while True:
                 message = await recv(decode=False)
-                follow_up = self.on_message(connection, message, clock())
-                if follow_up is not None:
-                    await follow_up
+                self.on_message(connection, message, clock())
         except ConnectionClosed as closed:
             received = closed.rcvd
             connection.close_code = received.code if received else None

@@ -16,15 +16,14 @@ import sys
 import time
 from dataclasses import dataclass
 
-from websockets.exceptions import ConnectionClosed
-
 from .bookkeeping import StepBook
 from .errors import EngineError, PlanError
 from .messages import MessageTemplate
-from .pool import ClientPool, describe_close
+from .pool import ClientPool, describe_ws_close
 from .resources import ResourceSampler
 from .result import CLOSED_LOOP_BASIS, OPEN_LOOP_BASIS, LoadResult
 from .schedule import OpenLoopSchedule
+from .writer import FrameWriter, InvalidState
 
 START_LEAD_S = 0.005        # the first message is due a moment after the step starts
 SATURATED_CPU_PERCENT = 90  # the event loop is one thread: ~100% is all it gets
@@ -161,8 +160,11 @@ class LoadStep:
         clock = time.perf_counter
         max_batch = self.plan.max_batch
         total = schedule.messages
+        writer = FrameWriter()
         k = 0
         while k < total:
+            for ws in writer.backlogged(sockets):
+                await ws.drain()  # the server reads slower than we send: that is lag, honestly
             now = clock()
             due = schedule.due_count(now)
             if due <= k:
@@ -175,9 +177,9 @@ class LoadStep:
                 message_id = id_base + k
                 book.sent_one(slot, message_id, clock())
                 try:
-                    await sockets[slot].send(render(message_id, slot), text=text)
-                except ConnectionClosed as closed:
-                    book.not_sent(slot, message_id, "not sent: " + describe_close(closed))
+                    writer.send(sockets[slot], render(message_id, slot), text)
+                except InvalidState:
+                    book.not_sent(slot, message_id, "not sent: " + describe_ws_close(sockets[slot]))
                 k += 1
             if end < due:
                 await asyncio.sleep(0)
@@ -192,7 +194,7 @@ class LoadStep:
             now = time.perf_counter()
             lost = book.expire(now, timeout)
             if closed is not None and any(lost):
-                await closed.replace_lost(lost)
+                closed.replace_lost(lost)
             while now >= next_second:
                 book.close_second()
                 next_second += 1.0
@@ -286,61 +288,60 @@ class _ClosedLoop:
         self.window = plan.window
         self.next_k = 0
         self.done = asyncio.Event()
+        self.writer = FrameWriter()
 
     def _more(self) -> bool:
         if self.next_k >= self.limit:
             return False
         return self.deadline is None or time.perf_counter() < self.deadline
 
-    def _send(self, connection):
+    def _send(self, connection) -> bool:
+        """Send the next message on `connection`; False if it is no longer open."""
+        if not FrameWriter.is_open(connection.ws):
+            return False
         message_id = self.id_base + self.next_k
         self.next_k += 1
         self.book.sent_one(connection.slot, message_id, time.perf_counter())
-        return connection.ws.send(self.render(message_id, connection.slot), text=self.text)
+        self.writer.send(connection.ws, self.render(message_id, connection.slot), self.text)
+        return True
 
     def receiver(self):
-        """`on_message(connection, message, now)`: book the reply and, if it matched, return
-        the send of the next message in its place. A closure: it runs once per message."""
+        """`on_message(connection, message, now)`: book the reply and, if it matched, send
+        the next message in its place. A closure: it runs once per message."""
         book, receive, render, text = self.book, self.book.reply, self.render, self.text
         outstanding, id_base, limit, deadline = book.outstanding, self.id_base, self.limit, self.deadline
-        clock, loop = time.perf_counter, self
+        clock, loop, send = time.perf_counter, self, self.writer.send
 
         def on_message(connection, message, now):
             slot = connection.slot
             if not receive(slot, message, now):
-                return None
+                return
             k = loop.next_k
             if k < limit and (deadline is None or now < deadline):
-                loop.next_k = k + 1
                 message_id = id_base + k
+                try:
+                    send(connection.ws, render(message_id, slot), text)
+                except InvalidState:
+                    return  # closing: its reader will account for it
+                loop.next_k = k + 1
                 outstanding[slot][message_id] = sent_at = clock()
                 book.sent += 1
                 book.last_send = sent_at
-                return connection.ws.send(render(message_id, slot), text=text)
-            if not book.in_flight():
+            elif not book.in_flight():
                 loop.done.set()
-            return None
         return on_message
 
-    async def replace_lost(self, lost_per_slot) -> None:
+    def replace_lost(self, lost_per_slot) -> None:
         for slot, lost in enumerate(lost_per_slot):
             connection = self.connections[slot]
             for _ in range(lost):
-                if connection.closed or not self._more():
-                    break
-                try:
-                    await self._send(connection)
-                except ConnectionClosed:
+                if not self._more() or not self._send(connection):
                     break
 
     async def run(self) -> None:
         for connection in self.connections:
             for _ in range(self.window):
-                if not self._more():
-                    break
-                try:
-                    await self._send(connection)
-                except ConnectionClosed:
+                if not self._more() or not self._send(connection):
                     break
         # replies drive the sending from here; wait until the count or the time is up
         while self._more() and any(not c.closed for c in self.connections):

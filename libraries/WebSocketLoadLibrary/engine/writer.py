@@ -1,0 +1,63 @@
+"""Coalesced writes: every frame due in one pass of the event loop, one write per connection.
+
+`websockets`' `send()` writes each frame with its own `transport.write`, i.e. its own
+`send()` syscall. On this kind of machine a syscall to a loopback peer costs more than all
+of the engine's bookkeeping for a message, and it costs more still when the peer sleeps
+between messages. So the engine hands frames to each connection's sans-I/O protocol
+(`ws.protocol`, the same object `send()` uses) and writes what the protocols hold once per
+loop iteration. Measured (bench/): 1.1-1.3x the plain per-message `send()` loop.
+
+Backpressure stays: `backlogged()` tells the pacer which connections' write buffers are
+above websockets' write limit, and it waits for them (`ws.drain()`) as `send()` would.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from websockets.exceptions import InvalidState
+from websockets.protocol import State
+
+
+class FrameWriter:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
+        self.loop = loop or asyncio.get_running_loop()
+        self.pending: set = set()
+
+    def send(self, ws, data: bytes, text: bool) -> None:
+        """Queue one message; raises InvalidState if the connection is no longer open."""
+        protocol = ws.protocol
+        if text:
+            protocol.send_text(data)
+        else:
+            protocol.send_binary(data)
+        if not self.pending:
+            self.loop.call_soon(self.flush)
+        self.pending.add(ws)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, set()
+        for ws in pending:
+            chunks = ws.protocol.data_to_send()
+            transport = ws.transport
+            if not chunks or transport.is_closing():
+                continue
+            if all(chunks):
+                transport.write(b"".join(chunks))
+            else:  # an empty chunk asks for a half-close: let websockets do it its way
+                for chunk in chunks:
+                    if chunk:
+                        transport.write(chunk)
+                    elif transport.can_write_eof():
+                        transport.write_eof()
+
+    @staticmethod
+    def backlogged(sockets) -> list:
+        """Connections whose write buffer is over the limit (websockets paused writing)."""
+        return [ws for ws in sockets if getattr(ws, "paused", False)]
+
+    @staticmethod
+    def is_open(ws) -> bool:
+        return ws.protocol.state is State.OPEN
+
+
+__all__ = ["FrameWriter", "InvalidState"]
