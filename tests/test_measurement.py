@@ -199,3 +199,18 @@ def test_measurement_works_with_permessage_deflate(start_server, engine, connect
     result = engine.run_step(pool, LoadPlan(rate=1000, messages=1000), server_pid=server.pid)
     assert result.received == 1000 and result.load_applied
     assert pool.connections[0].ws.protocol.extensions
+
+
+def test_a_server_that_stops_reading_pushes_back_and_the_pacer_shows_the_lag(server, engine,
+                                                                             connect):
+    pool = connect(server.uri)
+    template = MessageTemplate(payload_size=4000)
+    running = engine.start_step(pool, LoadPlan(rate=5000, messages=10_000), template=template,
+                                timeout_s=60)
+    time.sleep(0.5)
+    server.set_faults(read_stall=1.0)
+    result = running.wait()
+    assert result.received == 10_000
+    assert result.max_lag_s > 0.3        # the pacer waited on TCP backpressure ...
+    assert result.latency_ms(99) > 500   # ... and the messages it held back count as late
+    assert server.stats()["faults"]["read_stall_remaining"] == 0

@@ -10,19 +10,28 @@ import psutil
 class ProcessSampler:
     """Samples one process; the first sample is the baseline."""
 
+    MIN_CPU_INTERVAL_S = 0.05  # CPU times tick in 10 ms: shorter intervals give nonsense
+
     def __init__(self, pid: int | None = None):
         self.process = psutil.Process(pid)
         self.samples: list[dict] = []
         self.gone = False
-        self.process.cpu_percent(None)  # primes the CPU counter
+        self._first = self._last = None  # (elapsed_s, cpu_seconds)
 
     def sample(self, elapsed_s: float) -> None:
         if self.gone:
             return
         try:
             with self.process.oneshot():
-                point = {"t_s": round(elapsed_s, 3), "rss_bytes": self.process.memory_info().rss,
-                         "cpu_percent": self.process.cpu_percent(None)}
+                times = self.process.cpu_times()
+                cpu_s = times.user + times.system
+                point = {"t_s": round(elapsed_s, 3), "rss_bytes": self.process.memory_info().rss}
+                if self._last is None:
+                    self._first = self._last = (elapsed_s, cpu_s)
+                elif elapsed_s - self._last[0] >= self.MIN_CPU_INTERVAL_S:
+                    point["cpu_percent"] = round(
+                        100 * (cpu_s - self._last[1]) / (elapsed_s - self._last[0]), 1)
+                    self._last = (elapsed_s, cpu_s)
                 try:
                     point["open_fds"] = self.process.num_fds()
                 except (AttributeError, psutil.Error):
@@ -36,12 +45,14 @@ class ProcessSampler:
         if not self.samples:
             return {"pid": self.process.pid, "gone": self.gone}
         rss = [s["rss_bytes"] for s in self.samples]
-        cpu = [s["cpu_percent"] for s in self.samples[1:]] or [0.0]
+        cpu = [s["cpu_percent"] for s in self.samples if "cpu_percent" in s] or [0.0]
+        (first_s, first_cpu), (last_s, last_cpu) = self._first, self._last
+        mean = 100 * (last_cpu - first_cpu) / (last_s - first_s) if last_s > first_s else 0.0
         summary = {
             "pid": self.process.pid, "gone": self.gone,
             "rss_baseline_bytes": rss[0], "rss_peak_bytes": max(rss), "rss_end_bytes": rss[-1],
             "rss_growth_bytes": max(rss) - rss[0],
-            "cpu_percent_mean": round(sum(cpu) / len(cpu), 1), "cpu_percent_peak": max(cpu),
+            "cpu_percent_mean": round(mean, 1), "cpu_percent_peak": max(cpu),
             "samples": self.samples,
         }
         fds = [s["open_fds"] for s in self.samples if "open_fds" in s]

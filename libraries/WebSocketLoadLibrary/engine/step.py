@@ -164,7 +164,7 @@ class LoadStep:
         k = 0
         while k < total:
             for ws in writer.backlogged(sockets):
-                await ws.drain()  # the server reads slower than we send: that is lag, honestly
+                await writer.drain(ws)  # the server reads slower than we send: lag, honestly
             now = clock()
             due = schedule.due_count(now)
             if due <= k:

@@ -56,6 +56,14 @@ class FrameWriter:
         return [ws for ws in sockets if getattr(ws, "paused", False)]
 
     @staticmethod
+    async def drain(ws) -> None:
+        """Wait until the connection's write buffer is below the limit again, or it is gone."""
+        try:
+            await ws.drain()
+        except OSError:
+            pass  # the connection died; its reader accounts for it
+
+    @staticmethod
     def is_open(ws) -> bool:
         return ws.protocol.state is State.OPEN
 

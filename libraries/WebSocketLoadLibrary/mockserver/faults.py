@@ -5,7 +5,8 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 
-FAULT_NAMES = ("response_delay", "stall", "drop_ratio", "disconnect_after", "garble_ratio")
+FAULT_NAMES = ("response_delay", "stall", "read_stall", "drop_ratio", "disconnect_after",
+               "garble_ratio")
 
 
 class FaultError(ValueError):
@@ -18,12 +19,15 @@ class Faults:
 
     response_delay  seconds added before every reply
     stall_until     monotonic time until which no reply leaves (a `stall` of X s sets now + X)
+    read_stall_until  monotonic time until which no message is read (`read_stall` of X s):
+                    the client's sends back up through TCP, as with a server that stops consuming
     drop_ratio      share of messages (0..1) that get no reply, counted as dropped
     disconnect_after  close each connection (code 1011) after it has sent N messages (0: never)
     garble_ratio    share of replies (0..1) replaced with text that is not the message
     """
     response_delay: float = 0.0
     stall_until: float = 0.0
+    read_stall_until: float = 0.0
     drop_ratio: float = 0.0
     disconnect_after: int = 0
     garble_ratio: float = 0.0
@@ -55,6 +59,8 @@ class Faults:
         for name, number in checked.items():
             if name == "stall":
                 self.stall_until = time.monotonic() + number
+            elif name == "read_stall":
+                self.read_stall_until = time.monotonic() + number
             elif name == "disconnect_after":
                 self.disconnect_after = int(number)
             elif name == "seed":
@@ -76,8 +82,9 @@ class Faults:
     def describe(self) -> dict:
         data = asdict(self)
         data.pop("_rng", None)
-        data.pop("stall_until")
-        data["stall_remaining"] = max(0.0, self.stall_until - time.monotonic())
+        now = time.monotonic()
+        data["stall_remaining"] = max(0.0, data.pop("stall_until") - now)
+        data["read_stall_remaining"] = max(0.0, data.pop("read_stall_until") - now)
         return data
 
 

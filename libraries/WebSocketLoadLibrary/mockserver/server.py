@@ -195,6 +195,13 @@ class MockServer:
         received_here = 0
         try:
             async for message in ws:
+                if faults.read_stall_until:
+                    # not consuming: websockets stops reading once its queue is full
+                    wait = faults.read_stall_until - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    else:
+                        faults.read_stall_until = 0.0
                 received_here += 1
                 stats.messages_received += 1
                 stats.bytes_received += _size(message)
@@ -259,7 +266,7 @@ class MockServer:
         if op == "clear_faults":
             self.faults.update(response_delay=0, drop_ratio=0, disconnect_after=0,
                                garble_ratio=0)
-            self.faults.stall_until = 0.0
+            self.faults.stall_until = self.faults.read_stall_until = 0.0
             return {"ok": True, "faults": self.faults.describe()}
         if op == "reset_stats":
             self.stats.reset()
