@@ -94,7 +94,8 @@ class LoadEngine:
         """Each step gets its own id range, so a late reply to one step never matches another."""
         base = self._next_id
         planned = plan.planned_messages
-        self._next_id += (planned if planned is not None else 1 << 40) + 1
+        # a closed loop bounded by time has no count: 2**32 ids outlast any run at any rate
+        self._next_id += (planned if planned is not None else 1 << 32) + 1
         return base
 
     @staticmethod

@@ -27,7 +27,7 @@ from .writer import FrameWriter, InvalidState
 
 START_LEAD_S = 0.005        # the first message is due a moment after the step starts
 SATURATED_CPU_PERCENT = 90  # the event loop is one thread: ~100% is all it gets
-SATURATED_LAG_P99_S = 0.010
+NOTABLE_LAG_S = 0.010      # schedule lag worth naming in a verdict
 
 
 @dataclass
@@ -251,7 +251,7 @@ class LoadStep:
         # asyncio fills idle time with smaller batches, so a busy CPU alone is not saturation:
         # saturated means busy *and* unable to keep to the schedule
         result.generator_saturated = (cpu >= SATURATED_CPU_PERCENT
-                                      and (result.mode == "closed" or lag_p99_s > SATURATED_LAG_P99_S))
+                                      and (result.mode == "closed" or lag_p99_s > NOTABLE_LAG_S))
         if result.send_errors:
             first = next((e for e in result.errors if e.startswith("not sent")), "not sent")
             reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
@@ -260,7 +260,7 @@ class LoadStep:
             floor = result.target_rate * (1 - result.rate_tolerance)
             if result.achieved_send_rate < floor:
                 behind = (f": the generator fell up to {result.max_lag_s:.3f} s behind its schedule"
-                          if result.max_lag_s >= SATURATED_LAG_P99_S else "")
+                          if result.max_lag_s >= NOTABLE_LAG_S else "")
                 reasons.append(
                     f"achieved send rate {result.achieved_send_rate:.1f} msg/s is below the "
                     f"target {result.target_rate:g} msg/s (tolerance "
