@@ -163,7 +163,7 @@ class LoadStep:
         writer = FrameWriter()
         k = 0
         while k < total:
-            for ws in writer.backlogged(sockets):
+            for ws in writer.backlogged():
                 await writer.drain(ws)  # the server reads slower than we send: lag, honestly
             now = clock()
             due = schedule.due_count(now)

@@ -22,6 +22,7 @@ class FrameWriter:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
         self.loop = loop or asyncio.get_running_loop()
         self.pending: set = set()
+        self.backlog: set = set()  # written to while over the write limit
 
     def send(self, ws, data: bytes, text: bool) -> None:
         """Queue one message; raises InvalidState if the connection is no longer open."""
@@ -49,11 +50,15 @@ class FrameWriter:
                         transport.write(chunk)
                     elif transport.can_write_eof():
                         transport.write_eof()
+            if getattr(ws, "paused", False):  # set by transport.write via pause_writing
+                self.backlog.add(ws)
 
-    @staticmethod
-    def backlogged(sockets) -> list:
-        """Connections whose write buffer is over the limit (websockets paused writing)."""
-        return [ws for ws in sockets if getattr(ws, "paused", False)]
+    def backlogged(self) -> list:
+        """Connections written to since the last call whose write buffer is still over the
+        limit (websockets paused writing). Only written connections are looked at, so this
+        costs nothing per tick with thousands of idle ones."""
+        backlog, self.backlog = self.backlog, set()
+        return [ws for ws in backlog if getattr(ws, "paused", False)]
 
     @staticmethod
     async def drain(ws) -> None:
