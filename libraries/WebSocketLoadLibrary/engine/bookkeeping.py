@@ -1,8 +1,8 @@
 """Per-step bookkeeping: correlation of replies by id, counters, histograms, timeline.
 
 Plain objects driven by (connection, id, timestamp) calls, so tests can drive them
-without a network. The hot path -- `sent` and `reply` -- does O(1) dict work and appends
-ints to lists; histograms are filled in batches by `flush` (see histogram.py).
+without a network. The hot path -- `sent_one` and `reply` -- does O(1) dict work and
+appends float seconds to lists; histograms are filled in batches by `flush` (histogram.py).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class StepBook:
     """
 
     __slots__ = ("extract_id", "id_base", "start", "interval", "outstanding", "sent", "received",
-                 "lost", "unmatched", "invalid_replies", "send_errors", "first_send", "last_send",
+                 "lost", "unmatched", "invalid_replies", "send_errors", "last_send",
                  "last_reply", "_latency_s", "_service_s", "_lag_s", "latency", "service_time",
                  "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors", "reply")
 
@@ -32,7 +32,7 @@ class StepBook:
         self.outstanding: list[dict[int, float]] = [{} for _ in range(connections)]
         self.sent = self.received = self.lost = self.unmatched = 0
         self.invalid_replies = self.send_errors = 0
-        self.first_send = self.last_send = self.last_reply = 0.0
+        self.last_send = self.last_reply = 0.0
         # latencies wait here as float seconds until `flush` records them in a batch
         self._latency_s: list[float] = []
         self._service_s: list[float] = []

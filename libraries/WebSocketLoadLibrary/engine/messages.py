@@ -52,6 +52,8 @@ class MessageTemplate:
         if self._id_regex is not None and self._id_regex.groups != 1:
             raise TemplateError(f"id_pattern needs exactly one group, got {id_pattern!r}")
         self._id_prefix = self._fast_prefix()
+        self._render = self.renderer()
+        self._extract = self.id_extractor()
 
     @staticmethod
     def _compile(text: str) -> list[tuple[str, bool]]:
@@ -119,7 +121,7 @@ class MessageTemplate:
         return render_any
 
     def render(self, message_id: int, connection: int = 0) -> bytes:
-        return self.renderer()(message_id, connection)
+        return self._render(message_id, connection)
 
     def id_extractor(self):
         """`extract(reply: bytes) -> int`, raising ValueError (or KeyError, TypeError) when the
@@ -158,4 +160,4 @@ class MessageTemplate:
 
     def extract_id(self, reply) -> int:
         """The integer id in a reply (bytes or str); raises ValueError when there is none."""
-        return self.id_extractor()(reply.encode() if isinstance(reply, str) else reply)
+        return self._extract(reply.encode() if isinstance(reply, str) else reply)

@@ -35,11 +35,11 @@ def describe_ws_close(ws) -> str:
 
 
 class PooledConnection:
-    __slots__ = ("index", "slot", "ws", "reader", "closed", "close_code", "close_reason")
+    __slots__ = ("slot", "ws", "reader", "closed", "close_code", "close_reason")
 
-    def __init__(self, index: int, ws):
-        self.index, self.ws = index, ws
-        self.slot = index  # position within the running step
+    def __init__(self, slot: int, ws):
+        self.ws = ws
+        self.slot = slot  # position within the pool, then within the running step
         self.reader: asyncio.Task | None = None
         self.closed = False
         self.close_code: int | None = None
@@ -56,7 +56,6 @@ class ClientPool:
         self.stray_replies = 0
         self.on_message = self._stray
         self.on_close = None
-        self.opened_at = 0.0
 
     def _stray(self, connection: PooledConnection, message, now: float):
         self.stray_replies += 1
@@ -86,7 +85,6 @@ class ClientPool:
             connection = PooledConnection(base + offset, ws)
             connection.reader = asyncio.get_running_loop().create_task(self._read(connection))
             self.connections.append(connection)
-        self.opened_at = time.time()
 
     async def _read(self, connection: PooledConnection) -> None:
         recv, clock = connection.ws.recv, time.perf_counter

@@ -162,8 +162,9 @@ def _merge_timelines(results, start: float) -> list[dict]:
         offset = int(math.floor(r.started_at - start + 0.5))
         for point in r.timeline:
             second = offset + point["second"]
-            slot = seconds.setdefault(second, {"second": second, "sent": 0, "received": 0,
-                                               "lost": 0, "histograms": []})
+            slot = seconds.setdefault(second, {"second": second, "span_s": 0.0, "sent": 0,
+                                               "received": 0, "lost": 0, "histograms": []})
+            slot["span_s"] = max(slot["span_s"], point.get("span_s", 1.0))
             for counter in ("sent", "received", "lost"):
                 slot[counter] += point.get(counter, 0)
             slot["histograms"].append(point.get("latency_histogram", ""))
