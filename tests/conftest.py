@@ -46,8 +46,8 @@ def engine():
 
 @pytest.fixture
 def connect(engine):
-    def connect(uri: str, count: int = 1, **options):
-        return engine.connect(ConnectionOptions(uri, **options), count=count)
+    def connect(uri: str, count: int = 1, verify: bool = True, **options):
+        return engine.connect(ConnectionOptions(uri, **options), count=count, verify=verify)
     return connect
 
 

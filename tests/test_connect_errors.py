@@ -105,9 +105,22 @@ def test_the_right_token_connects_and_is_not_shown_in_the_options(auth_server, c
 
 
 # -- closes by the server --------------------------------------------------------------
+def test_connecting_past_the_server_limit_fails_with_1013_and_closes_the_admitted_ones(
+        start_server, connect):
+    server = start_server(max_connections=2, compression=False)
+    message = connect_error(connect, server.uri, count=4)
+    assert message == f"2 of 4 connections failed right after the handshake: {LIMIT_CLOSE}"
+    stats = server.stats()
+    assert stats["connections_refused"] == 2
+    deadline = time.monotonic() + 5
+    while server.stats()["connections_active"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.stats()["connections_active"] == 0
+
+
 def test_the_pool_notices_connections_closed_with_1013_over_the_server_limit(start_server, connect):
     server = start_server(max_connections=2, compression=False)
-    pool = connect(server.uri, count=4)
+    pool = connect(server.uri, count=4, verify=False)
     assert wait_for_closes(pool, 2) == {LIMIT_CLOSE: 2}
     assert len(pool.open_connections) == 2
     assert server.stats()["connections_refused"] == 2
@@ -116,7 +129,7 @@ def test_the_pool_notices_connections_closed_with_1013_over_the_server_limit(sta
 def test_a_step_on_a_pool_closed_by_the_server_raises_no_open_connections(
         start_server, connect, engine):
     server = start_server(max_connections=0, compression=False)
-    pool = connect(server.uri, count=2)
+    pool = connect(server.uri, count=2, verify=False)
     assert wait_for_closes(pool, 2) == {LIMIT_CLOSE: 2}
     with pytest.raises(EngineError) as raised:
         engine.run_step(pool, LoadPlan(rate=200, messages=100), timeout_s=30)

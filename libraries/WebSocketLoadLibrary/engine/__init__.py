@@ -10,9 +10,10 @@ from .facade import LoadEngine, RunningStep
 from .histogram import LatencyHistogram
 from .messages import MessageTemplate, TemplateError
 from .result import LoadResult
+from .scaling import ScalingResult
 from .schedule import OpenLoopSchedule
 from .step import LoadPlan
 
 __all__ = ["ConnectError", "ConnectionOptions", "EngineError", "LatencyHistogram", "LoadEngine",
            "LoadPlan", "LoadResult", "MessageTemplate", "OpenLoopSchedule", "PlanError",
-           "RunningStep", "SecretText", "StepTimeout", "TemplateError"]
+           "RunningStep", "ScalingResult", "SecretText", "StepTimeout", "TemplateError"]

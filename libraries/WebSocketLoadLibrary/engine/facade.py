@@ -65,11 +65,14 @@ class LoadEngine:
         self._next_id = 1
 
     def connect(self, options: ConnectionOptions, count: int = 1,
-                timeout_s: float | None = None, concurrency: int = 100) -> ClientPool:
+                timeout_s: float | None = None, concurrency: int = 100,
+                verify: bool = True) -> ClientPool:
+        """Open `count` connections; with `verify`, each must answer a ping (see ClientPool)."""
         pool = ClientPool(options)
         if timeout_s is None:
-            timeout_s = options.open_timeout_s * (1 + count / concurrency) + 5
-        self.loop.run(pool.open(count, concurrency), timeout_s, f"connecting {count} clients")
+            timeout_s = options.open_timeout_s * (2 + count / concurrency) + 5
+        self.loop.run(pool.open(count, concurrency, verify), timeout_s,
+                      f"connecting {count} clients")
         self.pools.append(pool)
         return pool
 

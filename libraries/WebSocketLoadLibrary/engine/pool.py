@@ -60,8 +60,13 @@ class ClientPool:
     def _stray(self, connection: PooledConnection, message, now: float):
         self.stray_replies += 1
 
-    async def open(self, count: int, concurrency: int = 100) -> None:
-        """Open `count` connections, at most `concurrency` handshakes at a time."""
+    async def open(self, count: int, concurrency: int = 100, verify: bool = True) -> None:
+        """Open `count` connections, at most `concurrency` handshakes at a time.
+
+        With `verify`, one ping round trip per connection follows the handshake: a server
+        that accepts the handshake and closes at once (a connection limit's 1013) fails the
+        open here instead of the first load step.
+        """
         if count < 1:
             raise ConnectError(f"count must be at least 1, got {count}")
         ssl_context = self.options.ssl_context()
@@ -81,10 +86,38 @@ class ClientPool:
             raise ConnectError(f"{len(failures)} of {count} connections failed: {first}"
                                if count > 1 else str(first))
         base = len(self.connections)
+        added = []
         for offset, ws in enumerate(opened):
             connection = PooledConnection(base + offset, ws)
             connection.reader = asyncio.get_running_loop().create_task(self._read(connection))
-            self.connections.append(connection)
+            added.append(connection)
+        self.connections.extend(added)
+        if verify:
+            await self._verify(added, count)
+
+    async def _verify(self, added: list[PooledConnection], count: int) -> None:
+        timeout_s = self.options.open_timeout_s
+
+        async def round_trip(connection):
+            pong = await connection.ws.ping()
+            await asyncio.wait_for(pong, timeout_s)
+
+        outcomes = await asyncio.gather(*(round_trip(c) for c in added), return_exceptions=True)
+        failed = [(c, o) for c, o in zip(added, outcomes) if isinstance(o, BaseException)]
+        if not failed:
+            return
+        await asyncio.sleep(0)  # let the readers record the close frames
+        connection, outcome = failed[0]
+        why = (f"no pong within {timeout_s:g} s" if isinstance(outcome, asyncio.TimeoutError)
+               else describe_ws_close(connection.ws))
+        for c in added:
+            self.connections.remove(c)
+        await asyncio.gather(*(c.ws.close() for c in added), return_exceptions=True)
+        for c in added:
+            c.reader.cancel()
+        await asyncio.gather(*(c.reader for c in added), return_exceptions=True)
+        raise ConnectError(f"{len(failed)} of {count} connections failed right after the "
+                           f"handshake: {why}")
 
     async def _read(self, connection: PooledConnection) -> None:
         recv, clock = connection.ws.recv, time.perf_counter

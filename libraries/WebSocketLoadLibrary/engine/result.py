@@ -15,7 +15,7 @@ CLOSED_LOOP_BASIS = "actual send time (closed loop: latency is service time)"
 SUMMARY_PERCENTILES = (50, 90, 95, 99, 99.9)
 
 
-@dataclass
+@dataclass(repr=False)
 class LoadResult:
     name: str = ""
     mode: str = "open"                  # "open" (paced) or "closed" (rate max)
@@ -49,6 +49,12 @@ class LoadResult:
     resources: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
     parts: list = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        rate = "max" if self.target_rate is None else f"{self.target_rate:g}/s"
+        return (f"LoadResult(name={self.name!r}, rate={rate}, connections={self.connections}, "
+                f"sent={self.sent}, received={self.received}, lost={self.lost}, "
+                f"p95={self.latency_ms(95):.3f} ms, applied={self.load_applied})")
 
     # -- derived figures ---------------------------------------------------------------
     @property

@@ -12,7 +12,7 @@ ${CONNECTIONS}    5
 
 *** Test Cases ***
 Engine Holds The Target Rate Against The Embedded Mock Server
-    [Tags]    quick    smoke
+    [Tags]    quick    cli
     ${summary}=    Run Load Step    --rate    ${RATE}    --messages    ${MESSAGES}
     ...    --connections    ${CONNECTIONS}
     Should Be Equal As Integers    ${summary}[received]    ${MESSAGES}
@@ -21,7 +21,7 @@ Engine Holds The Target Rate Against The Embedded Mock Server
     ...    achieved ${summary}[achieved_send_rate] msg/s, target ${RATE} msg/s
 
 Unreachable Rate Is Reported As Not Applied
-    [Tags]    quick    smoke
+    [Tags]    quick    cli
     ${summary}=    Run Load Step    --rate    10000000    --messages    20000    expected_rc=1
     Should Not Be True    ${summary}[load_applied]
     Should Contain    ${summary}[not_applied_reasons][0]    achieved send rate

@@ -1,0 +1,157 @@
+"""Argument types of the keywords, converted by Robot Framework (ROBOT_LIBRARY_CONVERTERS).
+
+Each converter raises ValueError with the accepted forms; Robot adds the argument's name
+and value, so `rate=2x/s` fails as "Argument 'rate' got value '2x/s' that cannot be
+converted to Rate: ...".
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from robot.utils import timestr_to_secs
+
+_NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
+
+
+class Rate(float):
+    """Messages per second: `1000`, `1000/s`, `2k/s`, `1.5k`, `1M/s`, `500 msg/s`, or `max`."""
+    FORMS = "a number of messages per second such as 1000, 1000/s, 2k/s, 1M/s, 500 msg/s, or max"
+    _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([kKM])?\s*"
+                          r"(?:(?:[mM][sS][gG][sS]?|[mM]essages?)?\s*/\s*(?:s|sec|second))?\s*$")
+
+    @classmethod
+    def from_text(cls, value: str | int | float) -> "Rate":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cls._checked(float(value), value)
+        text = str(value)
+        if text.strip().lower() in ("max", "maximum", "unbounded"):
+            return cls(math.inf)
+        match = cls._PATTERN.match(text)
+        if not match:
+            raise ValueError(f"expected {cls.FORMS}")
+        scale = {"k": 1e3, "K": 1e3, "M": 1e6}.get(match.group(2) or "", 1)
+        number = float(match.group(1)) * scale
+        return cls._checked(number, value)
+
+    @classmethod
+    def _checked(cls, number: float, original) -> "Rate":
+        if not number > 0 or math.isnan(number):
+            raise ValueError(f"a rate must be above zero; expected {cls.FORMS}")
+        return cls(number)
+
+    @property
+    def is_max(self) -> bool:
+        return math.isinf(self)
+
+    @property
+    def per_second(self) -> float | None:
+        """The engine's form: None means as fast as possible."""
+        return None if self.is_max else float(self)
+
+    def __str__(self) -> str:
+        return "max" if self.is_max else f"{float(self):g}/s"
+
+
+class Duration(float):
+    """Seconds, from a Robot Framework time string: `200 ms`, `1.5 s`, `1 min 30 s`, `0.2`."""
+    FORMS = ("a Robot Framework time such as 200 ms, 1.5 s, 2 minutes, 1 min 30 s, "
+             "00:01:30 or a plain number of seconds")
+
+    @classmethod
+    def from_text(cls, value: str | int | float) -> "Duration":
+        try:
+            seconds = timestr_to_secs(value)
+        except (ValueError, TypeError):
+            raise ValueError(f"expected {cls.FORMS}") from None
+        if seconds < 0:
+            raise ValueError(f"a time cannot be negative; expected {cls.FORMS}")
+        return cls(seconds)
+
+    def __str__(self) -> str:
+        return format_seconds(float(self))
+
+
+class ByteSize(int):
+    """Bytes: `100 MB`, `512 KiB`, `1.5 GB`, `2000000` (decimal units are 1000-based)."""
+    FORMS = "a size such as 100 MB, 512 KiB, 1.5 GB, 200MiB or a plain number of bytes"
+    _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+              "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+              "k": 10**3, "m": 10**6, "g": 10**9}
+    _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([a-z]*)\s*$", re.IGNORECASE)
+
+    @classmethod
+    def from_text(cls, value: str | int | float) -> "ByteSize":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number, unit = float(value), ""
+        else:
+            match = cls._PATTERN.match(str(value))
+            if not match or match.group(2).lower() not in cls._UNITS:
+                raise ValueError(f"expected {cls.FORMS}")
+            number, unit = float(match.group(1)), match.group(2).lower()
+        if number < 0:
+            raise ValueError(f"a size cannot be negative; expected {cls.FORMS}")
+        return cls(round(number * cls._UNITS[unit]))
+
+    def __str__(self) -> str:
+        return format_bytes(int(self))
+
+
+class Ratio(float):
+    """A share between 0 and 1: `0.999` or `99.9%`."""
+    FORMS = "a ratio between 0 and 1 such as 0.999, or a percentage such as 99.9%"
+
+    @classmethod
+    def from_text(cls, value: str | int | float) -> "Ratio":
+        text = str(value).strip()
+        scale = 1.0
+        if text.endswith("%"):
+            text, scale = text[:-1].strip(), 0.01
+        try:
+            number = float(text) * scale
+        except ValueError:
+            raise ValueError(f"expected {cls.FORMS}") from None
+        if not 0 <= number <= 1:
+            raise ValueError(f"{value} is outside 0..1; expected {cls.FORMS}")
+        return cls(number)
+
+    def __str__(self) -> str:
+        return f"{float(self):g}"
+
+
+class Percentile(float):
+    """A percentile between 0 and 100: `95`, `99.9`, `p99.9`."""
+    FORMS = "a percentile between 0 and 100 such as 95, 99.9 or p99.9"
+
+    @classmethod
+    def from_text(cls, value: str | int | float) -> "Percentile":
+        text = str(value).strip().lower().removeprefix("p")
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"expected {cls.FORMS}") from None
+        if not 0 <= number <= 100:
+            raise ValueError(f"{value} is outside 0..100; expected {cls.FORMS}")
+        return cls(number)
+
+    def __str__(self) -> str:
+        return f"p{float(self):g}"
+
+
+CONVERTERS = {Rate: Rate.from_text, Duration: Duration.from_text, ByteSize: ByteSize.from_text,
+              Ratio: Ratio.from_text, Percentile: Percentile.from_text}
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds == 0:
+        return "0 ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+def format_bytes(count: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(count) >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count:.0f} B"

@@ -1,0 +1,252 @@
+"""Assertion keywords: each checks the last result (or the one given) and says, when it fails,
+what was expected, what was measured, and over how many messages."""
+from __future__ import annotations
+
+from robot.api import logger
+from robot.api.deco import keyword
+
+from ..engine import LoadResult, ScalingResult
+from .arguments import ByteSize, Duration, Percentile, Rate, Ratio, format_bytes, format_seconds
+from .component import LibraryComponent
+
+SIDES = ("generator", "server")
+
+
+class LoadNotApplied(AssertionError):
+    ROBOT_SUPPRESS_NAME = True
+
+
+class AssertionKeywords(LibraryComponent):
+
+    @keyword
+    def latency_p50_should_be_below(self, limit: Duration, result=None) -> float:
+        """Fails unless the median latency is below ``limit`` (``200 ms``, ``0.5 s``).
+
+        See `Latency Percentile Should Be Below`.
+        """
+        return self._latency(Percentile(50), limit, result)
+
+    @keyword
+    def latency_p95_should_be_below(self, limit: Duration, result=None) -> float:
+        """Fails unless the 95th percentile latency is below ``limit``.
+
+        See `Latency Percentile Should Be Below`.
+
+        Example:
+        | Send Burst At Rate | 10000 | 2k/s |
+        | Latency P95 Should Be Below | 200 ms |
+        """
+        return self._latency(Percentile(95), limit, result)
+
+    @keyword
+    def latency_p99_should_be_below(self, limit: Duration, result=None) -> float:
+        """Fails unless the 99th percentile latency is below ``limit``.
+
+        See `Latency Percentile Should Be Below`.
+        """
+        return self._latency(Percentile(99), limit, result)
+
+    @keyword
+    def latency_percentile_should_be_below(self, percentile: Percentile, limit: Duration,
+                                           result=None) -> float:
+        """Fails unless the given latency ``percentile`` (``99.9``, ``p99.9``) is below ``limit``.
+
+        Latency of a message is the time from when it was *due* (its intended send time
+        in a paced step) to its reply, so a stall of the server or of the generator counts
+        in full (no coordinated omission). In a ``rate=max`` step it is service time.
+        Percentiles come from an HdrHistogram of every message (3 significant digits).
+
+        Lost messages count as slower than any reply: if more than (100 - percentile)% of
+        the messages got no reply, the percentile lies beyond the reply timeout and the
+        keyword fails saying so. A result with no replies at all fails.
+
+        Checks the last result unless ``result`` is given; for a scaling result every step
+        must pass. Refuses to pass a result whose load was not applied. Returns the
+        measured value in milliseconds.
+
+        Example:
+        | Latency Percentile Should Be Below | 99.9 | 1 s |
+        | ${p99_ms}= | Latency Percentile Should Be Below | 99 | 500 ms | result=${burst} |
+        """
+        return self._latency(percentile, limit, result)
+
+    @keyword
+    def delivery_ratio_should_be_at_least(self, minimum: Ratio, result=None) -> float:
+        """Fails unless replies received / messages attempted is at least ``minimum``
+        (``0.999`` or ``99.9%``). Messages that could not be sent count as not delivered.
+
+        Returns the measured ratio. For a scaling result every step must pass.
+
+        Example:
+        | Delivery Ratio Should Be At Least | 0.999 |
+        """
+        results = self._results(result, "delivery ratio")
+        failures = []
+        for step in results:
+            if step.delivery_ratio < minimum:
+                failures.append(
+                    f"delivery ratio {step.delivery_ratio:.6f}, expected at least {minimum:g} "
+                    f"({step.received:,} replies to {step.attempted:,} messages: {step.lost:,} "
+                    f"lost, {step.send_errors:,} not sent, {step.unmatched:,} unmatched and "
+                    f"{step.invalid_replies:,} invalid replies{_step(step)})")
+        measured = min(step.delivery_ratio for step in results)
+        return self._verdict(failures, f"delivery ratio {measured:.6f} >= {minimum:g}", measured)
+
+    @keyword
+    def throughput_should_be_at_least(self, minimum: Rate, result=None) -> float:
+        """Fails unless replies received per second reached ``minimum`` (``1000``,
+        ``1000/s``, ``2k/s``).
+
+        Throughput is replies received over the time from the first due message to the
+        last reply. For a scaling result it is the peak over the steps. Returns the measured
+        throughput in messages per second.
+
+        Example:
+        | Throughput Should Be At Least | 2k/s |
+        """
+        if minimum.is_max:
+            raise ValueError("minimum must be a rate such as 1000/s, not max")
+        target = self._target(result, "throughput")
+        if isinstance(target, ScalingResult):
+            measured, over = target.peak_throughput, target.messages
+            where = f" (peak step of {target.name!r}, {len(target.steps)} steps)"
+        else:
+            measured, over, where = target.achieved_receive_rate, target.sent, _step(target)
+        failures = []
+        if measured < minimum:
+            failures.append(f"throughput {measured:,.1f} msg/s, expected at least "
+                            f"{float(minimum):,.1f} msg/s (over {over:,} messages{where})")
+        return self._verdict(failures, f"throughput {measured:,.1f} msg/s >= {float(minimum):,.1f}",
+                             measured)
+
+    @keyword
+    def memory_growth_should_be_below(self, limit: ByteSize, process: str = "both",
+                                      result=None) -> int:
+        """Fails unless resident memory grew by less than ``limit`` (``100 MB``, ``512 KiB``)
+        during the load.
+
+        Growth is the peak RSS sampled during the step minus the RSS at its start (for a
+        scaling result: over all steps, from the first step's start). ``process`` is
+        ``generator`` (this Robot process), ``server`` (the embedded mock server; an
+        external server cannot be measured) or ``both``. Returns the largest growth in bytes.
+
+        Example:
+        | Run Sustained Load | 500/s | 60 s |
+        | Memory Growth Should Be Below | 100 MB |
+        """
+        process = process.strip().lower()
+        if process not in (*SIDES, "both"):
+            raise ValueError(f"process must be generator, server or both, got {process!r}")
+        target = self._target(result, "memory growth")
+        sides = SIDES if process == "both" else (process,)
+        growths = {side: _growth(target, side) for side in sides}
+        measured = {side: g for side, g in growths.items() if g is not None}
+        if not measured:
+            raise AssertionError(f"no memory samples of the {process} process in this result"
+                                 f"{' (an external server cannot be measured)' if process != 'generator' else ''}")
+        if process == "server" and growths["server"] is None:
+            raise AssertionError("the server's memory was not sampled: only the embedded mock "
+                                 "server can be measured")
+        over = target.messages if isinstance(target, ScalingResult) else target.sent
+        failures = [f"{side} memory grew by {format_bytes(g)}, expected below {limit} "
+                    f"(over {over:,} messages{_step(target)})"
+                    for side, g in measured.items() if g >= limit]
+        shown = ", ".join(f"{side} {format_bytes(g)}" for side, g in measured.items())
+        return self._verdict(failures, f"memory growth {shown} < {limit}", max(measured.values()))
+
+    @keyword
+    def scaling_efficiency_should_be_at_least(self, minimum: Ratio, result=None) -> float:
+        """Fails unless every step of a scaling result reached ``minimum`` of linear
+        scaling (``0.9`` or ``90%``).
+
+        A step's efficiency is its achieved throughput divided by the throughput linear
+        scaling would give: its target rate for paced steps, or the first step's throughput
+        per connection times its connections for ``max`` steps. Needs the result of `Run
+        Rate Scaling` or `Run Connection Scaling`. Returns the worst step's efficiency.
+
+        Example:
+        | Run Connection Scaling | ${counts} | 100/s | 5 s |
+        | Scaling Efficiency Should Be At Least | 90% |
+        """
+        target = self._target(result, "scaling efficiency")
+        if not isinstance(target, ScalingResult):
+            raise AssertionError("scaling efficiency needs the result of Run Rate Scaling or "
+                                 f"Run Connection Scaling, got a single step ({target.name!r})")
+        failures = [f"step {step.name!r}: efficiency {efficiency:.3f}, expected at least "
+                    f"{minimum:g} ({step.achieved_receive_rate:,.1f} of "
+                    f"{target.ideal_throughput(step):,.1f} msg/s over {step.sent:,} messages)"
+                    for step, efficiency in zip(target.steps, target.efficiencies)
+                    if efficiency < minimum]
+        return self._verdict(failures, f"scaling efficiency {target.efficiency:.3f} >= {minimum:g}",
+                             target.efficiency)
+
+    # -- shared ------------------------------------------------------------------------
+    def _target(self, result, what: str):
+        target = result if result is not None else self.state.last_result
+        if target is None:
+            raise AssertionError(f"No load result to check {what} on: run a load keyword "
+                                 f"(Send Burst At Rate, Run Sustained Load, ...) first")
+        if not isinstance(target, (LoadResult, ScalingResult)):
+            raise TypeError(f"result must be what a load keyword returned, got "
+                            f"{type(target).__name__}")
+        if not target.load_applied:
+            message = (f"Refusing to judge {what}: the planned load was not applied, so the "
+                       f"figures do not describe it: " + "; ".join(target.not_applied_reasons))
+            self.console(f"[FAIL] {message}")
+            raise LoadNotApplied(message)
+        return target
+
+    def _results(self, result, what: str) -> list[LoadResult]:
+        target = self._target(result, what)
+        return list(target.steps) if isinstance(target, ScalingResult) else [target]
+
+    def _latency(self, percentile: Percentile, limit: Duration, result) -> float:
+        label = f"latency {percentile}"
+        failures, values = [], []
+        for step in self._results(result, label):
+            over = (f"over {step.attempted:,} messages: {step.received:,} replies, "
+                    f"{step.lost + step.send_errors:,} lost; latency from "
+                    f"{step.latency_basis}{_step(step)}")
+            if step.received == 0:
+                failures.append(f"{label} cannot be measured: no replies ({over})")
+                continue
+            # lost messages rank above every reply: the percentile among all messages
+            within = percentile * step.attempted / step.received
+            if within > 100:
+                failures.append(
+                    f"{label} is beyond the reply timeout ({format_seconds(step.reply_timeout_s)}): "
+                    f"more than {100 - percentile:g}% of messages got no reply ({over})")
+                continue
+            measured_ms = step.latency.percentile_us(within) / 1000
+            values.append(measured_ms)
+            if measured_ms >= limit * 1000:
+                failures.append(f"{label} is {measured_ms:,.3f} ms, expected below "
+                                f"{format_seconds(limit)} ({over})")
+        measured = max(values, default=float("nan"))
+        return self._verdict(failures, f"{label} {measured:,.3f} ms < {format_seconds(limit)}",
+                             measured)
+
+    def _verdict(self, failures: list[str], passed: str, measured):
+        if failures:
+            message = failures[0] if len(failures) == 1 else (
+                f"{len(failures)} steps failed:\n" + "\n".join(failures))
+            self.console(f"[FAIL] {failures[0]}")
+            raise AssertionError(_capital(message))
+        logger.info(_capital(passed))
+        self.console(f"[PASS] {_capital(passed)}")
+        return measured
+
+
+def _step(target) -> str:
+    name = getattr(target, "name", "")
+    return f"; step {name!r}" if name else ""
+
+
+def _growth(target, side: str) -> int | None:
+    if isinstance(target, ScalingResult):
+        return target.memory_growth_bytes(side)
+    return target.resources.get(side, {}).get("rss_growth_bytes")
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

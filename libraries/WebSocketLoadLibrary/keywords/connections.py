@@ -1,0 +1,121 @@
+"""Keywords that open and close groups of client connections, and set what they send."""
+from __future__ import annotations
+
+from robot.api import logger
+from robot.api.deco import keyword
+from robot.api.types import Secret
+
+from ..engine import ConnectionOptions, MessageTemplate
+from .arguments import ByteSize, Duration
+from .component import LibraryComponent
+from .tokens import token_from
+from .state import ClientGroup
+
+
+class ConnectionKeywords(LibraryComponent):
+
+    @keyword
+    def connect_clients(self, uri: str | None = None, count: int = 1,
+                        token: Secret | str | None = None, headers: dict | None = None,
+                        subprotocols: list[str] | None = None, ca_file: str | None = None,
+                        insecure: bool = False, compression: bool = False,
+                        open_timeout: Duration = Duration(10),
+                        ping_interval: Duration | None = Duration(20),
+                        max_message_size: ByteSize = ByteSize(1 << 20),
+                        token_env: str | None = None, alias: str | None = None) -> int:
+        """Opens ``count`` WebSocket connections to ``uri`` and returns how many are open.
+
+        The connections form one client group, which becomes current: the load keywords
+        send on it, spreading messages round-robin over its connections. Without ``uri``
+        the current mock server's URI is used. Connections open at most 100 at a time; the
+        keyword fails, closing any that did open, when one cannot be opened, with the reason
+        (refused, HTTP 401 with the token missing or rejected, untrusted certificate, ...).
+
+        | =Argument= | =Meaning= |
+        | ``token`` | bearer token sent as ``Authorization: Bearer ...``. Give a Robot ``Secret`` (``VAR ${token: Secret} %{API_TOKEN}``); its value is never written to log.html, output.xml or the console |
+        | ``token_env`` | instead of ``token``: the name of an environment variable holding it |
+        | ``headers`` | extra HTTP headers of the handshake, a dictionary |
+        | ``subprotocols`` | subprotocols to offer, a list |
+        | ``ca_file`` | PEM file of the CA that signed a ``wss://`` server's certificate |
+        | ``insecure`` | do not verify a ``wss://`` server's certificate (self-signed test servers) |
+        | ``compression`` | negotiate permessage-deflate; it costs about 25% throughput and memory, so it is off by default |
+        | ``open_timeout`` | time allowed for each handshake |
+        | ``ping_interval`` | keepalive pings; ``None`` turns them off |
+        | ``max_message_size`` | largest message accepted, e.g. ``1 MB`` |
+        | ``alias`` | a name for this group, for `Switch Clients` and `Disconnect Clients` |
+
+        Example:
+        | Connect Clients | ${TARGET_URI} | count=20 |
+        | VAR | ${token: Secret} | %{API_TOKEN} |
+        | Connect Clients | wss://staging.example.com/ws | count=5 | token=${token} | ca_file=ca.pem |
+        """
+        if uri is None:
+            uri = self.state.servers.current.uri
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        options = ConnectionOptions(
+            uri, headers=dict(headers or {}), token=token_from(token, token_env),
+            subprotocols=list(subprotocols or []), ca_file=ca_file, insecure=insecure,
+            compression=compression, open_timeout_s=float(open_timeout),
+            ping_interval_s=None if ping_interval is None else float(ping_interval),
+            max_size=int(max_message_size))
+        pool = self.state.engine.connect(options, count=count)
+        group = ClientGroup(pool, options, count, alias)
+        self.state.clients.register(group, alias)
+        logger.info(f"{count} client connection(s) open to {uri}"
+                    f"{' with a bearer token' if options.token else ''}.")
+        return group.open_count
+
+    @keyword
+    def disconnect_clients(self, alias: str | None = None) -> None:
+        """Closes the current client group (or the one named ``alias``).
+
+        Safe in any teardown: does nothing when no clients are connected.
+        """
+        clients = self.state.clients
+        if not clients:
+            logger.info("No clients to disconnect.")
+            return
+        group = clients.get(alias)
+        clients.remove(group)
+        self.state.engine.disconnect(group.pool)
+        logger.info(f"{group.count} client connection(s) to {group.options.uri} closed.")
+
+    @keyword
+    def disconnect_all_clients(self) -> None:
+        """Closes every client group this library opened. Safe in any teardown."""
+        while self.state.clients:
+            self.disconnect_clients()
+
+    @keyword
+    def switch_clients(self, alias: str) -> None:
+        """Makes the client group opened with ``alias`` current."""
+        self.state.clients.switch(alias)
+
+    @keyword
+    def get_open_connection_count(self, alias: str | None = None) -> int:
+        """Returns how many connections of the current (or named) group are still open."""
+        return self.state.clients.get(alias).open_count
+
+    @keyword
+    def set_message_template(self, template: str | None = None, payload_size: int = 32,
+                             id_field: str = "message_id", id_pattern: str | None = None,
+                             binary: bool = False) -> None:
+        """Sets what the load keywords send, for a server with its own protocol.
+
+        ``template`` is the message text with placeholders ``$message_id`` (a unique
+        integer), ``$send_time`` (epoch seconds), ``$payload`` (``payload_size`` characters)
+        and ``$connection`` (the connection's number). Replies are matched to messages by
+        the id found in the JSON field ``id_field`` (dotted for nested fields, e.g.
+        ``data.id``) or by the first group of the regular expression ``id_pattern``.
+        ``binary`` sends binary frames. Without arguments it restores the default JSON
+        message ``{"message_id": ..., "send_time": ..., "payload": ...}``.
+
+        Example:
+        | Set Message Template | {"op": "echo", "data": {"id": $message_id, "body": "$payload"}} | id_field=data.id |
+        """
+        self.state.template = MessageTemplate(template, payload_size=payload_size,
+                                              id_field=id_field, id_pattern=id_pattern,
+                                              binary=binary)
+        sample = self.state.template.render(1)
+        logger.info(f"Message template set; message 1 looks like: {sample[:200]!r}")

@@ -1,0 +1,225 @@
+"""Keywords that apply load: a burst, a sustained rate, rate scaling, connection scaling."""
+from __future__ import annotations
+
+import time
+
+from robot.api import logger
+from robot.api.deco import keyword
+
+from ..engine import LoadPlan, LoadResult, ScalingResult, StepTimeout
+from .arguments import Duration, Rate, Ratio
+from .component import LibraryComponent
+from .state import ClientGroup
+from .summary_table import result_table, scaling_table
+
+PROGRESS_EVERY_S = 2.0
+
+
+class LoadKeywords(LibraryComponent):
+
+    @keyword
+    def send_burst_at_rate(self, messages: int, rate: Rate, timeout: Duration | None = None,
+                           reply_timeout: Duration = Duration(5), window: int = 16,
+                           rate_tolerance: Ratio = Ratio(0.05),
+                           name: str | None = None) -> LoadResult:
+        """Sends ``messages`` messages at ``rate`` over the current clients; returns the result.
+
+        ``rate`` is the total rate over all connections: ``1000``, ``1000/s``, ``2k/s``, or
+        ``max`` for as fast as the server answers. A paced rate is open loop: every message
+        has an intended send time (message k at k / rate), the pacer sends what is due, and
+        latency is measured from the intended time, so a stalled server or generator shows
+        in the latency instead of hiding in fewer sends. With ``max`` each connection keeps
+        ``window`` messages in flight and latency is service time (the result says which).
+
+        Replies are matched to messages by id; a message without a reply after
+        ``reply_timeout`` counts as lost. The keyword fails if the step does not end within
+        ``timeout`` (by default twice the planned sending time plus ``reply_timeout`` plus
+        30 s), saying how far it got. A paced step whose achieved send rate falls short of
+        the target by more than ``rate_tolerance`` is marked *not applied*; the assertion
+        keywords refuse to pass such a result.
+
+        The result becomes the last result for the assertion keywords, its summary table
+        goes to the log and progress to the console.
+
+        Example:
+        | Connect Clients | count=10 |
+        | Send Burst At Rate | 5000 | 1000/s |
+        | Latency P95 Should Be Below | 200 ms |
+        | ${result}= | Send Burst At Rate | messages=20000 | rate=max | window=32 |
+        """
+        plan = LoadPlan(rate=rate.per_second, messages=messages, window=window,
+                        reply_timeout_s=float(reply_timeout), rate_tolerance=float(rate_tolerance),
+                        name=name or f"burst {messages:,} at {rate}")
+        return self._run(self._group(), plan, timeout)
+
+    @keyword
+    def run_sustained_load(self, rate: Rate, duration: Duration, timeout: Duration | None = None,
+                           reply_timeout: Duration = Duration(5), window: int = 16,
+                           rate_tolerance: Ratio = Ratio(0.05),
+                           name: str | None = None) -> LoadResult:
+        """Sends at ``rate`` for ``duration`` over the current clients; returns the result.
+
+        The same as `Send Burst At Rate` with a duration instead of a count: a paced rate
+        sends rate x duration messages on schedule; ``max`` keeps ``window`` messages in
+        flight per connection until the time is up. Memory of the generator and the mock
+        server is sampled throughout, for `Memory Growth Should Be Below`.
+
+        Example:
+        | Run Sustained Load | 500/s | 30 s |
+        | Memory Growth Should Be Below | 100 MB |
+        """
+        plan = LoadPlan(rate=rate.per_second, duration_s=float(duration), window=window,
+                        reply_timeout_s=float(reply_timeout), rate_tolerance=float(rate_tolerance),
+                        name=name or f"sustained {rate} for {duration}")
+        return self._run(self._group(), plan, timeout)
+
+    @keyword
+    def run_rate_scaling(self, rates: list[Rate], step_duration: Duration,
+                         max_messages_per_step: int | None = None,
+                         reply_timeout: Duration = Duration(5),
+                         rate_tolerance: Ratio = Ratio(0.05),
+                         name: str = "rate scaling") -> ScalingResult:
+        """Runs one paced step per rate in ``rates`` on the current clients; returns them all.
+
+        Each step sends at its rate for ``step_duration``, capped at
+        ``max_messages_per_step`` messages when given. The result holds every step; the
+        assertion keywords check every step (latency, delivery) or the series (`Throughput
+        Should Be At Least` takes the peak, `Scaling Efficiency Should Be At Least` the
+        least efficient step, efficiency being achieved / target throughput). The log gets
+        one table row per step.
+
+        Example:
+        | @{rates}= | Create List | 100/s | 500/s | 1k/s | 2k/s |
+        | Run Rate Scaling | ${rates} | 5 s | max_messages_per_step=5000 |
+        | Scaling Efficiency Should Be At Least | 0.95 |
+        """
+        if not rates:
+            raise ValueError("rates is empty: give at least one rate, e.g. [100, 500, 1k/s]")
+        group = self._group()
+        scaling = ScalingResult("rate", name)
+        for rate in rates:
+            messages = None
+            if max_messages_per_step is not None and not rate.is_max:
+                messages = max(1, min(max_messages_per_step, round(float(rate) * step_duration)))
+            plan = LoadPlan(rate=rate.per_second, messages=messages,
+                            duration_s=None if messages else float(step_duration),
+                            reply_timeout_s=float(reply_timeout),
+                            rate_tolerance=float(rate_tolerance), name=f"{name}: {rate}")
+            scaling.steps.append(self._run(group, plan, None, remember=False))
+        return self._finish_scaling(scaling)
+
+    @keyword
+    def run_connection_scaling(self, connection_counts: list[int], rate_per_connection: Rate,
+                               duration: Duration, uri: str | None = None,
+                               reply_timeout: Duration = Duration(5),
+                               rate_tolerance: Ratio = Ratio(0.05),
+                               name: str = "connection scaling") -> ScalingResult:
+        """Runs one step per count in ``connection_counts``, each on that many fresh
+        connections at ``rate_per_connection`` x connections, for ``duration``.
+
+        Connections are opened like the current client group's (same URI, token, headers,
+        TLS settings) or, with ``uri``, to that URI with default settings; they are closed
+        after each step. ``rate_per_connection`` may be ``max``; efficiency is then measured
+        against the first step's throughput per connection. The result holds every step,
+        see `Run Rate Scaling` for how the assertions read it.
+
+        Example:
+        | @{counts}= | Create List | 1 | 5 | 10 | 25 |
+        | Run Connection Scaling | ${counts} | 100/s | 5 s |
+        | Scaling Efficiency Should Be At Least | 0.9 |
+        """
+        if not connection_counts:
+            raise ValueError("connection_counts is empty: give at least one count, e.g. [1, 5, 10]")
+        options = self._options_for(uri)
+        scaling = ScalingResult("connections", name)
+        engine = self.state.engine
+        for count in connection_counts:
+            pool = engine.connect(options, count=count)
+            try:
+                rate = None if rate_per_connection.is_max else float(rate_per_connection) * count
+                plan = LoadPlan(rate=rate, duration_s=float(duration),
+                                reply_timeout_s=float(reply_timeout),
+                                rate_tolerance=float(rate_tolerance),
+                                name=f"{name}: {count} connections")
+                scaling.steps.append(self._run(ClientGroup(pool, options, count), plan, None,
+                                               remember=False))
+            finally:
+                engine.disconnect(pool)
+        return self._finish_scaling(scaling)
+
+    # -- running one step --------------------------------------------------------------
+    def _group(self) -> ClientGroup:
+        return self.state.clients.current
+
+    def _options_for(self, uri: str | None):
+        from ..engine import ConnectionOptions
+        if uri is not None:
+            return ConnectionOptions(uri)
+        if self.state.clients:
+            return self.state.clients.current.options
+        return ConnectionOptions(self.state.servers.current.uri)
+
+    def _server_pid(self, group: ClientGroup) -> int | None:
+        """The mock server's pid when these clients talk to one of ours, for its RSS/CPU."""
+        for server in self.state.servers:
+            if server.uri and server.uri == group.options.uri and server.running:
+                return server.pid
+        return None
+
+    def _run(self, group: ClientGroup, plan: LoadPlan, timeout: Duration | None,
+             remember: bool = True) -> LoadResult:
+        engine = self.state.engine
+        timeout_s = float(timeout) if timeout is not None else engine.default_timeout_s(plan)
+        rate = "max" if plan.rate is None else f"{plan.rate:,.0f} msg/s"
+        amount = (f"{plan.planned_messages:,} messages" if plan.planned_messages
+                  else f"{plan.duration_s:g} s")
+        self.console(f"[INFO] {plan.name}: {amount} at {rate} over {group.open_count} "
+                     f"connection(s)")
+        running = engine.start_step(group.pool, plan, self.state.template,
+                                    server_pid=self._server_pid(group), timeout_s=timeout_s)
+        progress = _ProgressPrinter(self.console, plan)
+        try:
+            result = running.wait(poll_interval_s=PROGRESS_EVERY_S, on_progress=progress)
+        except StepTimeout as error:
+            running.cancel()
+            self.console(f"[FAIL] {plan.name}: {error}")
+            raise
+        except BaseException:
+            running.cancel()
+            raise
+        logger.info(result_table(result), html=True)
+        verdict = "[INFO]" if result.load_applied else "[WARN]"
+        line = (f"{verdict} {plan.name}: sent {result.sent:,}, received {result.received:,}, "
+                f"lost {result.lost:,}, {result.achieved_receive_rate:,.0f} msg/s, "
+                f"p95 {result.latency_ms(95):.2f} ms")
+        if not result.load_applied:
+            line += " - load NOT applied: " + "; ".join(result.not_applied_reasons)
+            logger.warn(f"{plan.name}: load not applied: " + "; ".join(result.not_applied_reasons))
+        self.console(line)
+        if remember:
+            self.state.remember(result)
+        return result
+
+    def _finish_scaling(self, scaling: ScalingResult) -> ScalingResult:
+        logger.info(scaling_table(scaling), html=True)
+        self.console(f"[INFO] {scaling.name}: efficiency {scaling.efficiency:.3f} (worst step), "
+                     f"peak {scaling.peak_throughput:,.0f} msg/s")
+        self.state.remember(scaling)
+        return scaling
+
+
+class _ProgressPrinter:
+    def __init__(self, console, plan: LoadPlan):
+        self.console, self.plan = console, plan
+        self.last = time.monotonic()
+
+    def __call__(self, snapshot: dict) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S * 0.9:
+            return
+        self.last = now
+        planned = self.plan.planned_messages
+        of = f"/{planned:,}" if planned else ""
+        self.console(f"[INFO] {self.plan.name}: {snapshot['elapsed_s']:.0f} s, sent "
+                     f"{snapshot['sent']:,}{of}, received {snapshot['received']:,}, "
+                     f"lost {snapshot['lost']:,}")

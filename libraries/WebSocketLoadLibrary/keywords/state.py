@@ -1,0 +1,70 @@
+"""The library's state for the whole run: the engine, mock servers, client groups, results."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+from ..engine import ConnectionOptions, LoadEngine, MessageTemplate
+from ..engine.pool import ClientPool
+from .registry import Registry
+
+
+@dataclass
+class ClientGroup:
+    """Connections opened together by one `Connect Clients`."""
+    pool: ClientPool
+    options: ConnectionOptions
+    count: int
+    alias: str | None = None
+
+    @property
+    def open_count(self) -> int:
+        return len(self.pool.open_connections)
+
+
+@dataclass
+class LibraryState:
+    loop_kind: str = "asyncio"
+    _engine: LoadEngine | None = None
+    servers: Registry = field(default_factory=lambda: Registry(
+        "mock server", "use Start Mock Server first, or give a URI."))
+    clients: Registry = field(default_factory=lambda: Registry(
+        "client group", "use Connect Clients first."))
+    template: MessageTemplate = field(default_factory=MessageTemplate)
+    last_result: object | None = None
+    results: list = field(default_factory=list)
+
+    @property
+    def engine(self) -> LoadEngine:
+        if self._engine is None:
+            self._engine = LoadEngine(_loop_kind(self.loop_kind))
+        return self._engine
+
+    def remember(self, result) -> None:
+        self.last_result = result
+        self.results.append(result)
+
+    @property
+    def current_server(self):
+        return self.servers.current if self.servers else None
+
+    def close(self) -> None:
+        """Everything this library opened, closed: connections first, then servers."""
+        for group in self.clients:
+            self.clients.remove(group)
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        for server in self.servers:
+            server.stop(timeout_s=2)
+            self.servers.remove(server)
+
+
+def _loop_kind(kind: str) -> str:
+    if kind != "auto":
+        return kind
+    try:
+        import uvloop  # noqa: F401
+        return "uvloop"
+    except ImportError:
+        return "asyncio"

@@ -1,0 +1,88 @@
+"""HTML summary tables of results, for log.html (Robot shows them with `html=True`)."""
+from __future__ import annotations
+
+from html import escape
+
+from ..engine import LoadResult, ScalingResult
+from .arguments import format_bytes
+
+_STYLE = ("border-collapse:collapse;font-family:monospace;font-size:12px;margin:4px 0")
+_CELL = "border:1px solid #ccc;padding:2px 8px;text-align:right"
+_HEAD = "border:1px solid #ccc;padding:2px 8px;background:#eee;text-align:left"
+
+
+def _rate(value) -> str:
+    return "max" if value is None else f"{value:,.1f}"
+
+
+def _ms(value) -> str:
+    return f"{value:,.3f}"
+
+
+def _resource(result: LoadResult, side: str, key: str) -> str:
+    part = result.resources.get(side, {})
+    if key not in part:
+        return "-"
+    value = part[key]
+    return format_bytes(value) if key.endswith("bytes") else f"{value:.0f}%"
+
+
+def result_rows(result: LoadResult) -> list[tuple[str, str]]:
+    latency = result.latency.percentiles_us((50, 90, 95, 99, 99.9))
+    service = result.service_time.percentiles_us((50, 99))
+    applied = "yes" if result.load_applied else "NO: " + "; ".join(result.not_applied_reasons)
+    return [
+        ("step", result.name or "-"),
+        ("load applied", applied),
+        ("target rate (msg/s)", _rate(result.target_rate)),
+        ("achieved send rate (msg/s)", _rate(result.achieved_send_rate)),
+        ("achieved receive rate (msg/s)", _rate(result.achieved_receive_rate)),
+        ("connections", f"{result.connections:,}"),
+        ("planned / sent / received", f"{result.planned_messages:,} / {result.sent:,} / "
+                                      f"{result.received:,}"),
+        ("lost / unmatched / invalid / send errors",
+         f"{result.lost:,} / {result.unmatched:,} / {result.invalid_replies:,} / "
+         f"{result.send_errors:,}"),
+        ("delivery ratio", f"{result.delivery_ratio:.6f}"),
+        ("latency p50 / p90 / p95 (ms)", " / ".join(_ms(latency[p] / 1000) for p in (50, 90, 95))),
+        ("latency p99 / p99.9 / max (ms)", f"{_ms(latency[99.0] / 1000)} / "
+                                           f"{_ms(latency[99.9] / 1000)} / "
+                                           f"{_ms(result.latency.max_us() / 1000)}"),
+        ("latency measured from", result.latency_basis),
+        ("service time p50 / p99 (ms)", f"{_ms(service[50.0] / 1000)} / {_ms(service[99.0] / 1000)}"),
+        ("generator lag max (ms)", _ms(result.max_lag_s * 1000)),
+        ("duration (s)", f"{result.duration_s:.2f}"),
+        ("generator CPU / RSS growth", f"{_resource(result, 'generator', 'cpu_percent_mean')} / "
+                                       f"{_resource(result, 'generator', 'rss_growth_bytes')}"),
+        ("server CPU / RSS growth", f"{_resource(result, 'server', 'cpu_percent_mean')} / "
+                                    f"{_resource(result, 'server', 'rss_growth_bytes')}"),
+    ] + [(f"errors: {error}", f"{count:,}") for error, count in result.errors.items()]
+
+
+def result_table(result: LoadResult) -> str:
+    rows = "".join(f'<tr><th style="{_HEAD}">{escape(k)}</th><td style="{_CELL}">{escape(v)}</td></tr>'
+                   for k, v in result_rows(result))
+    return f'<table style="{_STYLE}">{rows}</table>'
+
+
+SCALING_COLUMNS = ("step", "connections", "target msg/s", "achieved send msg/s",
+                   "received msg/s", "efficiency", "sent", "lost", "p50 ms", "p95 ms",
+                   "p99 ms", "max lag ms", "applied")
+
+
+def scaling_table(scaling: ScalingResult) -> str:
+    head = "".join(f'<th style="{_HEAD}">{escape(c)}</th>' for c in SCALING_COLUMNS)
+    body = []
+    for step, efficiency in zip(scaling.steps, scaling.efficiencies):
+        p = step.latency.percentiles_us((50, 95, 99))
+        cells = (step.name, f"{step.connections:,}", _rate(step.target_rate),
+                 _rate(step.achieved_send_rate), _rate(step.achieved_receive_rate),
+                 f"{efficiency:.3f}", f"{step.sent:,}", f"{step.lost:,}", _ms(p[50.0] / 1000),
+                 _ms(p[95.0] / 1000), _ms(p[99.0] / 1000), _ms(step.max_lag_s * 1000),
+                 "yes" if step.load_applied else "NO")
+        body.append("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in cells)
+                    + "</tr>")
+    caption = (f"{escape(scaling.kind)} scaling {escape(scaling.name)}: efficiency "
+               f"{scaling.efficiency:.3f} (worst step), peak {scaling.peak_throughput:,.1f} msg/s")
+    return (f'<table style="{_STYLE}"><caption style="text-align:left">{caption}</caption>'
+            f'<tr>{head}</tr>{"".join(body)}</table>')

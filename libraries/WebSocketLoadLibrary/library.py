@@ -1,0 +1,132 @@
+"""The Robot Framework library class: components on robotframework-pythonlibcore."""
+from __future__ import annotations
+
+from robot.api import logger
+from robotlibcore import DynamicCore
+
+from . import __version__
+from .engine import EngineError, TemplateError
+from .keywords.arguments import CONVERTERS
+from .keywords.assertions import AssertionKeywords
+from .keywords.connections import ConnectionKeywords
+from .keywords.load import LoadKeywords
+from .keywords.reporting import ReportingKeywords
+from .keywords.server import ServerKeywords
+from .keywords.state import LibraryState
+from .mockserver import ControlError, MockServerError
+
+_TOOL_ERRORS = (EngineError, MockServerError, ControlError, TemplateError)
+
+
+class KeywordError(RuntimeError):
+    """A failure of the tool or the server under test, shown without a class name."""
+    ROBOT_SUPPRESS_NAME = True
+
+
+class WebSocketLoadLibrary(DynamicCore):
+    """WebSocketLoadLibrary load-tests WebSocket servers from Robot Framework, and tells the
+    truth about latency.
+
+    = Table of contents =
+
+    %TOC%
+
+    = How a load test reads =
+
+    | *** Settings ***
+    | Library           WebSocketLoadLibrary
+    | Suite Setup       Start Mock Server
+    | Suite Teardown    Stop Mock Server
+    |
+    | *** Test Cases ***
+    | Sustained Load Holds Latency Targets
+    |     Connect Clients    count=10
+    |     Send Burst At Rate    messages=10000    rate=2k/s
+    |     Delivery Ratio Should Be At Least    0.999
+    |     Latency P95 Should Be Below    200 ms
+    |     Throughput Should Be At Least    1900/s
+    |     [Teardown]    Disconnect Clients
+
+    `Start Mock Server` runs the embedded server in its own process on a free port;
+    `Connect Clients` opens connections (to the mock server, or to any ``ws://`` or
+    ``wss://`` URI); a load keyword (`Send Burst At Rate`, `Run Sustained Load`, `Run Rate
+    Scaling`, `Run Connection Scaling`) sends messages and returns a result, which it also
+    remembers as the *last result*; the assertion keywords check the last result unless
+    given one with ``result=``.
+
+    = What is measured =
+
+    - *Open loop.* At a paced rate every message has an intended send time (message k
+      is due at k / rate). The pacer sends what is due; when it falls behind, the result
+      records how far (generator lag).
+    - *Latency* of a message is its reply time minus its *intended* send time, so a stall
+      of the server or of the generator shows in full instead of hiding in fewer sends
+      (no coordinated omission). *Service time* (reply minus actual send) is kept too. At
+      ``rate=max`` each connection keeps a window of messages in flight; latency is then
+      service time, and the result says so.
+    - *Correlation.* Replies are matched to messages by id (JSON field ``message_id`` by
+      default, see `Set Message Template`). A message without a reply within the reply
+      timeout is *lost*; a reply that matches no message is *unmatched*.
+    - *Percentiles* come from HdrHistograms of every message (3 significant digits,
+      mergeable across processes). Lost messages rank above every reply.
+    - *Load applied.* A step whose achieved send rate falls short of its target (5% by
+      default), whose messages could not be sent, or whose generator was CPU-saturated
+      and lagging, is marked *not applied*, with reasons. Every assertion keyword refuses
+      to pass such a result: a test cannot pass on load that never happened.
+    - *Resources.* RSS and CPU of this process and of the embedded mock server are
+      sampled during every step (psutil).
+
+    = Arguments =
+
+    Times are Robot Framework time strings: ``200 ms``, ``1.5 s``, ``1 min 30 s``, or a
+    number of seconds. Rates are messages per second: ``1000``, ``1000/s``, ``2k/s``,
+    ``500 msg/s``, or ``max``. Sizes: ``100 MB``, ``512 KiB``. Ratios: ``0.999`` or
+    ``99.9%``. Percentiles: ``99.9`` or ``p99.9``. A malformed value fails the keyword
+    with a message naming the argument and the accepted forms.
+
+    = Secrets =
+
+    Give a bearer token as a Robot ``Secret`` (Robot Framework 7.4 or newer), for example
+    ``VAR    ${token: Secret}    %{API_TOKEN}``, or name its environment variable with
+    ``token_env=API_TOKEN``. The library never writes the token to log.html, output.xml,
+    report.html or the console, at any log level. A plain-text token works but gets a
+    warning, because Robot itself logs plain arguments at TRACE level.
+
+    = Parallel runs =
+
+    Each mock server binds a port chosen by the operating system, so suites run in
+    parallel with pabot (``pabot --processes 2 --testlevelsplit ...``) without port
+    conflicts: each process starts its own server. Results saved with `Save Load Results`
+    carry encoded histograms, so they merge into true percentiles.
+
+    = Importing =
+
+    ``loop`` chooses the event loop of the background thread that runs the load:
+    ``asyncio`` (default) or ``uvloop``.
+    """
+    ROBOT_LIBRARY_SCOPE = "GLOBAL"
+    ROBOT_LIBRARY_VERSION = __version__
+    ROBOT_LIBRARY_DOC_FORMAT = "ROBOT"
+    ROBOT_LIBRARY_CONVERTERS = CONVERTERS
+    ROBOT_LISTENER_API_VERSION = 3
+
+    def __init__(self, loop: str = "asyncio"):
+        if loop not in ("asyncio", "uvloop"):
+            raise ValueError(f"loop must be asyncio or uvloop, got {loop!r}")
+        self.state = LibraryState(loop_kind=loop)
+        self.ROBOT_LIBRARY_LISTENER = self
+        super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
+                          AssertionKeywords(self), ReportingKeywords(self)])
+
+    def run_keyword(self, name, args, kwargs=None):
+        try:
+            return super().run_keyword(name, args, kwargs)
+        except _TOOL_ERRORS as error:
+            raise KeywordError(str(error)) from None
+
+    # -- listener: nothing outlives the run --------------------------------------------
+    def close(self) -> None:
+        try:
+            self.state.close()
+        except Exception as error:  # the run is over; say so, do not fail it
+            logger.warn(f"WebSocketLoadLibrary cleanup: {error}")

@@ -1,0 +1,40 @@
+"""Production figures (the seed's full HIGH_VOLUME_CONFIG): rates up to 10,000 msg/s, 500
+connections, p50 50 ms / p95 200 ms / p99 500 ms, delivery 0.999, memory growth 200 MB.
+Select with `--variablefile variables/production.py`, or ENVIRONMENT=production."""
+import os as _os
+
+import runpy as _runpy
+from pathlib import Path as _Path
+
+# names as in dev; the figures are set below
+globals().update({_k: _v for _k, _v in _runpy.run_path(str(_Path(__file__).with_name("dev.py"))).items()
+                  if _k.isupper()})
+
+ENVIRONMENT = "production"
+QUICK_MODE = _os.environ.get("QUICK_MODE", "false").lower() == "true"
+
+MAX_MESSAGE_RATE = 10000
+SUSTAINED_THROUGHPUT_TARGET = 5000
+PEAK_THROUGHPUT_TARGET = 10000
+
+LATENCY_P50 = "50 ms"
+LATENCY_P95 = "200 ms"
+LATENCY_P99 = "500 ms"
+LATENCY_P999 = "1 s"
+
+CONNECTIONS = 50
+MAX_CONCURRENT_CONNECTIONS = 500
+CONNECTION_SCALING_STEPS = [1, 10, 50, 100, 250, 500]
+RATE_PER_CONNECTION = 20
+MESSAGE_RATE_SCALING_STEPS = [100, 500, 1000, 2500, 5000, 7500, 10000]
+TEST_DURATION_PER_STEP = "30 s"
+MAX_MESSAGES_PER_STEP = 300000
+MIN_SCALING_EFFICIENCY = 0.95
+
+BURST_MESSAGES = 600000
+SUSTAINED_LOAD_TIME = "300 s"
+STRESS_TEST_DURATION = "300 s"
+MEMORY_TEST_DURATION = "300 s"
+
+MAX_MEMORY_GROWTH = "200 MB"
+MIN_DELIVERY_RATIO = 0.999
