@@ -122,7 +122,9 @@ class WebSocketLoadLibrary(DynamicCore):
         try:
             return super().run_keyword(name, args, kwargs)
         except _TOOL_ERRORS as error:
-            raise KeywordError(str(error)) from None
+            raise KeywordError(_capital(str(error))) from None
+        except ValueError as error:  # bad input the converters could not see, e.g. max as a minimum
+            raise KeywordError(_capital(str(error))) from None
 
     # -- listener: nothing outlives the run --------------------------------------------
     def close(self) -> None:
@@ -130,3 +132,7 @@ class WebSocketLoadLibrary(DynamicCore):
             self.state.close()
         except Exception as error:  # the run is over; say so, do not fail it
             logger.warn(f"WebSocketLoadLibrary cleanup: {error}")
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
