@@ -39,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-compression", action="store_true",
                         help="refuse permessage-deflate")
     parser.add_argument("--max-size", type=int, default=1 << 20, help="max message bytes")
+    parser.add_argument("--open-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="time a client gets to finish its opening handshake")
     parser.add_argument("--subprotocol", action="append", dest="subprotocols", default=[],
                         metavar="NAME", help="a subprotocol to accept (repeatable)")
     parser.add_argument("--response-delay", type=float, default=0.0, metavar="SECONDS")
@@ -99,7 +101,7 @@ async def main(args: argparse.Namespace) -> int:
                         certfile=args.certfile, keyfile=args.keyfile, id_field=args.id_field,
                         faults=faults, control_key=control_key,
                         compression=not args.no_compression, max_size=args.max_size,
-                        subprotocols=args.subprotocols)
+                        subprotocols=args.subprotocols, open_timeout_s=args.open_timeout)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

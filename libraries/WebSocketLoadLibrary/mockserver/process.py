@@ -38,7 +38,8 @@ class MockServerProcess:
                  disconnect_after: int = 0, garble_ratio: float = 0.0, seed: int | None = None,
                  compression: bool = True, id_field: str = "message_id", loop: str = "auto",
                  max_size: int = 1 << 20, subprotocols: list[str] | None = None,
-                 startup_timeout_s: float = 15.0, extra_args: list[str] | None = None):
+                 open_timeout_s: float = 10.0, startup_timeout_s: float = 15.0,
+                 extra_args: list[str] | None = None):
         self._args = [
             "--host", host, "--port", str(port), "--mode", mode,
             "--max-connections", str(max_connections), "--id-field", id_field,
@@ -46,7 +47,7 @@ class MockServerProcess:
             "--drop-ratio", repr(float(drop_ratio)), "--disconnect-after", str(int(disconnect_after)),
             "--garble-ratio", repr(float(garble_ratio)), "--loop", loop,
             "--exit-on-stdin-eof", "--parent-pid", str(os.getpid()),
-            "--max-size", str(int(max_size)),
+            "--max-size", str(int(max_size)), "--open-timeout", repr(float(open_timeout_s)),
         ]
         for name in subprotocols or []:
             self._args += ["--subprotocol", name]

@@ -17,8 +17,9 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+from websockets.protocol import State
 
 from .faults import Faults, FaultError, garble
 
@@ -30,7 +31,8 @@ COUNTERS = (
     "connections_opened", "connections_closed", "connections_refused", "auth_failures",
     "connection_errors", "messages_received", "messages_sent", "messages_dropped",
     "messages_garbled", "invalid_messages", "disconnects_injected", "replies_abandoned",
-    "bytes_received", "bytes_sent",
+    "bytes_received", "bytes_sent", "handshake_failures", "handshake_timeouts",
+    "control_errors",
 )
 
 
@@ -42,7 +44,7 @@ def _size(message) -> int:
 
 
 class ServerStats:
-    __slots__ = COUNTERS + ("connections_active", "connections_peak", "started")
+    __slots__ = COUNTERS + ("connections_active", "connections_peak", "started", "close_codes")
 
     def __init__(self):
         self.reset()
@@ -53,9 +55,15 @@ class ServerStats:
             setattr(self, name, 0)
         self.connections_active = getattr(self, "connections_active", 0)
         self.connections_peak = self.connections_active
+        self.close_codes: dict[str, int] = {}
+
+    def closed_with(self, code: int | None) -> None:
+        key = str(code) if code is not None else "none"
+        self.close_codes[key] = self.close_codes.get(key, 0) + 1
 
     def as_dict(self) -> dict:
         data = {name: getattr(self, name) for name in COUNTERS}
+        data["close_codes"] = dict(self.close_codes)
         data["connections_active"] = self.connections_active
         data["connections_peak"] = self.connections_peak
         data["uptime_s"] = round(time.monotonic() - self.started, 3)
@@ -99,13 +107,49 @@ class DelayedReplies:
         return len(self.queue)
 
 
+def _close_code(ws) -> int:
+    """The code that ended a connection: the peer's if it sent a close frame, else ours;
+    1006 when neither side's close frame got through (a reset, a dropped connection)."""
+    frame = ws.protocol.close_rcvd or ws.protocol.close_sent
+    return frame.code if frame is not None else 1006
+
+
+class CountedConnection(ServerConnection):
+    """Counts opening handshakes that fail (junk instead of HTTP, a bad upgrade request) or
+    time out (a slowloris client), which websockets otherwise only logs."""
+    stats: ServerStats
+
+    async def handshake(self, *args, **kwargs):
+        try:
+            await super().handshake(*args, **kwargs)
+        except asyncio.CancelledError:  # open_timeout expired
+            # websockets drops a request it cannot parse and waits out the timeout
+            if self.protocol.handshake_exc is not None or self.transport.is_closing():
+                self.stats.handshake_failures += 1
+            else:
+                self.stats.handshake_timeouts += 1
+            raise
+        except Exception:
+            self.stats.handshake_failures += 1
+            raise
+        if self.protocol.state is not State.OPEN and not _refused_on_purpose(self):
+            self.stats.handshake_failures += 1
+
+
+def _refused_on_purpose(connection) -> bool:
+    """401 (auth) and 403 (control key) answers are counted where they are decided."""
+    response = connection.response
+    return response is not None and response.status_code in (401, 403)
+
+
 class MockServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, mode: str = "echo",
                  max_connections: int = 1000, auth_token: str | None = None,
                  certfile: str | None = None, keyfile: str | None = None,
                  id_field: str = "message_id", faults: Faults | None = None,
                  control_key: str = "", compression: bool = True,
-                 max_size: int = 1 << 20, subprotocols: list[str] | None = None):
+                 max_size: int = 1 << 20, subprotocols: list[str] | None = None,
+                 open_timeout_s: float = 10.0):
         if mode not in ("echo", "ack"):
             raise ValueError(f"mode must be 'echo' or 'ack', got {mode!r}")
         if max_connections < 0:
@@ -123,6 +167,7 @@ class MockServer:
         self.compression = "deflate" if compression else None
         self.max_size = max_size
         self.subprotocols = list(subprotocols) if subprotocols else None
+        self.open_timeout_s = open_timeout_s
         self.stats = ServerStats()
         self._server = None
         self.stopped = asyncio.Event()
@@ -135,13 +180,18 @@ class MockServer:
 
     async def start(self) -> str:
         logging.getLogger("websockets").setLevel(logging.CRITICAL)
+        stats = self.stats
+
+        class Connection(CountedConnection):
+            pass
+        Connection.stats = stats
         self._server = await serve(
             self._handle, self.host, self.port, ssl=self.ssl_context,
             process_request=self._process_request, compression=self.compression,
             subprotocols=self.subprotocols,
             max_size=self.max_size, max_queue=64, ping_interval=None,
             # a slowloris handshake is cut off instead of holding a slot forever
-            open_timeout=10)
+            open_timeout=self.open_timeout_s, create_connection=Connection)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.uri
 
@@ -187,6 +237,7 @@ class MockServer:
         finally:
             stats.connections_active -= 1
             stats.connections_closed += 1
+            stats.closed_with(_close_code(ws))
 
     async def _serve(self, ws):
         stats, faults = self.stats, self.faults
@@ -249,6 +300,7 @@ class MockServer:
                 command = orjson.loads(request)
                 answer = self._command(command.get("op"), command)
             except (FaultError, ValueError, AttributeError, TypeError) as error:
+                self.stats.control_errors += 1
                 answer = {"ok": False, "error": str(error)}
             await ws.send(orjson.dumps(answer, option=orjson.OPT_NON_STR_KEYS))
             if answer.get("shutdown"):
