@@ -188,6 +188,7 @@ def test_a_server_killed_mid_step_ends_the_step_with_what_was_lost(start_server,
     assert not result.load_applied
     lost_connection = "connection lost without a close frame (1006 abnormal closure)"
     assert result.errors[lost_connection] == 3
+    assert result.connections_closed == {lost_connection: 3}
     assert result.errors[f"not sent: {lost_connection}"] == result.send_errors
     assert result.not_applied_reasons[0] == (
         f"{result.send_errors} of 3000 messages could not be sent ({lost_connection})")

@@ -48,6 +48,7 @@ class LoadResult:
     timeline: list = field(default_factory=list)
     resources: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
+    connections_closed: dict = field(default_factory=dict)   # why -> how many, during the step
     parts: list = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -91,6 +92,7 @@ class LoadResult:
             "latency_max_ms": self.latency.max_us() / 1000,
             **{f"service_p{_label(p)}_ms": service[float(p)] / 1000 for p in (50, 99)},
             "max_lag_ms": round(self.max_lag_s * 1000, 3),
+            "connections_closed": sum(self.connections_closed.values()),
             "load_applied": self.load_applied,
             "not_applied_reasons": list(self.not_applied_reasons),
             "generator_saturated": self.generator_saturated,
@@ -153,6 +155,8 @@ class LoadResult:
         for r in results:
             for error, count in r.errors.items():
                 merged.errors[error] = merged.errors.get(error, 0) + count
+            for why, count in r.connections_closed.items():
+                merged.connections_closed[why] = merged.connections_closed.get(why, 0) + count
         merged.resources = {"parts": [r.resources for r in results]}
         merged.parts = [r.name for r in results]
         return merged

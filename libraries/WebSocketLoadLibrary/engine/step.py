@@ -89,6 +89,7 @@ class LoadStep:
         self.book: StepBook | None = None
         self.started = 0.0
         self.sending_done = False
+        self.closes: dict[str, int] = {}   # how connections ended during the step
 
     def progress(self) -> dict:
         """A snapshot for progress reports (safe to read from another thread)."""
@@ -210,7 +211,9 @@ class LoadStep:
     def _connection_closed(self, connection) -> None:
         book = self.book
         lost = book.abandon(connection.slot)
-        book.error(connection.describe_close(), 1)
+        why = connection.describe_close()
+        self.closes[why] = self.closes.get(why, 0) + 1
+        book.error(why, 1)
         if lost:
             book.error("replies lost when a connection closed", lost)
 
@@ -230,7 +233,8 @@ class LoadStep:
             max_lag_s=book.max_lag_s, rate_tolerance=plan.rate_tolerance,
             reply_timeout_s=plan.reply_timeout_s, latency=book.latency,
             service_time=book.service_time, lag=book.lag, timeline=book.timeline,
-            resources=sampler.summary(), errors=dict(book.errors))
+            resources=sampler.summary(), errors=dict(book.errors),
+            connections_closed=dict(self.closes))
         if book.sent:
             window = book.last_send - start + (schedule.interval if schedule else 0.0)
             result.achieved_send_rate = book.sent / window if window > 0 else 0.0
