@@ -3,7 +3,6 @@ still serves a normal client at full rate."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import orjson

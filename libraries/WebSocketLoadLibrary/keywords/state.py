@@ -37,7 +37,7 @@ class LibraryState:
     @property
     def engine(self) -> LoadEngine:
         if self._engine is None:
-            self._engine = LoadEngine(_loop_kind(self.loop_kind))
+            self._engine = LoadEngine(self.loop_kind)
         return self._engine
 
     def remember(self, result) -> None:
@@ -59,12 +59,3 @@ class LibraryState:
             server.stop(timeout_s=2)
             self.servers.remove(server)
 
-
-def _loop_kind(kind: str) -> str:
-    if kind != "auto":
-        return kind
-    try:
-        import uvloop  # noqa: F401
-        return "uvloop"
-    except ImportError:
-        return "asyncio"

@@ -1,0 +1,103 @@
+"""Soak: a steady paced rate on many connections for minutes; is anything lost, does memory
+creep, do file descriptors leak?
+
+    .venv/bin/python bench/soak.py                       # 10 minutes, 50 connections, 2k msg/s
+    .venv/bin/python bench/soak.py --minutes 3 --rate 1000
+
+Runs the load as consecutive one-minute steps on the same connections (as a long Robot suite
+would), samples RSS and open files of the generator (this process) and of the mock server
+every second, and fits a line to each after the warm-up: the slope, in kB per minute, is
+the figure to watch. Not part of CI.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "libraries"))
+
+from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, LoadPlan  # noqa: E402
+from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pids: dict[str, int], interval_s: float = 1.0):
+        super().__init__(daemon=True)
+        self.processes = {side: psutil.Process(pid) for side, pid in pids.items()}
+        self.interval_s = interval_s
+        self.samples: list[dict] = []
+        self.stopped = threading.Event()
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval_s):
+            point = {"t_s": time.monotonic() - self.started_at}
+            for side, process in self.processes.items():
+                point[f"{side}_rss"] = process.memory_info().rss
+                point[f"{side}_fds"] = process.num_fds()
+            self.samples.append(point)
+
+
+def slope_kb_per_min(samples: list[dict], key: str, after_s: float) -> tuple[float, float, float]:
+    """(slope kB/min, first, last) of `key` over the samples taken after the warm-up."""
+    kept = [s for s in samples if s["t_s"] >= after_s]
+    t = np.array([s["t_s"] for s in kept]) / 60.0
+    y = np.array([s[key] for s in kept]) / 1000.0
+    slope = float(np.polyfit(t, y, 1)[0]) if len(kept) > 2 else float("nan")
+    return slope, y[0], y[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=2000.0, help="msg/s over all connections")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--warmup", type=float, default=60.0, metavar="SECONDS")
+    args = parser.parse_args()
+    server = MockServerProcess(compression=False)
+    server.start()
+    engine = LoadEngine()
+    try:
+        pool = engine.connect(ConnectionOptions(server.uri), count=args.connections)
+        sampler = Sampler({"generator": psutil.Process().pid, "server": server.pid})
+        sampler.start()
+        steps, total = [], args.minutes * 60
+        deadline = time.monotonic() + total
+        while (remaining := deadline - time.monotonic()) > 1:
+            plan = LoadPlan(rate=args.rate, duration_s=min(60.0, remaining), reply_timeout_s=5,
+                            name=f"soak minute {len(steps) + 1}")
+            result = engine.run_step(pool, plan, server_pid=server.pid)
+            steps.append(result)
+            print(f"{result.name}: sent {result.sent:,} received {result.received:,} "
+                  f"lost {result.lost} p99 {result.latency_ms(99):.2f} ms "
+                  f"applied {result.load_applied}", flush=True)
+        sampler.stopped.set()
+        sampler.join()
+        stats = server.stats()
+    finally:
+        engine.close()
+        server.stop()
+    sent = sum(s.sent for s in steps)
+    received = sum(s.received for s in steps)
+    lost = sum(s.lost + s.send_errors for s in steps)
+    print(f"\n{args.connections} connections, {args.rate:,.0f} msg/s, {len(steps)} steps, "
+          f"{total / 60:.1f} min: sent {sent:,}, received {received:,}, lost {lost:,}, "
+          f"server received {stats['messages_received']:,} sent {stats['messages_sent']:,}")
+    print(f"all steps applied: {all(s.load_applied for s in steps)}")
+    for side in ("generator", "server"):
+        slope, first, last = slope_kb_per_min(sampler.samples, f"{side}_rss", args.warmup)
+        fds = [s[f"{side}_fds"] for s in sampler.samples if s["t_s"] >= args.warmup]
+        print(f"{side:9} RSS after warm-up {first / 1000:.1f} -> {last / 1000:.1f} MB, "
+              f"slope {slope:+.1f} kB/min; open files {min(fds)}..{max(fds)}")
+    return 0 if lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
