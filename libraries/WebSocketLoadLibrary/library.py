@@ -10,6 +10,7 @@ from .keywords.arguments import CONVERTERS
 from .keywords.assertions import AssertionKeywords
 from .keywords.connections import ConnectionKeywords
 from .keywords.load import LoadKeywords
+from .keywords.metrics import MetricsKeywords
 from .keywords.reporting import ReportingKeywords
 from .keywords.server import ServerKeywords
 from .keywords.state import LibraryState
@@ -116,7 +117,8 @@ class WebSocketLoadLibrary(DynamicCore):
         self.state = LibraryState(loop_kind=loop)
         self.ROBOT_LIBRARY_LISTENER = self
         super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
-                          AssertionKeywords(self), ReportingKeywords(self)])
+                          AssertionKeywords(self), ReportingKeywords(self),
+                          MetricsKeywords(self)])
 
     def run_keyword(self, name, args, kwargs=None):
         try:

@@ -50,14 +50,20 @@ def charts_html(charts) -> str:
 
 
 # -- one step --------------------------------------------------------------------------
-def step_timeline_chart(result: LoadResult, title: str | None = None) -> Chart:
-    """Sent/received per second above, latency p50/p99 per second below, over the run."""
+def step_timeline_chart(result: LoadResult, title: str | None = None,
+                        throughput: float | None = None, show_target: bool = True) -> Chart:
+    """Sent/received per second above, latency p50/p99 per second below, over the run.
+
+    `throughput` overrides the result's achieved rate in the subtitle (a merged run's steps
+    did not all run at once, so their rates do not add up)."""
     title = title or result.name or "load step"
     points = _with_gaps(result.timeline)
     x = [p["second"] + p["span_s"] / 2 if p else math.nan for p in points]
+    # a sliver of a last second (a few ms) gives a rate from a handful of messages: noise
+    full = [p is not None and (p["span_s"] >= 0.5 or len(result.timeline) == 1) for p in points]
 
     def rate(key):
-        return [p[key] / p["span_s"] if p and p["span_s"] > 0 else math.nan for p in points]
+        return [p[key] / p["span_s"] if whole else math.nan for p, whole in zip(points, full)]
 
     def latency(key):
         return [p[key] if p and p["received"] else math.nan for p in points]
@@ -66,9 +72,9 @@ def step_timeline_chart(result: LoadResult, title: str | None = None) -> Chart:
               "lost (msg/s)": rate("lost"), "p50 (ms)": latency("latency_p50_ms"),
               "p99 (ms)": latency("latency_p99_ms")}
     p50, p99 = result.latency_ms(50), result.latency_ms(99)
+    throughput = result.achieved_receive_rate if throughput is None else throughput
     subtitle = (f"{result.sent:,} sent, {result.received:,} received, {result.lost:,} lost; "
-                f"{result.achieved_receive_rate:,.0f} msg/s; p50 {p50:,.2f} ms, "
-                f"p99 {p99:,.2f} ms")
+                f"{throughput:,.0f} msg/s; p50 {p50:,.2f} ms, p99 {p99:,.2f} ms")
     with _figure(height_in=4.2, one_axes=False) as (figure, _):
         top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(1, 1))
         figure.suptitle(f"{title}\n{subtitle}", fontsize=10, x=0.02, ha="left")
@@ -77,18 +83,19 @@ def step_timeline_chart(result: LoadResult, title: str | None = None) -> Chart:
                  linestyle="--", label="received")
         if result.lost:
             top.bar(x, series["lost (msg/s)"], width=0.6, color=LOST, alpha=0.6, label="lost")
-        if result.target_rate:
+        if result.target_rate and show_target:
             top.axhline(result.target_rate, color=TARGET, linestyle=":", linewidth=1,
                         label=f"target {result.target_rate:,.0f}")
         top.set_ylabel("messages / s")
-        top.set_ylim(bottom=0)
+        top.set_ylim(0, _top(series["sent (msg/s)"] + series["received (msg/s)"]
+                             + [result.target_rate or 0]) * 1.15)
         top.legend(loc="lower right", ncols=4)
         bottom.plot(x, series["p50 (ms)"], color=P50, marker="o", markersize=3, label="p50")
         bottom.plot(x, series["p99 (ms)"], color=P99, marker="o", markersize=3, label="p99")
         bottom.set_ylabel("latency (ms)")
         bottom.set_xlabel("time since the step started (s)")
-        bottom.set_ylim(bottom=0)
-        bottom.legend(loc="upper right", ncols=2)
+        bottom.set_ylim(0, _top(series["p99 (ms)"] + series["p50 (ms)"]) * 1.45)
+        bottom.legend(loc="upper right", ncols=2)  # the headroom above keeps it off the lines
         svg = _svg(figure)
     return Chart(title, svg, {label: _pairs(x, ys) for label, ys in series.items()})
 
@@ -248,6 +255,11 @@ def _with_gaps(timeline: list[dict]) -> list[dict | None]:
         points.append(point)
         last = point["second"]
     return points
+
+
+def _top(values) -> float:
+    finite = [v for v in values if v is not None and not math.isnan(v)]
+    return max(finite, default=0.0) or 1.0
 
 
 def _pairs(xs, ys) -> list[tuple[float, float]]:

@@ -12,13 +12,14 @@ BAD = "background:#fdd"
 GOOD = "background:#dfd"
 
 
-def html_table(columns, rows, caption: str = "", row_styles=None) -> str:
-    """`rows` are sequences of cell texts; the first column is left-aligned (names)."""
+def html_table(columns, rows, caption: str = "", row_styles=None, text_columns: int = 1) -> str:
+    """`rows` are sequences of cell texts; the first `text_columns` are left-aligned (names),
+    the others right-aligned (figures)."""
     head = "".join(f'<th style="{HEAD}">{escape(str(c))}</th>' for c in columns)
     body = []
     for index, row in enumerate(rows):
         extra = (row_styles[index] if row_styles else "") or ""
-        cells = "".join(f'<td style="{FIRST if i == 0 else CELL};{extra}">{escape(str(c))}</td>'
+        cells = "".join(f'<td style="{FIRST if i < text_columns else CELL};{extra}">{escape(str(c))}</td>'
                         for i, c in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
     title = (f'<caption style="text-align:left;font-weight:bold;padding:2px 0">'

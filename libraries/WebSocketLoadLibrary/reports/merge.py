@@ -86,17 +86,20 @@ class MergedRun:
         suites = html_table(ROW_COLUMNS, [_cells(row) for row in self.suite_rows], "Per suite")
         columns = ("suite", "test", *ROW_COLUMNS)
         steps = html_table(columns, [(row["suite"], row["test"], *_cells(row))
-                                     for row in self.step_rows], "Per step")
+                                     for row in self.step_rows], "Per step", text_columns=3)
         return total + suites + steps
 
     def charts(self):
         from . import charts
+        curves = {"all steps": self.total.latency}
+        if len(self.suites) > 1:
+            curves.update((suite, merged.latency) for suite, merged in self.suites.items())
         drawn = [charts.step_timeline_chart(self.total, "whole run: every step, by wall-clock "
-                                                        "second"),
-                 charts.latency_distribution_chart(
-                     {"all steps": self.total.latency,
-                      **{suite: merged.latency for suite, merged in self.suites.items()}},
-                     "latency by percentile: all steps and per suite")]
+                                            "second", throughput=self.total_row[
+                                                "throughput_msg_s"], show_target=False),
+                 charts.latency_distribution_chart(curves, "latency by percentile: all steps"
+                                                   + (" and per suite" if len(curves) > 1
+                                                      else ""))]
         for series in self.scaling_series():
             drawn.extend(charts.result_charts(series)[:1])
         return drawn
@@ -114,6 +117,7 @@ class MergedRun:
 def merge_records(records: list[StepRecord], sources: list[str] | None = None) -> MergedRun:
     if not records:
         raise ValueError("no saved load results to merge")
+    records = _once_each(records)
     by_suite: dict[str, list[LoadResult]] = defaultdict(list)
     for record in records:
         by_suite[record.suite].append(record.result)
@@ -130,6 +134,18 @@ def merge_folder(folder) -> MergedRun:
     if not records:
         raise ValueError(f"no saved load results under {folder}")
     return merge_records(records)
+
+
+def _once_each(records: list[StepRecord]) -> list[StepRecord]:
+    """The same step saved twice (say, also copied as a baseline) counts once."""
+    seen, unique = set(), []
+    for record in records:
+        r = record.result
+        fingerprint = (record.suite, record.test, r.name, r.started_at, r.sent, r.received)
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            unique.append(record)
+    return unique
 
 
 def busy_seconds(results: list[LoadResult]) -> float:

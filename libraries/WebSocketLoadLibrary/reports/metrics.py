@@ -19,33 +19,38 @@ PREFIX = "websocket_load"
 
 
 class LiveCounters:
-    """Totals of finished steps plus the running step's book; read by the collector."""
+    """Totals of finished steps plus the running step's book; read by the collector.
+
+    `step_started` / `step_finished` take the engine's LoadStep, whose `book` (StepBook)
+    appears once the step runs on the event loop."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._finished = {"sent": 0, "received": 0, "lost": 0, "unmatched": 0}
         self._latency = LatencyHistogram()
-        self._book = None
+        self._step = None
         self._steps = 0
         self._last: dict[str, int] = {}
 
-    def step_started(self, book) -> None:
+    def step_started(self, step) -> None:
         with self._lock:
-            self._book = book
+            self._step = step
 
-    def step_finished(self, book) -> None:
+    def step_finished(self, step) -> None:
         """Fold the step into the totals (its histogram is complete once it has ended)."""
         with self._lock:
+            book = getattr(step, "book", None)
             if book is not None:
                 for name in self._finished:
                     self._finished[name] += getattr(book, name)
                 self._latency.add(book.latency)
                 self._steps += 1
-            self._book = None
+            self._step = None
 
     def snapshot(self, bounds_s=BUCKETS_S) -> dict:
         with self._lock:
-            book = self._book
+            running = self._step is not None
+            book = getattr(self._step, "book", None)
             counters = dict(self._finished)
             if book is not None:
                 for name in counters:
@@ -60,7 +65,7 @@ class LiveCounters:
             # must never go down between scrapes
             for name, value in counters.items():
                 counters[name] = self._last[name] = max(value, self._last.get(name, 0))
-            return {**counters, "running": book is not None, "steps_finished": self._steps,
+            return {**counters, "running": running, "steps_finished": self._steps,
                     "latency_buckets": list(zip(bounds_s, below)), "latency_count": count,
                     "latency_sum_s": sum_us / 1e6}
 

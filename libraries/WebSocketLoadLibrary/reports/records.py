@@ -62,6 +62,7 @@ def write_json_atomically(path: Path, data) -> None:
     try:
         with os.fdopen(handle, "w") as stream:
             json.dump(data, stream, default=str)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; results are for everyone
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -94,7 +95,7 @@ def read_records(path) -> list[StepRecord]:
     (recursively, so pabot's `pabot_results/N/load-results/` are found)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no such file or folder: {path}")
+        raise ValueError(f"no saved load results at {path}: no such file or folder")
     if path.is_file():
         return records_from_document(_read(path), str(path))
     records = []

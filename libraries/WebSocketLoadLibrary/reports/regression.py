@@ -24,7 +24,8 @@ class Check:
     baseline: float | None
     current: float | None
     allowed: str
-    verdict: str          # "ok", "REGRESSED", "improved", "MISSING", "NO BASELINE"
+    verdict: str          # "ok", "improved", "new", or failed: "REGRESSED", "MISSING",
+                          # "NO BASELINE"
 
     @property
     def failed(self) -> bool:
@@ -56,18 +57,21 @@ class Comparison:
 
     @property
     def passed(self) -> bool:
-        return bool(self.checks) and not self.failures
+        compared = [c for c in self.checks if c.figure != "step"]
+        return bool(compared) and not self.failures
 
     def summary(self) -> str:
-        steps = len({c.step for c in self.checks})
+        steps = len({c.step for c in self.checks if c.figure != "step"})
+        new = sum(c.verdict == "new" for c in self.checks)
         if self.passed:
             return (f"No regression beyond {self.tolerance:.0%} in {steps} step(s) "
-                    f"(throughput, p95, p99)")
+                    f"(throughput, p95, p99)" + (f"; {new} new step(s) without a baseline"
+                                                 if new else ""))
         parts = [f"{c.step}: {c.figure} {c.verdict.lower()}"
                  + (f" ({c.change}, allowed {c.allowed})" if c.verdict == "REGRESSED" else "")
                  for c in self.failures]
-        if not self.checks:
-            parts = ["nothing to compare"]
+        if not parts:
+            parts = ["no step in common with the baseline"]
         return (f"Load results regressed against the baseline (tolerance {self.tolerance:.0%}): "
                 + "; ".join(parts))
 
@@ -82,9 +86,13 @@ class Comparison:
 
 
 def compare(baseline: list[StepRecord], current: list[StepRecord], tolerance: float = 0.10,
-            latency_margin_ms: float = 1.0, every_baseline_step: bool = True) -> Comparison:
-    """Compare `current` steps with `baseline` ones. A current step without a baseline
-    fails; with `every_baseline_step`, so does a baseline step this run did not measure."""
+            latency_margin_ms: float = 1.0, whole_run: bool = True) -> Comparison:
+    """Compare `current` steps with `baseline` ones.
+
+    `whole_run`: current is a whole run, so a baseline step it lacks is MISSING (fails) and
+    a step the baseline lacks is merely new. Otherwise current is a few steps of a run (the
+    keyword's last result): baseline steps of other tests do not matter, and a current step
+    without a baseline fails, since nothing about it could be checked."""
     if not 0 <= tolerance < 1:
         raise ValueError(f"tolerance must be between 0% and 100%, got {tolerance}")
     comparison = Comparison(tolerance)
@@ -98,12 +106,13 @@ def compare(baseline: list[StepRecord], current: list[StepRecord], tolerance: fl
         if base is None and len(by_name.get(record.step, [])) == 1:
             base = by_name[record.step][0]
         if base is None:
-            comparison.checks.append(Check(record.key, "step", None, None, "-", "NO BASELINE"))
+            comparison.checks.append(Check(record.key, "step", None, None, "-",
+                                           "new" if whole_run else "NO BASELINE"))
             continue
         matched.add(id(base))
         comparison.checks.extend(_step_checks(record.key, base.result, record.result, tolerance,
                                               latency_margin_ms))
-    if every_baseline_step:
+    if whole_run:
         for record in baseline:
             if id(record) not in matched:
                 comparison.checks.append(Check(record.key, "step", None, None, "-", "MISSING"))
