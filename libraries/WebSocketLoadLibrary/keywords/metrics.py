@@ -15,7 +15,8 @@ class MetricsKeywords(LibraryComponent):
         ``http://host:port/metrics`` and returns that URL; ``port=0`` picks a free port.
 
         Off until this keyword runs; binds ``127.0.0.1`` unless ``host`` says otherwise
-        (``0.0.0.0`` for every interface). It serves, over every load step from now on:
+        (``0.0.0.0`` for every interface). It serves, over every load step this library
+        has run (Prometheus counters count from the start of the process):
         ``websocket_load_messages_sent_total``, ``..._received_total``, ``..._lost_total``,
         ``..._unmatched_total`` (counters that only rise), ``websocket_load_step_running``,
         and ``websocket_load_latency_seconds`` (a histogram of reply latency). The figures
