@@ -14,7 +14,9 @@ VOCABULARY = {  # DESIGN.md's keyword vocabulary, which must stay
     "Latency P95 Should Be Below", "Latency P99 Should Be Below",
     "Latency Percentile Should Be Below", "Delivery Ratio Should Be At Least",
     "Throughput Should Be At Least", "Memory Growth Should Be Below",
-    "Scaling Efficiency Should Be At Least", "Log Load Summary", "Save Load Results"}
+    "Scaling Efficiency Should Be At Least", "Log Load Summary", "Save Load Results",
+    "Load Results Should Not Regress", "Merge Load Results", "Start Metrics Endpoint",
+    "Stop Metrics Endpoint"}
 
 
 def test_libdoc_documents_every_keyword_of_the_vocabulary(tmp_path):

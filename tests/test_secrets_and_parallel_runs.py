@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from robot_runs import ROOT, run_robot
+from robot_runs import LIBRARIES, ROOT, run_robot
 
 TOKEN = "tok-5f3a9c1e7b2d4e68a0c9-secret"
 SECRET_SUITE = """
@@ -71,3 +73,13 @@ def test_pabot_runs_every_suite_in_parallel_with_the_ci_figures(tmp_path):
     assert (tmp_path / "log.html").exists() and (tmp_path / "report.html").exists()
     saved = list((tmp_path).rglob("load-results/*.json"))
     assert saved and json.loads(saved[0].read_text())["received"] > 0
+    # one command merges what every pabot process saved under its own pabot_results/N/
+    merge = subprocess.run([sys.executable, "-m", "WebSocketLoadLibrary", "merge", str(tmp_path)],
+                           capture_output=True, text=True, timeout=120, cwd=LIBRARIES)
+    assert merge.returncode == 0, merge.stderr
+    merged = json.loads((tmp_path / "merged-load-results.json").read_text())
+    steps = [step for path in saved for data in [json.loads(path.read_text())]
+             for step in data.get("steps", [data])]
+    assert merged["total"]["steps"] == len(steps)
+    assert merged["total"]["received"] == sum(step["received"] for step in steps)
+    assert len(merged["suites"]) >= 8

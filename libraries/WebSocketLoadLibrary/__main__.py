@@ -1,10 +1,18 @@
-"""Command line: one load step from the shell, without Robot Framework.
+"""Command line: one load step from the shell, without Robot Framework; merging and comparing
+saved results.
 
     python -m WebSocketLoadLibrary run --rate 1000 --messages 5000 --connections 10
     python -m WebSocketLoadLibrary run --uri wss://host/ws --token-env API_TOKEN --rate max --duration 10
+    python -m WebSocketLoadLibrary merge output --json merged.json --html merged.html
+    python -m WebSocketLoadLibrary compare baseline.json output --tolerance 10%
 
-Without --uri it starts the embedded mock server. Exits 0 when the load was applied and the
-delivery ratio is at least --min-delivery, 1 when not, 2 on bad input or a failed connection.
+run: without --uri it starts the embedded mock server. Exits 0 when the load was applied and
+the delivery ratio is at least --min-delivery, 1 when not, 2 on bad input or a failed
+connection.
+merge: every result saved under a folder (recursively: pabot_results/*/load-results/ too)
+into one summary with percentiles from the merged histograms. Exits 2 if there is none.
+compare: throughput and p95/p99 per step, matched by name, against a baseline (a result
+file, a merged file or a folder). Exits 1 on a regression or a missing step, 2 on bad input.
 """
 from __future__ import annotations
 
@@ -50,14 +58,71 @@ def parse_args(argv=None) -> argparse.Namespace:
     run.add_argument("--compression", action="store_true")
     run.add_argument("--min-delivery", type=float, default=1.0)
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    merge = commands.add_parser("merge", help="merge the results saved under a folder")
+    merge.add_argument("folder", help="a Robot or pabot output directory")
+    merge.add_argument("--json", dest="json_path", metavar="FILE",
+                       help="default: FOLDER/merged-load-results.json")
+    merge.add_argument("--html", dest="html_path", metavar="FILE",
+                       help="default: FOLDER/merged-load-results.html")
+    compare = commands.add_parser("compare", help="check results against a baseline")
+    compare.add_argument("baseline", help="result file, merged file or folder")
+    compare.add_argument("current", help="result file, merged file or folder")
+    compare.add_argument("--tolerance", default="10%", help="e.g. 10%% or 0.1 (default 10%%)")
+    compare.add_argument("--latency-margin-ms", type=float, default=1.0,
+                         help="latency must also rise by more than this to regress (default 1)")
     args = parser.parse_args(argv)
-    if args.messages is None and args.duration is None:
+    if args.command == "run" and args.messages is None and args.duration is None:
         args.messages = 1000
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.command == "merge":
+        return merge_command(args)
+    if args.command == "compare":
+        return compare_command(args)
+    return run_command(args)
+
+
+def merge_command(args) -> int:
+    from pathlib import Path
+
+    from .reports.merge import merge_folder
+    from .reports.records import write_json_atomically
+    folder = Path(args.folder)
+    try:
+        merged = merge_folder(folder)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    json_path = Path(args.json_path or folder / "merged-load-results.json")
+    html_path = Path(args.html_path or folder / "merged-load-results.html")
+    write_json_atomically(json_path, merged.to_document())
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(merged.html_page())
+    print(merged.text())
+    print(f"\n{len(merged.records)} step(s) from {len(merged.sources)} file(s); "
+          f"written: {json_path}, {html_path}")
+    return 0
+
+
+def compare_command(args) -> int:
+    from .reports.records import read_records
+    from .reports.regression import compare, parse_tolerance
+    try:
+        comparison = compare(read_records(args.baseline), read_records(args.current),
+                             parse_tolerance(args.tolerance), args.latency_margin_ms)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(comparison.text())
+    print()
+    print(comparison.summary())
+    return 0 if comparison.passed else 1
+
+
+def run_command(args) -> int:
     server = None
     engine = LoadEngine()
     try:

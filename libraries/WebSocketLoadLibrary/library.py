@@ -10,6 +10,7 @@ from .keywords.arguments import CONVERTERS
 from .keywords.assertions import AssertionKeywords
 from .keywords.connections import ConnectionKeywords
 from .keywords.load import LoadKeywords
+from .keywords.metrics import MetricsKeywords
 from .keywords.reporting import ReportingKeywords
 from .keywords.server import ServerKeywords
 from .keywords.state import LibraryState
@@ -92,12 +93,31 @@ class WebSocketLoadLibrary(DynamicCore):
     report.html or the console, at any log level. A plain-text token works but gets a
     warning, because Robot itself logs plain arguments at TRACE level.
 
+    = Reports =
+
+    Every load keyword logs a summary table and charts (inline SVG, drawn with
+    matplotlib): messages sent and received per second and latency p50/p99 per second
+    over the step, and the latency percentile distribution (HdrHistogram spectrum, on a
+    1/(1-p) axis); `Run Rate Scaling` charts achieved rate and p95 against the target
+    rate, `Run Connection Scaling` throughput against connections with the ideal line and
+    each step's efficiency.
+
+    Every load keyword also saves its result, histograms included, to
+    ``${OUTPUT DIR}/load-results/<suite>--<test>--<step>.json`` as soon as it has it, so
+    a test that fails later keeps its figures. The folder holds the latest run: results
+    an earlier run saved there automatically are removed by the first save of a run.
+    `Merge Load Results` (or ``python -m WebSocketLoadLibrary merge DIR``) merges them
+    into one summary; `Load Results Should Not Regress` (or ``python -m
+    WebSocketLoadLibrary compare BASELINE CURRENT``) checks them against a baseline;
+    `Start Metrics Endpoint` serves live Prometheus metrics while steps run.
+
     = Parallel runs =
 
     Each mock server binds a port chosen by the operating system, so suites run in
     parallel with pabot (``pabot --processes 2 --testlevelsplit ...``) without port
-    conflicts: each process starts its own server. Results saved with `Save Load Results`
-    carry encoded histograms, so they merge into true percentiles.
+    conflicts: each process starts its own server. Each process saves its results under
+    its own ``pabot_results/N/load-results/``, with encoded histograms, and `Merge Load
+    Results` finds them all and merges them into true percentiles.
 
     = Importing =
 
@@ -116,7 +136,8 @@ class WebSocketLoadLibrary(DynamicCore):
         self.state = LibraryState(loop_kind=loop)
         self.ROBOT_LIBRARY_LISTENER = self
         super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
-                          AssertionKeywords(self), ReportingKeywords(self)])
+                          AssertionKeywords(self), ReportingKeywords(self),
+                          MetricsKeywords(self)])
 
     def run_keyword(self, name, args, kwargs=None):
         try:

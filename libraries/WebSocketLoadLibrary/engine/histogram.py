@@ -103,6 +103,20 @@ class LatencyHistogram:
     def min_us(self) -> int:
         return int(self.hdr.get_min_value()) if self.count else 0
 
+    def cumulative_counts(self, bounds_us) -> tuple[list[int], int, float]:
+        """How many values are at most each bound, the total count and the sum of values
+        (microseconds), from one copy of the counts: safe to call from another thread while
+        the histogram is being filled (the figures are then a moment's consistent view)."""
+        counts = np.array(self._counts, dtype=np.uint64)  # one copy; the loop thread may write
+        values = _index_values_us(self.hdr)
+        cumulative = np.cumsum(counts)
+        total = int(cumulative[-1]) if len(cumulative) else 0
+        below = []
+        for bound in bounds_us:
+            position = int(np.searchsorted(values, bound, side="right"))  # values <= bound
+            below.append(int(cumulative[position - 1]) if position else 0)
+        return below, total, float(np.dot(counts.astype(np.float64), values))
+
     def percentile_spectrum(self, ticks_per_half_distance: int = 5) -> list[tuple[float, int]]:
         """(percentile, value_us) points of the HdrHistogram percentile distribution."""
         if not self.count:
@@ -129,3 +143,16 @@ class LatencyHistogram:
         for histogram in histograms:
             total.add(histogram)
         return total
+
+
+_INDEX_VALUES: dict[tuple, np.ndarray] = {}
+
+
+def _index_values_us(hdr: HdrHistogram) -> np.ndarray:
+    """The value each slot of the counts array stands for (its highest equivalent value)."""
+    key = (hdr.lowest_trackable_value, hdr.highest_trackable_value, hdr.significant_figures)
+    if key not in _INDEX_VALUES:
+        _INDEX_VALUES[key] = np.array(
+            [hdr.get_highest_equivalent_value(hdr.get_value_from_index(i))
+             for i in range(hdr.counts_len)], dtype=np.float64)
+    return _INDEX_VALUES[key]

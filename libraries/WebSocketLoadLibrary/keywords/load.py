@@ -10,7 +10,7 @@ from ..engine import LoadPlan, LoadResult, ScalingResult, StepTimeout
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .state import ClientGroup
-from .summary_table import result_table, scaling_table
+from .summary_table import log_charts, log_saved, result_table, scaling_table
 
 PROGRESS_EVERY_S = 2.0
 
@@ -177,6 +177,7 @@ class LoadKeywords(LibraryComponent):
                      f"connection(s)")
         running = engine.start_step(group.pool, plan, self.state.template,
                                     server_pid=self._server_pid(group), timeout_s=timeout_s)
+        self.state.live.step_started(running.step)
         progress = _ProgressPrinter(self.console, plan)
         try:
             result = running.wait(poll_interval_s=PROGRESS_EVERY_S, on_progress=progress)
@@ -187,7 +188,13 @@ class LoadKeywords(LibraryComponent):
         except BaseException:
             running.cancel()
             raise
+        finally:
+            self.state.live.step_finished(running.step)
+        self.state.files.remember_context(result)
         logger.info(result_table(result), html=True)
+        if remember:  # saved at once, so a test that fails later still leaves its figures
+            self._save(result)
+            log_charts(result)  # a scaling series charts all its steps at its end
         verdict = "[INFO]" if result.load_applied else "[WARN]"
         line = (f"{verdict} {plan.name}: sent {result.sent:,}, received {result.received:,}, "
                 f"lost {result.lost:,}, {result.achieved_receive_rate:,.0f} msg/s, "
@@ -201,11 +208,18 @@ class LoadKeywords(LibraryComponent):
         return result
 
     def _finish_scaling(self, scaling: ScalingResult) -> ScalingResult:
+        self.state.files.remember_context(scaling)
+        self._save(scaling)
         logger.info(scaling_table(scaling), html=True)
+        log_charts(scaling)
         self.console(f"[INFO] {scaling.name}: efficiency {scaling.efficiency:.3f} (worst step), "
                      f"peak {scaling.peak_throughput:,.0f} msg/s")
         self.state.remember(scaling)
         return scaling
+
+    def _save(self, result) -> None:
+        path = self.state.files.save(result)
+        log_saved(path, self.state.files.output_dir())
 
 
 class _ProgressPrinter:

@@ -1,32 +1,37 @@
 """Keywords that put results into the log and into files."""
 from __future__ import annotations
 
-import json
 import os
-import re
-import tempfile
 from pathlib import Path
 
 from robot.api import logger
 from robot.api.deco import keyword
-from robot.libraries.BuiltIn import BuiltIn
 
 from ..engine import LoadResult, ScalingResult
+from ..reports.records import write_json_atomically
+from .arguments import Duration, Ratio
 from .component import LibraryComponent
-from .summary_table import result_table, scaling_table
+from .summary_table import log_charts, log_saved, result_table, scaling_table
 
 
 class ReportingKeywords(LibraryComponent):
 
     @keyword
     def log_load_summary(self, result=None) -> None:
-        """Writes the summary table of the last result (or ``result``) to the log.
+        """Writes the summary table and the charts of the last result (or ``result``) to
+        the log.
 
         Every load keyword does this by itself; use it to show an earlier result again.
+
+        Example:
+        | ${first}= | Send Burst At Rate | 1000 | 500/s |
+        | Send Burst At Rate | 1000 | 1k/s |
+        | Log Load Summary | result=${first} |
         """
         target = self._result(result)
         table = scaling_table(target) if isinstance(target, ScalingResult) else result_table(target)
         logger.info(table, html=True)
+        log_charts(target)
 
     @keyword
     def get_load_summary(self, result=None) -> dict:
@@ -53,21 +58,111 @@ class ReportingKeywords(LibraryComponent):
         """Saves the last result (or ``result``) as JSON, histograms included in their
         encoded form, and returns the file's path.
 
-        Without ``path`` the file goes to ``load-results/`` under Robot's output directory,
-        named after the suite and test. The file is written atomically (a reader never sees
-        half a file), so results from parallel pabot processes can be merged later with
-        true percentiles.
+        Every load keyword already saves its result by itself, to
+        ``${OUTPUT DIR}/load-results/<suite>--<test>--<step>.json``; without ``path`` this
+        keyword rewrites that same file (a result is never saved twice there, so a merge
+        never counts it twice). With ``path`` it writes a copy where you say, e.g. a
+        baseline for `Load Results Should Not Regress`. Files are written atomically (a
+        reader never sees half a file) and carry the suite and test names.
+
+        Example:
+        | Send Burst At Rate | 5000 | 1k/s | name=baseline burst |
+        | Save Load Results | ${CURDIR}/baseline.json |
         """
         target = self._result(result)
-        if path is None:
-            variables = BuiltIn().get_variables()
-            folder = Path(variables["${OUTPUT DIR}"]) / "load-results"
-            test = variables.get("${TEST NAME}") or "suite"
-            stem = _slug(f"{variables['${SUITE NAME}']}-{test}-{target.name}")
-            path = str(folder / f"{stem}.json")
-        write_json_atomically(Path(path), target.to_dict())
-        logger.info(f"Load result saved to <a href=\"{path}\">{path}</a>", html=True)
-        return path
+        saved = self.state.files.save(target, path)
+        log_saved(saved, self.state.files.output_dir())
+        return str(saved)
+
+    @keyword
+    def merge_load_results(self, directory: str | None = None, json: str | None = None,
+                           html: str | None = None) -> dict:
+        """Merges every result saved under ``directory`` into one summary, writes it as
+        JSON and as an HTML page with charts, logs it, and returns its figures.
+
+        ``directory`` is searched recursively, so the ``pabot_results/N/load-results/``
+        folders of all pabot processes are found. By default it is the run's output
+        directory: ``${OUTPUT DIR}``, or, inside a pabot process, the directory that holds
+        ``pabot_results``. The summary gives total sent, received and lost, throughput
+        (replies per second while any step ran), the busiest second, and *true*
+        percentiles from the merged HdrHistograms (never averaged percentiles), for all
+        steps together and one row per suite, plus a row per step. ``json`` and ``html``
+        default to ``merged-load-results.json`` / ``.html`` in ``directory``.
+
+        Returns a dictionary with ``total`` (``sent``, ``received``, ``throughput_msg_s``,
+        ``latency_p95_ms``, ...), ``suites`` and ``steps`` (lists of such rows) and
+        ``json`` / ``html`` (the files written).
+
+        Use it in a final suite after the others (pabot ``--ordering`` with the final
+        suite last and ``#WAIT`` before it), or from the shell after any run:
+        ``python -m WebSocketLoadLibrary merge output``.
+
+        Example:
+        | ${merged}= | Merge Load Results |
+        | Should Be True | ${merged}[total][lost] == 0 |
+        | Log | p95 over the whole run: ${merged}[total][latency_p95_ms] ms |
+        """
+        from ..reports.charts import charts_html
+        from ..reports.merge import merge_folder
+        folder = Path(directory) if directory else _run_output_dir(self.state.files.output_dir())
+        merged = merge_folder(folder)
+        json_path = Path(json) if json else folder / "merged-load-results.json"
+        html_path = Path(html) if html else folder / "merged-load-results.html"
+        document = merged.to_document()
+        write_json_atomically(json_path, document)
+        write_text_atomically(html_path, merged.html_page())
+        logger.info(merged.html_tables(), html=True)
+        logger.info(charts_html(merged.charts()), html=True)
+        logger.info(f"Merged {len(merged.records)} step(s) from {len(merged.sources)} file(s) "
+                    f"into {json_path} and {html_path}")
+        return {"total": document["total"], "suites": document["suites"],
+                "steps": document["steps"], "json": str(json_path), "html": str(html_path)}
+
+    @keyword
+    def load_results_should_not_regress(self, baseline: str, tolerance: Ratio = Ratio(0.10),
+                                        result=None, current: str | None = None,
+                                        latency_margin: Duration = Duration(0.001)) -> None:
+        """Fails if throughput or p95/p99 latency got worse than in ``baseline`` by more than
+        ``tolerance``; logs a table of baseline, current, change and verdict per step.
+
+        ``baseline`` is a file saved by an earlier run: a result file (see `Save Load
+        Results`), a merged file (`Merge Load Results` or ``python -m WebSocketLoadLibrary
+        merge``), or a folder of result files. What is checked is the last result (or
+        ``result``; every step of a scaling result), or, with ``current``, every step in
+        that file or folder -- and then a baseline step that ``current`` lacks fails too.
+
+        Steps are matched by name: suite, test and step name, or the step name alone when
+        exactly one baseline step has it (name your steps with ``name=`` to keep them
+        stable). A step without a baseline fails. Throughput (replies per second) regresses
+        when it falls below baseline x (1 - tolerance); p95 and p99 regress when they rise
+        above baseline x (1 + tolerance) *and* by more than ``latency_margin``, so that
+        sub-millisecond jitter on loopback is not a regression.
+
+        The same check from the shell, exiting 1 on a regression:
+        ``python -m WebSocketLoadLibrary compare baseline.json current.json --tolerance 10%``
+
+        Example:
+        | Run Sustained Load | 1k/s | 10 s | name=sustained 1k |
+        | Load Results Should Not Regress | ${CURDIR}/baseline.json | tolerance=10% |
+        | Load Results Should Not Regress | baseline.json | current=${OUTPUT DIR} | tolerance=15% |
+        """
+        from ..reports.records import StepRecord, read_records
+        from ..reports.regression import compare
+        base = read_records(baseline)
+        if current is not None:
+            now = read_records(current)
+        else:
+            target = self._result(result)
+            suite, test = self.state.files.context_of(target)
+            steps = target.steps if isinstance(target, ScalingResult) else [target]
+            now = [StepRecord(step, suite, test, getattr(target, "name", "")
+                              if isinstance(target, ScalingResult) else "") for step in steps]
+        comparison = compare(base, now, float(tolerance), float(latency_margin) * 1000,
+                             whole_run=current is not None)
+        logger.info(comparison.html(), html=True)
+        if not comparison.passed:
+            raise AssertionError(comparison.summary())
+        logger.info(comparison.summary())
 
     def _result(self, result):
         target = result if result is not None else self.state.last_result
@@ -79,17 +174,16 @@ class ReportingKeywords(LibraryComponent):
         return target
 
 
-def write_json_atomically(path: Path, data) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, default=str)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:150]
+def _run_output_dir(output_dir: Path) -> Path:
+    """The run's output directory: above pabot_results/ when in a pabot process."""
+    for folder in (output_dir, *output_dir.parents):
+        if folder.name == "pabot_results":
+            return folder.parent
+    return output_dir

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from ..engine import ConnectionOptions, LoadEngine, MessageTemplate
 from ..engine.pool import ClientPool
+from ..reports.metrics import LiveCounters
 from .registry import Registry
+from .result_files import ResultFiles
 
 
 @dataclass
@@ -33,6 +35,9 @@ class LibraryState:
     template: MessageTemplate = field(default_factory=MessageTemplate)
     last_result: object | None = None
     results: list = field(default_factory=list)
+    files: ResultFiles = field(default_factory=ResultFiles)
+    live: LiveCounters = field(default_factory=LiveCounters)
+    metrics_endpoint: object | None = None
 
     @property
     def engine(self) -> LoadEngine:
@@ -50,6 +55,9 @@ class LibraryState:
 
     def close(self) -> None:
         """Everything this library opened, closed: connections first, then servers."""
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
+            self.metrics_endpoint = None
         for group in self.clients:
             self.clients.remove(group)
         if self._engine is not None:

@@ -1,7 +1,11 @@
 """HTML summary tables of results, for log.html (Robot shows them with `html=True`)."""
 from __future__ import annotations
 
+import os
 from html import escape
+from pathlib import Path
+
+from robot.api import logger
 
 from ..engine import LoadResult, ScalingResult
 from .arguments import format_bytes
@@ -27,6 +31,11 @@ def _resource(result: LoadResult, side: str, key: str) -> str:
     return format_bytes(value) if key.endswith("bytes") else f"{value:.0f}%"
 
 
+def _resources(result: LoadResult, side: str) -> str:
+    return " / ".join(_resource(result, side, key)
+                      for key in ("cpu_percent_mean", "rss_peak_bytes", "rss_growth_bytes"))
+
+
 def result_rows(result: LoadResult) -> list[tuple[str, str]]:
     latency = result.latency.percentiles_us((50, 90, 95, 99, 99.9))
     service = result.service_time.percentiles_us((50, 99))
@@ -50,12 +59,11 @@ def result_rows(result: LoadResult) -> list[tuple[str, str]]:
                                            f"{_ms(result.latency.max_us() / 1000)}"),
         ("latency measured from", result.latency_basis),
         ("service time p50 / p99 (ms)", f"{_ms(service[50.0] / 1000)} / {_ms(service[99.0] / 1000)}"),
-        ("generator lag max (ms)", _ms(result.max_lag_s * 1000)),
+        ("generator lag p99 / max (ms)", f"{_ms(result.lag.percentile_us(99) / 1000)} / "
+                                         f"{_ms(result.max_lag_s * 1000)}"),
         ("duration (s)", f"{result.duration_s:.2f}"),
-        ("generator CPU / RSS growth", f"{_resource(result, 'generator', 'cpu_percent_mean')} / "
-                                       f"{_resource(result, 'generator', 'rss_growth_bytes')}"),
-        ("server CPU / RSS growth", f"{_resource(result, 'server', 'cpu_percent_mean')} / "
-                                    f"{_resource(result, 'server', 'rss_growth_bytes')}"),
+        ("generator CPU / RSS peak / growth", _resources(result, "generator")),
+        ("server CPU / RSS peak / growth", _resources(result, "server")),
     ] + [(f"errors: {error}", f"{count:,}") for error, count in result.errors.items()]
 
 
@@ -86,3 +94,23 @@ def scaling_table(scaling: ScalingResult) -> str:
                f"{scaling.efficiency:.3f} (worst step), peak {scaling.peak_throughput:,.1f} msg/s")
     return (f'<table style="{_STYLE}"><caption style="text-align:left">{caption}</caption>'
             f'<tr>{head}</tr>{"".join(body)}</table>')
+
+
+def log_charts(result) -> None:
+    """The result's charts into the log as inline SVG; a chart that cannot be drawn is a
+    warning, never a failed keyword (the figures are in the table and the saved file)."""
+    try:
+        from ..reports import charts
+        logger.info(charts.charts_html(charts.result_charts(result)), html=True)
+    except Exception as error:  # matplotlib missing or broken: say so, keep the run going
+        logger.warn(f"Charts of {getattr(result, 'name', 'the result')!r} could not be drawn: "
+                    f"{type(error).__name__}: {error}")
+
+
+def log_saved(path: Path, output_dir: Path) -> None:
+    """A link to a saved result file, relative to log.html so that it survives a move."""
+    try:
+        href = Path(os.path.relpath(path, output_dir)).as_posix()
+    except ValueError:  # another drive on Windows
+        href = Path(path).resolve().as_uri()
+    logger.info(f'Result saved to <a href="{escape(href)}">{escape(str(path))}</a>', html=True)

@@ -1,0 +1,315 @@
+"""Reports people would rather look at than read: charts from real runs, result files saved
+per test, merged runs with true percentiles, regression checks and live Prometheus metrics."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robot_runs import LIBRARIES, run_robot
+from WebSocketLoadLibrary.engine import LatencyHistogram, LoadPlan, LoadResult, ScalingResult
+from WebSocketLoadLibrary.reports import charts
+from WebSocketLoadLibrary.reports.metrics import LiveCounters, MetricsEndpoint
+from WebSocketLoadLibrary.reports.records import (StepRecord, read_records, result_document,
+                                                  write_json_atomically)
+from WebSocketLoadLibrary.reports.regression import compare
+
+SUITE = Path(__file__).parent / "robot" / "reports.robot"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_texts(svg: str) -> str:
+    """All text a chart shows (titles, labels, ticks, legends), as one string."""
+    root = ET.fromstring(svg)
+    return " ".join("".join(element.itertext()) for element in root.iter(f"{SVG}text"))
+
+
+def command(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "WebSocketLoadLibrary", *arguments],
+                          capture_output=True, text=True, timeout=120, cwd=LIBRARIES)
+
+
+# -- charts from a real run ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """A real step, a rate scaling and a connection scaling against the mock server."""
+    from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine
+    from WebSocketLoadLibrary.mockserver import MockServerProcess
+    server = MockServerProcess(compression=False, seed=5)
+    uri = server.start()
+    engine = LoadEngine()
+    try:
+        pool = engine.connect(ConnectionOptions(uri), count=2)
+        step = engine.run_step(pool, LoadPlan(rate=1000, messages=2500, name="charted step"))
+        rate = ScalingResult("rate", "rates")
+        for target in (200, 400):
+            rate.steps.append(engine.run_step(pool, LoadPlan(rate=target, messages=target,
+                                                             name=f"rates: {target}/s")))
+        connections = ScalingResult("connections", "connections")
+        for count in (1, 2):
+            more = engine.connect(ConnectionOptions(uri), count=count)
+            connections.steps.append(engine.run_step(more, LoadPlan(
+                rate=100 * count, duration_s=1, name=f"connections: {count} connections")))
+            engine.disconnect(more)
+    finally:
+        engine.close()
+        server.stop()
+    return step, rate, connections
+
+
+def test_the_step_chart_draws_the_measured_timeline_and_names_the_figures(measured):
+    step, _, _ = measured
+    chart = charts.step_timeline_chart(step)
+    texts = svg_texts(chart.svg)  # parses: a well-formed SVG
+    assert "charted step" in texts
+    assert f"{step.sent:,} sent, {step.received:,} received, {step.lost:,} lost" in texts
+    assert f"p99 {step.latency_ms(99):,.2f} ms" in texts
+    assert "messages / s" in texts and "latency (ms)" in texts and "time since" in texts
+    full = [p for p in step.timeline if p["span_s"] >= 0.5]
+    drawn = chart.series["received (msg/s)"]
+    assert [round(y, 6) for _, y in drawn] == [round(p["received"] / p["span_s"], 6)
+                                               for p in full]
+    assert [y for _, y in chart.series["p99 (ms)"]] == [p["latency_p99_ms"]
+                                                        for p in step.timeline if p["received"]]
+
+
+def test_the_distribution_chart_draws_the_percentile_spectrum(measured):
+    step, _, _ = measured
+    chart = charts.latency_distribution_chart({"charted step": step.latency})
+    texts = svg_texts(chart.svg)
+    assert f"p95 {step.latency_ms(95):,.2f}" in texts and "99%" in texts
+    assert "percentile" in texts and "latency (ms)" in texts
+    spectrum = [(p, us / 1000) for p, us in step.latency.percentile_spectrum() if p < 100]
+    assert chart.series["charted step"] == spectrum
+
+
+def test_the_scaling_charts_draw_achieved_against_target_and_ideal(measured):
+    _, rate, connections = measured
+    by_rate = charts.rate_scaling_chart(rate)
+    assert by_rate.series["achieved (msg/s)"] == [(s.target_rate, s.achieved_receive_rate)
+                                                  for s in rate.steps]
+    texts = svg_texts(by_rate.svg)
+    assert "target rate (msg/s)" in texts and "p95 latency (ms)" in texts
+    assert f"{rate.steps[1].latency_ms(95):,.2f} ms" in texts
+    assert f"efficiency {rate.efficiency:.3f}" in texts
+    by_connections = charts.connection_scaling_chart(connections)
+    assert by_connections.series["ideal (msg/s)"] == [
+        (s.connections, connections.ideal_throughput(s)) for s in connections.steps]
+    texts = svg_texts(by_connections.svg)
+    assert "connections" in texts and "ideal (linear)" in texts
+    assert f"{connections.efficiencies[-1] * 100:.0f}%" in texts
+
+
+def test_importing_the_engine_does_not_import_matplotlib_or_prometheus():
+    code = ("import sys; import WebSocketLoadLibrary.engine, WebSocketLoadLibrary.reports.metrics;"
+            "print(any(m.startswith(('matplotlib', 'prometheus_client')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=LIBRARIES, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# -- merging ---------------------------------------------------------------------------
+def synthetic(name: str, samples_us: np.ndarray, started_at: float) -> LoadResult:
+    result = LoadResult(name=name, target_rate=1000.0, sent=len(samples_us),
+                        received=len(samples_us), started_at=started_at, duration_s=2.0,
+                        achieved_receive_rate=len(samples_us) / 2.0)
+    result.latency.record_many(samples_us)
+    result.service_time.record_many(samples_us)
+    return result
+
+
+def test_merging_files_from_two_pabot_processes_gives_the_p95_of_all_samples(tmp_path):
+    rng = np.random.default_rng(4)
+    fast = rng.lognormal(6.5, 0.4, 9500).astype(np.int64)     # ~0.7 ms
+    slow = rng.lognormal(8.5, 0.6, 500).astype(np.int64)      # ~5 ms, a slower server
+    for index, (suite, samples) in enumerate((("Fast", fast), ("Slow", slow)), start=1):
+        result = synthetic(f"{suite.lower()} step", samples, 1_700_000_000.0 + index)
+        write_json_atomically(tmp_path / "pabot_results" / str(index) / "load-results" /
+                              f"{suite}.json", result_document(result, suite, "T"))
+    (tmp_path / "unrelated.json").write_text('{"not": "a result"}')
+    completed = command("merge", str(tmp_path), "--json", str(tmp_path / "m.json"),
+                        "--html", str(tmp_path / "m.html"))
+    assert completed.returncode == 0, completed.stderr
+    merged = json.loads((tmp_path / "m.json").read_text())
+    everything = LatencyHistogram()
+    everything.record_many(np.concatenate([fast, slow]))
+    assert merged["total"]["latency_p95_ms"] == everything.percentile_us(95) / 1000
+    averaged_ms = sum(row["latency_p95_ms"] for row in merged["suites"]) / 2
+    assert merged["total"]["latency_p95_ms"] < averaged_ms / 2   # what averaging would claim
+    assert merged["total"]["received"] == 10_000 and merged["total"]["steps"] == 2
+    assert [row["name"] for row in merged["suites"]] == ["Fast", "Slow"]
+    assert merged["total"]["busy_s"] == pytest.approx(3.0)   # two 2 s steps 1 s apart
+    page = (tmp_path / "m.html").read_text()
+    assert page.count("<svg") >= 2 and "Per suite" in page
+    assert "all steps" in completed.stdout and "Slow" in completed.stdout
+    # a merged file is a baseline too: every step with its histograms
+    assert len(read_records(tmp_path / "m.json")) == 2
+
+
+def test_merge_says_so_when_there_is_nothing_to_merge(tmp_path):
+    completed = command("merge", str(tmp_path))
+    assert completed.returncode == 2 and "no saved load results" in completed.stderr
+
+
+# -- regression ------------------------------------------------------------------------
+def test_equal_results_pass_and_a_20_percent_throughput_drop_fails(tmp_path):
+    samples = np.random.default_rng(2).lognormal(7, 0.3, 3000).astype(np.int64)
+    baseline = synthetic("steady", samples, 1.0)
+    slower = LoadResult.from_dict(baseline.to_dict())
+    slower.achieved_receive_rate *= 0.8
+    assert compare([StepRecord(baseline, "S", "T")], [StepRecord(baseline, "S", "T")]).passed
+    dropped = compare([StepRecord(baseline, "S", "T")], [StepRecord(slower, "S", "T")], 0.10)
+    assert not dropped.passed
+    assert [c.figure for c in dropped.failures] == ["throughput"]
+    assert "S / T / steady: throughput regressed (-20.0%" in dropped.summary()
+
+    for name, result in (("base", baseline), ("same", baseline), ("slower", slower)):
+        write_json_atomically(tmp_path / f"{name}.json", result_document(result, "S", "T"))
+    same = command("compare", str(tmp_path / "base.json"), str(tmp_path / "same.json"),
+                   "--tolerance", "10%")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "No regression beyond 10%" in same.stdout
+    worse = command("compare", str(tmp_path / "base.json"), str(tmp_path / "slower.json"),
+                    "--tolerance", "10%")
+    assert worse.returncode == 1
+    assert re.search(r"throughput\s+1,500\.000 msg/s\s+1,200\.000 msg/s\s+-20\.0%.*REGRESSED",
+                     worse.stdout), worse.stdout
+
+
+def test_a_step_missing_from_the_current_run_is_reported_and_fails(tmp_path):
+    samples = np.random.default_rng(3).lognormal(7, 0.3, 500).astype(np.int64)
+    one, two = synthetic("one", samples, 1.0), synthetic("two", samples, 5.0)
+    comparison = compare([StepRecord(one, "S", "T"), StepRecord(two, "S", "T")],
+                         [StepRecord(one, "S", "T")])
+    assert not comparison.passed and "S / T / two: step missing" in comparison.summary()
+    assert "MISSING" in comparison.text()
+
+
+# -- live metrics ----------------------------------------------------------------------
+def scrape(url: str) -> dict[str, float]:
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+def test_the_prometheus_counters_rise_while_a_step_runs(server, engine, connect):
+    live = LiveCounters()
+    endpoint = MetricsEndpoint(live, port=0)
+    try:
+        pool = connect(server.uri, count=2)
+        running = engine.start_step(pool, LoadPlan(rate=600, duration_s=2.5, name="scraped"))
+        live.step_started(running.step)
+        seen = []
+        for _ in range(3):
+            time.sleep(0.7)
+            seen.append(scrape(endpoint.url))
+        result = running.wait()
+        live.step_finished(running.step)
+        after = scrape(endpoint.url)
+    finally:
+        endpoint.stop()
+    sent = [s["websocket_load_messages_sent_total"] for s in seen]
+    assert 0 < sent[0] < sent[1] < sent[2] < result.sent, sent
+    received = [s["websocket_load_messages_received_total"] for s in seen]
+    assert received[0] < received[2]
+    assert all(s["websocket_load_step_running"] == 1 for s in seen)
+    assert seen[2]['websocket_load_latency_seconds_count'] > 0   # a second closed by then
+    assert after["websocket_load_messages_sent_total"] == result.sent
+    assert after["websocket_load_latency_seconds_count"] == result.latency.count
+    assert after['websocket_load_latency_seconds_bucket{le="+Inf"}'] == result.latency.count
+    below_5ms, _, _ = result.latency.cumulative_counts([5000])
+    assert after['websocket_load_latency_seconds_bucket{le="0.005"}'] == below_5ms[0]
+    assert after["websocket_load_step_running"] == 0
+
+
+# -- the keywords in Robot ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def reports_run(tmp_path_factory):
+    run = run_robot(tmp_path_factory.mktemp("reports"), str(SUITE), timeout_s=300)
+    assert run.tests(), run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
+def saved(run) -> dict[str, dict]:
+    return {path.name: json.loads(path.read_text())
+            for path in sorted((run.outdir / "load-results").glob("*.json"))}
+
+
+def test_every_load_keyword_logs_its_table_and_charts(reports_run):
+    tests = reports_run.tests()
+    for name in ("Burst With Charts", "Rate Scaling With Charts",
+                 "Connection Scaling With Charts"):
+        assert tests[name].status == "PASS", tests[name].message
+    files = saved(reports_run)
+    burst = files["Reports--Burst_With_Charts--charted_burst.json"]
+    output = (reports_run.outdir / "output.xml").read_text()
+    subtitle = (f"{burst['sent']:,} sent, {burst['received']:,} received, {burst['lost']:,} "
+                f"lost; {burst['achieved_receive_rate']:,.0f} msg/s; p50 "
+                f"{burst['summary']['latency_p50_ms']:,.2f} ms")
+    assert subtitle in output
+    assert "rates: achieved rate and p95 by target rate".replace("rates", "rate scaling") \
+        in output
+    assert "connection scaling: throughput by connections" in output
+    assert output.count("&lt;svg") >= 6          # two charts per load keyword, in the log
+    assert "service time p50 / p99 (ms)" in output and "server CPU / RSS peak / growth" in output
+    assert (reports_run.outdir / "log.html").stat().st_size > 0
+
+
+def test_results_are_saved_per_test_with_their_names_even_when_the_test_fails(reports_run):
+    tests = reports_run.tests()
+    assert tests["A Failing Test Still Leaves Its Result"].status == "FAIL"
+    files = saved(reports_run)
+    failed = files["Reports--A_Failing_Test_Still_Leaves_Its_Result--before_the_failure.json"]
+    assert failed["suite"] == "Reports"
+    assert failed["test"] == "A Failing Test Still Leaves Its Result"
+    assert failed["received"] == 300 and LatencyHistogram.decode(
+        failed["latency_histogram"]).count == 300
+    assert {"Reports--Two_Steps_Of_One_Name_Get_Two_Files--same_name.json",
+            "Reports--Two_Steps_Of_One_Name_Get_Two_Files--same_name--2.json"} <= set(files)
+    scaling = files["Reports--Rate_Scaling_With_Charts--rate_scaling.json"]
+    assert [step["name"] for step in scaling["steps"]] == ["rate scaling: 200/s",
+                                                          "rate scaling: 400/s"]
+    assert not list((reports_run.outdir / "load-results").glob(".*"))  # no temporary left
+
+
+def test_the_keyword_passes_on_equal_results_and_fails_on_a_20_percent_drop(reports_run):
+    tests = reports_run.tests()
+    equal = tests["Equal Results Do Not Regress"]
+    assert equal.status == "PASS", equal.message
+    dropped = tests["A 20% Throughput Drop Regresses"]
+    assert dropped.status == "FAIL"
+    assert fnmatch.fnmatchcase(
+        dropped.message, "Load results regressed against the baseline (tolerance 10%): "
+        "Reports / A 20% Throughput Drop Regresses / regression step: throughput regressed "
+        "(-*%, allowed >= *)*"), dropped.message
+    drop = float(re.search(r"throughput regressed \((-[0-9.]+)%", dropped.message).group(1))
+    assert -25 < drop < -15, dropped.message   # 800/s against 1000/s
+    assert "&lt;table" in (reports_run.outdir / "output.xml").read_text()
+
+
+def test_the_metrics_keywords_serve_the_counters(reports_run):
+    test = reports_run.tests()["The Metrics Endpoint Counts What Was Sent"]
+    assert test.status == "PASS", test.message
+
+
+def test_the_merge_keyword_sums_every_saved_step_once(reports_run):
+    test = reports_run.tests()["Merge Of The Run So Far"]
+    assert test.status == "PASS", test.message
+    merged = json.loads((reports_run.outdir / "merged-load-results.json").read_text())
+    steps = [step for data in saved(reports_run).values()
+             for step in data.get("steps", [data])]
+    merged_before = [s for s in steps if s["name"]]   # all saved before the merge ran
+    assert merged["total"]["steps"] == len(merged_before)
+    assert merged["total"]["received"] == sum(s["received"] for s in merged_before)
+    assert test.message == (f"{merged['total']['received']} replies in "
+                            f"{merged['total']['steps']} steps")
+    assert (reports_run.outdir / "merged-load-results.html").read_text().count("<svg") >= 2
