@@ -15,6 +15,7 @@ import argparse
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,16 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "libraries"))
 
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, LoadPlan  # noqa: E402
+from WebSocketLoadLibrary.engine.memory import release_freed_memory  # noqa: E402
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
+
+
+@dataclass
+class Step:
+    sent: int
+    received: int
+    lost: int
+    load_applied: bool
 
 
 class Sampler(threading.Thread):
@@ -74,10 +84,15 @@ def main() -> int:
             plan = LoadPlan(rate=args.rate, duration_s=min(60.0, remaining), reply_timeout_s=5,
                             name=f"soak minute {len(steps) + 1}")
             result = engine.run_step(pool, plan, server_pid=server.pid)
-            steps.append(result)
+            # keep only the figures: a whole result (histograms, timeline, samples) is
+            # about 1 MB, and keeping ten of them would look like a leak
+            steps.append(Step(result.sent, result.received, result.lost + result.send_errors,
+                              result.load_applied))
             print(f"{result.name}: sent {result.sent:,} received {result.received:,} "
                   f"lost {result.lost} p99 {result.latency_ms(99):.2f} ms "
                   f"applied {result.load_applied}", flush=True)
+            del result
+            release_freed_memory()  # as the keyword library does after every step
         sampler.stopped.set()
         sampler.join()
         stats = server.stats()
@@ -86,7 +101,7 @@ def main() -> int:
         server.stop()
     sent = sum(s.sent for s in steps)
     received = sum(s.received for s in steps)
-    lost = sum(s.lost + s.send_errors for s in steps)
+    lost = sum(s.lost for s in steps)
     print(f"\n{args.connections} connections, {args.rate:,.0f} msg/s, {len(steps)} steps, "
           f"{total / 60:.1f} min: sent {sent:,}, received {received:,}, lost {lost:,}, "
           f"server received {stats['messages_received']:,} sent {stats['messages_sent']:,}")

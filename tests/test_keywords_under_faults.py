@@ -120,3 +120,55 @@ def test_a_run_whose_suite_setup_fails_leaves_no_process_behind(tmp_path):
     alive = [pid for pid in children if psutil.pid_exists(pid)
              and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     assert not alive, f"left running: {alive}"
+
+
+SERVER_FAULTS = """
+*** Settings ***
+Library           WebSocketLoadLibrary
+Suite Teardown    Stop All Mock Servers
+
+*** Test Cases ***
+Server Killed Mid Run
+    Start Mock Server    alias=doomed
+    Connect Clients    count=3
+    ${stats}=    Get Mock Server Stats
+    Evaluate    threading.Timer(1.0, os.kill, ($stats['pid'], signal.SIGKILL)).start()
+    ...    modules=threading,os,signal
+    Send Burst At Rate    3000    1000/s    reply_timeout=1 s    timeout=30 s
+
+Server Closes With A Code
+    Start Mock Server    disconnect_after=100    alias=closing
+    Connect Clients    count=2
+    Send Burst At Rate    1000    1000/s    reply_timeout=1 s
+
+Closing On Purpose Can Be Allowed
+    Start Mock Server    disconnect_after=100    alias=allowed
+    Connect Clients    count=2
+    ${result}=    Send Burst At Rate    1000    1000/s    reply_timeout=1 s    fail_on_disconnect=False
+    Should Be Equal As Integers    ${result.received}    200
+    Run Keyword And Expect Error    Refusing to judge delivery ratio*800 of 1000 messages could not be sent*1011*
+    ...    Delivery Ratio Should Be At Least    0.99
+"""
+
+
+def test_server_faults_during_a_step_fail_the_keyword_with_the_figures_and_the_cause(tmp_path):
+    suite = tmp_path / "server_faults.robot"
+    suite.write_text(SERVER_FAULTS)
+    started = time.monotonic()
+    run = run_robot(tmp_path / "out", str(suite), timeout_s=120)
+    assert time.monotonic() - started < 60
+    tests = run.tests()
+    killed = tests["Server Killed Mid Run"]
+    assert killed.status == "FAIL"
+    assert killed.message.startswith(
+        "Load step 'burst 3,000 at 1000/s' lost 3 of 3 connections (3 x connection lost "
+        "without a close frame (1006 abnormal closure)). So far: sent "), killed.message
+    assert "not sent" in killed.message and "saved" in killed.message
+    assert killed.elapsed_time.total_seconds() < 10
+    closing = tests["Server Closes With A Code"]
+    assert closing.status == "FAIL"
+    assert ("2 x connection closed by server with code 1011 (internal error): mock server "
+            "fault: disconnect after 100 messages") in closing.message, closing.message
+    assert tests["Closing On Purpose Can Be Allowed"].status == "PASS"
+    saved = sorted(p.name for p in (tmp_path / "out" / "load-results").glob("*.json"))
+    assert any("Server_Killed_Mid_Run" in name or "Server Killed" in name for name in saved), saved

@@ -7,6 +7,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..engine import LoadPlan, LoadResult, ScalingResult, StepTimeout
+from ..engine.memory import release_freed_memory
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .state import ClientGroup
@@ -15,13 +16,18 @@ from .summary_table import log_charts, log_saved, result_table, scaling_table
 PROGRESS_EVERY_S = 2.0
 
 
+class ConnectionsLost(AssertionError):
+    ROBOT_SUPPRESS_NAME = True
+
+
 class LoadKeywords(LibraryComponent):
 
     @keyword
     def send_burst_at_rate(self, messages: int, rate: Rate, timeout: Duration | None = None,
                            reply_timeout: Duration = Duration(5), window: int = 16,
                            rate_tolerance: Ratio = Ratio(0.05),
-                           name: str | None = None) -> LoadResult:
+                           name: str | None = None,
+                           fail_on_disconnect: bool = True) -> LoadResult:
         """Sends ``messages`` messages at ``rate`` over the current clients; returns the result.
 
         ``rate`` is the total rate over all connections: ``1000``, ``1000/s``, ``2k/s``, or
@@ -41,6 +47,12 @@ class LoadKeywords(LibraryComponent):
         The result becomes the last result for the assertion keywords, its summary table
         goes to the log and progress to the console.
 
+        If the server closes connections during the step (or dies), the keyword fails
+        with how many connections closed, why (close code and reason), and what was sent,
+        received and lost so far; the result is still saved and kept as the last result.
+        ``fail_on_disconnect=False`` returns the result instead, for tests that close
+        connections on purpose.
+
         Example:
         | Connect Clients | count=10 |
         | Send Burst At Rate | 5000 | 1000/s |
@@ -50,19 +62,21 @@ class LoadKeywords(LibraryComponent):
         plan = LoadPlan(rate=rate.per_second, messages=messages, window=window,
                         reply_timeout_s=float(reply_timeout), rate_tolerance=float(rate_tolerance),
                         name=name or f"burst {messages:,} at {rate}")
-        return self._run(self._group(), plan, timeout)
+        return self._run(self._group(), plan, timeout, fail_on_disconnect=fail_on_disconnect)
 
     @keyword
     def run_sustained_load(self, rate: Rate, duration: Duration, timeout: Duration | None = None,
                            reply_timeout: Duration = Duration(5), window: int = 16,
                            rate_tolerance: Ratio = Ratio(0.05),
-                           name: str | None = None) -> LoadResult:
+                           name: str | None = None,
+                           fail_on_disconnect: bool = True) -> LoadResult:
         """Sends at ``rate`` for ``duration`` over the current clients; returns the result.
 
         The same as `Send Burst At Rate` with a duration instead of a count: a paced rate
         sends rate x duration messages on schedule; ``max`` keeps ``window`` messages in
         flight per connection until the time is up. Memory of the generator and the mock
-        server is sampled throughout, for `Memory Growth Should Be Below`.
+        server is sampled throughout, for `Memory Growth Should Be Below`. Connections closed
+        during the step fail it unless ``fail_on_disconnect=False``, as in `Send Burst At Rate`.
 
         Example:
         | Run Sustained Load | 500/s | 30 s |
@@ -71,7 +85,7 @@ class LoadKeywords(LibraryComponent):
         plan = LoadPlan(rate=rate.per_second, duration_s=float(duration), window=window,
                         reply_timeout_s=float(reply_timeout), rate_tolerance=float(rate_tolerance),
                         name=name or f"sustained {rate} for {duration}")
-        return self._run(self._group(), plan, timeout)
+        return self._run(self._group(), plan, timeout, fail_on_disconnect=fail_on_disconnect)
 
     @keyword
     def run_rate_scaling(self, rates: list[Rate], step_duration: Duration,
@@ -167,7 +181,7 @@ class LoadKeywords(LibraryComponent):
         return None
 
     def _run(self, group: ClientGroup, plan: LoadPlan, timeout: Duration | None,
-             remember: bool = True) -> LoadResult:
+             remember: bool = True, fail_on_disconnect: bool = True) -> LoadResult:
         engine = self.state.engine
         timeout_s = float(timeout) if timeout is not None else engine.default_timeout_s(plan)
         rate = "max" if plan.rate is None else f"{plan.rate:,.0f} msg/s"
@@ -190,6 +204,7 @@ class LoadKeywords(LibraryComponent):
             raise
         finally:
             self.state.live.step_finished(running.step)
+            release_freed_memory()
         self.state.files.remember_context(result)
         logger.info(result_table(result), html=True)
         if remember:  # saved at once, so a test that fails later still leaves its figures
@@ -205,7 +220,19 @@ class LoadKeywords(LibraryComponent):
         self.console(line)
         if remember:
             self.state.remember(result)
+        if result.connections_closed and fail_on_disconnect:
+            self._fail_on_lost_connections(result, plan)
         return result
+
+    def _fail_on_lost_connections(self, result: LoadResult, plan: LoadPlan) -> None:
+        closed = sum(result.connections_closed.values())
+        why = "; ".join(f"{count} x {reason}" for reason, count in result.connections_closed.items())
+        message = (f"Load step '{plan.name}' lost {closed} of {result.connections} connections "
+                   f"({why}). So far: sent {result.sent:,}, received {result.received:,}, "
+                   f"lost {result.lost:,}, not sent {result.send_errors:,}. The result is "
+                   f"kept as the last result and saved.")
+        self.console(f"[FAIL] {message}")
+        raise ConnectionsLost(message)
 
     def _finish_scaling(self, scaling: ScalingResult) -> ScalingResult:
         self.state.files.remember_context(scaling)

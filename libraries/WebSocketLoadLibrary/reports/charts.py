@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 from html import escape
 
-from ..engine.histogram import LatencyHistogram
 from ..engine.result import LoadResult
 from ..engine.scaling import ScalingResult
 
