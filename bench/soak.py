@@ -79,6 +79,7 @@ def main() -> int:
         sampler = Sampler({"generator": psutil.Process().pid, "server": server.pid})
         sampler.start()
         steps, total = [], args.minutes * 60
+        between = []  # (t, generator RSS, server RSS) after each step
         deadline = time.monotonic() + total
         while (remaining := deadline - time.monotonic()) > 1:
             plan = LoadPlan(rate=args.rate, duration_s=min(60.0, remaining), reply_timeout_s=5,
@@ -93,6 +94,8 @@ def main() -> int:
                   f"applied {result.load_applied}", flush=True)
             del result
             release_freed_memory()  # as the keyword library does after every step
+            between.append((time.monotonic() - sampler.started_at,
+                            psutil.Process().memory_info().rss, psutil.Process(server.pid).memory_info().rss))
         sampler.stopped.set()
         sampler.join()
         stats = server.stats()
@@ -111,6 +114,15 @@ def main() -> int:
         fds = [s[f"{side}_fds"] for s in sampler.samples if s["t_s"] >= args.warmup]
         print(f"{side:9} RSS after warm-up {first / 1000:.1f} -> {last / 1000:.1f} MB, "
               f"slope {slope:+.1f} kB/min; open files {min(fds)}..{max(fds)}")
+    print("RSS between steps (after the step's memory is released), MB:")
+    for t, generator, served in between:
+        print(f"  {t:6.0f} s  generator {generator / 1e6:6.1f}  server {served / 1e6:6.1f}")
+    if len(between) > 2:
+        t = np.array([b[0] for b in between[1:]]) / 60
+        for index, side in ((1, "generator"), (2, "server")):
+            y = np.array([b[index] for b in between[1:]]) / 1000
+            print(f"  {side} slope between steps after the first: "
+                  f"{float(np.polyfit(t, y, 1)[0]):+.1f} kB/min")
     return 0 if lost == 0 else 1
 
 
