@@ -110,6 +110,8 @@ class PicowsSocket(WSListener):
 
     # -- engine side -------------------------------------------------------------------
     async def ping(self, timeout_s: float) -> None:
+        if self.closed or self.close_code is not None:  # closed right after the handshake
+            raise ConnectionError("closed")
         self._pong = asyncio.get_running_loop().create_future()
         self.transport.send_ping()
         await asyncio.wait_for(self._pong, timeout_s)
@@ -214,7 +216,13 @@ class PicowsPool(ClientPool):
         return added
 
     async def _round_trip(self, connection: PooledConnection, timeout_s: float) -> None:
-        await connection.ws.ping(timeout_s)
+        ws = connection.ws
+        await ws.ping(timeout_s)
+        # a server that closes right after the handshake may answer the ping first: its
+        # close frame then comes in the same read as the pong, so look once more
+        await asyncio.sleep(0)
+        if ws.closed or ws.close_code is not None:
+            raise ConnectionError("closed")
 
     @staticmethod
     def _describe_failed(connection: PooledConnection) -> str:

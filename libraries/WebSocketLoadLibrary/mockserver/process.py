@@ -94,9 +94,10 @@ class MockServerProcess:
                 f"{self._stderr_tail()}") from None
         if line is None or line.get("event") != "ready":
             code = self.process.wait(timeout=5)
+            tail = self._stderr_tail()  # read before stop() closes the file
             self.stop()
             raise MockServerError(f"mock server exited with code {code} before it was ready"
-                                  f"{self._stderr_tail()}")
+                                  f"{tail}")
         self.ready = line
         return self.uri
 
