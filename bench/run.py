@@ -1,12 +1,12 @@
-"""Engine benchmark: raw websockets loop vs the engine, unbounded and paced.
+"""Engine benchmark: raw transport loops vs the engine, workers, mock server, pacing, 10k.
 
-    .venv/bin/python bench/run.py            # full run (about 1-2 minutes)
-    .venv/bin/python bench/run.py --quick    # a smoke run
+    ./run bench              # full run (about 3 minutes)
+    ./run bench --quick      # a smoke run (under a minute)
 
-All figures come from one process against one mock server process, and each engine figure
-is printed as a ratio against the raw transport loop measured in the same run (the machine
-is shared and noisy: absolute numbers drift, ratios much less). Runs alternate raw/engine
-and report medians.
+Everything comes from one run against mock server processes on this machine, and each
+engine figure is printed as a ratio against the raw transport loop measured in the same
+run, alternating raw/engine (the machine is shared and noisy: absolute numbers drift
+20-30% between runs, ratios much less). Medians of the repeats.
 """
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "libraries"))
 
+from picows import WSListener, WSMsgType  # noqa: E402
+from picows.url import parse_url  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from WebSocketLoadLibrary.engine import (ConnectionOptions, LoadEngine, LoadPlan,  # noqa: E402
-                                         MessageTemplate)
+                                         MessageTemplate, run_step_in_workers)
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
+from WebSocketLoadLibrary.picows_wire import make_protocol  # noqa: E402
 
 PAYLOAD_SIZE = 32  # ~100-byte JSON messages, as in DESIGN.md's figures
 
@@ -38,17 +41,23 @@ class CpuMeter:
 
     def __enter__(self):
         self.started = time.perf_counter()
-        self.before = {k: sum(p.cpu_times()[:2]) for k, p in self.processes.items()}
+        self.before = {k: _cpu_s(p) for k, p in self.processes.items()}
         return self
 
     def __exit__(self, *exc):
         wall = time.perf_counter() - self.started
-        self.percent = {k: 100 * (sum(p.cpu_times()[:2]) - self.before[k]) / wall
+        self.percent = {k: 100 * (_cpu_s(p) - self.before[k]) / wall
                         for k, p in self.processes.items()}
 
 
-async def raw_echo_loop(uri: str, connections: int, messages: int, window: int) -> float:
-    """Pipelined echo over plain websockets, no bookkeeping: msg/s round trip."""
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+# -- raw transport loops (no bookkeeping) ------------------------------------------------
+async def raw_websockets_loop(uri: str, connections: int, messages: int, window: int) -> float:
+    """Pipelined echo over plain websockets: msg/s round trip."""
     message = MessageTemplate(payload_size=PAYLOAD_SIZE).render(1)
     sockets = [await connect(uri, compression=None, max_queue=1024, proxy=None)
                for _ in range(connections)]
@@ -72,85 +81,273 @@ async def raw_echo_loop(uri: str, connections: int, messages: int, window: int) 
     return per_connection * connections / elapsed
 
 
+class _RawPicows(WSListener):
+    def __init__(self, messages: int, window: int, message: bytes):
+        super().__init__()
+        self.left_to_send, self.left_to_receive = messages, messages
+        self.window, self.message = window, message
+        self.done = asyncio.get_running_loop().create_future()
+        self.rtts: list[float] = []
+        self.sent_at = 0.0
+
+    def on_ws_connected(self, transport):
+        self.transport = transport
+
+    def start(self):
+        for _ in range(min(self.window, self.left_to_send)):
+            self.transport.send(WSMsgType.TEXT, self.message)
+            self.left_to_send -= 1
+
+    def on_ws_frame(self, transport, frame):
+        if frame.msg_type is not WSMsgType.TEXT:
+            return
+        frame.get_payload_as_bytes()
+        self.left_to_receive -= 1
+        if self.left_to_send:
+            transport.send(WSMsgType.TEXT, self.message)
+            self.left_to_send -= 1
+        elif not self.left_to_receive and not self.done.done():
+            self.done.set_result(None)
+
+
+async def _raw_picows_connect(uri: str, listener_factory):
+    url = parse_url(uri)
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_connection(
+        lambda: make_protocol(True, listener_factory, netloc=url.netloc, path=url.resource_name),
+        url.host, url.port)
+    await protocol.wait_until_handshake_complete()
+    return protocol.listener
+
+
+async def raw_picows_loop(uri: str, connections: int, messages: int, window: int) -> float:
+    """Pipelined echo over picows with coalesced writes (what the engine's picows transport
+    is built on), no bookkeeping: msg/s round trip."""
+    message = MessageTemplate(payload_size=PAYLOAD_SIZE).render(1)
+    per_connection = messages // connections
+    listeners = [await _raw_picows_connect(uri, lambda: _RawPicows(per_connection, window, message))
+                 for _ in range(connections)]
+    started = time.perf_counter()
+    for listener in listeners:
+        listener.start()
+    await asyncio.wait_for(asyncio.gather(*(l.done for l in listeners)), 120)
+    elapsed = time.perf_counter() - started
+    for listener in listeners:
+        listener.transport.send_close()
+        listener.transport.disconnect()
+    return per_connection * connections / elapsed
+
+
+async def raw_picows_rtt(uri: str, messages: int, interval_s: float) -> list[float]:
+    """One message at a time, `interval_s` apart: the round trip of transport and server
+    alone, timestamps taken at the send and in the frame callback (ms)."""
+    message = MessageTemplate(payload_size=PAYLOAD_SIZE).render(1)
+    rtts: list[float] = []
+
+    class Probe(WSListener):
+        def on_ws_connected(self, transport):
+            self.transport = transport
+
+        def on_ws_frame(self, transport, frame):
+            if frame.msg_type is WSMsgType.TEXT and self.waiter is not None:
+                rtts.append((time.perf_counter() - self.sent_at) * 1000)
+                self.waiter.set_result(None)
+
+    probe = await _raw_picows_connect(uri, Probe)
+    loop = asyncio.get_running_loop()
+    for _ in range(messages):
+        probe.waiter = loop.create_future()
+        probe.sent_at = time.perf_counter()
+        probe.transport.send(WSMsgType.TEXT, message)
+        await asyncio.wait_for(probe.waiter, 5)
+        probe.waiter = None
+        await asyncio.sleep(interval_s)
+    probe.transport.send_close()
+    probe.transport.disconnect()
+    return rtts
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
 def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
-def unbounded(engine, server, connections: int, messages: int, window: int, repeats: int):
-    raw_runs, engine_runs = [], []
-    pool = engine.connect(ConnectionOptions(server.uri), count=connections)
+# -- sections ------------------------------------------------------------------------------
+def server_vs_raw_client(engine, servers, messages, repeats):
+    print("\n## mock server vs raw picows client (pipelined echo, window 32, no bookkeeping)")
+    print(f"{'server engine':>14} {'connections':>11} {'msg/s':>9} {'srv CPU%':>8} {'client CPU%':>11}")
+    for name, server in servers.items():
+        for connections in (1, 25):
+            runs = []
+            for _ in range(repeats):
+                with CpuMeter(server.pid) as cpu:
+                    rate = engine.loop.run(raw_picows_loop(server.uri, connections, messages, 32), 180)
+                runs.append({"rate": rate, **cpu.percent})
+            print(f"{name:>14} {connections:>11} {median_of(runs, 'rate'):>9.0f} "
+                  f"{median_of(runs, 'server'):>8.0f} {median_of(runs, 'generator'):>11.0f}")
+
+
+def unbounded(engine, server, messages, repeats, window=32):
+    print(f"\n## unbounded round trip (closed loop, window {window}) against the picows mock "
+          "server; engine = full bookkeeping; ratio = engine / raw loop of the same transport")
+    print(f"{'transport':>10} {'conns':>5} {'raw msg/s':>10} {'engine msg/s':>12} {'ratio':>6} "
+          f"{'gen CPU% raw/eng':>17} {'srv CPU% raw/eng':>17} {'p50 ms':>7} {'p99 ms':>7}")
+    raws = {"websockets": raw_websockets_loop, "picows": raw_picows_loop}
+    best = {}
     template = MessageTemplate(payload_size=PAYLOAD_SIZE)
-    try:
-        for _ in range(repeats):
+    for transport in ("websockets", "picows"):
+        for connections in (1, 25):
+            raw_runs, engine_runs = [], []
+            pool = engine.connect(ConnectionOptions(server.uri, transport=transport),
+                                  count=connections)
+            try:
+                for _ in range(repeats):
+                    with CpuMeter(server.pid) as cpu:
+                        rate = engine.loop.run(raws[transport](server.uri, connections, messages,
+                                                               window), 180)
+                    raw_runs.append({"rate": rate, **cpu.percent})
+                    with CpuMeter(server.pid) as cpu:
+                        result = engine.run_step(pool, LoadPlan(rate=None, messages=messages,
+                                                                window=window), template=template)
+                    assert result.received == messages, result.summary()
+                    engine_runs.append({"rate": result.achieved_receive_rate, **cpu.percent,
+                                        "p50": result.latency_ms(50), "p99": result.latency_ms(99)})
+            finally:
+                engine.disconnect(pool)
+            ratio = median_of(engine_runs, "rate") / median_of(raw_runs, "rate")
+            best[(transport, connections)] = median_of(engine_runs, "rate")
+            print(f"{transport:>10} {connections:>5} {median_of(raw_runs, 'rate'):>10.0f} "
+                  f"{median_of(engine_runs, 'rate'):>12.0f} {ratio:>6.2f} "
+                  f"{median_of(raw_runs, 'generator'):>8.0f}/{median_of(engine_runs, 'generator'):<8.0f} "
+                  f"{median_of(raw_runs, 'server'):>8.0f}/{median_of(engine_runs, 'server'):<8.0f} "
+                  f"{median_of(engine_runs, 'p50'):>7.2f} {median_of(engine_runs, 'p99'):>7.2f}")
+    return best
+
+
+def with_workers(engine, server, messages, repeats, loop_kind, connections=24):
+    print(f"\n## worker processes (picows, {connections} connections, closed loop, "
+          "results merged: counters added, histograms merged)")
+    print(f"{'processes':>9} {'msg/s':>9} {'gain':>6} {'srv CPU%':>8} {'p50 ms':>7} {'p99 ms':>7}")
+    options = ConnectionOptions(server.uri, transport="picows")
+    template = MessageTemplate(payload_size=PAYLOAD_SIZE)
+    rows = {1: [], 2: []}
+    for _ in range(repeats):
+        pool = engine.connect(options, count=connections)
+        try:
             with CpuMeter(server.pid) as cpu:
-                rate = engine.loop.run(raw_echo_loop(server.uri, connections, messages, window), 180)
-            raw_runs.append({"rate": rate, **cpu.percent})
-            with CpuMeter(server.pid) as cpu:
-                result = engine.run_step(pool, LoadPlan(rate=None, messages=messages, window=window),
+                result = engine.run_step(pool, LoadPlan(rate=None, messages=messages, window=32),
                                          template=template)
-            assert result.received == messages, result.summary()
-            engine_runs.append({"rate": result.achieved_receive_rate, **cpu.percent,
-                                "p50": result.latency_ms(50), "p99": result.latency_ms(99)})
-    finally:
-        engine.disconnect(pool)
-    return raw_runs, engine_runs
-
-
-def paced(engine, server, rate: float, seconds: float, connections: int) -> dict:
-    pool = engine.connect(ConnectionOptions(server.uri), count=connections)
-    try:
+        finally:
+            engine.disconnect(pool)
+        rows[1].append({"rate": result.achieved_receive_rate, **cpu.percent,
+                        "p50": result.latency_ms(50), "p99": result.latency_ms(99)})
         with CpuMeter(server.pid) as cpu:
-            result = engine.run_step(pool, LoadPlan(rate=rate, duration_s=seconds),
-                                     template=MessageTemplate(payload_size=PAYLOAD_SIZE))
+            merged = run_step_in_workers(options, connections,
+                                         LoadPlan(rate=None, messages=messages, window=32),
+                                         workers=2, template=template, loop_kind=loop_kind)
+        assert merged.received == messages, merged.summary()
+        rows[2].append({"rate": merged.achieved_receive_rate, **cpu.percent,
+                        "p50": merged.latency_ms(50), "p99": merged.latency_ms(99)})
+    base = median_of(rows[1], "rate")
+    for processes, runs in rows.items():
+        print(f"{processes:>9} {median_of(runs, 'rate'):>9.0f} {median_of(runs, 'rate') / base:>6.2f} "
+              f"{median_of(runs, 'server'):>8.0f} {median_of(runs, 'p50'):>7.2f} "
+              f"{median_of(runs, 'p99'):>7.2f}")
+
+
+def pacing(engine, server, unbounded_max, seconds, quick):
+    print(f"\n## paced (open loop, picows, 10 connections; latency from intended send time; "
+          f"80% of the unbounded max = {0.8 * unbounded_max:.0f} msg/s)")
+    print(f"{'target':>8} {'achieved':>10} {'error %':>8} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'svc p99':>8} {'max lag ms':>10} {'gen CPU%':>8} {'srv CPU%':>8} applied")
+    rates = [1000, 10000, 40000] if quick else [1000, 5000, 10000, 20000, 40000, 60000]
+    rates.append(round(0.8 * unbounded_max, -3))
+    options = ConnectionOptions(server.uri, transport="picows")
+    template = MessageTemplate(payload_size=PAYLOAD_SIZE)
+    pool = engine.connect(options, count=10)
+    try:
+        for rate in rates:
+            with CpuMeter(server.pid) as cpu:
+                r = engine.run_step(pool, LoadPlan(rate=rate, duration_s=seconds), template=template)
+            error = 100 * (r.achieved_send_rate - rate) / rate
+            print(f"{rate:>8.0f} {r.achieved_send_rate:>10.1f} {error:>8.2f} {r.latency_ms(50):>7.2f} "
+                  f"{r.latency_ms(99):>7.2f} {r.service_time_ms(99):>8.2f} {r.max_lag_s * 1000:>10.2f} "
+                  f"{cpu.percent['generator']:>8.0f} {cpu.percent['server']:>8.0f} {r.load_applied}")
+        print("\n## harness overhead at 1k msg/s: engine p99 (from intended time) against the raw "
+              "picows round trip of the same server, one message at a time")
+        rtts = engine.loop.run(raw_picows_rtt(server.uri, 1000 if quick else 3000, 0.001), 60)
+        raw_p99 = percentile(rtts, 99)
+        print(f"{'pacing timer':>12} {'p50 ms':>7} {'p99 ms':>7} {'raw p99':>8} {'added p99':>9} "
+              f"{'gen CPU%':>8}")
+        print(f"{'(raw loop)':>12} {percentile(rtts, 50):>7.2f} {raw_p99:>7.2f} {raw_p99:>8.2f} "
+              f"{0:>9.2f} {'':>8}")
+        for timer in ("loop", "spin", "precise"):
+            with CpuMeter(server.pid) as cpu:
+                r = engine.run_step(pool, LoadPlan(rate=1000, duration_s=seconds, pacing_timer=timer),
+                                    template=template)
+            print(f"{timer:>12} {r.latency_ms(50):>7.2f} {r.latency_ms(99):>7.2f} {raw_p99:>8.2f} "
+                  f"{r.latency_ms(99) - raw_p99:>9.2f} {cpu.percent['generator']:>8.0f}")
     finally:
         engine.disconnect(pool)
-    return {"target": rate, "achieved": result.achieved_send_rate,
-            "error_pct": 100 * (result.achieved_send_rate - rate) / rate,
-            "received": result.received, "sent": result.sent, "p50": result.latency_ms(50),
-            "p99": result.latency_ms(99), "service_p99": result.service_time_ms(99),
-            "max_lag_ms": result.max_lag_s * 1000, "applied": result.load_applied, **cpu.percent}
+
+
+def ten_thousand(engine, transports, count=10_000):
+    print(f"\n## {count} concurrent connections from one generator (picows mock server, "
+          "one paced step over all of them)")
+    print(f"{'transport':>10} {'connect s':>9} {'gen KB/conn':>11} {'srv KB/conn':>11} "
+          f"{'step msg/s':>10} {'received':>9} {'p99 ms':>7}")
+    for transport in transports:
+        with MockServerProcess(engine="picows", max_connections=count + 100) as server:
+            generator, server_process = psutil.Process(), psutil.Process(server.pid)
+            time.sleep(0.2)
+            before = (generator.memory_info().rss, server_process.memory_info().rss)
+            started = time.perf_counter()
+            pool = engine.connect(ConnectionOptions(server.uri, transport=transport,
+                                                    ping_interval_s=None), count=count,
+                                  concurrency=500)
+            connect_s = time.perf_counter() - started
+            try:
+                time.sleep(0.5)
+                after = (generator.memory_info().rss, server_process.memory_info().rss)
+                result = engine.run_step(pool, LoadPlan(rate=count, messages=count),
+                                         template=MessageTemplate(payload_size=PAYLOAD_SIZE))
+            finally:
+                engine.disconnect(pool, timeout_s=60)
+            print(f"{transport:>10} {connect_s:>9.2f} {(after[0] - before[0]) / count / 1024:>11.1f} "
+                  f"{(after[1] - before[1]) / count / 1024:>11.1f} "
+                  f"{result.achieved_send_rate:>10.0f} {result.received:>9} {result.latency_ms(99):>7.2f}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts, one repeat")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                        help="event loop of the generator")
-    parser.add_argument("--window", type=int, default=32, help="in flight per connection")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop",
+                        help="event loop of the generator (default uvloop)")
     args = parser.parse_args(argv)
-    messages = 20_000 if args.quick else 100_000
+    messages = 30_000 if args.quick else 150_000
     repeats = 1 if args.quick else 3
     seconds = 1.0 if args.quick else 3.0
 
-    print(f"# bench: websockets client, generator loop={args.loop}, payload {PAYLOAD_SIZE} B, "
-          f"window {args.window}/connection, {messages} messages x {repeats} (medians)")
-    with MockServerProcess(compression=False) as server:
-        print(f"# mock server {server.uri} (pid {server.pid}, loop {server.ready.get('loop')})")
-        engine = LoadEngine(loop_kind=args.loop)
-        try:
-            print("\n## unbounded round trip (closed loop)")
-            print(f"{'connections':>11} {'raw msg/s':>10} {'engine msg/s':>12} {'ratio':>6} "
-                  f"{'gen CPU% raw/eng':>17} {'srv CPU% raw/eng':>17} {'p50 ms':>7} {'p99 ms':>7}")
-            for connections in (1, 25):
-                raw, eng = unbounded(engine, server, connections, messages, args.window, repeats)
-                ratio = median_of(eng, "rate") / median_of(raw, "rate")
-                print(f"{connections:>11} {median_of(raw, 'rate'):>10.0f} "
-                      f"{median_of(eng, 'rate'):>12.0f} {ratio:>6.2f} "
-                      f"{median_of(raw, 'generator'):>8.0f}/{median_of(eng, 'generator'):<8.0f} "
-                      f"{median_of(raw, 'server'):>8.0f}/{median_of(eng, 'server'):<8.0f} "
-                      f"{median_of(eng, 'p50'):>7.2f} {median_of(eng, 'p99'):>7.2f}")
-            print("\n## paced (open loop, 10 connections; latency from intended send time)")
-            print(f"{'target':>8} {'achieved':>10} {'error %':>8} {'p50 ms':>7} {'p99 ms':>7} "
-                  f"{'svc p99':>8} {'max lag ms':>10} {'gen CPU%':>8} {'srv CPU%':>8} applied")
-            for rate in (1000, 5000, 10000, 20000, 40000):
-                row = paced(engine, server, rate, seconds, 10)
-                print(f"{row['target']:>8.0f} {row['achieved']:>10.1f} {row['error_pct']:>8.2f} "
-                      f"{row['p50']:>7.2f} {row['p99']:>7.2f} {row['service_p99']:>8.2f} "
-                      f"{row['max_lag_ms']:>10.2f} {row['generator']:>8.0f} {row['server']:>8.0f} "
-                      f"{row['applied']}")
-        finally:
-            engine.close()
+    print(f"# bench: generator loop={args.loop}, payload {PAYLOAD_SIZE} B (~100-byte JSON), "
+          f"{messages} messages x {repeats} (medians)")
+    engine = LoadEngine(loop_kind=args.loop)
+    try:
+        with MockServerProcess(engine="picows") as fast, \
+                MockServerProcess(engine="websockets", compression=False) as plain:
+            print(f"# mock servers: picows {fast.uri} (pid {fast.pid}), websockets {plain.uri} "
+                  f"(pid {plain.pid}), both on uvloop")
+            server_vs_raw_client(engine, {"picows": fast, "websockets": plain}, messages, repeats)
+            best = unbounded(engine, fast, messages, repeats)
+            with_workers(engine, fast, messages, repeats, args.loop)
+            pacing(engine, fast, best[("picows", 25)], seconds, args.quick)
+        ten_thousand(engine, ["picows"] if args.quick else ["picows", "websockets"])
+    finally:
+        engine.close()
     return 0
 
 

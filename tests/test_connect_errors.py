@@ -147,7 +147,7 @@ def test_a_subprotocol_the_server_accepts_is_negotiated(start_server, connect):
 
 def test_compression_is_negotiated_only_when_asked_for(start_server, connect):
     server = start_server()  # the server offers permessage-deflate
-    plain = connect(server.uri)
+    plain = connect(server.uri, transport="websockets")
     deflate = connect(server.uri, compression=True)
     extensions = [c.ws.protocol.extensions for c in (plain.connections[0], deflate.connections[0])]
     assert extensions[0] == [] and len(extensions[1]) == 1

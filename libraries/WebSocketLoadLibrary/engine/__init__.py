@@ -13,7 +13,9 @@ from .result import LoadResult
 from .scaling import ScalingResult
 from .schedule import OpenLoopSchedule
 from .step import LoadPlan
+from .workers import run_step_in_workers
 
 __all__ = ["ConnectError", "ConnectionOptions", "EngineError", "LatencyHistogram", "LoadEngine",
            "LoadPlan", "LoadResult", "MessageTemplate", "OpenLoopSchedule", "PlanError",
-           "RunningStep", "ScalingResult", "SecretText", "StepTimeout", "TemplateError"]
+           "RunningStep", "ScalingResult", "SecretText", "StepTimeout", "TemplateError",
+           "run_step_in_workers"]

@@ -13,7 +13,9 @@ from .background import BackgroundLoop
 from .connections import ConnectionOptions
 from .errors import EngineError, StepTimeout
 from .messages import MessageTemplate
+from .picows_pool import PicowsPool
 from .pool import ClientPool
+from .resources import raise_open_file_limit
 from .result import LoadResult
 from .step import LoadPlan, LoadStep
 
@@ -58,8 +60,17 @@ class RunningStep:
                 f"lost {progress['lost']} so far)") from None
 
 
+POOLS = {"websockets": ClientPool, "picows": PicowsPool}
+
+
+def create_pool(options: ConnectionOptions) -> ClientPool:
+    """A pool of the transport the options ask for (`auto`: see ConnectionOptions)."""
+    return POOLS[options.resolved_transport](options)
+
+
 class LoadEngine:
     def __init__(self, loop_kind: str = "asyncio"):
+        raise_open_file_limit()  # thousands of connections need thousands of descriptors
         self.loop = BackgroundLoop(loop_kind)
         self.pools: list[ClientPool] = []
         self._next_id = 1
@@ -68,7 +79,7 @@ class LoadEngine:
                 timeout_s: float | None = None, concurrency: int = 100,
                 verify: bool = True) -> ClientPool:
         """Open `count` connections; with `verify`, each must answer a ping (see ClientPool)."""
-        pool = ClientPool(options)
+        pool = create_pool(options)
         if timeout_s is None:
             timeout_s = options.open_timeout_s * (2 + count / concurrency) + 5
         self.loop.run(pool.open(count, concurrency, verify), timeout_s,

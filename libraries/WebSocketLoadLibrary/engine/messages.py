@@ -48,12 +48,18 @@ class MessageTemplate:
                 f"message template has no $message_id placeholder: {self.text!r}")
         self._payload = b"x" * payload_size
         self._id_path = tuple(id_field.split("."))
+        self.id_pattern = id_pattern
         self._id_regex = re.compile(id_pattern.encode()) if id_pattern else None
         if self._id_regex is not None and self._id_regex.groups != 1:
             raise TemplateError(f"id_pattern needs exactly one group, got {id_pattern!r}")
         self._id_prefix = self._fast_prefix()
         self._render = self.renderer()
         self._extract = self.id_extractor()
+
+    def __reduce__(self):
+        # compiled closures do not pickle: worker processes rebuild the template
+        return (MessageTemplate, (self.text, self.payload_size, self.id_field, self.id_pattern,
+                                  self.binary))
 
     @staticmethod
     def _compile(text: str) -> list[tuple[str, bool]]:

@@ -60,6 +60,13 @@ class ClientPool:
     def _stray(self, connection: PooledConnection, message, now: float):
         self.stray_replies += 1
 
+    transport = "websockets"
+
+    def writer(self):
+        """The writer the load step sends through (coalesced writes, backpressure)."""
+        from .writer import FrameWriter  # writer.py names this module's close texts
+        return FrameWriter()
+
     async def open(self, count: int, concurrency: int = 100, verify: bool = True) -> None:
         """Open `count` connections, at most `concurrency` handshakes at a time.
 
@@ -74,48 +81,64 @@ class ClientPool:
 
         async def one(index):
             async with semaphore:
-                return await open_connection(self.options, ssl_context)
+                return await self._open_one(ssl_context)
 
         tasks = [asyncio.ensure_future(one(i)) for i in range(count)]
         done = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [r for r in done if isinstance(r, BaseException)]
         opened = [r for r in done if not isinstance(r, BaseException)]
         if failures:
-            await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+            await self._close_sockets(opened, self.options.close_timeout_s)
             first = failures[0]
             raise ConnectError(f"{len(failures)} of {count} connections failed: {first}"
                                if count > 1 else str(first))
+        added = self._adopt(opened)
+        if verify:
+            await self._verify(added, count)
+
+    # -- what differs between transports -------------------------------------------------
+    async def _open_one(self, ssl_context):
+        return await open_connection(self.options, ssl_context)
+
+    def _adopt(self, sockets) -> list[PooledConnection]:
         base = len(self.connections)
         added = []
-        for offset, ws in enumerate(opened):
+        for offset, ws in enumerate(sockets):
             connection = PooledConnection(base + offset, ws)
             connection.reader = asyncio.get_running_loop().create_task(self._read(connection))
             added.append(connection)
         self.connections.extend(added)
-        if verify:
-            await self._verify(added, count)
+        return added
+
+    async def _round_trip(self, connection: PooledConnection, timeout_s: float) -> None:
+        pong = await connection.ws.ping()
+        await asyncio.wait_for(pong, timeout_s)
+
+    @staticmethod
+    def _describe_failed(connection: PooledConnection) -> str:
+        return describe_ws_close(connection.ws)
+
+    async def _close_sockets(self, sockets, timeout_s: float) -> None:
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
     async def _verify(self, added: list[PooledConnection], count: int) -> None:
         timeout_s = self.options.open_timeout_s
-
-        async def round_trip(connection):
-            pong = await connection.ws.ping()
-            await asyncio.wait_for(pong, timeout_s)
-
-        outcomes = await asyncio.gather(*(round_trip(c) for c in added), return_exceptions=True)
+        outcomes = await asyncio.gather(*(self._round_trip(c, timeout_s) for c in added),
+                                        return_exceptions=True)
         failed = [(c, o) for c, o in zip(added, outcomes) if isinstance(o, BaseException)]
         if not failed:
             return
         await asyncio.sleep(0)  # let the readers record the close frames
         connection, outcome = failed[0]
         why = (f"no pong within {timeout_s:g} s" if isinstance(outcome, asyncio.TimeoutError)
-               else describe_ws_close(connection.ws))
+               else self._describe_failed(connection))
         for c in added:
             self.connections.remove(c)
-        await asyncio.gather(*(c.ws.close() for c in added), return_exceptions=True)
+        await self._close_sockets([c.ws for c in added], self.options.close_timeout_s)
         for c in added:
-            c.reader.cancel()
-        await asyncio.gather(*(c.reader for c in added), return_exceptions=True)
+            if c.reader is not None:
+                c.reader.cancel()
+        await asyncio.gather(*(c.reader for c in added if c.reader), return_exceptions=True)
         raise ConnectError(f"{len(failed)} of {count} connections failed right after the "
                            f"handshake: {why}")
 

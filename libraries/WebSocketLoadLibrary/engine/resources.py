@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import time
 
 import psutil
@@ -92,3 +93,17 @@ class ResourceSampler:
         if self.server is not None:
             summary["server"] = self.server.summary()
         return summary
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (every connection is
+    a descriptor; the soft limit is often 1024). Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return soft

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from .bookkeeping import StepBook
 from .errors import EngineError, PlanError
 from .messages import MessageTemplate
-from .pool import ClientPool, describe_ws_close
+from .pool import ClientPool
 from .resources import ResourceSampler
 from .result import CLOSED_LOOP_BASIS, OPEN_LOOP_BASIS, LoadResult
+from .precise_sleep import PreciseSleeper
 from .schedule import OpenLoopSchedule
-from .writer import FrameWriter, InvalidState
 
 START_LEAD_S = 0.005        # the first message is due a moment after the step starts
 SATURATED_CPU_PERCENT = 90  # the event loop is one thread: ~100% is all it gets
 NOTABLE_LAG_S = 0.010      # schedule lag worth naming in a verdict
+PACING_TIMERS = ("precise", "spin", "loop")
 
 
 @dataclass
@@ -41,6 +42,9 @@ class LoadPlan:
     reply_timeout_s a message without a reply after this long is lost
     rate_tolerance  the load counts as applied if the achieved send rate is within it
     max_batch       messages sent before the pacer lets replies in
+    pacing_timer    how the pacer sleeps to the next due time: "precise" (a timerfd, ~50 us;
+                    "spin" where there is none), "spin" (wake 1 ms early, then yield to the
+                    loop until due: exact but busy), "loop" (the event loop's 1 ms timers)
     """
     rate: float | None = None
     messages: int | None = None
@@ -49,6 +53,7 @@ class LoadPlan:
     reply_timeout_s: float = 5.0
     rate_tolerance: float = 0.05
     max_batch: int = 256
+    pacing_timer: str = "precise"
     name: str = ""
     sample_interval_s: float = 0.25
 
@@ -66,6 +71,9 @@ class LoadPlan:
             raise PlanError(f"window must be at least 1, got {self.window}")
         if not self.reply_timeout_s > 0:
             raise PlanError(f"reply timeout must be positive, got {self.reply_timeout_s} s")
+        if self.pacing_timer not in PACING_TIMERS:
+            raise PlanError(f"pacing_timer must be one of {', '.join(PACING_TIMERS)}, "
+                            f"got {self.pacing_timer!r}")
         if not 0 <= self.rate_tolerance < 1:
             raise PlanError(f"rate tolerance must be in [0, 1), got {self.rate_tolerance}")
 
@@ -153,15 +161,26 @@ class LoadStep:
         return on_message
 
     async def _pace(self, schedule: OpenLoopSchedule, connections) -> None:
-        book, id_base = self.book, self.id_base
         render = self.template.renderer()
         text = not self.template.binary
         sockets = [c.ws for c in connections]
-        count = len(sockets)
-        clock = time.perf_counter
-        max_batch = self.plan.max_batch
-        total = schedule.messages
-        writer = FrameWriter()
+        writer = self.pool.writer()
+        timer = self.plan.pacing_timer
+        sleeper = None
+        if timer != "loop":
+            sleeper = PreciseSleeper(asyncio.get_running_loop())
+            if timer == "spin":
+                sleeper.close()  # no timerfd: the spinning fallback
+        try:
+            await self._send_all(schedule, writer, sockets, render, text, sleeper)
+        finally:
+            if sleeper is not None:
+                sleeper.close()
+
+    async def _send_all(self, schedule, writer, sockets, render, text, sleeper) -> None:
+        book, id_base, clock = self.book, self.id_base, time.perf_counter
+        count, total, max_batch = len(sockets), schedule.messages, self.plan.max_batch
+        not_open, describe_closed = writer.NotOpen, writer.describe_closed
         k = 0
         while k < total:
             for ws in writer.backlogged():
@@ -169,7 +188,12 @@ class LoadStep:
             now = clock()
             due = schedule.due_count(now)
             if due <= k:
-                await asyncio.sleep(schedule.intended_time(k) - now)
+                # the loop's own timers wake up to 1 ms late (epoll counts whole ms), which
+                # would add up to 1 ms to every latency: see precise_sleep.py
+                if sleeper is None:
+                    await asyncio.sleep(schedule.intended_time(k) - now)
+                else:
+                    await sleeper.until(schedule.intended_time(k))
                 continue
             book.lagging(now - schedule.intended_time(k))
             end = min(due, k + max_batch)
@@ -179,8 +203,8 @@ class LoadStep:
                 book.sent_one(slot, message_id, clock())
                 try:
                     writer.send(sockets[slot], render(message_id, slot), text)
-                except InvalidState:
-                    book.not_sent(slot, message_id, "not sent: " + describe_ws_close(sockets[slot]))
+                except not_open:
+                    book.not_sent(slot, message_id, "not sent: " + describe_closed(sockets[slot]))
                 k += 1
             if end < due:
                 await asyncio.sleep(0)
@@ -292,7 +316,7 @@ class _ClosedLoop:
         self.window = plan.window
         self.next_k = 0
         self.done = asyncio.Event()
-        self.writer = FrameWriter()
+        self.writer = step.pool.writer()
 
     def _more(self) -> bool:
         if self.next_k >= self.limit:
@@ -301,7 +325,7 @@ class _ClosedLoop:
 
     def _send(self, connection) -> bool:
         """Send the next message on `connection`; False if it is no longer open."""
-        if not FrameWriter.is_open(connection.ws):
+        if not self.writer.is_open(connection.ws):
             return False
         message_id = self.id_base + self.next_k
         self.next_k += 1
@@ -314,7 +338,7 @@ class _ClosedLoop:
         the next message in its place. A closure: it runs once per message."""
         book, receive, render, text = self.book, self.book.reply, self.render, self.text
         outstanding, id_base, limit, deadline = book.outstanding, self.id_base, self.limit, self.deadline
-        clock, loop, send = time.perf_counter, self, self.writer.send
+        clock, loop, send, not_open = time.perf_counter, self, self.writer.send, self.writer.NotOpen
 
         def on_message(connection, message, now):
             slot = connection.slot
@@ -325,7 +349,7 @@ class _ClosedLoop:
                 message_id = id_base + k
                 try:
                     send(connection.ws, render(message_id, slot), text)
-                except InvalidState:
+                except not_open:
                     return  # closing: its reader will account for it
                 loop.next_k = k + 1
                 outstanding[slot][message_id] = sent_at = clock()

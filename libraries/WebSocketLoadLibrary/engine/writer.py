@@ -17,8 +17,12 @@ import asyncio
 from websockets.exceptions import InvalidState
 from websockets.protocol import State
 
+from .pool import describe_ws_close
+
 
 class FrameWriter:
+    NotOpen = InvalidState  # what `send` raises for a connection that is no longer open
+
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
         self.loop = loop or asyncio.get_running_loop()
         self.pending: set = set()
@@ -71,6 +75,10 @@ class FrameWriter:
     @staticmethod
     def is_open(ws) -> bool:
         return ws.protocol.state is State.OPEN
+
+    @staticmethod
+    def describe_closed(ws) -> str:
+        return describe_ws_close(ws)
 
 
 __all__ = ["FrameWriter", "InvalidState"]

@@ -50,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--disconnect-after", type=int, default=0, metavar="N")
     parser.add_argument("--garble-ratio", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=None, help="seed of drop/garble choices")
+    parser.add_argument("--engine", choices=("websockets", "picows"), default="websockets",
+                        help="websockets (every feature) or picows (several times faster; "
+                             "no compression, no subprotocols)")
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when stdin closes (the parent's lifeline)")
@@ -96,12 +99,19 @@ async def main(args: argparse.Namespace) -> int:
         print(f"mock server: {error}", file=sys.stderr)
         return 2
     control_key = secrets.token_urlsafe(16)
-    server = MockServer(host=args.host, port=args.port, mode=args.mode,
-                        max_connections=args.max_connections, auth_token=token,
-                        certfile=args.certfile, keyfile=args.keyfile, id_field=args.id_field,
-                        faults=faults, control_key=control_key,
-                        compression=not args.no_compression, max_size=args.max_size,
-                        subprotocols=args.subprotocols, open_timeout_s=args.open_timeout)
+    server_class = MockServer
+    if args.engine == "picows":
+        from .picows_server import PicowsMockServer as server_class
+    try:
+        server = server_class(host=args.host, port=args.port, mode=args.mode,
+                              max_connections=args.max_connections, auth_token=token,
+                              certfile=args.certfile, keyfile=args.keyfile, id_field=args.id_field,
+                              faults=faults, control_key=control_key,
+                              compression=not args.no_compression, max_size=args.max_size,
+                              subprotocols=args.subprotocols, open_timeout_s=args.open_timeout)
+    except ValueError as error:
+        print(f"mock server: {error}", file=sys.stderr)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -117,7 +127,7 @@ async def main(args: argparse.Namespace) -> int:
         loop.create_task(_watch_parent(args.parent_pid, stop))
     ready = {"event": "ready", "uri": uri, "pid": os.getpid(), "mode": args.mode,
              "control_uri": f"{uri}{CONTROL_PATH}?key={control_key}",
-             "auth": bool(token), "tls": bool(args.certfile),
+             "auth": bool(token), "tls": bool(args.certfile), "engine": args.engine,
              "loop": type(loop).__module__.split(".")[0]}
     print(json.dumps(ready), flush=True)
     stopped = loop.create_task(server.stopped.wait())
@@ -129,8 +139,20 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _raise_open_file_limit() -> None:
+    """Every connection is a descriptor; the soft limit is often 1024, the hard one more."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
 def run(argv=None) -> int:
     args = parse_args(argv)
+    _raise_open_file_limit()
     if args.loop in ("auto", "uvloop"):
         try:
             import uvloop

@@ -39,7 +39,7 @@ class MockServerProcess:
                  compression: bool = True, id_field: str = "message_id", loop: str = "auto",
                  max_size: int = 1 << 20, subprotocols: list[str] | None = None,
                  open_timeout_s: float = 10.0, startup_timeout_s: float = 15.0,
-                 extra_args: list[str] | None = None):
+                 engine: str = "websockets", extra_args: list[str] | None = None):
         self._args = [
             "--host", host, "--port", str(port), "--mode", mode,
             "--max-connections", str(max_connections), "--id-field", id_field,
@@ -48,6 +48,7 @@ class MockServerProcess:
             "--garble-ratio", repr(float(garble_ratio)), "--loop", loop,
             "--exit-on-stdin-eof", "--parent-pid", str(os.getpid()),
             "--max-size", str(int(max_size)), "--open-timeout", repr(float(open_timeout_s)),
+            "--engine", engine,
         ]
         for name in subprotocols or []:
             self._args += ["--subprotocol", name]
@@ -93,9 +94,10 @@ class MockServerProcess:
                 f"{self._stderr_tail()}") from None
         if line is None or line.get("event") != "ready":
             code = self.process.wait(timeout=5)
+            tail = self._stderr_tail()  # read before stop() closes the file
             self.stop()
             raise MockServerError(f"mock server exited with code {code} before it was ready"
-                                  f"{self._stderr_tail()}")
+                                  f"{tail}")
         self.ready = line
         return self.uri
 

@@ -191,7 +191,8 @@ class MockServer:
             subprotocols=self.subprotocols,
             max_size=self.max_size, max_queue=64, ping_interval=None,
             # a slowloris handshake is cut off instead of holding a slot forever
-            open_timeout=self.open_timeout_s, create_connection=Connection)
+            open_timeout=self.open_timeout_s, create_connection=Connection,
+            backlog=4096)  # thousands of clients may connect at once
         self.port = self._server.sockets[0].getsockname()[1]
         return self.uri
 

@@ -1,0 +1,248 @@
+"""The picows transport: a pool and a writer with the surface of ClientPool / FrameWriter.
+
+picows parses frames in C and calls a listener per frame, with no task and no queue per
+connection: what websockets spends per message on its reader task, its queue and its
+`recv()` future is gone. Writes are coalesced per loop pass (see picows_wire.py).
+
+Each frame's reply time is taken once per read: frames that arrived in one socket read
+share the timestamp of the first of them (they were on the wire together, and the later
+ones would otherwise carry the time spent booking the earlier ones).
+
+Not available here (ConnectionOptions.transport="auto" picks websockets for them):
+permessage-deflate, subprotocols, max_queue (picows reads as fast as data comes).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from picows import WSCloseCode, WSListener, WSMsgType
+from picows.url import parse_url
+
+from ..picows_wire import make_protocol
+from .connections import ConnectionOptions, explain_connect_error
+from .errors import ConnectError
+from .pool import ClientPool, PooledConnection, describe_close
+
+TEXT, BINARY, CLOSE, PONG, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
+                                           WSMsgType.PONG, WSMsgType.CONTINUATION)
+NORMAL_CLOSURE = 1000
+NO_STATUS = 1005
+
+
+class NotOpen(Exception):
+    """A message was handed to a connection that is closed or closing."""
+
+
+class PicowsSocket(WSListener):
+    """One connection: picows calls it per frame; the engine sends through it."""
+
+    def __init__(self, pool: "PicowsPool"):
+        super().__init__()
+        self.pool = pool
+        self.connection: PooledConnection | None = None
+        self.transport = None
+        self.closed = False
+        self.paused = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._batch_now = 0.0
+        self._fragments: list | None = None
+        self._pong: asyncio.Future | None = None
+        self._resumed: asyncio.Event | None = None
+
+    # -- picows callbacks --------------------------------------------------------------
+    def on_ws_connected(self, transport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport, frame) -> None:
+        kind = frame.msg_type
+        if kind is TEXT or kind is BINARY or kind is CONTINUATION:
+            now = self._batch_now or time.perf_counter()
+            self._batch_now = 0.0 if frame.last_in_buffer else now
+            if frame.fin and self._fragments is None:
+                payload = frame.get_payload_as_bytes()
+            else:  # a fragmented message: deliver it whole, at its last frame
+                if self._fragments is None:
+                    self._fragments = []
+                self._fragments.append(frame.get_payload_as_bytes())
+                if not frame.fin:
+                    return
+                payload, self._fragments = b"".join(self._fragments), None
+            connection = self.connection
+            if connection is not None:
+                self.pool.on_message(connection, payload, now)
+            return
+        if frame.last_in_buffer:
+            self._batch_now = 0.0
+        if kind is CLOSE:
+            data = frame.get_payload_as_bytes()
+            self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
+            self.close_reason = data[2:].decode(errors="replace")
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        elif kind is PONG and self._pong is not None and not self._pong.done():
+            self._pong.set_result(None)
+
+    def on_ws_disconnected(self, transport) -> None:
+        self.closed = True
+        self.pool.paused.discard(self)
+        if self._pong is not None and not self._pong.done():
+            self._pong.set_exception(ConnectionError("closed"))
+        if self._resumed is not None:
+            self._resumed.set()
+        connection = self.connection
+        if connection is not None and not connection.closed:
+            connection.closed = True
+            connection.close_code, connection.close_reason = self.close_code, self.close_reason
+            if self.pool.on_close is not None:
+                self.pool.on_close(connection)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        self.pool.paused.add(self)
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.pool.paused.discard(self)
+        if self._resumed is not None:
+            self._resumed.set()
+
+    # -- engine side -------------------------------------------------------------------
+    async def ping(self, timeout_s: float) -> None:
+        if self.closed or self.close_code is not None:  # closed right after the handshake
+            raise ConnectionError("closed")
+        self._pong = asyncio.get_running_loop().create_future()
+        self.transport.send_ping()
+        await asyncio.wait_for(self._pong, timeout_s)
+
+    async def drain(self) -> None:
+        while self.paused and not self.closed:
+            self._resumed = asyncio.Event()
+            await self._resumed.wait()
+
+    def describe_close(self) -> str:
+        if self.close_code == NO_STATUS:
+            return "connection closed by server without a close code (1005 no status)"
+        return describe_close(self.close_code, self.close_reason)
+
+
+class PicowsWriter:
+    """FrameWriter's surface over picows sockets (the coalescing is in the transport)."""
+    NotOpen = NotOpen
+
+    def __init__(self, pool: "PicowsPool"):
+        self.pool = pool
+
+    @staticmethod
+    def send(ws: PicowsSocket, data: bytes, text: bool) -> None:
+        if ws.closed or ws.transport.is_close_frame_sent:
+            raise NotOpen()
+        ws.transport.send(TEXT if text else BINARY, data)
+
+    def backlogged(self) -> list:
+        """Connections whose write buffer is over the limit (picows paused writing)."""
+        return list(self.pool.paused) if self.pool.paused else []
+
+    @staticmethod
+    async def drain(ws: PicowsSocket) -> None:
+        await ws.drain()
+
+    @staticmethod
+    def is_open(ws: PicowsSocket) -> bool:
+        return not ws.closed and not ws.transport.is_close_frame_sent
+
+    @staticmethod
+    def describe_closed(ws: PicowsSocket) -> str:
+        if ws.closed:
+            return ws.describe_close()
+        return "connection is closing"
+
+
+class PicowsPool(ClientPool):
+    """ClientPool over picows connections (same open/verify/close/close_summary contract)."""
+    transport = "picows"
+
+    def __init__(self, options: ConnectionOptions):
+        super().__init__(options)
+        self.paused: set[PicowsSocket] = set()
+        self._url = parse_url(options.uri)
+
+    def writer(self) -> PicowsWriter:
+        return PicowsWriter(self)
+
+    async def _open_one(self, ssl_context) -> PicowsSocket:
+        options, url = self.options, self._url
+        headers = options.request_headers()
+        loop = asyncio.get_running_loop()
+
+        def protocol():
+            return make_protocol(True, lambda: PicowsSocket(self), netloc=url.netloc,
+                                 path=url.resource_name, handshake_timeout_s=None,
+                                 max_frame_size=options.max_size or (1 << 62),
+                                 extra_headers=headers or None,
+                                 ping_interval_s=options.ping_interval_s,
+                                 ping_timeout_s=options.ping_timeout_s)
+
+        async def connect():
+            extra = {"server_hostname": url.host} if ssl_context is not None else {}
+            transport, ws_protocol = await loop.create_connection(
+                protocol, url.host, url.port, ssl=ssl_context, **extra)
+            try:
+                await ws_protocol.wait_until_handshake_complete()
+            except BaseException:
+                transport.abort()
+                raise
+            return ws_protocol.listener
+
+        try:
+            return await asyncio.wait_for(connect(), options.open_timeout_s)
+        except BaseException as error:  # noqa: BLE001 - translated, never swallowed
+            if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+                raise
+            raise ConnectError(explain_connect_error(error, options)) from None
+
+    def _adopt(self, sockets: list[PicowsSocket]) -> list[PooledConnection]:
+        base = len(self.connections)
+        added = []
+        for offset, ws in enumerate(sockets):
+            connection = PooledConnection(base + offset, ws)
+            ws.connection = connection
+            if ws.closed:  # closed between the handshake and now
+                connection.closed = True
+                connection.close_code, connection.close_reason = ws.close_code, ws.close_reason
+            added.append(connection)
+        self.connections.extend(added)
+        return added
+
+    async def _round_trip(self, connection: PooledConnection, timeout_s: float) -> None:
+        ws = connection.ws
+        await ws.ping(timeout_s)
+        # a server that closes right after the handshake may answer the ping first: its
+        # close frame then comes in the same read as the pong, so look once more
+        await asyncio.sleep(0)
+        if ws.closed or ws.close_code is not None:
+            raise ConnectionError("closed")
+
+    @staticmethod
+    def _describe_failed(connection: PooledConnection) -> str:
+        return connection.ws.describe_close()
+
+    async def _close_sockets(self, sockets: list[PicowsSocket], timeout_s: float) -> None:
+        for ws in sockets:
+            if not ws.closed:
+                ws.transport.send_close(WSCloseCode.OK)
+        waits = [ws.transport.wait_disconnected() for ws in sockets if not ws.closed]
+        if not waits:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), timeout_s)
+        except asyncio.TimeoutError:
+            for ws in sockets:
+                if not ws.closed:
+                    ws.transport.disconnect(False)
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        connections, self.connections = self.connections, []
+        await self._close_sockets([c.ws for c in connections], timeout_s)
+

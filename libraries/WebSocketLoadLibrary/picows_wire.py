@@ -1,0 +1,83 @@
+"""picows with coalesced writes: every frame of one event-loop pass, one write per connection.
+
+picows builds frames in C, but writes each one with its own `send()` syscall whenever the
+transport's buffer is empty -- and a syscall to a loopback peer costs 8-14 us here, more
+than everything else a message costs. So the protocol is handed a thin transport proxy
+whose buffer never looks empty: picows then passes every frame to `write`, the proxy keeps
+them, and one `transport.write` per connection goes out at the end of the loop pass.
+Measured here (raw pipelined echo, 1 connection, uvloop both sides): plain picows client
+and server 61-92k msg/s; coalesced client and server 171-194k msg/s.
+
+Used by the engine's picows transport and by the mock server's picows engine alike, which
+is why it sits beside both rather than in either layer.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from picows import WSAutoPingStrategy
+from picows.picows import WSProtocol
+
+
+class CoalescingTransport:
+    """Stands in for the real transport: `write` queues, the loop's next pass flushes."""
+    __slots__ = ("real", "_chunks", "_loop", "_size")
+
+    def __init__(self, real: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self.real, self._loop = real, loop
+        self._chunks: list = []
+        self._size = 0
+
+    def write(self, data) -> None:
+        chunks = self._chunks
+        if not chunks:
+            self._loop.call_soon(self.flush)
+        chunks.append(data)
+        self._size += len(data)
+
+    def writelines(self, lines) -> None:
+        for data in lines:
+            self.write(bytes(data))  # picows may hand us views of its reused buffer
+
+    def flush(self) -> None:
+        chunks = self._chunks
+        if not chunks:
+            return
+        self._chunks, self._size = [], 0
+        if not self.real.is_closing():
+            self.real.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+    def get_write_buffer_size(self) -> int:
+        # never 0: picows would then bypass `write` with a send() syscall of its own
+        return self.real.get_write_buffer_size() + self._size + 1
+
+    def close(self) -> None:
+        self.flush()
+        self.real.close()
+
+    def abort(self) -> None:
+        self._chunks, self._size = [], 0
+        self.real.abort()
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+class CoalescingProtocol(WSProtocol):
+    def connection_made(self, transport) -> None:
+        super().connection_made(CoalescingTransport(transport, asyncio.get_running_loop()))
+
+
+def make_protocol(client: bool, listener_factory, *, netloc: str | None = None,
+                  path: str | None = None, handshake_timeout_s: float | None = 5.0,
+                  max_frame_size: int = 1 << 20, extra_headers=None,
+                  ping_interval_s: float | None = None, ping_timeout_s: float | None = None,
+                  logger_name: str = "picows.websocketload") -> CoalescingProtocol:
+    """A picows protocol with coalesced writes (the arguments of picows' own ws_connect /
+    ws_create_server factories, in their order)."""
+    return CoalescingProtocol(
+        netloc, path, client, listener_factory, logging.getLogger(logger_name), True,
+        handshake_timeout_s, ping_interval_s is not None, ping_interval_s or 10.0,
+        ping_timeout_s or 10.0, WSAutoPingStrategy.PING_WHEN_IDLE, True, max_frame_size,
+        extra_headers, 16 * 1024)
