@@ -22,7 +22,8 @@ class ConnectionKeywords(LibraryComponent):
                         open_timeout: Duration = Duration(10),
                         ping_interval: Duration | None = Duration(20),
                         max_message_size: ByteSize = ByteSize(1 << 20),
-                        token_env: str | None = None, alias: str | None = None) -> int:
+                        token_env: str | None = None, alias: str | None = None,
+                        transport: str = "auto") -> int:
         """Opens ``count`` WebSocket connections to ``uri`` and returns how many are open.
 
         The connections form one client group, which becomes current: the load keywords
@@ -43,6 +44,7 @@ class ConnectionKeywords(LibraryComponent):
         | ``ping_interval`` | keepalive pings; ``None`` turns them off |
         | ``max_message_size`` | largest message accepted, e.g. ``1 MB`` |
         | ``alias`` | a name for this group, for `Switch Clients` and `Disconnect Clients` |
+        | ``transport`` | ``auto`` (default): picows (a C WebSocket implementation, several times faster) unless ``compression`` or ``subprotocols`` need websockets; or ``picows`` / ``websockets`` explicitly |
 
         Example:
         | Connect Clients | ${TARGET_URI} | count=20 |
@@ -58,7 +60,7 @@ class ConnectionKeywords(LibraryComponent):
             subprotocols=list(subprotocols or []), ca_file=ca_file, insecure=insecure,
             compression=compression, open_timeout_s=float(open_timeout),
             ping_interval_s=None if ping_interval is None else float(ping_interval),
-            max_size=int(max_message_size))
+            max_size=int(max_message_size), transport=transport)
         pool = self.state.engine.connect(options, count=count)
         group = ClientGroup(pool, options, count, alias)
         self.state.clients.register(group, alias)
