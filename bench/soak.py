@@ -6,14 +6,13 @@ creep, do file descriptors leak?
 
 Runs the load as consecutive one-minute steps on the same connections (as a long Robot suite
 would), samples RSS and open files of the generator (this process) and of the mock server
-every second, and fits a line to each after the warm-up: the slope, in kB per minute, is
+every second (the engine's own samples), and fits a line to each after the warm-up: the slope, in kB per minute, is
 the figure to watch. Not part of CI.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,22 +35,20 @@ class Step:
     load_applied: bool
 
 
-class Sampler(threading.Thread):
-    def __init__(self, pids: dict[str, int], interval_s: float = 1.0):
-        super().__init__(daemon=True)
-        self.processes = {side: psutil.Process(pid) for side, pid in pids.items()}
-        self.interval_s = interval_s
-        self.samples: list[dict] = []
-        self.stopped = threading.Event()
-        self.started_at = time.monotonic()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval_s):
-            point = {"t_s": time.monotonic() - self.started_at}
-            for side, process in self.processes.items():
-                point[f"{side}_rss"] = process.memory_info().rss
-                point[f"{side}_fds"] = process.num_fds()
-            self.samples.append(point)
+def _samples_of(result, offset_s: float) -> list[dict]:
+    """The step's generator and server samples, one a second, on the soak's clock."""
+    generator = result.resources.get("generator", {}).get("samples", [])
+    server = result.resources.get("server", {}).get("samples", [])
+    points, next_t = [], 0.0
+    for mine, theirs in zip(generator, server):
+        if mine["t_s"] < next_t:
+            continue
+        next_t = mine["t_s"] + 1.0
+        points.append({"t_s": offset_s + mine["t_s"], "generator_rss": mine["rss_bytes"],
+                       "server_rss": theirs["rss_bytes"],
+                       "generator_fds": mine.get("open_fds", 0),
+                       "server_fds": theirs.get("open_fds", 0)})
+    return points
 
 
 def slope_kb_per_min(samples: list[dict], key: str, after_s: float) -> tuple[float, float, float]:
@@ -76,15 +73,18 @@ def main() -> int:
     engine = LoadEngine()
     try:
         pool = engine.connect(ConnectionOptions(server.uri), count=args.connections)
-        sampler = Sampler({"generator": psutil.Process().pid, "server": server.pid})
-        sampler.start()
+        samples: list[dict] = []  # the engine's own psutil samples (in its event loop),
+        # not a sampling thread of ours: a thread's allocations would be measured too
+        soak_started = time.monotonic()
         steps, total = [], args.minutes * 60
         between = []  # (t, generator RSS, server RSS) after each step
         deadline = time.monotonic() + total
         while (remaining := deadline - time.monotonic()) > 1:
             plan = LoadPlan(rate=args.rate, duration_s=min(60.0, remaining), reply_timeout_s=5,
                             name=f"soak minute {len(steps) + 1}")
+            step_started = time.monotonic() - soak_started
             result = engine.run_step(pool, plan, server_pid=server.pid)
+            samples.extend(_samples_of(result, step_started))
             # keep only the figures: a whole result (histograms, timeline, samples) is
             # about 1 MB, and keeping ten of them would look like a leak
             steps.append(Step(result.sent, result.received, result.lost + result.send_errors,
@@ -94,10 +94,8 @@ def main() -> int:
                   f"applied {result.load_applied}", flush=True)
             del result
             release_freed_memory()  # as the keyword library does after every step
-            between.append((time.monotonic() - sampler.started_at,
+            between.append((time.monotonic() - soak_started,
                             psutil.Process().memory_info().rss, psutil.Process(server.pid).memory_info().rss))
-        sampler.stopped.set()
-        sampler.join()
         stats = server.stats()
     finally:
         engine.close()
@@ -110,8 +108,8 @@ def main() -> int:
           f"server received {stats['messages_received']:,} sent {stats['messages_sent']:,}")
     print(f"all steps applied: {all(s.load_applied for s in steps)}")
     for side in ("generator", "server"):
-        slope, first, last = slope_kb_per_min(sampler.samples, f"{side}_rss", args.warmup)
-        fds = [s[f"{side}_fds"] for s in sampler.samples if s["t_s"] >= args.warmup]
+        slope, first, last = slope_kb_per_min(samples, f"{side}_rss", args.warmup)
+        fds = [s[f"{side}_fds"] for s in samples if s["t_s"] >= args.warmup]
         print(f"{side:9} RSS after warm-up {first / 1000:.1f} -> {last / 1000:.1f} MB, "
               f"slope {slope:+.1f} kB/min; open files {min(fds)}..{max(fds)}")
     print("RSS between steps (after the step's memory is released), MB:")
