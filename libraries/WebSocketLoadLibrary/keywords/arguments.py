@@ -50,7 +50,11 @@ class Rate(float):
         return None if self.is_max else float(self)
 
     def __str__(self) -> str:
-        return "max" if self.is_max else f"{float(self):g}/s"
+        if self.is_max:
+            return "max"
+        if self >= 1e6:
+            return f"{float(self) / 1e6:g}M/s"
+        return f"{float(self):g}/s"
 
 
 class Duration(float):
