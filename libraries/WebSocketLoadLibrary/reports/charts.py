@@ -156,19 +156,26 @@ def rate_scaling_chart(scaling: ScalingResult) -> Chart:
         axes.set_ylabel("achieved rate (msg/s)")
         axes.set_xlim(left=0)
         axes.set_ylim(bottom=0)
-        right = axes.twinx()
-        right.plot(targets, p95, color=P95, marker="s", linestyle="--", label="p95 latency")
-        for x, y in zip(targets, p95):
-            right.annotate(f"{y:,.2f} ms", (x, y), textcoords="offset points", xytext=(0, 6),
-                           ha="center", fontsize=7, color=P95)
-        right.set_ylabel("p95 latency (ms)", color=P95)
-        right.set_ylim(bottom=0, top=max(p95 + [0.001]) * 1.3)
-        right.grid(False)
-        right.spines["right"].set_visible(True)
-        _joint_legend(axes, right)
+        _annotated_right_axis(axes, targets, p95, "p95 latency", "p95 latency (ms)",
+                              "{:,.2f} ms", top=max(p95 + [0.001]) * 1.3)
         svg = _svg(figure)
     return Chart(title, svg, {"achieved (msg/s)": list(zip(targets, achieved)),
                               "p95 (ms)": list(zip(targets, p95))})
+
+
+def _annotated_right_axis(axes, xs, ys, label: str, axis_label: str, value_format: str,
+                          top: float) -> None:
+    """A second y axis on the right for one dashed series, each point labelled."""
+    right = axes.twinx()
+    right.plot(xs, ys, color=P95, marker="s", linestyle="--", label=label)
+    for x, y in zip(xs, ys):
+        right.annotate(value_format.format(y), (x, y), textcoords="offset points",
+                       xytext=(0, 6), ha="center", fontsize=7, color=P95)
+    right.set_ylabel(axis_label, color=P95)
+    right.set_ylim(bottom=0, top=top)
+    right.grid(False)
+    right.spines["right"].set_visible(True)
+    _joint_legend(axes, right)
 
 
 def connection_scaling_chart(scaling: ScalingResult) -> Chart:
@@ -188,16 +195,8 @@ def connection_scaling_chart(scaling: ScalingResult) -> Chart:
         axes.set_ylabel("throughput (msg/s)")
         axes.set_xlim(left=0)
         axes.set_ylim(bottom=0)
-        right = axes.twinx()
-        right.plot(counts, efficiency, color=P95, marker="s", linestyle="--", label="efficiency")
-        for x, y in zip(counts, efficiency):
-            right.annotate(f"{y:.0f}%", (x, y), textcoords="offset points", xytext=(0, 6),
-                           ha="center", fontsize=7, color=P95)
-        right.set_ylabel("efficiency (% of ideal)", color=P95)
-        right.set_ylim(0, max(efficiency + [100]) * 1.15)
-        right.grid(False)
-        right.spines["right"].set_visible(True)
-        _joint_legend(axes, right)
+        _annotated_right_axis(axes, counts, efficiency, "efficiency", "efficiency (% of ideal)",
+                              "{:.0f}%", top=max(efficiency + [100]) * 1.15)
         svg = _svg(figure)
     return Chart(title, svg, {"achieved (msg/s)": list(zip(counts, achieved)),
                               "ideal (msg/s)": list(zip(counts, ideal)),
