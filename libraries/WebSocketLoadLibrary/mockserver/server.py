@@ -132,8 +132,16 @@ class CountedConnection(ServerConnection):
         except Exception:
             self.stats.handshake_failures += 1
             raise
-        if self.protocol.state is not State.OPEN and not _refused_on_purpose(self):
-            self.stats.handshake_failures += 1
+        if self.protocol.state is not State.OPEN:
+            if not _refused_on_purpose(self):
+                self.stats.handshake_failures += 1
+            return
+        # admission right after the 101, before this coroutine yields: a client's first
+        # ping cannot be answered before a refusal's close frame goes out
+        self.admitted = self.admit(self)
+
+    def admit(self, connection) -> bool:  # replaced by MockServer.start
+        return True
 
 
 def _refused_on_purpose(connection) -> bool:
@@ -185,6 +193,7 @@ class MockServer:
         class Connection(CountedConnection):
             pass
         Connection.stats = stats
+        Connection.admit = staticmethod(self._admit)
         self._server = await serve(
             self._handle, self.host, self.port, ssl=self.ssl_context,
             process_request=self._process_request, compression=self.compression,
@@ -218,17 +227,28 @@ class MockServer:
                                           "missing or wrong bearer token\n")
         return None
 
-    async def _handle(self, ws):
+    def _admit(self, ws) -> bool:
+        """Take a connection slot, or refuse with 1013 at once (the close frame is written
+        before anything the client sends after the handshake is answered)."""
         if urlsplit(ws.request.path).path == CONTROL_PATH:
-            return await self._control(ws)
+            return True
         stats = self.stats
         if stats.connections_active >= self.max_connections:
             stats.connections_refused += 1
-            await ws.close(CLOSE_TRY_AGAIN_LATER, "connection limit reached")
-            return
+            ws.protocol.send_close(CLOSE_TRY_AGAIN_LATER, "connection limit reached")
+            ws.send_data()
+            return False
         stats.connections_opened += 1
         stats.connections_active += 1
         stats.connections_peak = max(stats.connections_peak, stats.connections_active)
+        return True
+
+    async def _handle(self, ws):
+        if urlsplit(ws.request.path).path == CONTROL_PATH:
+            return await self._control(ws)
+        if not ws.admitted:
+            return  # refused in _admit; websockets finishes the closing handshake
+        stats = self.stats
         try:
             await self._serve(ws)
         except ConnectionClosedError:
