@@ -175,13 +175,14 @@ def test_a_running_step_can_be_cancelled_and_the_pool_reused(server, engine, con
     assert engine.run_step(pool, LoadPlan(rate=1000, messages=50)).received == 50
 
 
+@pytest.mark.parametrize("transport", ["websockets", "picows"])
 def test_a_connection_past_the_limit_is_refused_before_its_first_ping_is_answered(
-        start_server, connect, engine):
+        start_server, connect, transport):
     """The server writes its 1013 close right after the 101, before it reads anything more;
     so the connect check never mistakes a refused connection for an open one."""
     server = start_server(max_connections=2, compression=False)
     connect(server.uri, count=2)
     for attempt in range(30):
-        message = connect_error(connect, server.uri, count=1, transport="websockets")
+        message = connect_error(connect, server.uri, count=1, transport=transport)
         assert message.endswith(LIMIT_CLOSE), (attempt, message)
     assert server.stats()["connections_refused"] == 30
