@@ -34,8 +34,9 @@ class StepBook:
         self.invalid_replies = self.send_errors = 0
         self.last_send = self.last_reply = 0.0
         # latencies wait here as float seconds until `flush` records them in a batch
-        self._latency_s: list[float] = []
         self._service_s: list[float] = []
+        # without a schedule latency *is* service time: one list serves both histograms
+        self._latency_s: list[float] = [] if interval is not None else self._service_s
         self._lag_s: list[float] = []
         self.latency = LatencyHistogram()
         self.service_time = LatencyHistogram()
@@ -78,9 +79,7 @@ class StepBook:
             book.received += 1
             book.last_reply = now
             service_times.append(now - sent_at)
-            if interval is None:
-                latencies.append(now - sent_at)
-            else:  # intended send time = start + (id - id_base) * interval
+            if interval is not None:  # intended send time = start + (id - id_base) * interval
                 latencies.append(now - intended_offset - message_id * interval)
             return True
         return receive
@@ -131,11 +130,13 @@ class StepBook:
 
     def flush(self) -> None:
         """Move the latencies gathered since the last flush into the histograms."""
-        # cleared in place: the receiver closure holds these very lists
-        for pending, histogram in ((self._latency_s, self._second),
-                                   (self._service_s, self.service_time),
-                                   (self._lag_s, self.lag)):
+        # cleared in place, after recording (the latency and service lists may be one list):
+        # the receiver closures hold these very lists
+        batches = ((self._latency_s, self._second), (self._service_s, self.service_time),
+                   (self._lag_s, self.lag))
+        for pending, histogram in batches:
             histogram.record_seconds(pending)
+        for pending, _ in batches:
             pending.clear()
 
     def close_second(self, span_s: float = 1.0) -> dict:
