@@ -329,23 +329,21 @@ class _ClosedLoop:
         plan = step.plan
         self.id_base = step.id_base
         self.limit = plan.messages or sys.maxsize
-        self.deadline = start + plan.duration_s if plan.duration_s else None
+        self.deadline = start + plan.duration_s if plan.duration_s else math.inf
         self.window = plan.window
-        self.next_k = 0
         self.done = asyncio.Event()
         self.writer = step.pool.writer()
 
+    # every id issued is booked as sent (a send that fails issues none), so `book.sent` is
+    # also the index of the next message
     def _more(self) -> bool:
-        if self.next_k >= self.limit:
-            return False
-        return self.deadline is None or time.perf_counter() < self.deadline
+        return self.book.sent < self.limit and time.perf_counter() < self.deadline
 
     def _send(self, connection) -> bool:
         """Send the next message on `connection`; False if it is no longer open."""
         if not self.writer.is_open(connection.ws):
             return False
-        message_id = self.id_base + self.next_k
-        self.next_k += 1
+        message_id = self.id_base + self.book.sent
         # the closed loop books ids by their ascii digits (see `receiver`)
         self.book.sent_one(connection.slot, digits(message_id), time.perf_counter())
         self.writer.send(connection.ws, self.render(message_id, connection.slot), self.text)
@@ -401,10 +399,11 @@ class _ClosedLoop:
             book.received += 1
             book.last_reply = now
             service_times.append(now - sent)
-            k = loop.next_k
-            if k < limit and (deadline is None or now < deadline):
+            k = book.sent
+            if k < limit and now < deadline:
                 if now != batch_at:  # the first send for this socket read
                     batch_at, sent_at, batch = now, clock(), begin(wall())
+                    book.last_send = sent_at
                 key = str(id_base + k).encode()
                 try:
                     if head is not None:
@@ -413,10 +412,8 @@ class _ClosedLoop:
                         senders[slot](render(id_base + k, slot, batch))
                 except not_open:
                     return  # closing: its reader will account for it
-                loop.next_k = k + 1
                 waiting[key] = sent_at
-                book.sent += 1
-                book.last_send = sent_at
+                book.sent = k + 1
             elif book.sent == book.received + book.lost:  # nothing in flight
                 loop.done.set()
         return on_message
