@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .bookkeeping import StepBook
+from .bookkeeping import StepBook, digits
 from .errors import EngineError, PlanError
 from .messages import MessageTemplate
 from .pool import ClientPool
@@ -125,7 +125,8 @@ class LoadStep:
         if plan.rate is not None:
             schedule = OpenLoopSchedule(plan.rate, plan.planned_messages, start)
         self.book = book = StepBook(len(connections), self.template.id_extractor(), self.id_base,
-                                    start, schedule.interval if schedule else None)
+                                    start, schedule.interval if schedule else None,
+                                    self.template.id_fast_path())
         loop = asyncio.get_running_loop()
         helpers = [loop.create_task(sampler.run())]
         self.pool.on_close = self._connection_closed
@@ -154,11 +155,7 @@ class LoadStep:
 
     # -- open loop ---------------------------------------------------------------------
     def _open_loop_receiver(self):
-        receive = self.book.reply
-
-        def on_message(connection, message, now):
-            receive(connection.slot, message, now)
-        return on_message
+        return self.book.receiver(by_connection=True)
 
     async def _pace(self, schedule: OpenLoopSchedule, connections) -> None:
         writer = self.pool.writer()
@@ -184,9 +181,13 @@ class LoadStep:
         """
         book, id_base, clock, wall = self.book, self.id_base, time.perf_counter, time.time
         count, total, max_batch = len(sockets), schedule.messages, self.plan.max_batch
-        begin, render, _ = self.template.batch_renderer()
+        begin, render, head = self.template.batch_renderer()
         text = not self.template.binary
-        senders = [writer.sender(ws, text) for ws in sockets]
+        checked = [writer.sender(ws, text) for ws in sockets]
+        # within one batch nothing but the pacer runs, so connections open at its start stay
+        # open to its end: big batches check them once, not once per message
+        direct = [writer.sender(ws, text, known_open=True) for ws in sockets]
+        is_open, check_once = writer.is_open, 4 * count
         outstanding = book.outstanding
         not_open, describe_closed = writer.NotOpen, writer.describe_closed
         due_count, intended_time = schedule.due_count, schedule.intended_time
@@ -207,16 +208,20 @@ class LoadStep:
             book.lagging(now - intended_time(k))
             end = min(due, k + max_batch)
             batch = begin(wall())
+            senders = direct if end - k >= check_once and all(map(is_open, sockets)) else checked
             book.sent += end - k
             book.last_send = now
             while k < end:
                 slot = k % count
-                message_id = id_base + k
-                outstanding[slot][message_id] = now  # booked first: no reply can race it
+                key = str(id_base + k).encode()
+                outstanding[slot][key] = now  # booked first: no reply can race it
                 try:
-                    senders[slot](render(message_id, slot, batch))
+                    if head is not None:
+                        senders[slot](head + key + batch)
+                    else:
+                        senders[slot](render(id_base + k, slot, batch))
                 except not_open:
-                    book.not_sent(slot, message_id, "not sent: " + describe_closed(sockets[slot]))
+                    book.not_sent(slot, id_base + k, "not sent: " + describe_closed(sockets[slot]))
                 k += 1
             if end < due:
                 await asyncio.sleep(0)
@@ -313,11 +318,6 @@ class LoadStep:
         result.load_applied = not reasons
 
 
-def digits(message_id: int) -> bytes:
-    """An id as the ascii digits it is rendered with (the closed loop's booking key)."""
-    return str(message_id).encode()
-
-
 class _ClosedLoop:
     """Keeps `window` messages in flight per connection until the plan's count or time is up."""
 
@@ -344,8 +344,7 @@ class _ClosedLoop:
         if not self.writer.is_open(connection.ws):
             return False
         message_id = self.id_base + self.book.sent
-        # the closed loop books ids by their ascii digits (see `receiver`)
-        self.book.sent_one(connection.slot, digits(message_id), time.perf_counter())
+        self.book.sent_one(connection.slot, message_id, time.perf_counter())
         self.writer.send(connection.ws, self.render(message_id, connection.slot), self.text)
         return True
 
@@ -355,11 +354,9 @@ class _ClosedLoop:
 
         A closure that does in one call what `StepBook.reply` and the template's extractor
         and renderer do: it runs once per message, and each Python call costs ~0.1-0.2 us
-        here. Messages in flight are booked under their id's ascii digits, so a reply that
-        starts as the template does (`MessageTemplate.id_fast_path`) is matched by slicing
-        out the digits, without converting them; any other reply -- or digits that match
-        nothing -- goes to the template's general extractor, whose integer id is looked up
-        as digits in turn: the same replies match, the same are invalid or unmatched.
+        here. Replies are matched as `StepBook.receiver` matches them (ids booked as ascii
+        digits, sliced out of replies that start as the template does, the general
+        extractor for every other reply).
         Replies that arrived in one socket read share `now`; the messages sent in their
         place share one clock read and one `$send_time` (they go out in one write at the
         end of the loop pass).
