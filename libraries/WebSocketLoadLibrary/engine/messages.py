@@ -215,12 +215,14 @@ class MessageTemplate:
         start = len(prefix)
 
         def fast(reply: bytes) -> int:
-            # only plain ascii digits take the short cut: anything else (a quoted id, a
-            # sign, spaces, an exponent) is the JSON parser's to judge
+            # only a JSON integer of plain ascii digits takes the short cut: anything else
+            # (quoted, signed, spaced, a leading zero, a fraction) is the JSON parser's to judge
             if reply[:start] == prefix:
                 end = reply.find(b",", start)
-                if end > start and reply[start:end].isdigit():
-                    return int(reply[start:end])
+                if end > start:
+                    digits = reply[start:end]
+                    if digits.isdigit() and (digits[0] != 48 or end == start + 1):  # 48: "0"
+                        return int(digits)
             return general(reply)
         return fast
 
