@@ -118,6 +118,10 @@ class LoadStep:
             connection.slot = slot
         plan = self.plan
         sampler = ResourceSampler(self.server_pid, plan.sample_interval_s)
+        writer = self.pool.writer()
+        senders = None
+        if plan.rate is not None:  # before the schedule starts: 10k connections take ~20 ms
+            senders = self._senders(writer, connections)
         started_at = time.time()
         self.started = time.perf_counter()
         start = self.started + START_LEAD_S
@@ -134,7 +138,7 @@ class LoadStep:
             if schedule is not None:
                 self.pool.on_message = self._open_loop_receiver()
                 helpers.append(loop.create_task(self._tick(start, None)))
-                await self._pace(schedule, connections)
+                await self._pace(schedule, writer, connections, senders)
             else:
                 closed = _ClosedLoop(self, connections, start)
                 self.pool.on_message = closed.receiver()
@@ -157,8 +161,15 @@ class LoadStep:
     def _open_loop_receiver(self):
         return self.book.receiver(by_connection=True)
 
-    async def _pace(self, schedule: OpenLoopSchedule, connections) -> None:
-        writer = self.pool.writer()
+    def _senders(self, writer, connections) -> tuple[list, list]:
+        """Per connection: a sender that checks the connection is open, and one that may
+        leave the check out (`sender(known_open=True)`)."""
+        text = not self.template.binary
+        sockets = [c.ws for c in connections]
+        return ([writer.sender(ws, text) for ws in sockets],
+                [writer.sender(ws, text, known_open=True) for ws in sockets])
+
+    async def _pace(self, schedule: OpenLoopSchedule, writer, connections, senders) -> None:
         timer = self.plan.pacing_timer
         sleeper = None
         if timer != "loop":
@@ -166,12 +177,12 @@ class LoadStep:
             if timer == "spin":
                 sleeper.close()  # no timerfd: the spinning fallback
         try:
-            await self._send_all(schedule, writer, [c.ws for c in connections], sleeper)
+            await self._send_all(schedule, writer, [c.ws for c in connections], senders, sleeper)
         finally:
             if sleeper is not None:
                 sleeper.close()
 
-    async def _send_all(self, schedule, writer, sockets, sleeper) -> None:
+    async def _send_all(self, schedule, writer, sockets, senders, sleeper) -> None:
         """Send every message at (or as soon as possible after) its intended time.
 
         Per batch, not per message: one clock read (the batch's send time: the messages are
@@ -182,11 +193,9 @@ class LoadStep:
         book, id_base, clock, wall = self.book, self.id_base, time.perf_counter, time.time
         count, total, max_batch = len(sockets), schedule.messages, self.plan.max_batch
         begin, render, head = self.template.batch_renderer()
-        text = not self.template.binary
-        checked = [writer.sender(ws, text) for ws in sockets]
         # within one batch nothing but the pacer runs, so connections open at its start stay
         # open to its end: big batches check them once, not once per message
-        direct = [writer.sender(ws, text, known_open=True) for ws in sockets]
+        checked, direct = senders
         is_open, check_once = writer.is_open, 4 * count
         outstanding = book.outstanding
         not_open, describe_closed = writer.NotOpen, writer.describe_closed
@@ -208,7 +217,7 @@ class LoadStep:
             book.lagging(now - intended_time(k))
             end = min(due, k + max_batch)
             batch = begin(wall())
-            senders = direct if end - k >= check_once and all(map(is_open, sockets)) else checked
+            use = direct if end - k >= check_once and all(map(is_open, sockets)) else checked
             book.sent += end - k
             book.last_send = now
             while k < end:
@@ -217,9 +226,9 @@ class LoadStep:
                 outstanding[slot][key] = now  # booked first: no reply can race it
                 try:
                     if head is not None:
-                        senders[slot](head + key + batch)
+                        use[slot](head + key + batch)
                     else:
-                        senders[slot](render(id_base + k, slot, batch))
+                        use[slot](render(id_base + k, slot, batch))
                 except not_open:
                     book.not_sent(slot, id_base + k, "not sent: " + describe_closed(sockets[slot]))
                 k += 1
