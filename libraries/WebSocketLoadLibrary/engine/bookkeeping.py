@@ -10,32 +10,48 @@ from .histogram import LatencyHistogram
 from .result import timeline_latency
 
 
+def digits(message_id: int) -> bytes:
+    """An id as the ascii digits it is rendered with: the key a message is booked under."""
+    return str(message_id).encode()
+
+
 class StepBook:
     """Bookkeeping of one load step over `connections` connections.
 
     With an `interval` (open loop) a message's latency is measured from its intended send
     time, `start + (id - id_base) * interval`; without one (closed loop) from its actual
     send time. Service time is always measured from the actual send time.
+
+    Messages in flight are booked under their id's ascii digits (`digits`): a reply that
+    starts as the template promises (`id_fast_path`, `(prefix, start)` from
+    `MessageTemplate.id_fast_path`) is matched by slicing the digits out, with no parsing;
+    every other reply, and digits that match nothing, go to `extract_id`, whose integer is
+    looked up as digits in turn -- so the same replies match, and the same are invalid or
+    unmatched, as with the general extractor alone.
     """
 
     __slots__ = ("extract_id", "id_base", "start", "interval", "outstanding", "sent", "received",
                  "lost", "unmatched", "invalid_replies", "send_errors", "last_send",
                  "last_reply", "_latency_s", "_service_s", "_lag_s", "latency", "service_time",
-                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors", "reply")
+                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors", "reply",
+                 "id_fast_path")
 
     def __init__(self, connections: int, extract_id, id_base: int = 0,
-                 start: float = 0.0, interval: float | None = None):
+                 start: float = 0.0, interval: float | None = None,
+                 id_fast_path: tuple[bytes, int] | None = None):
         self.extract_id = extract_id
+        self.id_fast_path = id_fast_path
         self.id_base = id_base
         self.start = start
         self.interval = interval
-        self.outstanding: list[dict[int, float]] = [{} for _ in range(connections)]
+        self.outstanding: list[dict[bytes, float]] = [{} for _ in range(connections)]
         self.sent = self.received = self.lost = self.unmatched = 0
         self.invalid_replies = self.send_errors = 0
         self.last_send = self.last_reply = 0.0
         # latencies wait here as float seconds until `flush` records them in a batch
-        self._latency_s: list[float] = []
         self._service_s: list[float] = []
+        # without a schedule latency *is* service time: one list serves both histograms
+        self._latency_s: list[float] = [] if interval is not None else self._service_s
         self._lag_s: list[float] = []
         self.latency = LatencyHistogram()
         self.service_time = LatencyHistogram()
@@ -49,39 +65,49 @@ class StepBook:
 
     # -- hot path ------------------------------------------------------------------------
     def sent_one(self, connection: int, message_id: int, now: float) -> None:
-        self.outstanding[connection][message_id] = now
+        self.outstanding[connection][digits(message_id)] = now
         self.sent += 1
         self.last_send = now
 
-    def receiver(self):
+    def receiver(self, by_connection: bool = False):
         """`receive(connection, message, now) -> bool`: book a reply; True if it matched.
 
-        A closure over the book's containers (no attribute lookups): it runs once per reply.
-        `reply` is the same function.
+        `connection` is the connection's index, or with `by_connection` an object with a
+        `slot` (what pools hand to `on_message`, so a step can install this directly). A
+        closure over the book's containers (no attribute lookups): it runs once per reply.
+        `reply` is the same function with indexes.
         """
         extract, outstanding = self.extract_id, self.outstanding
         latencies, service_times = self._latency_s, self._service_s
         interval = self.interval
         intended_offset = self.start - self.id_base * (interval or 0.0)
+        prefix, start = self.id_fast_path or (None, 0)
+        bad_reply = (ValueError, KeyError, TypeError, IndexError)
         book = self
 
-        def receive(connection: int, message, now: float) -> bool:
-            try:
-                message_id = extract(message)
-            except (ValueError, KeyError, TypeError, IndexError):
-                book.invalid_replies += 1
-                return False
-            sent_at = outstanding[connection].pop(message_id, None)
+        def receive(connection, message, now: float) -> bool:
+            waiting = outstanding[connection.slot if by_connection else connection]
+            sent_at = None
+            if prefix is not None and message[:start] == prefix:
+                end = message.find(b",", start)
+                if end > start:
+                    key = message[start:end]
+                    sent_at = waiting.pop(key, None)
             if sent_at is None:
-                book.unmatched += 1
-                return False
+                try:
+                    key = digits(extract(message))
+                except bad_reply:
+                    book.invalid_replies += 1
+                    return False
+                sent_at = waiting.pop(key, None)
+                if sent_at is None:
+                    book.unmatched += 1
+                    return False
             book.received += 1
             book.last_reply = now
             service_times.append(now - sent_at)
-            if interval is None:
-                latencies.append(now - sent_at)
-            else:  # intended send time = start + (id - id_base) * interval
-                latencies.append(now - intended_offset - message_id * interval)
+            if interval is not None:  # intended send time = start + (id - id_base) * interval
+                latencies.append(now - intended_offset - int(key) * interval)
             return True
         return receive
 
@@ -94,7 +120,7 @@ class StepBook:
     # -- slow path -----------------------------------------------------------------------
     def not_sent(self, connection: int, message_id: int, error: str) -> None:
         """Take back `sent_one`: the send raised (booked first so that no reply can race it)."""
-        if self.outstanding[connection].pop(message_id, None) is not None:
+        if self.outstanding[connection].pop(digits(message_id), None) is not None:
             self.sent -= 1
         self.send_errors += 1
         self.error(error)
@@ -131,11 +157,13 @@ class StepBook:
 
     def flush(self) -> None:
         """Move the latencies gathered since the last flush into the histograms."""
-        # cleared in place: the receiver closure holds these very lists
-        for pending, histogram in ((self._latency_s, self._second),
-                                   (self._service_s, self.service_time),
-                                   (self._lag_s, self.lag)):
+        # cleared in place, after recording (the latency and service lists may be one list):
+        # the receiver closures hold these very lists
+        batches = ((self._latency_s, self._second), (self._service_s, self.service_time),
+                   (self._lag_s, self.lag))
+        for pending, histogram in batches:
             histogram.record_seconds(pending)
+        for pending, _ in batches:
             pending.clear()
 
     def close_second(self, span_s: float = 1.0) -> dict:

@@ -129,6 +129,67 @@ class MessageTemplate:
     def render(self, message_id: int, connection: int = 0) -> bytes:
         return self._render(message_id, connection)
 
+    def batch_renderer(self):
+        """`(begin(wall_time) -> batch, render(message_id, connection, batch) -> bytes, head)`.
+
+        For the hot loops, which send messages in batches (a pacer batch, the replies of one
+        socket read): `begin` formats `$send_time` once per batch -- `%.6f` of the wall clock
+        costs ~0.8 us, more than the rest of a message -- and `render` joins pre-split bytes
+        with the id as ascii digits. `render(i, c, begin(t))` is byte for byte what
+        `renderer()` gives for id i, connection c at wall time t. `head` is bytes when the
+        template is "literal, $message_id, anything without $connection" -- then `render` is
+        `head + str(message_id).encode() + batch` and a hot loop may inline it -- else None.
+        """
+        parts = []  # literal bytes (payload inlined) and field names, literals merged
+        for part, is_field in self._parts:
+            piece = self._payload if (is_field and part == "payload") else (
+                None if is_field else part.encode())
+            if piece is None:
+                parts.append(part)
+            elif parts and isinstance(parts[-1], bytes):
+                parts[-1] += piece
+            else:
+                parts.append(piece)
+        if not isinstance(parts[0], bytes):
+            parts.insert(0, b"")
+        if not isinstance(parts[-1], bytes):
+            parts.append(b"")
+        fields = tuple(p for p in parts if isinstance(p, str))
+        stamp = self.stamp
+        if fields == ("message_id",):
+            head, _, tail = parts
+
+            def begin_plain(wall_time: float):
+                return tail
+            return begin_plain, lambda message_id, connection, batch: (
+                head + str(message_id).encode() + batch), head
+        if fields == ("message_id", "send_time"):
+            head, _, middle, _, tail = parts
+
+            def begin_stamped(wall_time: float):
+                return middle + stamp(wall_time) + tail
+            return begin_stamped, lambda message_id, connection, batch: (
+                head + str(message_id).encode() + batch), head
+        fmt, order = self._format()
+        fmt = fmt.replace(b"%.6f", b"%s")  # the stamp arrives formatted
+
+        def render_any(message_id: int, connection: int, batch) -> bytes:
+            values = {"message_id": message_id, "connection": connection, "send_time": batch}
+            return fmt % tuple(values[name] for name in order)
+        return stamp, render_any, None
+
+    @staticmethod
+    def stamp(wall_time: float) -> bytes:
+        """`$send_time` as rendered: seconds since the epoch, microseconds."""
+        return b"%.6f" % wall_time
+
+    def id_fast_path(self) -> tuple[bytes, int] | None:
+        """`(prefix, start)` when replies are expected to start with `prefix` and the id's
+        ascii digits to run from `start` to the next comma (see `id_extractor`), for hot
+        loops that inline the check; None when every reply needs `id_extractor`."""
+        prefix = self._id_prefix
+        return None if prefix is None else (prefix, len(prefix))
+
     def id_extractor(self):
         """`extract(reply: bytes) -> int`, raising ValueError (or KeyError, TypeError) when the
         reply carries no id. Specialised: this runs for every reply received."""
@@ -154,13 +215,14 @@ class MessageTemplate:
         start = len(prefix)
 
         def fast(reply: bytes) -> int:
-            if reply.startswith(prefix):
+            # only a JSON integer of plain ascii digits takes the short cut: anything else
+            # (quoted, signed, spaced, a leading zero, a fraction) is the JSON parser's to judge
+            if reply[:start] == prefix:
                 end = reply.find(b",", start)
-                if end > 0:
-                    try:
-                        return int(reply[start:end])
-                    except ValueError:
-                        pass  # e.g. a quoted id: take the general route
+                if end > start:
+                    digits = reply[start:end]
+                    if digits.isdigit() and (digits[0] != 48 or end == start + 1):  # 48: "0"
+                        return int(digits)
             return general(reply)
         return fast
 

@@ -14,6 +14,7 @@ permessage-deflate, subprotocols, max_queue (picows reads as fast as data comes)
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 
 from picows import WSCloseCode, WSListener, WSMsgType
@@ -139,6 +140,29 @@ class PicowsWriter:
         if ws.closed or ws.transport.is_close_frame_sent:
             raise NotOpen()
         ws.transport.send(TEXT if text else BINARY, data)
+
+    @staticmethod
+    def sender(ws: PicowsSocket, text: bool, known_open: bool = False):
+        """`send(data)` for one connection: `send(ws, data, text)` without the per-message
+        argument passing and lookups (the hot loops hold one per connection).
+
+        `known_open`: the caller sends only from within this connection's own data-frame
+        callback, so the check -- a Python call per message -- is left out. Within a step
+        the engine sends no close frame (pools close after the step), and a server's close
+        frame disconnects at once; the one gap is a server sending data after its own close
+        frame in the same read: picows then drops the message silently, and the step counts
+        it lost when the connection closes (never as a reply).
+        """
+        transport = ws.transport
+        send, kind = transport.send, TEXT if text else BINARY
+        if known_open:
+            return functools.partial(send, kind)
+
+        def send_message(data: bytes) -> None:
+            if ws.closed or transport.is_close_frame_sent:
+                raise NotOpen()
+            send(kind, data)
+        return send_message
 
     def backlogged(self) -> list:
         """Connections whose write buffer is over the limit (picows paused writing)."""

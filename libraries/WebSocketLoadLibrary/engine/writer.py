@@ -39,6 +39,12 @@ class FrameWriter:
             self.loop.call_soon(self.flush)
         self.pending.add(ws)
 
+    def sender(self, ws, text: bool, known_open: bool = False):
+        """`send(data)` for one connection (the hot loops hold one per connection); raises
+        InvalidState when it is not open, `known_open` or not."""
+        send = self.send
+        return lambda data: send(ws, data, text)
+
     def flush(self) -> None:
         pending, self.pending = self.pending, set()
         for ws in pending:

@@ -1,0 +1,129 @@
+"""The engine's per-message short cuts give what the general paths give.
+
+Rendering: `batch_renderer` (pre-split bytes, one `$send_time` per batch) against the
+template's %-format renderer. Matching: replies booked under their ids' ascii digits and
+sliced out of the reply, against the general JSON/regex extractor -- on ordinary and on odd
+replies, which must take the general route and come out matched, unmatched or invalid
+exactly as the general extractor alone would have it.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from WebSocketLoadLibrary.engine.bookkeeping import StepBook
+from WebSocketLoadLibrary.engine.messages import MessageTemplate
+
+TEMPLATES = [
+    dict(),                                                     # the default: id, send_time
+    dict(payload_size=0),
+    dict(template='{"message_id":$message_id,"p":"$payload"}'),  # no send_time
+    dict(template='{"message_id":$message_id,"c":$connection,"t":$send_time}'),
+    dict(template='{"t":$send_time,"message_id":$message_id}'),  # id not first
+    dict(template='{"data":{"id":$message_id},"at":$send_time}', id_field="data.id"),
+    dict(template="PING $message_id at $send_time $$ $payload", id_pattern=r"PONG (\d+)"),
+    dict(template='{"message_id":"$message_id","pct":"100%"}', binary=True),
+]
+
+
+@pytest.mark.parametrize("options", TEMPLATES)
+def test_batch_rendering_is_byte_identical_to_the_general_renderer(options, monkeypatch):
+    template = MessageTemplate(**options)
+    begin, render, head = template.batch_renderer()
+    wall = 1_700_000_123.4567891
+    monkeypatch.setattr(time, "time", lambda: wall)
+    general = MessageTemplate(**options).renderer()  # built after the patch: reads it
+    batch = begin(wall)
+    for message_id, connection in [(0, 0), (7, 3), (123456789, 24), (10 ** 15, 1)]:
+        assert render(message_id, connection, batch) == general(message_id, connection)
+        if head is not None:
+            assert head + str(message_id).encode() + batch == general(message_id, connection)
+
+
+def test_the_id_short_cut_is_offered_only_when_replies_start_with_the_id():
+    assert MessageTemplate().id_fast_path() == (b'{"message_id":', len(b'{"message_id":'))
+    assert MessageTemplate('{"t":$send_time,"message_id":$message_id}').id_fast_path() is None
+    assert MessageTemplate("PING $message_id", id_pattern=r"PONG (\d+)").id_fast_path() is None
+
+
+ODD_REPLIES = [
+    b'{"message_id":1005,"x":1}',        # ordinary
+    b'{"message_id": 1005,"x":1}',       # a space: JSON says 1005
+    b'{"message_id":"1005","x":1}',      # quoted
+    b'{"message_id":01005,"x":1}',       # leading zero: not JSON
+    b'{"message_id":+1005,"x":1}',       # sign: not JSON
+    b'{"message_id":1_005,"x":1}',       # underscore: not JSON
+    b'{"message_id":1005}',              # no comma after the id
+    b'{"message_id":10055',              # truncated, digits to the end
+    b'{"message_id":1005.0,"x":1}',      # a float
+    b'{"message_id":true,"x":1}',
+    b'{"message_iX":1005,"x":1}',        # another field, same digits
+    b'{"x":1,"message_id":1005}',        # reordered
+    b'{"message_id":1006,"x":1}',        # not in flight
+    b'{"message_id":,"x":1}',
+    b'garbage',
+    b'',
+]
+
+
+def _general_outcome(reply: bytes, in_flight: set[int]) -> str:
+    extract = MessageTemplate().id_extractor()
+    try:
+        message_id = extract(reply)
+    except (ValueError, KeyError, TypeError, IndexError):
+        return "invalid"
+    return "matched" if message_id in in_flight else "unmatched"
+
+
+@pytest.mark.parametrize("reply", ODD_REPLIES)
+@pytest.mark.parametrize("interval", [None, 0.001])
+def test_digit_matching_gives_the_general_extractors_outcome_on_any_reply(reply, interval):
+    template = MessageTemplate()
+    book = StepBook(1, template.id_extractor(), id_base=1000, start=10.0, interval=interval,
+                    id_fast_path=template.id_fast_path())
+    book.sent_one(0, 1005, 10.1)
+    book.reply(0, reply, 10.2)
+    outcome = {(1, 0, 0): "matched", (0, 1, 0): "unmatched",
+               (0, 0, 1): "invalid"}[(book.received, book.unmatched, book.invalid_replies)]
+    assert outcome == _general_outcome(reply, {1005})
+    if outcome == "matched":
+        book.close_second()
+        assert book.service_time.percentile_us(50) == pytest.approx(100_000, rel=0.001)
+        if interval is not None:  # intended at 10.005: the id's digits gave the time
+            assert book.latency.percentile_us(50) == pytest.approx(195_000, rel=0.001)
+
+
+def test_the_fast_extractor_agrees_with_the_general_one_on_odd_replies():
+    template = MessageTemplate()
+    fast, general = template.id_extractor(), MessageTemplate()
+
+    def outcome(extract, reply):
+        try:
+            return extract(reply)
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            return type(error)
+
+    import orjson
+
+    def by_json(reply):
+        value = orjson.loads(reply)["message_id"]
+        if isinstance(value, bool):
+            raise ValueError("id is a boolean")
+        return int(value)
+    for reply in ODD_REPLIES:
+        expected = outcome(by_json, reply)
+        got = outcome(fast, reply)
+        assert got == expected or (isinstance(expected, type) and isinstance(got, type)), reply
+    assert general.extract_id(b'{"message_id":42,"x":1}') == 42
+
+
+def test_closed_loop_latency_and_service_time_share_one_list_and_both_histograms_fill():
+    book = StepBook(1, MessageTemplate().id_extractor(), id_base=0, start=0.0, interval=None,
+                    id_fast_path=MessageTemplate().id_fast_path())
+    for k in range(100):
+        book.sent_one(0, k, 1.0)
+        book.reply(0, b'{"message_id":%d,"x":1}' % k, 1.002)
+    book.close_second()
+    assert book.latency.count == book.service_time.count == 100
+    assert book.latency.percentile_us(50) == book.service_time.percentile_us(50)
