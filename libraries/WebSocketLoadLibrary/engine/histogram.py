@@ -48,7 +48,10 @@ class LatencyHistogram:
         values = np.asarray(values_us, dtype=np.int64)
         np.clip(values, LOWEST_US, self._highest, out=values)
         indexes = self.counts_indexes(values)
-        self._counts += np.bincount(indexes, minlength=len(self._counts)).astype(np.uint64)
+        # only up to the largest index: the counts array has ~23k slots, a second of
+        # millisecond latencies touches the first few thousand
+        counts = np.bincount(indexes)
+        self._counts[:len(counts)] += counts.astype(np.uint64)
         h = self.hdr
         h.total_count += len(values)
         h.min_value = min(h.min_value, int(values.min()))
@@ -62,11 +65,21 @@ class LatencyHistogram:
         return self.record_many((np.asarray(values_s, dtype=np.float64) * 1e6).astype(np.int64))
 
     def add(self, other: "LatencyHistogram") -> None:
-        if other.count:
-            self.hdr.add(other.hdr)
+        if not other.count:
+            return
+        used = other._used()
+        self._counts[:used] += other._counts[:used]
+        h, o = self.hdr, other.hdr
+        h.total_count += o.total_count
+        h.min_value = min(h.min_value, o.min_value)
+        h.max_value = max(h.max_value, o.max_value)
+
+    def _used(self) -> int:
+        """Length of the counts array up to the slot of the largest value recorded."""
+        return self.hdr._counts_index_for(self.hdr.max_value) + 1 if self.count else 0
 
     def reset(self) -> None:
-        self._counts[:] = 0
+        self._counts[:self._used()] = 0
         self.hdr.total_count = 0
         self.hdr.min_value = sys.maxsize
         self.hdr.max_value = 0
@@ -82,7 +95,7 @@ class LatencyHistogram:
         total = self.count
         if not total:
             return {float(p): 0 for p in percentiles}
-        cumulative = np.cumsum(self._counts)
+        cumulative = np.cumsum(self._counts[:self._used()])
         for p in percentiles:
             target = max(int(min(float(p), 100.0) * total / 100 + 0.5), 1)
             index = int(np.searchsorted(cumulative, target))
