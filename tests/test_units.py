@@ -212,3 +212,30 @@ def test_merged_results_sum_counters_and_merge_histograms():
     assert merged.latency_ms(95) == pytest.approx(50.0, rel=0.01)
     assert [p["second"] for p in merged.timeline] == [0, 1]
     assert merged.parts == ["a", "b"]
+
+
+def test_histogram_add_and_reset_match_the_reference_hdrhistogram():
+    import random
+
+    from hdrh.histogram import HdrHistogram
+
+    from WebSocketLoadLibrary.engine.histogram import LatencyHistogram
+    rng = random.Random(5)
+    first = [rng.randint(1, 5_000) for _ in range(3000)]
+    second = [rng.randint(1, 2_000_000) for _ in range(2000)]  # reaches further slots
+    a, b = LatencyHistogram(), LatencyHistogram()
+    a.record_many(first)
+    b.record_many(second)
+    a.add(b)
+    reference = HdrHistogram(1, 3_600_000_000, 3)
+    for value in first + second:
+        reference.record_value(value)
+    assert a.count == reference.get_total_count()
+    assert (a.min_us(), a.max_us()) == (reference.get_min_value(), reference.get_max_value())
+    for p in (1, 50, 90, 99, 99.9, 100):
+        assert a.percentile_us(p) == reference.get_value_at_percentile(p)
+    assert list(a._counts) == list(reference.counts)
+    a.reset()
+    assert a.count == 0 and not a._counts.any() and a.percentile_us(99) == 0
+    a.record_many([7])
+    assert a.percentile_us(50) == 7 and a.max_us() == 7
