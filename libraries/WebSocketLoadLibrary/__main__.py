@@ -89,7 +89,7 @@ def merge_command(args) -> int:
     from pathlib import Path
 
     from .reports.merge import merge_folder
-    from .reports.records import write_json_atomically
+    from .reports.records import write_json_atomically, write_text_atomically
     folder = Path(args.folder)
     try:
         merged = merge_folder(folder)
@@ -100,7 +100,7 @@ def merge_command(args) -> int:
     html_path = Path(args.html_path or folder / "merged-load-results.html")
     write_json_atomically(json_path, merged.to_document())
     html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(merged.html_page())
+    write_text_atomically(html_path, merged.html_page())
     print(merged.text())
     print(f"\n{len(merged.records)} step(s) from {len(merged.sources)} file(s); "
           f"written: {json_path}, {html_path}")

@@ -182,13 +182,7 @@ class AssertionKeywords(LibraryComponent):
 
     # -- shared ------------------------------------------------------------------------
     def _target(self, result, what: str):
-        target = result if result is not None else self.state.last_result
-        if target is None:
-            raise AssertionError(f"No load result to check {what} on: run a load keyword "
-                                 f"(Send Burst At Rate, Run Sustained Load, ...) first")
-        if not isinstance(target, (LoadResult, ScalingResult)):
-            raise TypeError(f"result must be what a load keyword returned, got "
-                            f"{type(target).__name__}")
+        target = self.state.result_or_last(result, f"to check {what} on")
         if not target.load_applied:
             message = (f"Refusing to judge {what}: the planned load was not applied, so the "
                        f"figures do not describe it: " + "; ".join(target.not_applied_reasons))

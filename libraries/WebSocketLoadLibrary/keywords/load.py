@@ -6,7 +6,7 @@ import time
 from robot.api import logger
 from robot.api.deco import keyword
 
-from ..engine import LoadPlan, LoadResult, ScalingResult, StepTimeout
+from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult, StepTimeout
 from ..engine.memory import release_freed_memory
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
@@ -166,7 +166,6 @@ class LoadKeywords(LibraryComponent):
         return self.state.clients.current
 
     def _options_for(self, uri: str | None):
-        from ..engine import ConnectionOptions
         if uri is not None:
             return ConnectionOptions(uri)
         if self.state.clients:

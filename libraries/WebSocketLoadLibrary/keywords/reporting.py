@@ -1,14 +1,13 @@
 """Keywords that put results into the log and into files."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from robot.api import logger
 from robot.api.deco import keyword
 
-from ..engine import LoadResult, ScalingResult
-from ..reports.records import write_json_atomically
+from ..engine import ScalingResult
+from ..reports.records import write_json_atomically, write_text_atomically
 from .arguments import Duration, Ratio
 from .component import LibraryComponent
 from .summary_table import log_charts, log_saved, result_table, scaling_table
@@ -165,20 +164,7 @@ class ReportingKeywords(LibraryComponent):
         logger.info(comparison.summary())
 
     def _result(self, result):
-        target = result if result is not None else self.state.last_result
-        if target is None:
-            raise AssertionError("no load result yet: run a load keyword first")
-        if not isinstance(target, (LoadResult, ScalingResult)):
-            raise TypeError(f"result must be what a load keyword returned, got "
-                            f"{type(target).__name__}")
-        return target
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+        return self.state.result_or_last(result, "to report")
 
 
 def _run_output_dir(output_dir: Path) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-from ..engine import ConnectionOptions, LoadEngine, MessageTemplate
+from ..engine import ConnectionOptions, LoadEngine, LoadResult, MessageTemplate, ScalingResult
 from ..engine.pool import ClientPool
 from ..reports.metrics import LiveCounters
 from .registry import Registry
@@ -49,9 +49,17 @@ class LibraryState:
         self.last_result = result
         self.results.append(result)
 
-    @property
-    def current_server(self):
-        return self.servers.current if self.servers else None
+    def result_or_last(self, result, purpose: str):
+        """`result` if given, else the last result; a clear failure when there is none
+        (`purpose` completes "No load result ...", e.g. "to check latency p95 on")."""
+        target = result if result is not None else self.last_result
+        if target is None:
+            raise AssertionError(f"No load result {purpose}: run a load keyword "
+                                 f"(Send Burst At Rate, Run Sustained Load, ...) first")
+        if not isinstance(target, (LoadResult, ScalingResult)):
+            raise TypeError(f"result must be what a load keyword returned, got "
+                            f"{type(target).__name__}")
+        return target
 
     def close(self) -> None:
         """Everything this library opened, closed: connections first, then servers."""

@@ -54,6 +54,10 @@ def result_document(result, suite: str = "", test: str = "", run_id: str = "",
 
 
 def write_json_atomically(path: Path, data) -> None:
+    write_text_atomically(path, json.dumps(data, default=str))
+
+
+def write_text_atomically(path: Path, text: str) -> None:
     """Write to a temporary file in the same folder and rename: a reader (or a merge running
     at the same time) never sees half a file."""
     path = Path(path)
@@ -61,7 +65,7 @@ def write_json_atomically(path: Path, data) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, default=str)
+            stream.write(text)
         os.chmod(temporary, 0o644)  # mkstemp makes it private; results are for everyone
         os.replace(temporary, path)
     except BaseException:
