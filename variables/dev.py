@@ -14,6 +14,18 @@ TARGET_URI = _os.environ.get("TARGET_URI", "")
 # passes through Robot variables).
 TOKEN_ENV = "TARGET_TOKEN"
 
+# Load agents (suites/12_load_agents.robot): their addresses, comma-separated; empty skips
+# that suite. The shared secret stays in the environment variable LOAD_AGENT_SECRET.
+LOAD_AGENTS = _os.environ.get("LOAD_AGENTS", "")
+# The server under test as the agents reach it; empty starts the embedded mock server on
+# AGENT_SERVER_HOST (an address of this machine that the agents reach).
+AGENT_TARGET_URI = _os.environ.get("AGENT_TARGET_URI", "")
+AGENT_SERVER_HOST = _os.environ.get("AGENT_SERVER_HOST", "127.0.0.1")
+AGENT_CONNECTIONS = 5                # per agent
+AGENT_RATE = 2000                    # msg/s over all agents
+AGENT_MESSAGES = 6000
+AGENT_DURATION = "5 s"
+
 # Throughput targets (msg/s)
 MAX_MESSAGE_RATE = 2000
 SUSTAINED_THROUGHPUT_TARGET = 1000

@@ -5,6 +5,7 @@ saved results.
     python -m WebSocketLoadLibrary run --uri wss://host/ws --token-env API_TOKEN --rate max --duration 10
     python -m WebSocketLoadLibrary merge output --json merged.json --html merged.html
     python -m WebSocketLoadLibrary compare baseline.json output --tolerance 10%
+    LOAD_AGENT_SECRET=... python -m WebSocketLoadLibrary agent --host 10.0.0.5 --port 8270
 
 run: without --uri it starts the embedded mock server. Exits 0 when the load was applied and
 the delivery ratio is at least --min-delivery, 1 when not, 2 on bad input or a failed
@@ -13,6 +14,9 @@ merge: every result saved under a folder (recursively: pabot_results/*/load-resu
 into one summary with percentiles from the merged histograms. Exits 2 if there is none.
 compare: throughput and p95/p99 per step, matched by name, against a baseline (a result
 file, a merged file or a folder). Exits 1 on a regression or a missing step, 2 on bad input.
+agent: serve this machine's share of distributed load steps to a controller suite (a Robot
+Framework remote library; every request must be signed with the shared secret). `agent
+--help` tells more.
 """
 from __future__ import annotations
 
@@ -64,6 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help="default: FOLDER/merged-load-results.json")
     merge.add_argument("--html", dest="html_path", metavar="FILE",
                        help="default: FOLDER/merged-load-results.html")
+    commands.add_parser("agent", help="serve load steps to a controller (agent --help)")
     compare = commands.add_parser("compare", help="check results against a baseline")
     compare.add_argument("baseline", help="result file, merged file or folder")
     compare.add_argument("current", help="result file, merged file or folder")
@@ -77,6 +82,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["agent"]:
+        from .agents.agent_server import main as agent_main
+        return agent_main(argv[1:])
     args = parse_args(argv)
     if args.command == "merge":
         return merge_command(args)

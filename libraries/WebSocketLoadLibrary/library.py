@@ -7,6 +7,7 @@ from robotlibcore import DynamicCore
 from . import __version__
 from .engine import EngineError, TemplateError
 from .keywords.arguments import CONVERTERS
+from .keywords.agents import AgentKeywords
 from .keywords.assertions import AssertionKeywords
 from .keywords.connections import ConnectionKeywords
 from .keywords.load import LoadKeywords
@@ -137,7 +138,7 @@ class WebSocketLoadLibrary(DynamicCore):
         self.ROBOT_LIBRARY_LISTENER = self
         super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
                           AssertionKeywords(self), ReportingKeywords(self),
-                          MetricsKeywords(self)])
+                          MetricsKeywords(self), AgentKeywords(self)])
 
     def run_keyword(self, name, args, kwargs=None):
         try:

@@ -50,12 +50,18 @@ class LoadResult:
     errors: dict = field(default_factory=dict)
     connections_closed: dict = field(default_factory=dict)   # why -> how many, during the step
     parts: list = field(default_factory=list)
+    # load agents only: per agent its name, uri, clock offset and own result (as a dict)
+    agents: list = field(default_factory=list)
 
     def __repr__(self) -> str:
         rate = "max" if self.target_rate is None else f"{self.target_rate:g}/s"
         return (f"LoadResult(name={self.name!r}, rate={rate}, connections={self.connections}, "
                 f"sent={self.sent}, received={self.received}, lost={self.lost}, "
                 f"p95={self.latency_ms(95):.3f} ms, applied={self.load_applied})")
+
+    def agent_results(self) -> list["LoadResult"]:
+        """The agents' own results of a step run on load agents (empty otherwise)."""
+        return [LoadResult.from_dict(agent["result"]) for agent in self.agents]
 
     # -- derived figures ---------------------------------------------------------------
     @property

@@ -11,14 +11,8 @@ from ..engine.memory import release_freed_memory
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .state import ClientGroup
-from .summary_table import log_charts, log_saved, result_table, scaling_table
-
-PROGRESS_EVERY_S = 2.0
-
-
-class ConnectionsLost(AssertionError):
-    ROBOT_SUPPRESS_NAME = True
-
+from .step_report import PROGRESS_EVERY_S, ProgressPrinter, report_step, save_result
+from .summary_table import log_charts, scaling_table
 
 class LoadKeywords(LibraryComponent):
 
@@ -191,7 +185,7 @@ class LoadKeywords(LibraryComponent):
         running = engine.start_step(group.pool, plan, self.state.template,
                                     server_pid=self._server_pid(group), timeout_s=timeout_s)
         self.state.live.step_started(running.step)
-        progress = _ProgressPrinter(self.console, plan)
+        progress = ProgressPrinter(self.console, plan.name, plan.planned_messages)
         try:
             result = running.wait(poll_interval_s=PROGRESS_EVERY_S, on_progress=progress)
         except StepTimeout as error:
@@ -204,34 +198,8 @@ class LoadKeywords(LibraryComponent):
         finally:
             self.state.live.step_finished(running.step)
             release_freed_memory()
-        self.state.files.remember_context(result)
-        logger.info(result_table(result), html=True)
-        if remember:  # saved at once, so a test that fails later still leaves its figures
-            self._save(result)
-            log_charts(result)  # a scaling series charts all its steps at its end
-        verdict = "[INFO]" if result.load_applied else "[WARN]"
-        line = (f"{verdict} {plan.name}: sent {result.sent:,}, received {result.received:,}, "
-                f"lost {result.lost:,}, {result.achieved_receive_rate:,.0f} msg/s, "
-                f"p95 {result.latency_ms(95):.2f} ms")
-        if not result.load_applied:
-            line += " - load NOT applied: " + "; ".join(result.not_applied_reasons)
-            logger.warn(f"{plan.name}: load not applied: " + "; ".join(result.not_applied_reasons))
-        self.console(line)
-        if remember:
-            self.state.remember(result)
-        if result.connections_closed and fail_on_disconnect:
-            self._fail_on_lost_connections(result, plan)
+        report_step(self, result, plan.name, remember, fail_on_disconnect)
         return result
-
-    def _fail_on_lost_connections(self, result: LoadResult, plan: LoadPlan) -> None:
-        closed = sum(result.connections_closed.values())
-        why = "; ".join(f"{count} x {reason}" for reason, count in result.connections_closed.items())
-        message = (f"Load step '{plan.name}' lost {closed} of {result.connections} connections "
-                   f"({why}). So far: sent {result.sent:,}, received {result.received:,}, "
-                   f"lost {result.lost:,}, not sent {result.send_errors:,}. The result is "
-                   f"kept as the last result and saved.")
-        self.console(f"[FAIL] {message}")
-        raise ConnectionsLost(message)
 
     def _finish_scaling(self, scaling: ScalingResult) -> ScalingResult:
         self.state.files.remember_context(scaling)
@@ -244,22 +212,4 @@ class LoadKeywords(LibraryComponent):
         return scaling
 
     def _save(self, result) -> None:
-        path = self.state.files.save(result)
-        log_saved(path, self.state.files.output_dir())
-
-
-class _ProgressPrinter:
-    def __init__(self, console, plan: LoadPlan):
-        self.console, self.plan = console, plan
-        self.last = time.monotonic()
-
-    def __call__(self, snapshot: dict) -> None:
-        now = time.monotonic()
-        if now - self.last < PROGRESS_EVERY_S * 0.9:
-            return
-        self.last = now
-        planned = self.plan.planned_messages
-        of = f"/{planned:,}" if planned else ""
-        self.console(f"[INFO] {self.plan.name}: {snapshot['elapsed_s']:.0f} s, sent "
-                     f"{snapshot['sent']:,}{of}, received {snapshot['received']:,}, "
-                     f"lost {snapshot['lost']:,}")
+        save_result(self, result)

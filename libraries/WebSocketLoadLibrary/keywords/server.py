@@ -25,10 +25,10 @@ class ServerKeywords(LibraryComponent):
                           subprotocols: list[str] | None = None, seed: int | None = None,
                           alias: str | None = None,
                           startup_timeout: Duration = Duration(15),
-                          engine: str = "websockets") -> str:
+                          engine: str = "websockets", host: str = "127.0.0.1") -> str:
         """Starts the embedded mock WebSocket server in its own process and returns its URI.
 
-        The server binds 127.0.0.1 on a free port chosen by the operating system, so any
+        The server binds 127.0.0.1 (or ``host``) on a free port chosen by the operating system, so any
         number of servers (one per pabot process, say) run side by side without port
         conflicts. It becomes the current server: `Connect Clients` without a URI and the
         other server keywords use it. It is stopped by `Stop Mock Server`, and in any case
@@ -47,6 +47,7 @@ class ServerKeywords(LibraryComponent):
         | ``compression`` | offer permessage-deflate |
         | ``id_field`` | the JSON field that carries the message id in ``ack`` mode |
         | ``seed`` | seed of the random drops and garbles, for repeatable runs |
+        | ``host`` | the address to bind, 127.0.0.1 by default; another local address (say, the one load agents on other machines reach) exposes the server there |
         | ``engine`` | ``websockets`` (default) or ``picows``: a server several times faster (over 200k msg/s here), for generator benchmarks where the server must not be the limit; it offers no compression or subprotocols and does not count failed handshakes |
 
         Example:
@@ -59,7 +60,7 @@ class ServerKeywords(LibraryComponent):
             stall=float(stall), drop_ratio=float(drop_ratio), disconnect_after=disconnect_after,
             garble_ratio=float(garble_ratio), seed=seed, compression=compression,
             id_field=id_field, subprotocols=subprotocols,
-            startup_timeout_s=float(startup_timeout), engine=engine)
+            startup_timeout_s=float(startup_timeout), engine=engine, host=host)
         uri = server.start()
         self.state.servers.register(server, alias)
         logger.info(f"Mock server ({mode}) listening at {uri}, pid {server.pid}"

@@ -38,6 +38,8 @@ class LibraryState:
     files: ResultFiles = field(default_factory=ResultFiles)
     live: LiveCounters = field(default_factory=LiveCounters)
     metrics_endpoint: object | None = None
+    agents: object | None = None        # AgentFleet, from Connect Load Agents
+    agent_step: object | None = None    # the DistributedStep started last
 
     @property
     def engine(self) -> LoadEngine:
@@ -66,6 +68,16 @@ class LibraryState:
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.stop()
             self.metrics_endpoint = None
+        agents_error = None
+        if self.agents is not None:
+            try:
+                if self.agent_step is not None:
+                    self.agent_step.cancel()
+                if self.agents.connections:
+                    self.agents.close_connections()
+            except Exception as error:  # noqa: BLE001 - close the rest first, then tell
+                agents_error = error
+            self.agents = self.agent_step = None
         for group in self.clients:
             self.clients.remove(group)
         if self._engine is not None:
@@ -74,4 +86,5 @@ class LibraryState:
         for server in self.servers:
             server.stop(timeout_s=2)
             self.servers.remove(server)
-
+        if agents_error is not None:
+            raise agents_error

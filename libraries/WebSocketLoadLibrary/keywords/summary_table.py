@@ -96,6 +96,33 @@ def scaling_table(scaling: ScalingResult) -> str:
             f'<tr>{head}</tr>{"".join(body)}</table>')
 
 
+AGENT_COLUMNS = ("agent", "address", "connections", "target msg/s", "achieved send msg/s",
+                 "received msg/s", "sent", "received", "lost", "p50 ms", "p95 ms", "p99 ms",
+                 "max lag ms", "clock offset ms", "start skew ms", "applied")
+
+
+def agents_table(result: LoadResult) -> str:
+    """One row per load agent of a step run on agents, under the merged result's table."""
+    head = "".join(f'<th style="{_HEAD}">{escape(c)}</th>' for c in AGENT_COLUMNS)
+    body = []
+    for agent, part in zip(result.agents, result.agent_results()):
+        p = part.latency.percentiles_us((50, 95, 99))
+        cells = (agent["name"], agent["uri"], f"{part.connections:,}", _rate(part.target_rate),
+                 _rate(part.achieved_send_rate), _rate(part.achieved_receive_rate),
+                 f"{part.sent:,}", f"{part.received:,}", f"{part.lost:,}", _ms(p[50.0] / 1000),
+                 _ms(p[95.0] / 1000), _ms(p[99.0] / 1000), _ms(part.max_lag_s * 1000),
+                 f"{agent['clock_offset_ms']:+,.3f} +- {agent['clock_uncertainty_ms']:,.3f}",
+                 f"{agent['start_skew_ms']:+,.3f}",
+                 "yes" if part.load_applied else "NO: " + "; ".join(part.not_applied_reasons))
+        body.append("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in cells)
+                    + "</tr>")
+    caption = (f"{escape(result.name)} on {len(result.agents)} load agent(s); merged above: "
+               f"counters summed, percentiles from the merged histograms. Latency is measured "
+               f"on each agent's own clock; clock offsets only place the agents' timelines")
+    return (f'<table style="{_STYLE}"><caption style="text-align:left">{caption}</caption>'
+            f'<tr>{head}</tr>{"".join(body)}</table>')
+
+
 def log_charts(result) -> None:
     """The result's charts into the log as inline SVG; a chart that cannot be drawn is a
     warning, never a failed keyword (the figures are in the table and the saved file)."""

@@ -211,9 +211,44 @@ def result_charts(result) -> list[Chart]:
         return [first, latency_distribution_chart(
             {step.name.removeprefix(f"{result.name}: "): step.latency for step in result.steps},
             f"{result.name}: latency by percentile, per step")]
+    name = result.name or "step"
+    if result.agents:
+        parts = result.agent_results()
+        return [step_timeline_chart(result, f"{name} (all {len(parts)} agents)"),
+                agents_timeline_chart(result, parts),
+                latency_distribution_chart(
+                    {"all agents": result.latency, **{p.name: p.latency for p in parts}},
+                    f"{name}: latency by percentile, merged and per agent")]
     return [step_timeline_chart(result),
-            latency_distribution_chart({result.name or "step": result.latency},
-                                       f"{result.name or 'step'}: latency by percentile")]
+            latency_distribution_chart({name: result.latency}, f"{name}: latency by percentile")]
+
+
+def agents_timeline_chart(result: LoadResult, parts: list[LoadResult]) -> Chart:
+    """Replies per second of each load agent, on the controller's clock (each agent's start
+    moved by its measured clock offset), against each agent's share of the target."""
+    title = f"{result.name or 'step'}: received per second, per agent"
+    series = {}
+    with _figure() as (figure, axes):
+        axes.set_title(title, loc="left")
+        tops = [0.0]
+        for part, colour in zip(parts, _cycle(CURVES)):
+            shift = part.started_at - result.started_at
+            points = [p for p in _with_gaps(part.timeline)]
+            xs = [shift + p["second"] + p["span_s"] / 2 if p else math.nan for p in points]
+            ys = [p["received"] / p["span_s"] if p and (p["span_s"] >= 0.5 or len(points) == 1)
+                  else math.nan for p in points]
+            axes.plot(xs, ys, color=colour, marker="o", markersize=3,
+                      label=f"{part.name}: {part.received:,} received")
+            if part.target_rate:
+                axes.axhline(part.target_rate, color=colour, linestyle=":", linewidth=1)
+            tops.extend(ys + [part.target_rate or 0])
+            series[part.name] = _pairs(xs, ys)
+        axes.set_xlabel("time since the first agent started (s, controller clock)")
+        axes.set_ylabel("replies / s")
+        axes.set_ylim(0, _top(tops) * 1.3)
+        axes.legend(loc="lower right", ncols=2)
+        svg = _svg(figure)
+    return Chart(title, svg, series)
 
 
 # -- plumbing --------------------------------------------------------------------------

@@ -1,0 +1,304 @@
+"""The controller: one load step over several agents, one merged result.
+
+    fleet = AgentFleet.connect(["http://10.0.0.5:8270", "http://10.0.0.6:8270"], secret)
+    fleet.open_connections(ConnectionOptions("ws://10.0.0.9:8765"), count_per_agent=50)
+    result = fleet.start_step(LoadPlan(rate=20_000, duration_s=60)).wait()
+
+The step starts at one moment: the controller picks a start time on its own clock, shortly
+ahead, and gives each agent that moment on the agent's clock (through the measured clock
+offset), so the agents' schedules line up to within the offsets' uncertainty. Each agent
+measures latency on its own clock; the merge sums counters and merges histograms, and puts
+each agent's timeline on the controller's clock. An agent that dies or fails mid-step is
+named; the others' results are still collected and merged, and that merged result is marked
+not applied (part of the planned load is missing).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ..engine import ConnectionOptions, LoadEngine, LoadPlan, LoadResult, MessageTemplate
+from ..engine.resources import ProcessSampler
+from ..engine.workers import split
+from .client import AgentClient, AgentError
+
+POLL_INTERVAL_S = 0.5
+MIN_START_LEAD_S = 0.25
+
+
+class AgentStepFailed(AgentError):
+    """Some agents failed a step; `result` merges the others'."""
+
+    def __init__(self, message: str, result: LoadResult | None, failures: dict):
+        super().__init__(message)
+        self.result, self.failures = result, failures
+
+
+class AgentFleet:
+    """The agents of one controller, all answering and accepting the secret."""
+
+    def __init__(self, agents: list[AgentClient]):
+        if not agents:
+            raise AgentError("no load agents given: name at least one, e.g. "
+                             "http://10.0.0.5:8270")
+        self.agents = agents
+        self.connections: dict[str, int] = {}
+        self.options: ConnectionOptions | None = None
+
+    @classmethod
+    def connect(cls, uris, secret: str, timeout_s: float = 10.0) -> "AgentFleet":
+        agents = [AgentClient(uri, secret, timeout_s) for uri in uris]
+        uris_seen = [a.uri for a in agents]
+        duplicates = sorted({u for u in uris_seen if uris_seen.count(u) > 1})
+        if duplicates:
+            raise AgentError(f"load agent listed twice: {', '.join(duplicates)}")
+        fleet = cls(agents)
+        fleet._each(lambda agent: agent.hello(), "connect")
+        return fleet
+
+    # -- on every agent at once ---------------------------------------------------------
+    def _each(self, action, what: str) -> list:
+        """`action(agent)` on every agent in parallel; AgentError naming every agent that
+        failed (all are tried)."""
+        with ThreadPoolExecutor(max_workers=len(self.agents)) as pool:
+            futures = [pool.submit(action, agent) for agent in self.agents]
+        results, failures = [], []
+        for agent, future in zip(self.agents, futures):
+            error = future.exception()
+            if error is None:
+                results.append(future.result())
+            else:
+                failures.append(str(error) if isinstance(error, AgentError)
+                                else f"load agent {agent.label}: {type(error).__name__}: {error}")
+        if failures:
+            raise AgentError(f"{len(failures)} of {len(self.agents)} load agents could not "
+                             f"{what}: " + "; ".join(failures))
+        return results
+
+    def open_connections(self, options: ConnectionOptions, count_per_agent: int,
+                         token_env: str | None = None) -> int:
+        """Each agent opens `count_per_agent` connections to the server under test;
+        `token_env` names an environment variable on the agents that holds the token."""
+        if count_per_agent < 1:
+            raise AgentError(f"count must be at least 1, got {count_per_agent}")
+        payload = _options_json(options, token_env)
+        timeout_s = options.open_timeout_s * (2 + count_per_agent / 100) + 10
+
+        def open_on(agent: AgentClient) -> int:
+            return int(agent.call("open_agent_connections", payload, count_per_agent,
+                                  timeout_s=timeout_s))
+        counts = self._each(open_on, f"connect to {options.uri}")
+        self.connections = {agent.name: count for agent, count in zip(self.agents, counts)}
+        self.options = options
+        return sum(counts)
+
+    def close_connections(self) -> int:
+        counts = self._each(lambda agent: int(agent.call("close_agent_connections",
+                                                         timeout_s=30)), "disconnect")
+        self.connections = {}
+        return sum(counts)
+
+    def refresh_clocks(self) -> None:
+        def measure(agent: AgentClient) -> None:
+            agent.clock = agent.measure_clock()
+        self._each(measure, "tell their clock")
+
+    def start_step(self, plan: LoadPlan, template: MessageTemplate | None = None,
+                   start_lead_s: float | None = None, timeout_s: float | None = None,
+                   server_pid: int | None = None) -> "DistributedStep":
+        """Starts `plan`, split evenly over the agents (rate / n, messages / n), on all at
+        one moment; returns at once."""
+        if not self.connections:
+            raise AgentError("the load agents have no connections: use Connect Clients On "
+                             "Agents first")
+        template = template or MessageTemplate()
+        self.refresh_clocks()
+        worst_trip = max(agent.clock.round_trip_s for agent in self.agents)
+        lead = start_lead_s if start_lead_s is not None else max(MIN_START_LEAD_S, 4 * worst_trip)
+        if timeout_s is None:
+            timeout_s = LoadEngine.default_timeout_s(plan) + lead
+        start_at = time.time() + lead
+        shares = _shares(plan, self.agents)
+        template_json = json.dumps({"template": template.text,
+                                    "payload_size": template.payload_size,
+                                    "id_field": template.id_field,
+                                    "id_pattern": template.id_pattern, "binary": template.binary})
+
+        def start_on(pair) -> int:
+            agent, share = pair
+            return int(agent.call("start_agent_step", json.dumps(dataclasses.asdict(share)),
+                                  template_json, start_at + agent.clock.offset_s, timeout_s))
+        with ThreadPoolExecutor(max_workers=len(self.agents)) as pool:
+            futures = [pool.submit(start_on, pair) for pair in zip(self.agents, shares)]
+        step_ids, failures = {}, {}
+        for agent, future in zip(self.agents, futures):
+            if future.exception() is None:
+                step_ids[agent.name] = future.result()
+            else:
+                failures[agent.name] = str(future.exception())
+        step = DistributedStep(self, plan, start_at, timeout_s + 10, step_ids, server_pid)
+        if failures:
+            step.cancel()
+            raise AgentError(f"the step did not start on {len(failures)} of "
+                             f"{len(self.agents)} load agents: " + "; ".join(failures.values()))
+        return step
+
+
+class DistributedStep:
+    """A step running on the agents: `progress()`, then `wait()` for the merged result."""
+
+    def __init__(self, fleet: AgentFleet, plan: LoadPlan, start_at: float, timeout_s: float,
+                 step_ids: dict, server_pid: int | None = None):
+        self.fleet, self.plan, self.start_at = fleet, plan, start_at
+        self.timeout_s, self.step_ids = timeout_s, step_ids
+        self.statuses: dict[str, dict] = {}
+        self.failures: dict[str, str] = {}
+        self._server = _server_sampler(server_pid)
+        self._lock = threading.Lock()
+
+    def progress(self) -> dict:
+        totals = {"sent": 0, "received": 0, "lost": 0}
+        for status in self.statuses.values():
+            source = status.get("progress") or status.get("result") or {}
+            for key in totals:
+                totals[key] += int(source.get(key, 0) or 0)
+        totals["elapsed_s"] = max(0.0, time.time() - self.start_at)
+        totals["agents_done"] = sum(1 for s in self.statuses.values() if s.get("state") == "done")
+        totals["agents"] = len(self.step_ids)
+        return totals
+
+    def cancel(self) -> None:
+        for agent in self.fleet.agents:
+            if agent.name in self.step_ids:
+                try:
+                    agent.call("cancel_agent_step", self.step_ids[agent.name], timeout_s=5)
+                except AgentError:
+                    pass
+
+    def wait(self, on_progress=None, poll_interval_s: float = POLL_INTERVAL_S) -> LoadResult:
+        """Polls every agent until each is done, failed or gone; the merged result. Raises
+        AgentStepFailed (with the survivors' merged result) if any agent failed."""
+        deadline = time.monotonic() + self.timeout_s
+        pending = {a.name: a for a in self.fleet.agents if a.name in self.step_ids}
+        with ThreadPoolExecutor(max_workers=len(pending) or 1) as pool:
+            while pending:
+                if time.monotonic() > deadline:
+                    for name in pending:
+                        self.failures[name] = (f"load agent {pending[name].label} did not finish "
+                                               f"within {self.timeout_s:g} s")
+                    self.cancel()
+                    break
+                self._sample_server()
+                polls = {name: pool.submit(agent.call_json, "get_agent_step",
+                                           self.step_ids[name], timeout_s=10)
+                         for name, agent in pending.items()}
+                for name, future in polls.items():
+                    agent = pending[name]
+                    error = future.exception()
+                    if error is not None:
+                        self.failures[name] = (f"{error} - lost mid-step"
+                                               if isinstance(error, AgentError) else str(error))
+                        del pending[name]
+                        continue
+                    status = future.result()
+                    self.statuses[name] = status
+                    if status["state"] == "done":
+                        del pending[name]
+                    elif status["state"] in ("failed", "cancelled"):
+                        self.failures[name] = (f"load agent {agent.label}: step "
+                                               f"{status['state']}: "
+                                               f"{status.get('error', 'cancelled on the agent')}")
+                        del pending[name]
+                if pending:
+                    if on_progress is not None:
+                        on_progress(self.progress())
+                    time.sleep(poll_interval_s)
+        self._sample_server()
+        result = self._merged()
+        if self.failures:
+            names = ", ".join(self.failures)
+            raise AgentStepFailed(
+                f"Load step '{self.plan.name}' failed on {len(self.failures)} of "
+                f"{len(self.step_ids)} load agents ({names}): " + "; ".join(self.failures.values())
+                + (f". The results of the other agents ({', '.join(p['name'] for p in result.agents)}) "
+                   f"are kept in the merged result, marked not applied." if result else
+                   ". No agent finished the step."), result, dict(self.failures))
+        return result
+
+    # -- merging ------------------------------------------------------------------------
+    def _merged(self) -> LoadResult | None:
+        parts, agents = [], []
+        for agent in self.fleet.agents:
+            status = self.statuses.get(agent.name, {})
+            if agent.name in self.failures or status.get("state") != "done":
+                continue
+            part = LoadResult.from_dict(status["result"])
+            part.name = agent.name
+            # the agent stamped its start on its own clock: put it on the controller's
+            part.started_at -= agent.clock.offset_s
+            parts.append(part)
+            agents.append({
+                "name": agent.name, "uri": agent.uri,
+                "clock_offset_ms": round(agent.clock.offset_s * 1000, 3),
+                "clock_uncertainty_ms": round(agent.clock.uncertainty_s * 1000, 3),
+                "start_skew_ms": round((part.started_at - self.start_at) * 1000, 3),
+                "connections": part.connections, "result": part.to_dict()})
+        if not parts:
+            return None
+        merged = LoadResult.merge(parts, name=self.plan.name or "agents")
+        merged.rate_tolerance = self.plan.rate_tolerance
+        merged.agents = agents
+        merged.resources = _resources(parts, self._server)
+        for name, why in self.failures.items():
+            merged.load_applied = False
+            merged.not_applied_reasons.append(f"agent {name} failed: {why}")
+        return merged
+
+    def _sample_server(self) -> None:
+        if self._server is not None:
+            self._server.sample(time.time() - self.start_at)
+
+
+def _shares(plan: LoadPlan, agents: list[AgentClient]) -> list[LoadPlan]:
+    count = len(agents)
+    messages = split(plan.messages, count) if plan.messages is not None else [None] * count
+    rate = plan.rate / count if plan.rate is not None else None
+    return [dataclasses.replace(plan, rate=rate, messages=messages[i],
+                                name=f"{plan.name or 'step'} on {agent.name}")
+            for i, agent in enumerate(agents)]
+
+
+def _options_json(options: ConnectionOptions, token_env: str | None) -> str:
+    data = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    token = data.pop("token", None)
+    if token_env:
+        data["token_env"] = token_env
+    elif token is not None:
+        data["token"] = token.reveal() if hasattr(token, "reveal") else str(token)
+    return json.dumps(data)
+
+
+def _server_sampler(pid: int | None) -> ProcessSampler | None:
+    if not pid:
+        return None
+    try:
+        return ProcessSampler(pid)
+    except Exception:  # noqa: BLE001 - the server is gone: no server figures, no failure
+        return None
+
+
+def _resources(parts: list[LoadResult], server: ProcessSampler | None) -> dict:
+    """Each agent's own samples, the agent whose memory grew most as "generator" (what a
+    memory assertion checks), and the server as sampled by the controller when it is a
+    mock server of this controller's."""
+    resources: dict = {"parts": [dict(p.resources, agent=p.name) for p in parts]}
+    grown = [(p.resources.get("generator", {}).get("rss_growth_bytes", -1), p) for p in parts]
+    growth, worst = max(grown, key=lambda g: g[0])
+    if growth >= 0:
+        resources["generator"] = dict(worst.resources["generator"], agent=worst.name)
+    if server is not None and server.samples:
+        resources["server"] = server.summary()
+    return resources

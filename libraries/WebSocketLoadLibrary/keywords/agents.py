@@ -1,0 +1,286 @@
+"""Keywords of the controller: one load step spread over load agents on other machines."""
+from __future__ import annotations
+
+import re
+from html import escape
+
+from robot.api import logger
+from robot.api.deco import keyword
+from robot.api.types import Secret
+
+from ..agents.client import AgentError
+from ..agents.controller import AgentFleet, AgentStepFailed, DistributedStep
+from ..agents.signing import DEFAULT_SECRET_ENV, check_secret, secret_from_env
+from ..engine import ConnectionOptions, LoadPlan, LoadResult
+from ..engine.memory import release_freed_memory
+from .arguments import ByteSize, Duration, Rate, Ratio
+from .component import LibraryComponent
+from .step_report import PROGRESS_EVERY_S, ProgressPrinter, report_step
+from .summary_table import _CELL, _HEAD, _STYLE
+from .tokens import reveal
+
+
+class AgentStepError(AssertionError):
+    ROBOT_SUPPRESS_NAME = True
+
+
+class AgentKeywords(LibraryComponent):
+
+    @keyword
+    def connect_load_agents(self, *agent_uris: str, secret: Secret | None = None,
+                            secret_env: str = DEFAULT_SECRET_ENV,
+                            timeout: Duration = Duration(10)) -> int:
+        """Connects to load agents on other machines and returns how many answered.
+
+        An agent is ``python -m WebSocketLoadLibrary agent`` running on a machine that
+        generates part of the load (see the README, "Load agents"). Give each agent's
+        address, ``http://host:port``, as its own argument or several in one argument
+        separated by commas or spaces (handy with ``--variable AGENTS:http://a:8270,http://b:8270``).
+
+        Every request to an agent is signed with a shared secret, which never crosses the
+        network: give it as a Robot ``Secret`` (``VAR ${secret: Secret} %{LOAD_AGENT_SECRET}``)
+        or leave it in the environment variable named by ``secret_env`` (default
+        ``LOAD_AGENT_SECRET``). An agent started with another secret refuses every request.
+
+        Each agent must answer within ``timeout``; the keyword fails naming every agent that
+        could not be reached or refused the secret. It also measures each agent's clock
+        against this machine's (the round trip with least delay, as NTP does) and logs a
+        table of the agents with their offsets. Clocks need not be in sync: latency is
+        measured on each agent's own clock; offsets only line up the agents' start and their
+        timelines in the charts.
+
+        Example:
+        | Connect Load Agents | http://10.0.0.5:8270 | http://10.0.0.6:8270 |
+        | Connect Load Agents | ${AGENTS} | secret=${agent_secret} |
+        """
+        uris = [uri for text in agent_uris for uri in re.split(r"[,\s]+", str(text)) if uri]
+        if not uris:
+            raise ValueError("no load agents given: name at least one, e.g. "
+                             "Connect Load Agents    http://10.0.0.5:8270")
+        shared = (check_secret(reveal(secret), "the secret argument") if secret is not None
+                  else secret_from_env(secret_env))
+        self._forget_agents()
+        fleet = AgentFleet.connect(uris, shared, float(timeout))
+        self.state.agents = fleet
+        logger.info(_agents_html(fleet), html=True)
+        self.console(f"[INFO] {len(fleet.agents)} load agent(s): " + ", ".join(
+            f"{a.name} (offset {a.clock.offset_s * 1000:+.1f} ms)" for a in fleet.agents))
+        return len(fleet.agents)
+
+    @keyword
+    def connect_clients_on_agents(self, uri: str | None = None, count: int = 1,
+                                  token: Secret | None = None, token_env: str | None = None,
+                                  headers: dict | None = None,
+                                  subprotocols: list[str] | None = None,
+                                  ca_file: str | None = None, insecure: bool = False,
+                                  compression: bool = False,
+                                  open_timeout: Duration = Duration(10),
+                                  ping_interval: Duration | None = Duration(20),
+                                  max_message_size: ByteSize = ByteSize(1 << 20),
+                                  transport: str = "auto") -> int:
+        """Has every load agent open ``count`` connections to ``uri``; returns how many are
+        open in all (``count`` x agents).
+
+        ``uri`` is the server under test as the *agents* reach it (without it, the current
+        mock server's URI, which only agents on this machine can reach). The other
+        arguments are those of `Connect Clients`, except the token: ``token_env`` names an
+        environment variable *on the agents* (the token then never leaves their machines);
+        a ``token`` given as a Secret is sent to the agents inside the signed request, in
+        clear text on the wire, so tunnel the agent ports on an untrusted network.
+        ``ca_file`` is a path on the agents' machines.
+
+        Connections replace any the agents had open. The keyword fails naming every agent
+        that could not connect, with the reason.
+
+        Example:
+        | Connect Clients On Agents | ws://10.0.0.9:8765/ws | count=50 | token_env=API_TOKEN |
+        """
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        if token is not None and token_env:
+            raise ValueError("give either token or token_env, not both")
+        fleet = self._fleet()
+        if uri is None:
+            uri = self.state.servers.current.uri
+        options = ConnectionOptions(
+            uri, headers=dict(headers or {}), token=reveal(token),
+            subprotocols=list(subprotocols or []), ca_file=ca_file, insecure=insecure,
+            compression=compression, open_timeout_s=float(open_timeout),
+            ping_interval_s=None if ping_interval is None else float(ping_interval),
+            max_size=int(max_message_size), transport=transport)
+        total = fleet.open_connections(options, count, token_env)
+        logger.info(f"{total} connection(s) open to {uri} from {len(fleet.agents)} load "
+                    f"agent(s): " + ", ".join(f"{n} {c}" for n, c in fleet.connections.items()))
+        return total
+
+    @keyword
+    def start_load_on_agents(self, rate: Rate, messages: int | None = None,
+                             duration: Duration | None = None, window: int = 16,
+                             reply_timeout: Duration = Duration(5),
+                             rate_tolerance: Ratio = Ratio(0.05), name: str | None = None,
+                             timeout: Duration | None = None,
+                             start_delay: Duration | None = None) -> DistributedStep:
+        """Starts one load step on every load agent at the same moment and returns at once;
+        `Wait For Load On Agents` collects the merged result.
+
+        The step is that of `Send Burst At Rate` (``messages``) or `Run Sustained Load`
+        (``duration``), split evenly: each agent sends ``rate`` / agents (a paced, open-loop
+        rate) or runs a closed loop at ``max``, and ``messages`` / agents. All agents start
+        at one moment, ``start_delay`` from now (by default four times the slowest round
+        trip to an agent, at least 250 ms), placed on each agent's clock through its
+        measured offset. ``timeout`` bounds the whole step, as in `Send Burst At Rate`.
+
+        Example:
+        | ${step}= | Start Load On Agents | 20k/s | duration=60 s |
+        | Log | the step runs while this suite does other things |
+        | Wait For Load On Agents | ${step} |
+        """
+        plan = _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name)
+        step = self._fleet().start_step(
+            plan, self.state.template, float(start_delay) if start_delay is not None else None,
+            float(timeout) if timeout is not None else None, self._local_server_pid())
+        self.state.agent_step = step
+        rate_text = "max" if plan.rate is None else f"{plan.rate:,.0f} msg/s"
+        amount = (f"{plan.planned_messages:,} messages" if plan.planned_messages
+                  else f"{plan.duration_s:g} s")
+        self.console(f"[INFO] {plan.name}: {amount} at {rate_text} on "
+                     f"{len(step.step_ids)} load agent(s), "
+                     f"{sum(self.state.agents.connections.values())} connection(s)")
+        return step
+
+    @keyword
+    def wait_for_load_on_agents(self, step: DistributedStep | None = None,
+                                fail_on_disconnect: bool = True) -> LoadResult:
+        """Waits until every agent has finished the step (the last one started, or
+        ``step``) and returns one merged result, on which every assertion keyword works.
+
+        The merged result sums the agents' counters and rates and merges their
+        HdrHistograms, so its percentiles are those of every message, never an average of
+        the agents' percentiles. The log shows the merged table, a table with one row per
+        agent (its figures, clock offset and start skew) and charts (merged timeline,
+        replies per second per agent, latency by percentile merged and per agent). The
+        result is saved and becomes the last result, like any load keyword's.
+
+        If an agent dies, stops answering or fails the step, the keyword still waits for
+        the others, saves and remembers their merged result (marked *not applied*, since
+        part of the load is missing), then fails naming the agent and why. Connections the
+        server closed during the step fail it unless ``fail_on_disconnect=False``, as in
+        `Send Burst At Rate`.
+        """
+        step = step or self.state.agent_step
+        if step is None:
+            raise AgentError("no load step on the agents to wait for: use Start Load On "
+                             "Agents first")
+        printer = ProgressPrinter(self.console, step.plan.name, step.plan.planned_messages)
+        try:
+            result = step.wait(on_progress=printer,
+                               poll_interval_s=min(0.5, PROGRESS_EVERY_S / 4))
+            failure = None
+        except AgentStepFailed as error:
+            result, failure = error.result, error
+        finally:
+            if self.state.agent_step is step:
+                self.state.agent_step = None
+            release_freed_memory()
+        if result is not None:
+            report_step(self, result, step.plan.name,
+                        fail_on_disconnect=fail_on_disconnect and failure is None)
+        if failure is not None:
+            self.console(f"[FAIL] {failure}")
+            raise AgentStepError(str(failure))
+        return result
+
+    @keyword
+    def run_load_on_agents(self, rate: Rate, messages: int | None = None,
+                           duration: Duration | None = None, window: int = 16,
+                           reply_timeout: Duration = Duration(5),
+                           rate_tolerance: Ratio = Ratio(0.05), name: str | None = None,
+                           timeout: Duration | None = None,
+                           start_delay: Duration | None = None,
+                           fail_on_disconnect: bool = True) -> LoadResult:
+        """`Start Load On Agents`, then `Wait For Load On Agents`: one step on every agent,
+        one merged result.
+
+        Example:
+        | Connect Load Agents | ${AGENTS} |
+        | Connect Clients On Agents | ws://10.0.0.9:8765/ws | count=50 |
+        | Run Load On Agents | 20k/s | duration=60 s |
+        | Latency P99 Should Be Below | 50 ms |
+        | Delivery Ratio Should Be At Least | 0.999 |
+        """
+        step = self.start_load_on_agents(rate, messages, duration, window, reply_timeout,
+                                         rate_tolerance, name, timeout, start_delay)
+        return self.wait_for_load_on_agents(step, fail_on_disconnect)
+
+    @keyword
+    def disconnect_clients_on_agents(self) -> int:
+        """Has every load agent close its connections (cancelling a running step); returns
+        how many were open. Does nothing without agents."""
+        if self.state.agents is None:
+            logger.info("No load agents connected.")
+            return 0
+        return self.state.agents.close_connections()
+
+    @keyword
+    def disconnect_load_agents(self) -> None:
+        """Closes the agents' connections to the server under test and forgets the agents
+        (the agent processes keep running for the next suite). Safe in any teardown: an
+        agent that cannot be reached is reported as a warning."""
+        self._forget_agents()
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _fleet(self) -> AgentFleet:
+        if self.state.agents is None:
+            raise AgentError("no load agents connected: use Connect Load Agents first")
+        return self.state.agents
+
+    def _forget_agents(self) -> None:
+        fleet, self.state.agents = self.state.agents, None
+        if fleet is None:
+            return
+        try:
+            if self.state.agent_step is not None:
+                self.state.agent_step.cancel()
+            if fleet.connections:
+                fleet.close_connections()
+        except AgentError as error:
+            logger.warn(f"Disconnecting load agents: {error}")
+        finally:
+            self.state.agent_step = None
+
+    def _local_server_pid(self) -> int | None:
+        """Our mock server's pid when the agents load it, so the controller samples its
+        memory and CPU during the step."""
+        options = self.state.agents.options
+        for server in self.state.servers:
+            if options is not None and server.running and server.uri == options.uri:
+                return server.pid
+        return None
+
+
+def _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name) -> LoadPlan:
+    if (messages is None) == (duration is None):
+        raise ValueError("give either messages or duration (not both)")
+    default = (f"agents burst {messages:,} at {rate}" if messages is not None
+               else f"agents sustained {rate} for {duration}")
+    return LoadPlan(rate=rate.per_second, messages=messages,
+                    duration_s=float(duration) if duration is not None else None,
+                    window=window, reply_timeout_s=float(reply_timeout),
+                    rate_tolerance=float(rate_tolerance), name=name or default)
+
+
+def _agents_html(fleet: AgentFleet) -> str:
+    columns = ("agent", "address", "version", "host", "cpus", "clock offset ms",
+               "round trip ms")
+    rows = []
+    for agent in fleet.agents:
+        info = agent.info
+        cells = (agent.name, agent.uri, info.get("version", "?"), info.get("host", "?"),
+                 info.get("cpus", "?"),
+                 f"{agent.clock.offset_s * 1000:+,.3f} +- {agent.clock.uncertainty_s * 1000:,.3f}",
+                 f"{agent.clock.round_trip_s * 1000:,.3f}")
+        rows.append("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in cells)
+                    + "</tr>")
+    head = "".join(f'<th style="{_HEAD}">{escape(c)}</th>' for c in columns)
+    return (f'<table style="{_STYLE}"><caption style="text-align:left">load agents</caption>'
+            f'<tr>{head}</tr>{"".join(rows)}</table>')

@@ -1,0 +1,72 @@
+"""What every load keyword does with a step's result: log, save, tell the console, remember,
+and fail when the server dropped connections. Shared by local and load-agent steps."""
+from __future__ import annotations
+
+import time
+
+from robot.api import logger
+
+from ..engine import LoadResult
+from .summary_table import agents_table, log_charts, log_saved, result_table
+
+PROGRESS_EVERY_S = 2.0
+
+
+class ConnectionsLost(AssertionError):
+    ROBOT_SUPPRESS_NAME = True
+
+
+def report_step(component, result: LoadResult, name: str, remember: bool = True,
+                fail_on_disconnect: bool = True) -> None:
+    state = component.state
+    state.files.remember_context(result)
+    logger.info(result_table(result), html=True)
+    if result.agents:
+        logger.info(agents_table(result), html=True)
+    if remember:  # saved at once, so a test that fails later still leaves its figures
+        save_result(component, result)
+        log_charts(result)  # a scaling series charts all its steps at its end
+    verdict = "[INFO]" if result.load_applied else "[WARN]"
+    line = (f"{verdict} {name}: sent {result.sent:,}, received {result.received:,}, "
+            f"lost {result.lost:,}, {result.achieved_receive_rate:,.0f} msg/s, "
+            f"p95 {result.latency_ms(95):.2f} ms")
+    if not result.load_applied:
+        line += " - load NOT applied: " + "; ".join(result.not_applied_reasons)
+        logger.warn(f"{name}: load not applied: " + "; ".join(result.not_applied_reasons))
+    component.console(line)
+    if remember:
+        state.remember(result)
+    if result.connections_closed and fail_on_disconnect:
+        closed = sum(result.connections_closed.values())
+        why = "; ".join(f"{count} x {reason}"
+                        for reason, count in result.connections_closed.items())
+        message = (f"Load step '{name}' lost {closed} of {result.connections} connections "
+                   f"({why}). So far: sent {result.sent:,}, received {result.received:,}, "
+                   f"lost {result.lost:,}, not sent {result.send_errors:,}. The result is "
+                   f"kept as the last result and saved.")
+        component.console(f"[FAIL] {message}")
+        raise ConnectionsLost(message)
+
+
+def save_result(component, result) -> None:
+    files = component.state.files
+    log_saved(files.save(result), files.output_dir())
+
+
+class ProgressPrinter:
+    """Console progress every PROGRESS_EVERY_S from progress snapshots (sent, received,
+    lost, elapsed_s)."""
+
+    def __init__(self, console, name: str, planned: int | None = None):
+        self.console, self.name, self.planned = console, name, planned
+        self.last = time.monotonic()
+
+    def __call__(self, snapshot: dict) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S * 0.9:
+            return
+        self.last = now
+        of = f"/{self.planned:,}" if self.planned else ""
+        self.console(f"[INFO] {self.name}: {snapshot['elapsed_s']:.0f} s, sent "
+                     f"{snapshot['sent']:,}{of}, received {snapshot['received']:,}, "
+                     f"lost {snapshot['lost']:,}")
