@@ -56,14 +56,19 @@ def connect(engine):
 def pytest_sessionfinish(session, exitstatus):
     """Clean teardown is part of the contract: no mock server may outlive the tests."""
     me = psutil.Process(os.getpid())
-    leftovers = [p for p in me.children(recursive=True)
-                 if "WebSocketLoadLibrary.mockserver" in " ".join(_cmdline(p))]
+    leftovers = [p for p in me.children(recursive=True) if _is_ours(_cmdline(p))]
     if leftovers:
         for process in leftovers:
             process.kill()
-        print(f"\nLEAK: {len(leftovers)} mock server process(es) outlived the tests",
+        print(f"\nLEAK: {len(leftovers)} mock server or agent process(es) outlived the tests",
               file=sys.stderr)
         session.exitstatus = 1
+
+
+def _is_ours(command: list[str]) -> bool:
+    """A mock server or a load agent process."""
+    return ("WebSocketLoadLibrary.mockserver" in " ".join(command)
+            or ("WebSocketLoadLibrary" in command and "agent" in command))
 
 
 def _cmdline(process) -> list[str]:

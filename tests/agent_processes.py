@@ -1,0 +1,85 @@
+"""Load agent processes for the tests: started with a secret, on loopback or inside a network
+namespace, stopped by their PID."""
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "test-secret-0123456789-abcdefghij"
+
+
+@dataclass
+class AgentProcess:
+    process: subprocess.Popen
+    uri: str
+    name: str
+    ready_line: str
+    stderr_lines: list = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stderr(self) -> str:
+        """What the agent printed to stderr so far (its refusals, among others)."""
+        return self.process_stderr()
+
+    def process_stderr(self) -> str:
+        os.set_blocking(self.process.stderr.fileno(), False)
+        try:
+            chunk = self.process.stderr.read()
+        finally:
+            os.set_blocking(self.process.stderr.fileno(), True)
+        if chunk:
+            self.stderr_lines.append(chunk)
+        return "".join(self.stderr_lines)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            stream.close()
+
+
+def start_agent(name: str, secret: str | None = SECRET, host: str = "127.0.0.1", port: int = 0,
+                netns: str | None = None, extra: tuple = (), timeout_s: float = 20,
+                env: dict | None = None) -> AgentProcess:
+    """Starts `python -m WebSocketLoadLibrary agent` and waits for its ready line."""
+    environment = {k: v for k, v in os.environ.items() if k != "LOAD_AGENT_SECRET"}
+    environment["PYTHONPATH"] = str(ROOT / "libraries")
+    if secret is not None:
+        environment["LOAD_AGENT_SECRET"] = secret
+    environment.update(env or {})
+    command = [sys.executable, "-m", "WebSocketLoadLibrary", "agent", "--host", host,
+               "--port", str(port), "--name", name, "--loop", "asyncio", *extra]
+    if netns:
+        command = ["ip", "netns", "exec", netns, *command]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=environment, cwd=ROOT)
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout_s
+    line = ""
+    while time.monotonic() < deadline and process.poll() is None:
+        if selector.select(timeout=0.2):
+            line = process.stdout.readline()
+            break
+    selector.close()
+    if "ready at " not in line:
+        process.kill()
+        process.wait(5)
+        raise RuntimeError(f"agent {name} did not start: stdout {line!r}, stderr "
+                           f"{process.stderr.read()!r}")
+    uri = line.split("ready at ")[1].split()[0]
+    return AgentProcess(process, uri, name, line.strip())

@@ -1,0 +1,227 @@
+"""Load agents on loopback: the shared secret, the merged result, an agent dying mid-step.
+
+Agents are real `python -m WebSocketLoadLibrary agent` processes; the mock server is a real
+process too. The network-namespace version (agents on stand-in hosts) is
+test_load_agents_netns.py.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import threading
+import time
+import xmlrpc.client
+from urllib.parse import urlsplit
+
+import pytest
+
+from agent_processes import SECRET, start_agent
+from WebSocketLoadLibrary.agents.client import AgentClient, AgentError, normalise_uri
+from WebSocketLoadLibrary.agents.controller import AgentFleet, AgentStepFailed, DistributedStep
+from WebSocketLoadLibrary.agents.signing import HEADER, sign
+from WebSocketLoadLibrary.engine import ConnectionOptions, LatencyHistogram, LoadPlan, LoadResult
+
+
+@pytest.fixture
+def agents():
+    started = []
+
+    def start(count: int = 2, **options):
+        for i in range(count):
+            started.append(start_agent(f"agent-{len(started) + 1}", **options))
+        return started[-count:]
+    yield start
+    for agent in started:
+        agent.stop()
+
+
+def _post(uri: str, body: bytes, headers: dict) -> tuple[int, bytes]:
+    parts = urlsplit(uri)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("POST", "/", body, {"Content-Type": "text/xml", **headers})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_an_agent_will_not_start_without_a_proper_secret():
+    with pytest.raises(RuntimeError, match="no shared secret: environment variable "
+                                           "LOAD_AGENT_SECRET is empty or not set"):
+        start_agent("no-secret", secret=None)
+    with pytest.raises(RuntimeError, match="is 5 characters long; use at least 16"):
+        start_agent("short-secret", secret="short")
+
+
+def test_the_startup_line_says_where_and_that_a_secret_is_required(agents):
+    agent, = agents(1)
+    assert agent.ready_line.startswith("WebSocketLoadLibrary ")
+    assert f"load agent 'agent-1' ready at {agent.uri} (Robot Framework remote library; " \
+           "requests must be signed with the shared secret" in agent.ready_line
+    assert SECRET not in agent.ready_line
+
+
+def test_a_wrong_secret_or_no_signature_is_refused_and_changes_nothing(agents, server):
+    agent, = agents(1)
+    with pytest.raises(AgentError, match=r"load agent .* refused the shared secret \(HTTP 403\)"):
+        AgentFleet.connect([agent.uri], "a-wrong-secret-of-enough-length")
+    # a plain Robot remote client (no signature) gets nowhere either
+    with pytest.raises(xmlrpc.client.ProtocolError) as refused:
+        xmlrpc.client.ServerProxy(agent.uri).run_keyword(
+            "open_agent_connections", ['{"uri": "%s"}' % server.uri, 5], {})
+    assert refused.value.errcode == 403
+    stderr = _wait_for(agent.stderr, "no signature")
+    assert "wrong signature (a different shared secret?)" in stderr
+    assert SECRET not in stderr
+    # ... and nothing was opened: the genuine controller sees no connections, the server none
+    client = AgentClient(agent.uri, SECRET)
+    client.hello()
+    assert client.info["connections"] == 0
+    assert server.stats()["connections_opened"] == 0
+
+
+def test_a_recorded_request_cannot_be_replayed(agents):
+    agent, = agents(1)
+    body = xmlrpc.client.dumps(("get_agent_info", [], {}), "run_keyword").encode()
+    headers = {HEADER: sign(SECRET, "/", body)}
+    first, _ = _post(agent.uri, body, headers)
+    second, answer = _post(agent.uri, body, headers)
+    tampered, _ = _post(agent.uri, body.replace(b"get_agent_info", b"get_agent_clock"), headers)
+    assert (first, second, tampered) == (200, 403, 403)
+    assert b"shared secret" in answer
+    stderr = _wait_for(agent.stderr, "wrong signature")
+    assert "replayed request (nonce already used)" in stderr
+
+
+def test_an_unreachable_agent_or_a_bad_address_is_named(agents):
+    agent, = agents(1)
+    with pytest.raises(AgentError) as error:
+        AgentFleet.connect([agent.uri, "http://127.0.0.1:9"], SECRET, timeout_s=5)
+    assert str(error.value).startswith("1 of 2 load agents could not connect: load agent "
+                                       "http://127.0.0.1:9 cannot be reached")
+    assert "connection refused (is the agent running on that address and port?)" in str(error.value)
+    for bad in ("ftp://127.0.0.1:8270", "http://user:pw@127.0.0.1:8270", "http://127.0.0.1:x"):
+        with pytest.raises(AgentError, match="not a load agent address"):
+            normalise_uri(bad)
+    assert normalise_uri("127.0.0.1:8270") == "http://127.0.0.1:8270"
+
+
+def test_the_merged_result_is_the_sum_of_the_agents_with_merged_percentiles(agents, server):
+    fleet = AgentFleet.connect([a.uri for a in agents(2)], SECRET)
+    assert fleet.open_connections(ConnectionOptions(server.uri), count_per_agent=3) == 6
+    merged = fleet.start_step(LoadPlan(rate=2000, messages=4001, name="merge check"),
+                              server_pid=server.pid).wait()
+    parts = merged.agent_results()
+    assert [p.name for p in parts] == ["agent-1", "agent-2"]
+    assert [p.planned_messages for p in parts] == [2001, 2000]
+    assert [p.target_rate for p in parts] == [1000, 1000]
+    for counter in ("connections", "planned_messages", "sent", "received", "lost", "unmatched"):
+        assert getattr(merged, counter) == sum(getattr(p, counter) for p in parts), counter
+    assert merged.sent == merged.received == 4001 and merged.load_applied
+    assert server.stats()["messages_received"] == merged.sent
+    from_parts = LatencyHistogram.merged(p.latency for p in parts)
+    assert merged.latency.count == from_parts.count == 4001
+    for percentile in (50, 95, 99, 99.9):
+        assert merged.latency_ms(percentile) == from_parts.percentile_us(percentile) / 1000
+    # the agents started at one moment: within a few ms on the controller's clock
+    skews = [agent["start_skew_ms"] for agent in merged.agents]
+    assert all(abs(skew) < 50 for skew in skews), skews
+    assert all(agent["clock_uncertainty_ms"] < 50 for agent in merged.agents)
+    # the server was sampled by the controller, the generators by each agent
+    assert merged.resources["server"]["pid"] == server.pid
+    assert merged.resources["generator"]["agent"] in ("agent-1", "agent-2")
+    # and the whole thing survives a save and a load
+    again = LoadResult.from_dict(merged.to_dict())
+    assert [p.sent for p in again.agent_results()] == [p.sent for p in parts]
+    assert fleet.close_connections() == 6
+
+
+def test_an_agent_dying_mid_step_is_named_and_the_others_results_are_kept(agents, server):
+    first, second = agents(2)
+    fleet = AgentFleet.connect([first.uri, second.uri], SECRET)
+    fleet.open_connections(ConnectionOptions(server.uri), count_per_agent=2)
+    step = fleet.start_step(LoadPlan(rate=1000, duration_s=4, name="doomed"))
+    killer = threading.Timer(1.5, os.kill, (second.pid, signal.SIGKILL))
+    killer.start()
+    started = time.monotonic()
+    with pytest.raises(AgentStepFailed) as failed:
+        step.wait()
+    killer.join()
+    assert time.monotonic() - started < 15
+    message = str(failed.value)
+    assert message.startswith("Load step 'doomed' failed on 1 of 2 load agents (agent-2): "
+                              f"load agent agent-2 ({second.uri}) cannot be reached")
+    assert "lost mid-step" in message
+    assert "The results of the other agents (agent-1) are kept" in message
+    kept = failed.value.result
+    assert [a["name"] for a in kept.agents] == ["agent-1"]
+    assert kept.sent == kept.agent_results()[0].sent == 2000
+    assert kept.received == 2000
+    assert not kept.load_applied
+    assert any(reason.startswith("agent agent-2 failed: ") for reason in kept.not_applied_reasons)
+    # the survivor still works
+    assert fleet.agents[0].call_json("get_agent_info")["connections"] == 2
+
+
+def test_clock_offsets_place_the_agents_timelines_on_the_controllers_clock():
+    ahead = AgentClient("http://127.0.0.1:1", SECRET, name="ahead")
+    ahead.call = lambda keyword, *args, **kw: repr(time.time() + 5.0)  # its clock 5 s ahead
+    ahead.clock = ahead.measure_clock(samples=3)
+    assert ahead.clock.offset_s == pytest.approx(5.0, abs=0.01)
+    assert ahead.clock.uncertainty_s < 0.01
+    in_step = AgentClient("http://127.0.0.1:2", SECRET, name="in-step")
+    start = 1_800_000_000.0
+    step = DistributedStep(AgentFleet([in_step, ahead]), LoadPlan(rate=200, messages=400),
+                           start, 10, {"in-step": 1, "ahead": 2})
+    for agent, stamped in ((in_step, start), (ahead, start + 5.0)):
+        part = LoadResult(name="x", started_at=stamped, sent=200, received=200,
+                          timeline=[_second(0, 100), _second(1, 100)])
+        step.statuses[agent.name] = {"state": "done", "result": part.to_dict()}
+    merged = step._merged()
+    # both agents' seconds 0 and 1 fall on the controller's seconds 0 and 1, not 0..6
+    assert [(p["second"], p["received"]) for p in merged.timeline] == [(0, 200), (1, 200)]
+    assert [a["start_skew_ms"] for a in merged.agents] == pytest.approx([0, 0], abs=10)
+    assert merged.agents[1]["clock_offset_ms"] == pytest.approx(5000, abs=10)
+
+
+def _second(second: int, count: int) -> dict:
+    histogram = LatencyHistogram()
+    histogram.record_seconds([0.001] * count)
+    return {"second": second, "span_s": 1.0, "sent": count, "received": count, "lost": 0,
+            "latency_histogram": histogram.encode()}
+
+
+def _wait_for(read, text: str, timeout_s: float = 5) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = read()
+        if text in current or time.monotonic() > deadline:
+            return current
+        time.sleep(0.05)
+
+
+def test_the_keywords_in_robot_at_trace_level_never_show_the_secret(agents, tmp_path):
+    from robot_runs import run_robot
+    first, second = agents(2)
+    wrong = "wrong-agent-secret-7c1d9e0f2a3b"
+    run = run_robot(tmp_path, "--loglevel", "TRACE",
+                    "--variable", f"AGENTS:{first.uri},{second.uri}",
+                    "--variable", f"DOOMED_PID:{second.pid}",
+                    "tests/robot/load_agents.robot",
+                    env={"LOAD_AGENT_SECRET": SECRET, "WSLOAD_WRONG_AGENT_SECRET": wrong},
+                    timeout_s=180)
+    tests = run.tests()
+    failed = {name: test.message for name, test in tests.items() if test.status != "PASS"}
+    assert not failed, failed
+    assert len(tests) == 6
+    for name, text in run.output_files().items():
+        assert SECRET not in text, name
+        assert wrong not in text, name
+    saved = {path.name: path for path in (tmp_path / "load-results").glob("*.json")}
+    doomed = LoadResult.from_dict(__import__("json").loads(
+        next(p for n, p in saved.items() if "doomed" in n).read_text()))
+    assert [a["name"] for a in doomed.agents] == ["agent-1"] and not doomed.load_applied
+    output = (tmp_path / "output.xml").read_text()  # log.html holds the same, compressed
+    assert "clock offset ms" in output and "received per second, per agent" in output
