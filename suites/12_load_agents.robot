@@ -1,12 +1,12 @@
 *** Settings ***
 Documentation     One load step spread over load agents on other machines, one pass/fail.
 ...
-...               Runs when ``${LOAD_AGENTS}`` lists agents (environment variable LOAD_AGENTS,
+...               Runs when ``\${LOAD_AGENTS}`` lists agents (environment variable LOAD_AGENTS,
 ...               or ``--variable LOAD_AGENTS:http://10.0.0.5:8270,http://10.0.0.6:8270``),
 ...               each started with ``python -m WebSocketLoadLibrary agent`` and the shared
 ...               secret in ``$LOAD_AGENT_SECRET`` here and there. Without agents every test is
-...               skipped. The load goes to ``${AGENT_TARGET_URI}`` when set, otherwise to an
-...               embedded mock server bound to ``${AGENT_SERVER_HOST}`` (an address of this
+...               skipped. The load goes to ``\${AGENT_TARGET_URI}`` when set, otherwise to an
+...               embedded mock server bound to ``\${AGENT_SERVER_HOST}`` (an address of this
 ...               machine the agents reach). See the README, "Load agents".
 Resource          ../resources/throughput.resource
 Suite Setup       Connect Agents Or Skip

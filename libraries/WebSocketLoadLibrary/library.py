@@ -120,6 +120,26 @@ class WebSocketLoadLibrary(DynamicCore):
     its own ``pabot_results/N/load-results/``, with encoded histograms, and `Merge Load
     Results` finds them all and merges them into true percentiles.
 
+    = Load agents =
+
+    When one machine cannot generate the load, start ``python -m WebSocketLoadLibrary
+    agent`` (``./run agent``) on each load machine, with the same shared secret in
+    ``LOAD_AGENT_SECRET`` there and here, and drive them from one suite:
+
+    | Connect Load Agents | http://10.0.0.5:8270 | http://10.0.0.6:8270 |
+    | Connect Clients On Agents | ws://10.0.0.9:8765/ws | count=100 |
+    | Run Load On Agents | 20k/s | duration=60 s |
+    | Latency P99 Should Be Below | 50 ms |
+
+    Agents serve their share of a step as a Robot Framework remote library
+    (robotremoteserver); every request is signed with the shared secret, which never
+    crosses the network. The step starts on all agents at one moment; the result merges
+    theirs (counters summed, histograms merged: true percentiles of every message) and every
+    assertion keyword works on it. Latency is measured on each agent's own clock, so the
+    machines need no clock sync; each agent's clock offset is measured and recorded, and
+    used only to start the agents together and to line up their timelines. An agent that
+    dies mid-step fails the step, naming it, and the others' results are kept.
+
     = Importing =
 
     ``loop`` chooses the event loop of the background thread that runs the load:

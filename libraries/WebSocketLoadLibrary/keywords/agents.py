@@ -277,7 +277,7 @@ def _agents_html(fleet: AgentFleet) -> str:
         info = agent.info
         cells = (agent.name, agent.uri, info.get("version", "?"), info.get("host", "?"),
                  info.get("cpus", "?"),
-                 f"{agent.clock.offset_s * 1000:+,.3f} +- {agent.clock.uncertainty_s * 1000:,.3f}",
+                 f"{agent.clock.offset_s * 1000:+,.3f} ± {agent.clock.uncertainty_s * 1000:,.3f}",
                  f"{agent.clock.round_trip_s * 1000:,.3f}")
         rows.append("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in cells)
                     + "</tr>")

@@ -111,7 +111,7 @@ def agents_table(result: LoadResult) -> str:
                  _rate(part.achieved_send_rate), _rate(part.achieved_receive_rate),
                  f"{part.sent:,}", f"{part.received:,}", f"{part.lost:,}", _ms(p[50.0] / 1000),
                  _ms(p[95.0] / 1000), _ms(p[99.0] / 1000), _ms(part.max_lag_s * 1000),
-                 f"{agent['clock_offset_ms']:+,.3f} +- {agent['clock_uncertainty_ms']:,.3f}",
+                 f"{agent['clock_offset_ms']:+,.3f} ± {agent['clock_uncertainty_ms']:,.3f}",
                  f"{agent['start_skew_ms']:+,.3f}",
                  "yes" if part.load_applied else "NO: " + "; ".join(part.not_applied_reasons))
         body.append("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in cells)
