@@ -28,16 +28,14 @@ class AgentProcess:
 
     def stderr(self) -> str:
         """What the agent printed to stderr so far (its refusals, among others)."""
-        return self.process_stderr()
-
-    def process_stderr(self) -> str:
-        os.set_blocking(self.process.stderr.fileno(), False)
-        try:
-            chunk = self.process.stderr.read()
-        finally:
-            os.set_blocking(self.process.stderr.fileno(), True)
-        if chunk:
-            self.stderr_lines.append(chunk)
+        fd = self.process.stderr.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while selector.select(timeout=0):
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                self.stderr_lines.append(chunk.decode(errors="replace"))
         return "".join(self.stderr_lines)
 
     def stop(self) -> None:

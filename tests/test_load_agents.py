@@ -165,6 +165,44 @@ def test_an_agent_dying_mid_step_is_named_and_the_others_results_are_kept(agents
     assert fleet.agents[0].call_json("get_agent_info")["connections"] == 2
 
 
+def test_two_controllers_sharing_agents_keep_their_own_connections(agents, server):
+    uris = [a.uri for a in agents(2)]
+    first, second = AgentFleet.connect(uris, SECRET), AgentFleet.connect(uris, SECRET)
+    assert first.open_connections(ConnectionOptions(server.uri), count_per_agent=1) == 2
+    assert second.open_connections(ConnectionOptions(server.uri), count_per_agent=3) == 6
+    steps = [fleet.start_step(LoadPlan(rate=1000, messages=1000, name=name))
+             for fleet, name in ((first, "first"), (second, "second"))]
+    results = [step.wait() for step in steps]   # at the same time, on the same agents
+    assert [r.connections for r in results] == [2, 6]
+    assert [r.received for r in results] == [1000, 1000]
+    info = first.agents[0].call_json("get_agent_info")
+    assert (info["sessions"], info["connections"]) == (2, 4)
+    assert first.close() == 2    # ends its own sessions only
+    info = second.agents[0].call_json("get_agent_info")
+    assert (info["sessions"], info["connections"]) == (1, 3)
+    with pytest.raises(AgentError, match="not connected"):
+        first.agents[0].call_in_session("close_agent_connections")
+    assert second.close() == 6
+
+
+def test_a_bearer_token_from_the_agents_environment_never_travels(agents, start_server):
+    token = "agent-side-token-4e5f6a7b8c9d"
+    server = start_server(auth_token=token)
+    with_token, = agents(1, env={"WSL_AGENT_TOKEN": token})
+    without, = agents(1)
+    fleet = AgentFleet.connect([with_token.uri], SECRET)
+    assert fleet.open_connections(ConnectionOptions(server.uri), 2, token_env="WSL_AGENT_TOKEN") == 2
+    assert fleet.start_step(LoadPlan(rate=500, messages=200)).wait().received == 200
+    fleet.close()
+    lacking = AgentFleet.connect([without.uri], SECRET)
+    with pytest.raises(AgentError, match=r"failed to open connections: .*environment variable "
+                                         r"WSL_AGENT_TOKEN \(the bearer token\) is not set on "
+                                         r"this agent"):
+        lacking.open_connections(ConnectionOptions(server.uri), 2, token_env="WSL_AGENT_TOKEN")
+    lacking.close()
+    assert token not in with_token.stderr() + without.stderr()
+
+
 def test_clock_offsets_place_the_agents_timelines_on_the_controllers_clock():
     ahead = AgentClient("http://127.0.0.1:1", SECRET, name="ahead")
     ahead.call = lambda keyword, *args, **kw: repr(time.time() + 5.0)  # its clock 5 s ahead

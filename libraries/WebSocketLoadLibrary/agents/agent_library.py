@@ -2,8 +2,13 @@
 
 The controller (the `Connect Load Agents` keywords) calls these; a person rarely does. Each
 call is quick: a step starts in the background (at an agreed moment on this agent's clock)
-and the controller polls `Get Agent Step` until the result is there, so a slow or dead agent
+and the controller polls `get_agent_step` until the result is there, so a slow or dead agent
 never holds a request open and every wait on the controller has a timeout.
+
+Each controller works in its own session (its own connections and steps), so controllers
+that share agents -- pabot processes of one run, say -- never touch each other's
+connections; their steps share the machine like any two processes. A session that nobody
+has touched for SESSION_IDLE_S, with no step running, is closed (its controller is gone).
 
 Arguments and results travel as JSON text: XML-RPC has no None and no integers past 2**31,
 and a result carries byte counts and encoded histograms.
@@ -14,6 +19,7 @@ import itertools
 import json
 import os
 import platform
+import secrets
 import socket
 import threading
 import time
@@ -24,6 +30,7 @@ from ..engine.memory import release_freed_memory
 
 MAX_START_DELAY_S = 60.0
 KEPT_STEPS = 8
+SESSION_IDLE_S = 600.0
 
 
 class _AgentStep:
@@ -34,6 +41,10 @@ class _AgentStep:
         self.result: dict | None = None
         self.error: str | None = None
         self.cancelled = threading.Event()
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("waiting", "running")
 
     def status(self) -> dict:
         status = {"id": self.id, "state": self.state, "name": self.plan.name}
@@ -46,61 +57,95 @@ class _AgentStep:
         return status
 
 
+class _Session:
+    def __init__(self, controller: str):
+        self.id = secrets.token_hex(8)
+        self.controller = controller
+        self.pool = None
+        self.steps: dict[int, _AgentStep] = {}
+        self.touched = time.monotonic()
+
+    @property
+    def open_count(self) -> int:
+        return len(self.pool.open_connections) if self.pool is not None else 0
+
+    def busy(self) -> _AgentStep | None:
+        return next((s for s in self.steps.values() if s.active), None)
+
+
 class LoadAgentLibrary:
     """Serves one agent's share of distributed load steps (see the README's "Load agents")."""
 
     def __init__(self, name: str | None = None, loop: str = "uvloop"):
         self._name = name or socket.gethostname()
         self._engine = LoadEngine(loop)
-        self._pool = None
-        self._options: ConnectionOptions | None = None
-        self._steps: dict[int, _AgentStep] = {}
+        self._sessions: dict[str, _Session] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
     # -- keywords ----------------------------------------------------------------------
     def get_agent_info(self) -> str:
         """Who this agent is, and its wall clock (for the controller's offset estimate)."""
+        with self._lock:
+            connections = sum(s.open_count for s in self._sessions.values())
+            sessions = len(self._sessions)
         return json.dumps({
             "name": self._name, "version": __version__, "host": socket.gethostname(),
             "pid": os.getpid(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "time": time.time(), "connections": self._open_count(),
+            "time": time.time(), "connections": connections, "sessions": sessions,
         })
 
     def get_agent_clock(self) -> str:
         """This agent's wall clock, as a decimal string of epoch seconds."""
         return repr(time.time())
 
-    def open_agent_connections(self, options_json: str, count: int) -> int:
-        """Opens ``count`` connections (closing any this agent had open); returns how many
-        are open. ``options_json`` holds ConnectionOptions fields; ``token_env`` names an
-        environment variable of the agent that holds the bearer token."""
+    def open_agent_session(self, controller: str = "") -> str:
+        """A new session for one controller; returns its id."""
         with self._lock:
-            self._refuse_while_running("open connections")
-            options = _options(json.loads(options_json))
-            self._close_pool()
-            self._pool = self._engine.connect(options, count=int(count))
-            self._options = options
-            return self._open_count()
+            self._expire_idle()
+            session = _Session(str(controller))
+            self._sessions[session.id] = session
+            return session.id
 
-    def close_agent_connections(self) -> int:
-        """Closes this agent's connections (cancelling a running step); returns how many
-        were open."""
+    def close_agent_session(self, session_id: str) -> int:
+        """Cancels the session's steps, closes its connections; returns how many were open."""
         with self._lock:
-            for step in self._steps.values():
+            session = self._sessions.pop(str(session_id), None)
+            return self._close(session) if session is not None else 0
+
+    def open_agent_connections(self, session_id: str, options_json: str, count: int) -> int:
+        """Opens ``count`` connections for the session (closing any it had open); returns
+        how many are open. ``options_json`` holds ConnectionOptions fields; ``token_env``
+        names an environment variable of the agent that holds the bearer token."""
+        session = self._session(session_id)
+        with self._lock:
+            self._refuse_while_running(session, "open connections")
+            options = _options(json.loads(options_json))
+            self._close_pool(session)
+            session.pool = self._engine.connect(options, count=int(count))
+            return session.open_count
+
+    def close_agent_connections(self, session_id: str) -> int:
+        """Closes the session's connections (cancelling a running step); returns how many
+        were open."""
+        session = self._session(session_id)
+        with self._lock:
+            for step in session.steps.values():
                 self._cancel(step)
-            count = self._open_count()
-            self._close_pool()
+            count = session.open_count
+            self._close_pool(session)
             return count
 
-    def start_agent_step(self, plan_json: str, template_json: str, start_at: float,
-                         timeout_s: float) -> int:
-        """Starts a load step on this agent's connections at ``start_at`` (epoch seconds on
+    def start_agent_step(self, session_id: str, plan_json: str, template_json: str,
+                         start_at: float, timeout_s: float) -> int:
+        """Starts a load step on the session's connections at ``start_at`` (epoch seconds on
         this agent's clock; now if that has passed) and returns its id at once."""
+        session = self._session(session_id)
         with self._lock:
-            if self._pool is None:
-                raise EngineError(f"agent {self._name} has no connections: open them first")
-            self._refuse_while_running("start another step")
+            if session.pool is None:
+                raise EngineError(f"agent {self._name} has no connections for this "
+                                  f"controller: open them first")
+            self._refuse_while_running(session, "start another step")
             plan = LoadPlan(**json.loads(plan_json))
             template = MessageTemplate(**json.loads(template_json))
             delay = float(start_at) - time.time()
@@ -108,40 +153,54 @@ class LoadAgentLibrary:
                 raise EngineError(f"start time is {delay:.1f} s away on agent {self._name}'s "
                                   f"clock, more than {MAX_START_DELAY_S:g} s")
             step = _AgentStep(next(self._ids), plan, float(start_at))
-            self._steps[step.id] = step
-            for old in sorted(self._steps)[:-KEPT_STEPS]:
-                del self._steps[old]
-            threading.Thread(target=self._run, args=(step, template, float(timeout_s)),
+            session.steps[step.id] = step
+            for old in sorted(session.steps)[:-KEPT_STEPS]:
+                del session.steps[old]
+            threading.Thread(target=self._run, args=(session, step, template, float(timeout_s)),
                              name=f"agent-step-{step.id}", daemon=True).start()
             return step.id
 
-    def get_agent_step(self, step_id: int) -> str:
+    def get_agent_step(self, session_id: str, step_id: int) -> str:
         """The state of a step (waiting, running, done, failed, cancelled), its progress,
         and once done its result with encoded histograms, as JSON."""
+        step = self._step(session_id, step_id)
         with self._lock:
-            step = self._steps.get(int(step_id))
-            if step is None:
-                raise EngineError(f"agent {self._name} has no step {step_id}")
             return json.dumps(step.status(), default=str)
 
-    def cancel_agent_step(self, step_id: int) -> str:
+    def cancel_agent_step(self, session_id: str, step_id: int) -> str:
         """Cancels a step that is waiting or running; returns its state."""
+        step = self._step(session_id, step_id)
         with self._lock:
-            step = self._steps.get(int(step_id))
-            if step is None:
-                raise EngineError(f"agent {self._name} has no step {step_id}")
             self._cancel(step)
             return step.state
 
     # -- plumbing ----------------------------------------------------------------------
-    def _run(self, step: _AgentStep, template: MessageTemplate, timeout_s: float) -> None:
+    def _session(self, session_id: str) -> _Session:
+        with self._lock:
+            session = self._sessions.get(str(session_id))
+            if session is None:
+                raise EngineError(f"agent {self._name} has no session {session_id}: it was "
+                                  f"closed, expired after {SESSION_IDLE_S:g} s idle, or the "
+                                  f"agent restarted; use Connect Load Agents again")
+            session.touched = time.monotonic()
+            return session
+
+    def _step(self, session_id: str, step_id: int) -> _AgentStep:
+        session = self._session(session_id)
+        step = session.steps.get(int(step_id))
+        if step is None:
+            raise EngineError(f"agent {self._name} has no step {step_id}")
+        return step
+
+    def _run(self, session: _Session, step: _AgentStep, template: MessageTemplate,
+             timeout_s: float) -> None:
         if step.cancelled.wait(max(0.0, step.start_at - time.time())):
             return
         try:
             with self._lock:
                 if step.cancelled.is_set():
                     return
-                step.running = self._engine.start_step(self._pool, step.plan, template,
+                step.running = self._engine.start_step(session.pool, step.plan, template,
                                                        timeout_s=timeout_s)
                 step.state = "running"
             result = step.running.wait()
@@ -152,33 +211,46 @@ class LoadAgentLibrary:
                 step.error = f"{type(error).__name__}: {error}"
                 step.state = "failed"
         finally:
+            session.touched = time.monotonic()
             release_freed_memory()
 
     def _cancel(self, step: _AgentStep) -> None:
-        if step.state in ("waiting", "running"):
+        if step.active:
             step.cancelled.set()
             if step.running is not None:
                 step.running.cancel()
             step.state = "cancelled"
 
-    def _refuse_while_running(self, what: str) -> None:
-        busy = [s for s in self._steps.values() if s.state in ("waiting", "running")]
-        if busy:
-            raise EngineError(f"agent {self._name} cannot {what}: step {busy[0].id} "
-                              f"({busy[0].plan.name}) is {busy[0].state}")
+    def _refuse_while_running(self, session: _Session, what: str) -> None:
+        busy = session.busy()
+        if busy is not None:
+            raise EngineError(f"agent {self._name} cannot {what}: step {busy.id} "
+                              f"({busy.plan.name}) is {busy.state}")
 
-    def _open_count(self) -> int:
-        return len(self._pool.open_connections) if self._pool is not None else 0
-
-    def _close_pool(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
+    def _close_pool(self, session: _Session) -> None:
+        if session.pool is not None:
+            pool, session.pool = session.pool, None
             self._engine.disconnect(pool)
+
+    def _close(self, session: _Session) -> int:
+        for step in session.steps.values():
+            self._cancel(step)
+        count = session.open_count
+        self._close_pool(session)
+        return count
+
+    def _expire_idle(self) -> None:
+        now = time.monotonic()
+        for session in list(self._sessions.values()):
+            if now - session.touched > SESSION_IDLE_S and session.busy() is None:
+                del self._sessions[session.id]
+                self._close(session)
 
     def _shutdown(self) -> None:
         with self._lock:
-            for step in self._steps.values():
-                self._cancel(step)
+            for session in self._sessions.values():
+                for step in session.steps.values():
+                    self._cancel(step)
         self._engine.close()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import time
 import xmlrpc.client
@@ -53,6 +54,7 @@ class AgentClient:
     name: str = ""
     info: dict = field(default_factory=dict)
     clock: ClockOffset = field(default_factory=ClockOffset)
+    session: str | None = None   # this controller's session on the agent, from hello()
 
     def __post_init__(self):
         self.uri = normalise_uri(self.uri)
@@ -86,7 +88,7 @@ class AgentClient:
         if not isinstance(reply, dict) or reply.get("status") not in ("PASS", "FAIL"):
             raise AgentError(f"load agent {self.label} gave a broken answer to {keyword!r}")
         if reply["status"] == "FAIL":
-            raise AgentError(f"load agent {self.label} failed {keyword!r}: "
+            raise AgentError(f"load agent {self.label} failed to {_doing(keyword)}: "
                              f"{reply.get('error') or 'no reason given'}")
         return reply.get("return")
 
@@ -94,10 +96,23 @@ class AgentClient:
         return json.loads(self.call(keyword, *args, timeout_s=timeout_s))
 
     def hello(self, clock_samples: int = 5) -> None:
-        """Checks the agent answers and accepts the secret; learns its name and clock."""
+        """Checks the agent answers and accepts the secret; learns its name and clock, and
+        opens this controller's session (its own connections and steps on the agent)."""
         self.info = self.call_json("get_agent_info")
         self.name = self.info.get("name") or self.uri
         self.clock = self.measure_clock(clock_samples)
+        self.session = self.call("open_agent_session",
+                                 f"{socket.gethostname()} pid {os.getpid()}")
+
+    def call_in_session(self, keyword: str, *args, timeout_s: float | None = None):
+        if self.session is None:
+            raise AgentError(f"load agent {self.label}: not connected (no session)")
+        return self.call(keyword, self.session, *args, timeout_s=timeout_s)
+
+    def goodbye(self) -> int:
+        """Closes this controller's session: its steps cancelled, its connections closed."""
+        session, self.session = self.session, None
+        return int(self.call("close_agent_session", session, timeout_s=30)) if session else 0
 
     def measure_clock(self, samples: int = 5) -> ClockOffset:
         best = None
@@ -129,6 +144,11 @@ def normalise_uri(uri: str) -> str:
                          f"e.g. http://10.0.0.5:8270)")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"http://{host}:{port}{parts.path.rstrip('/')}"
+
+
+def _doing(keyword: str) -> str:
+    """`open_agent_connections` -> `open connections`, for messages."""
+    return keyword.replace("_agent_", "_").replace("_", " ")
 
 
 def _why(error: BaseException) -> str:

@@ -56,7 +56,15 @@ class AgentFleet:
         if duplicates:
             raise AgentError(f"load agent listed twice: {', '.join(duplicates)}")
         fleet = cls(agents)
-        fleet._each(lambda agent: agent.hello(), "connect")
+        try:
+            fleet._each(lambda agent: agent.hello(), "connect")
+        except AgentError:
+            for agent in agents:  # the agents that did answer drop the session at once
+                try:
+                    agent.goodbye()
+                except AgentError:
+                    pass
+            raise
         return fleet
 
     # -- on every agent at once ---------------------------------------------------------
@@ -88,16 +96,23 @@ class AgentFleet:
         timeout_s = options.open_timeout_s * (2 + count_per_agent / 100) + 10
 
         def open_on(agent: AgentClient) -> int:
-            return int(agent.call("open_agent_connections", payload, count_per_agent,
-                                  timeout_s=timeout_s))
+            return int(agent.call_in_session("open_agent_connections", payload,
+                                             count_per_agent, timeout_s=timeout_s))
         counts = self._each(open_on, f"connect to {options.uri}")
         self.connections = {agent.name: count for agent, count in zip(self.agents, counts)}
         self.options = options
         return sum(counts)
 
     def close_connections(self) -> int:
-        counts = self._each(lambda agent: int(agent.call("close_agent_connections",
-                                                         timeout_s=30)), "disconnect")
+        counts = self._each(lambda agent: int(agent.call_in_session("close_agent_connections",
+                                                                    timeout_s=30)), "disconnect")
+        self.connections = {}
+        return sum(counts)
+
+    def close(self) -> int:
+        """Ends this controller's sessions on every agent (steps cancelled, connections
+        closed); returns how many connections were open."""
+        counts = self._each(lambda agent: agent.goodbye(), "end the session")
         self.connections = {}
         return sum(counts)
 
@@ -129,8 +144,9 @@ class AgentFleet:
 
         def start_on(pair) -> int:
             agent, share = pair
-            return int(agent.call("start_agent_step", json.dumps(dataclasses.asdict(share)),
-                                  template_json, start_at + agent.clock.offset_s, timeout_s))
+            return int(agent.call_in_session(
+                "start_agent_step", json.dumps(dataclasses.asdict(share)), template_json,
+                start_at + agent.clock.offset_s, timeout_s))
         with ThreadPoolExecutor(max_workers=len(self.agents)) as pool:
             futures = [pool.submit(start_on, pair) for pair in zip(self.agents, shares)]
         step_ids, failures = {}, {}
@@ -174,7 +190,8 @@ class DistributedStep:
         for agent in self.fleet.agents:
             if agent.name in self.step_ids:
                 try:
-                    agent.call("cancel_agent_step", self.step_ids[agent.name], timeout_s=5)
+                    agent.call_in_session("cancel_agent_step", self.step_ids[agent.name],
+                                          timeout_s=5)
                 except AgentError:
                     pass
 
@@ -192,8 +209,7 @@ class DistributedStep:
                     self.cancel()
                     break
                 self._sample_server()
-                polls = {name: pool.submit(agent.call_json, "get_agent_step",
-                                           self.step_ids[name], timeout_s=10)
+                polls = {name: pool.submit(_poll, agent, self.step_ids[name])
                          for name, agent in pending.items()}
                 for name, future in polls.items():
                     agent = pending[name]
@@ -260,6 +276,10 @@ class DistributedStep:
     def _sample_server(self) -> None:
         if self._server is not None:
             self._server.sample(time.time() - self.start_at)
+
+
+def _poll(agent: AgentClient, step_id: int) -> dict:
+    return json.loads(agent.call_in_session("get_agent_step", step_id, timeout_s=10))
 
 
 def _shares(plan: LoadPlan, agents: list[AgentClient]) -> list[LoadPlan]:

@@ -178,6 +178,9 @@ class AgentKeywords(LibraryComponent):
             failure = None
         except AgentStepFailed as error:
             result, failure = error.result, error
+        except BaseException:  # a Robot timeout or Ctrl+C: the agents stop too
+            step.cancel()
+            raise
         finally:
             if self.state.agent_step is step:
                 self.state.agent_step = None
@@ -223,9 +226,10 @@ class AgentKeywords(LibraryComponent):
 
     @keyword
     def disconnect_load_agents(self) -> None:
-        """Closes the agents' connections to the server under test and forgets the agents
-        (the agent processes keep running for the next suite). Safe in any teardown: an
-        agent that cannot be reached is reported as a warning."""
+        """Ends this run's sessions on the load agents (a running step cancelled, connections
+        to the server under test closed) and forgets the agents; the agent processes keep
+        running for the next suite. Safe in any teardown: an agent that cannot be reached
+        is reported as a warning."""
         self._forget_agents()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -239,10 +243,7 @@ class AgentKeywords(LibraryComponent):
         if fleet is None:
             return
         try:
-            if self.state.agent_step is not None:
-                self.state.agent_step.cancel()
-            if fleet.connections:
-                fleet.close_connections()
+            fleet.close()
         except AgentError as error:
             logger.warn(f"Disconnecting load agents: {error}")
         finally:

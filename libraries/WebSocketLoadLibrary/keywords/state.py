@@ -71,10 +71,7 @@ class LibraryState:
         agents_error = None
         if self.agents is not None:
             try:
-                if self.agent_step is not None:
-                    self.agent_step.cancel()
-                if self.agents.connections:
-                    self.agents.close_connections()
+                self.agents.close()
             except Exception as error:  # noqa: BLE001 - close the rest first, then tell
                 agents_error = error
             self.agents = self.agent_step = None
