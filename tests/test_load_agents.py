@@ -203,6 +203,29 @@ def test_a_bearer_token_from_the_agents_environment_never_travels(agents, start_
     assert token not in with_token.stderr() + without.stderr()
 
 
+def test_a_missed_poll_is_forgiven_a_silent_agent_is_not(monkeypatch):
+    done = LoadResult(name="x", sent=10, received=10, started_at=time.time())
+    script = {"busy": ["timeout", "timeout", "done"], "silent": ["timeout"] * 5}
+
+    def fake_poll(agent, step_id):
+        answer = script[agent.name].pop(0)
+        if answer == "timeout":
+            raise AgentError(f"load agent {agent.name} cannot be reached (get step): no answer "
+                             f"in time", transient=True)
+        return {"state": "done", "result": done.to_dict()}
+    monkeypatch.setattr("WebSocketLoadLibrary.agents.controller._poll", fake_poll)
+    monkeypatch.setattr("WebSocketLoadLibrary.agents.controller.AgentClient.call_in_session",
+                        lambda *args, **kwargs: "cancelled")
+    fleet = AgentFleet([AgentClient("http://127.0.0.1:1", SECRET, name=n) for n in script])
+    step = DistributedStep(fleet, LoadPlan(rate=20, messages=20, name="polls"), time.time(),
+                           30, {"busy": 1, "silent": 2})
+    with pytest.raises(AgentStepFailed) as failed:
+        step.wait(poll_interval_s=0.01)
+    assert list(failed.value.failures) == ["silent"]
+    assert "no answer in time - lost mid-step" in failed.value.failures["silent"]
+    assert [a["name"] for a in failed.value.result.agents] == ["busy"]
+
+
 def test_clock_offsets_place_the_agents_timelines_on_the_controllers_clock():
     ahead = AgentClient("http://127.0.0.1:1", SECRET, name="ahead")
     ahead.call = lambda keyword, *args, **kw: repr(time.time() + 5.0)  # its clock 5 s ahead

@@ -15,7 +15,12 @@ from .signing import HEADER, sign
 
 
 class AgentError(EngineError):
-    """An agent could not be reached, refused us, or failed a call."""
+    """An agent could not be reached, refused us, or failed a call. `transient`: it did not
+    answer in time, which a busy agent may do once; refused or reset connections are not."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class _SignedTransport(xmlrpc.client.Transport):
@@ -79,8 +84,9 @@ class AgentClient:
                              f"{error.errmsg} to {keyword!r}: is it a WebSocketLoadLibrary "
                              f"agent?") from None
         except (ConnectionError, socket.timeout, TimeoutError, OSError) as error:
-            raise AgentError(f"load agent {self.label} cannot be reached ({keyword!r}): "
-                             f"{_why(error)}") from None
+            raise AgentError(f"load agent {self.label} cannot be reached ({_doing(keyword)}): "
+                             f"{_why(error)}",
+                             transient=isinstance(error, (socket.timeout, TimeoutError))) from None
         except (xmlrpc.client.Fault, xmlrpc.client.ResponseError, http.client.HTTPException) \
                 as error:
             raise AgentError(f"load agent {self.label} gave a broken answer to {keyword!r}: "

@@ -26,6 +26,7 @@ from ..engine.workers import split
 from .client import AgentClient, AgentError
 
 POLL_INTERVAL_S = 0.5
+UNANSWERED_POLLS_ALLOWED = 3   # a saturated agent may miss a poll; a dead one refuses at once
 MIN_START_LEAD_S = 0.25
 
 
@@ -200,6 +201,7 @@ class DistributedStep:
         AgentStepFailed (with the survivors' merged result) if any agent failed."""
         deadline = time.monotonic() + self.timeout_s
         pending = {a.name: a for a in self.fleet.agents if a.name in self.step_ids}
+        unanswered = dict.fromkeys(pending, 0)
         with ThreadPoolExecutor(max_workers=len(pending) or 1) as pool:
             while pending:
                 if time.monotonic() > deadline:
@@ -214,11 +216,16 @@ class DistributedStep:
                 for name, future in polls.items():
                     agent = pending[name]
                     error = future.exception()
+                    if isinstance(error, AgentError) and error.transient:
+                        unanswered[name] += 1
+                        if unanswered[name] <= UNANSWERED_POLLS_ALLOWED:
+                            continue
                     if error is not None:
                         self.failures[name] = (f"{error} - lost mid-step"
                                                if isinstance(error, AgentError) else str(error))
                         del pending[name]
                         continue
+                    unanswered[name] = 0
                     status = future.result()
                     self.statuses[name] = status
                     if status["state"] == "done":
