@@ -40,6 +40,9 @@ A Step On Two Agents Gives One Merged Result
     Delivery Ratio Should Be At Least    1.0
     Latency P99 Should Be Below    100 ms
     Throughput Should Be At Least    1900/s
+    ${summary}=    Get Load Summary
+    Should Be Equal    ${summary}[agents][1][agent]    agent-2
+    Should Be Equal As Integers    ${summary}[agents][0][sent]    1500
     Run Keyword And Expect Error    Latency p50 is * ms, expected below * (over 3,000 messages: 3,000 replies*
     ...    Latency P50 Should Be Below    0.001 ms
 

@@ -39,7 +39,9 @@ class ReportingKeywords(LibraryComponent):
         ``achieved_receive_rate``, ``latency_p50_ms`` ... ``latency_p99_9_ms``,
         ``latency_max_ms``, ``service_p99_ms``, ``max_lag_ms``, ``load_applied``, ...
         For a scaling result: ``efficiency``, ``peak_throughput`` and ``steps`` (a list of
-        the steps' dictionaries).
+        the steps' dictionaries). For a step run on load agents also ``agents``: one
+        dictionary per agent with its own figures and ``agent``, ``address``,
+        ``clock_offset_ms``, ``clock_uncertainty_ms`` and ``start_skew_ms``.
 
         Example:
         | ${summary}= | Get Load Summary |
@@ -50,7 +52,15 @@ class ReportingKeywords(LibraryComponent):
             return {"kind": target.kind, "name": target.name, "efficiency": target.efficiency,
                     "peak_throughput": target.peak_throughput,
                     "steps": [step.summary() for step in target.steps]}
-        return target.summary()
+        summary = target.summary()
+        if target.agents:
+            summary["agents"] = [
+                {"agent": agent["name"], "address": agent["uri"],
+                 **{key: agent[key] for key in ("clock_offset_ms", "clock_uncertainty_ms",
+                                                "start_skew_ms")},
+                 **part.summary()}
+                for agent, part in zip(target.agents, target.agent_results())]
+        return summary
 
     @keyword
     def save_load_results(self, path: str | None = None, result=None) -> str:
