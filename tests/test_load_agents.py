@@ -276,7 +276,10 @@ def test_the_keywords_in_robot_at_trace_level_never_show_the_secret(agents, tmp_
     tests = run.tests()
     failed = {name: test.message for name, test in tests.items() if test.status != "PASS"}
     assert not failed, failed
-    assert len(tests) == 6
+    assert len(tests) == 8
+    warnings = [m.message for m in run.result.errors.messages if m.level == "WARN"]
+    assert any("started the load step 'forgotten step' on load agents and did not wait for it"
+               in w for w in warnings), warnings
     for name, text in run.output_files().items():
         assert SECRET not in text, name
         assert wrong not in text, name

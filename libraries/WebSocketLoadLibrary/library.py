@@ -156,9 +156,10 @@ class WebSocketLoadLibrary(DynamicCore):
             raise ValueError(f"loop must be asyncio or uvloop, got {loop!r}")
         self.state = LibraryState(loop_kind=loop)
         self.ROBOT_LIBRARY_LISTENER = self
+        self._agent_keywords = AgentKeywords(self)
         super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
                           AssertionKeywords(self), ReportingKeywords(self),
-                          MetricsKeywords(self), AgentKeywords(self)])
+                          MetricsKeywords(self), self._agent_keywords])
 
     def run_keyword(self, name, args, kwargs=None):
         try:
@@ -169,6 +170,21 @@ class WebSocketLoadLibrary(DynamicCore):
             raise KeywordError(_capital(str(error))) from None
 
     # -- listener: nothing outlives the run --------------------------------------------
+    def end_test(self, data, result) -> None:
+        """A step started on load agents and never waited for is waited for here, with a
+        warning (as Browser does with its promises): its load happened, so its figures are
+        kept, and the agents are free for the next test."""
+        step = self.state.agent_step
+        if step is None:
+            return
+        logger.warn(f"Test '{data.name}' started the load step '{step.plan.name}' on load "
+                    f"agents and did not wait for it: waiting for it now (use Wait For Load "
+                    f"On Agents).")
+        try:
+            self._agent_keywords.wait_for_load_on_agents(fail_on_disconnect=False)
+        except Exception as error:  # noqa: BLE001 - the test is over; say so, do not fail it
+            logger.warn(f"The load step '{step.plan.name}' on load agents: {error}")
+
     def close(self) -> None:
         try:
             self.state.close()

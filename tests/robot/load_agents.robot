@@ -46,6 +46,15 @@ A Step On Two Agents Gives One Merged Result
     Run Keyword And Expect Error    Latency p50 is * ms, expected below * (over 3,000 messages: 3,000 replies*
     ...    Latency P50 Should Be Below    0.001 ms
 
+A Step Never Waited For Is Awaited At The End Of The Test
+    Start Load On Agents    1000/s    messages=500    name=forgotten step
+    # no Wait For Load On Agents: the library waits at the end of the test, with a warning
+
+The Forgotten Step Was Kept
+    ${summary}=    Get Load Summary
+    Should Be Equal    ${summary}[name]    forgotten step
+    Should Be Equal As Integers    ${summary}[received]    500
+
 An Agent Dying Mid-Step Fails The Step And Keeps The Others
     Connect Clients On Agents    count=2
     ${step}=    Start Load On Agents    1000/s    duration=4 s    name=doomed step
