@@ -176,6 +176,11 @@ class DistributedStep:
         self._server = _server_sampler(server_pid)
         self._lock = threading.Lock()
 
+    def __repr__(self) -> str:
+        rate = "max" if self.plan.rate is None else f"{self.plan.rate:g}/s"
+        return (f"DistributedStep(name={self.plan.name!r}, rate={rate}, "
+                f"agents={', '.join(self.step_ids)})")
+
     def progress(self) -> dict:
         totals = {"sent": 0, "received": 0, "lost": 0}
         for status in self.statuses.values():
