@@ -29,6 +29,29 @@ def test_batch_recording_fills_the_same_buckets_as_hdrhistogram_record_value():
         assert ours.percentile_us(percentile) == reference.get_value_at_percentile(percentile)
 
 
+def test_batches_longer_than_one_chunk_fill_the_same_buckets_and_leave_the_input_alone():
+    import numpy as np
+    from WebSocketLoadLibrary.engine.histogram import CHUNK
+    rng = random.Random(11)
+    values = [rng.randint(1, 3 * 10**9) for _ in range(2 * CHUNK + 123)]
+    reference = HdrHistogram(1, 3_600_000_000, 3)
+    for value in values:
+        reference.record_value(value)
+    given = np.array(values, dtype=np.int64)
+    from_list, from_array, from_seconds = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
+    assert from_list.record_many(values) == len(values)
+    from_array.record_many(given)
+    from_seconds.record_seconds([v / 1e6 + 1e-9 for v in values])
+    for ours in (from_list, from_array, from_seconds):
+        assert list(ours._counts) == list(reference.counts)
+        assert (ours.count, ours.min_us(), ours.max_us()) == (
+            reference.get_total_count(), reference.get_min_value(), reference.get_max_value())
+    assert given.tolist() == values
+    out_of_range = np.array([0, -5, 7], dtype=np.int64)
+    LatencyHistogram().record_many(out_of_range)
+    assert out_of_range.tolist() == [0, -5, 7]  # clamped in a copy, not in the caller's array
+
+
 def test_values_out_of_range_are_clamped_not_dropped():
     histogram = LatencyHistogram()
     histogram.record_many([-5, 0, 10**13])
@@ -179,6 +202,24 @@ def test_timeline_has_one_point_per_second_with_counts_and_percentiles():
     assert first["latency_p50_ms"] == pytest.approx(2.0, abs=0.01)
     assert (second["sent"], second["received"], second["second"]) == (1, 0, 1)
     assert book.latency.count == 10
+
+
+@pytest.mark.parametrize("interval", [0.001, None], ids=["open loop", "closed loop"])
+def test_a_flush_stopped_between_lists_neither_loses_nor_repeats_a_value(interval):
+    book = _book(connections=1, interval=interval)
+    for k in range(30):
+        book.sent_one(0, 1000 + k, 10.0 + k * 0.001)
+        book.lagging(0.0001)
+        if k < 20:
+            book.reply(0, b'{"message_id":%d}' % (1000 + k), 10.002 + k * 0.001)
+    flushing = book.flushing()
+    next(flushing)
+    flushing.close()  # as when the tick task is cancelled at its first yield
+    for k in range(20, 30):
+        book.reply(0, b'{"message_id":%d}' % (1000 + k), 10.002 + k * 0.001)
+    book.close_second()
+    assert book.latency.count == book.service_time.count == book.received == 30
+    assert book.lag.count == 30
 
 
 # -- result ----------------------------------------------------------------------------
