@@ -180,3 +180,21 @@ def test_the_closed_loop_matches_every_reply_while_ids_pass_a_power_of_ten():
     assert (book.received, book.unmatched, book.invalid_replies) == (1000, 0, 0)
     assert book.sent == 1000 and not book.outstanding[0]
     assert book.last_reply == now
+
+
+@pytest.mark.parametrize("interval", [None, 0.001])
+def test_the_step_receiver_matches_every_reply_while_ids_pass_a_power_of_ten(interval):
+    template = MessageTemplate(payload_size=4)
+    book = StepBook(1, template.id_extractor(), id_base=95, start=0.0, interval=interval,
+                    id_fast_path=template.id_fast_path())
+    render = template.renderer()
+    now = 1.0
+    for first in range(95, 1095, 10):  # ten in flight at a time: 95-104 first
+        for message_id in range(first, first + 10):
+            book.sent_one(0, message_id, now)
+        now += 0.001
+        for message_id in reversed(range(first, first + 10)):  # one read, out of order
+            assert book.reply(0, render(message_id, 0), now)
+    assert (book.received, book.unmatched, book.invalid_replies) == (1000, 0, 0)
+    book.reply(0, render(5, 0), now + 1)  # matches nothing: not the time of the last reply
+    assert book.unmatched == 1 and book.last_reply == now
