@@ -222,6 +222,44 @@ def test_a_flush_stopped_between_lists_neither_loses_nor_repeats_a_value(interva
     assert book.lag.count == 30
 
 
+# -- generator honesty -------------------------------------------------------------------
+def test_unread_bytes_are_what_arrived_on_the_sockets_and_was_not_read():
+    import socket
+    from WebSocketLoadLibrary.engine.resources import UnreadBytes
+    pairs = [socket.socketpair() for _ in range(3)]
+    try:
+        for n, (_, far) in enumerate(pairs):
+            far.sendall(b"x" * 1000 * (n + 1))
+        probe = UnreadBytes([near.fileno() for near, _ in pairs] + [-1])
+        assert probe.per_connection() == 2000
+        pairs[0][0].recv(1000)
+        assert probe.per_connection() == 5000 / 3
+    finally:
+        for near, far in pairs:
+            near.close()
+            far.close()
+    assert probe.per_connection() is None  # closed sockets are skipped, not fatal
+
+
+@pytest.mark.parametrize("unread_bytes, applied", [(None, True), (300, True), (30_000, False)])
+def test_replies_waiting_unread_in_the_generator_mark_the_load_not_applied(unread_bytes, applied):
+    from WebSocketLoadLibrary.engine.step import LoadStep
+    template = MessageTemplate(payload_size=32)                       # ~100-byte messages
+    step = LoadStep(None, LoadPlan(rate=10_000, messages=20_000), template, id_base=1)
+    result = LoadResult(mode="open", target_rate=10_000, connections=10, sent=20_000,
+                        received=20_000, achieved_send_rate=10_000, achieved_receive_rate=10_000)
+    generator = {"cpu_percent_mean": 50.0}
+    if unread_bytes is not None:
+        generator["unread_reply_bytes_median"] = unread_bytes
+    result.resources = {"generator": generator}
+    step._judge(result)
+    # 1,000 replies/s per connection of ~100 bytes: 300 bytes is ~3 ms of them, 30 kB ~300 ms
+    assert result.load_applied is applied, result.not_applied_reasons
+    assert result.generator_saturated is not applied
+    if not applied:
+        assert "replies waited unread in the generator's sockets" in result.not_applied_reasons[0]
+
+
 # -- result ----------------------------------------------------------------------------
 def _result(name, latencies_us, sent, received, started_at=1000.0):
     result = LoadResult(name=name, target_rate=100.0, connections=1, planned_messages=sent,

@@ -220,6 +220,10 @@ class PicowsPool(ClientPool):
     def writer(self) -> PicowsWriter:
         return PicowsWriter(self)
 
+    @staticmethod
+    def _raw_transport(ws):
+        return ws.transport.underlying_transport
+
     async def _open_one(self, ssl_context) -> PicowsSocket:
         options, url = self.options, self._url
         headers = options.request_headers()

@@ -21,7 +21,7 @@ from .errors import EngineError, PlanError
 from .histogram import CHUNK
 from .messages import MessageTemplate
 from .pool import ClientPool
-from .resources import ResourceSampler
+from .resources import ResourceSampler, UnreadBytes
 from .result import CLOSED_LOOP_BASIS, OPEN_LOOP_BASIS, LoadResult
 from .precise_sleep import PreciseSleeper
 from .schedule import OpenLoopSchedule
@@ -118,7 +118,8 @@ class LoadStep:
         for slot, connection in enumerate(connections):
             connection.slot = slot
         plan = self.plan
-        sampler = ResourceSampler(self.server_pid, plan.sample_interval_s)
+        unread = UnreadBytes(self.pool.socket_fds(connections)) if plan.rate is not None else None
+        sampler = ResourceSampler(self.server_pid, plan.sample_interval_s, unread)
         writer = self.pool.writer()
         senders = None
         if plan.rate is not None:  # before the schedule starts: 10k connections take ~20 ms
@@ -319,6 +320,9 @@ class LoadStep:
         # saturated means busy *and* unable to keep to the schedule
         result.generator_saturated = (cpu >= SATURATED_CPU_PERCENT
                                       and (result.mode == "closed" or lag_p99_s > NOTABLE_LAG_S))
+        # the pacer can keep to its schedule while the replies queue unread in the sockets:
+        # the generator is then as saturated as when it lags, only on its receiving side
+        unread_s = self._unread_reply_s(result, generator.get("unread_reply_bytes_median"))
         if result.send_errors:
             first = next((e for e in result.errors if e.startswith("not sent")), "not sent")
             reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
@@ -336,8 +340,25 @@ class LoadStep:
                 reasons.append(
                     f"generator CPU saturated ({cpu:.0f}% of one core) with schedule lag p99 "
                     f"{lag_p99_s * 1000:.1f} ms: latencies include the generator's own queueing")
+            if unread_s > NOTABLE_LAG_S:
+                result.generator_saturated = True
+                reasons.append(
+                    f"replies waited unread in the generator's sockets (median "
+                    f"{unread_s * 1000:.1f} ms of replies, generator CPU {cpu:.0f}%): latencies "
+                    f"include the generator's own queueing")
         result.not_applied_reasons = reasons
         result.load_applied = not reasons
+
+
+    def _unread_reply_s(self, result: LoadResult, unread_bytes: float | None) -> float:
+        """How many seconds of replies the unread bytes per connection stand for, at the
+        step's receive rate (taking each reply as long as its message: an echo; shorter
+        replies make this an underestimate, never an overestimate)."""
+        if not unread_bytes or not result.achieved_receive_rate or not result.connections:
+            return 0.0
+        reply_bytes = len(self.template.renderer()(self.id_base, 0)) + 2  # + frame header
+        per_connection = result.achieved_receive_rate / result.connections * reply_bytes
+        return unread_bytes / per_connection
 
 
 class _ClosedLoop:
