@@ -196,7 +196,8 @@ def unbounded(engine, server, messages, repeats, window=32):
     print(f"\n## unbounded round trip (closed loop, window {window}) against the picows mock "
           "server; engine = full bookkeeping; ratio = engine / raw loop of the same transport")
     print(f"{'transport':>10} {'conns':>5} {'raw msg/s':>10} {'engine msg/s':>12} {'ratio':>6} "
-          f"{'gen CPU% raw/eng':>17} {'srv CPU% raw/eng':>17} {'p50 ms':>7} {'p99 ms':>7}")
+          f"{'gen CPU% raw/eng':>17} {'srv CPU% raw/eng':>17} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'pairs':>9}")
     raws = {"websockets": raw_websockets_loop, "picows": raw_picows_loop}
     best = {}
     template = MessageTemplate(payload_size=PAYLOAD_SIZE)
@@ -220,12 +221,15 @@ def unbounded(engine, server, messages, repeats, window=32):
             finally:
                 engine.disconnect(pool)
             ratio = median_of(engine_runs, "rate") / median_of(raw_runs, "rate")
+            # each engine run against the raw run just before it: how far one pair can stray
+            pairs = [e["rate"] / r["rate"] for e, r in zip(engine_runs, raw_runs)]
             best[(transport, connections)] = median_of(engine_runs, "rate")
             print(f"{transport:>10} {connections:>5} {median_of(raw_runs, 'rate'):>10.0f} "
                   f"{median_of(engine_runs, 'rate'):>12.0f} {ratio:>6.2f} "
                   f"{median_of(raw_runs, 'generator'):>8.0f}/{median_of(engine_runs, 'generator'):<8.0f} "
                   f"{median_of(raw_runs, 'server'):>8.0f}/{median_of(engine_runs, 'server'):<8.0f} "
-                  f"{median_of(engine_runs, 'p50'):>7.2f} {median_of(engine_runs, 'p99'):>7.2f}")
+                  f"{median_of(engine_runs, 'p50'):>7.2f} {median_of(engine_runs, 'p99'):>7.2f} "
+                  f"{min(pairs):>5.2f}-{max(pairs):.2f}")
     return best
 
 
@@ -413,7 +417,9 @@ def main(argv=None) -> int:
             if "server" in sections:
                 server_vs_raw_client(engine, {"picows": fast, "websockets": plain}, messages, repeats)
             if "unbounded" in sections:
-                best = unbounded(engine, fast, messages, repeats)[("picows", 25)]
+                # the ratios move most from run to run: five pairs for a steadier median
+                best = unbounded(engine, fast, messages, args.repeats or (1 if args.quick else 5))[
+                    ("picows", 25)]
             elif "pacing" in sections:
                 best = closed_loop_max(engine, fast, messages, repeats)
             if "workers" in sections:
