@@ -27,6 +27,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 
 from WebSocketLoadLibrary.engine import (ConnectionOptions, LoadEngine, LoadPlan,  # noqa: E402
                                          MessageTemplate, run_step_in_workers)
+from WebSocketLoadLibrary.engine.precise_sleep import PreciseSleeper  # noqa: E402
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
 from WebSocketLoadLibrary.picows_wire import make_protocol  # noqa: E402
 
@@ -195,7 +196,8 @@ def unbounded(engine, server, messages, repeats, window=32):
     print(f"\n## unbounded round trip (closed loop, window {window}) against the picows mock "
           "server; engine = full bookkeeping; ratio = engine / raw loop of the same transport")
     print(f"{'transport':>10} {'conns':>5} {'raw msg/s':>10} {'engine msg/s':>12} {'ratio':>6} "
-          f"{'gen CPU% raw/eng':>17} {'srv CPU% raw/eng':>17} {'p50 ms':>7} {'p99 ms':>7}")
+          f"{'gen CPU% raw/eng':>17} {'srv CPU% raw/eng':>17} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'pairs':>9}")
     raws = {"websockets": raw_websockets_loop, "picows": raw_picows_loop}
     best = {}
     template = MessageTemplate(payload_size=PAYLOAD_SIZE)
@@ -219,12 +221,15 @@ def unbounded(engine, server, messages, repeats, window=32):
             finally:
                 engine.disconnect(pool)
             ratio = median_of(engine_runs, "rate") / median_of(raw_runs, "rate")
+            # each engine run against the raw run just before it: how far one pair can stray
+            pairs = [e["rate"] / r["rate"] for e, r in zip(engine_runs, raw_runs)]
             best[(transport, connections)] = median_of(engine_runs, "rate")
             print(f"{transport:>10} {connections:>5} {median_of(raw_runs, 'rate'):>10.0f} "
                   f"{median_of(engine_runs, 'rate'):>12.0f} {ratio:>6.2f} "
                   f"{median_of(raw_runs, 'generator'):>8.0f}/{median_of(engine_runs, 'generator'):<8.0f} "
                   f"{median_of(raw_runs, 'server'):>8.0f}/{median_of(engine_runs, 'server'):<8.0f} "
-                  f"{median_of(engine_runs, 'p50'):>7.2f} {median_of(engine_runs, 'p99'):>7.2f}")
+                  f"{median_of(engine_runs, 'p50'):>7.2f} {median_of(engine_runs, 'p99'):>7.2f} "
+                  f"{min(pairs):>5.2f}-{max(pairs):.2f}")
     return best
 
 
@@ -274,7 +279,7 @@ def pacing(engine, server, unbounded_max, seconds, quick, connections=25):
           f"time; 80% of the unbounded max with the same {connections} connections, "
           f"{unbounded_max:.0f} msg/s, = {0.8 * unbounded_max:.0f} msg/s)")
     print(f"{'target':>8} {'achieved':>10} {'error %':>8} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'svc p99':>8} {'max lag ms':>10} {'gen CPU%':>8} {'srv CPU%':>8} applied")
+          f"{'svc p99':>8} {'max lag ms':>10} {'lag p99':>8} {'gen CPU%':>8} {'srv CPU%':>8} applied")
     rates = [1000, 10000, 40000] if quick else [1000, 5000, 10000, 20000, 40000, 60000]
     rates.append(round(0.8 * unbounded_max, -3))
     options = ConnectionOptions(server.uri, transport="picows")
@@ -287,27 +292,70 @@ def pacing(engine, server, unbounded_max, seconds, quick, connections=25):
             error = 100 * (r.achieved_send_rate - rate) / rate
             print(f"{rate:>8.0f} {r.achieved_send_rate:>10.1f} {error:>8.2f} {r.latency_ms(50):>7.2f} "
                   f"{r.latency_ms(99):>7.2f} {r.service_time_ms(99):>8.2f} {r.max_lag_s * 1000:>10.2f} "
+                  f"{r.lag.percentile_us(99) / 1000:>8.2f} "
                   f"{cpu.percent['generator']:>8.0f} {cpu.percent['server']:>8.0f} {r.load_applied}")
-        print(f"\n## harness overhead at 1k msg/s ({connections} connections): engine p99 (from "
-              "intended time) against the raw picows round trip of the same server, one message "
-              "at a time")
+    finally:
+        engine.disconnect(pool)
+
+
+def harness(engine, server, seconds, quick, connections=25):
+    print(f"\n## harness overhead at 1k msg/s ({connections} connections): engine p99 (from "
+          "intended time) against the raw picows round trip of the same server, one message "
+          "at a time")
+    options = ConnectionOptions(server.uri, transport="picows")
+    template = MessageTemplate(payload_size=PAYLOAD_SIZE)
+    pool = engine.connect(options, count=connections)
+    try:
         rtts = engine.loop.run(raw_picows_rtt(server.uri, 1000 if quick else 10000, 0.001), 60)
         raw_p99 = percentile(rtts, 99)
         print(f"{'pacing timer':>12} {'p50 ms':>7} {'p99 ms':>7} {'raw p99':>8} {'added p99':>9} "
-              f"{'gen CPU%':>8} {'p99.9 ms':>8} {'messages':>8}")
+              f"{'gen CPU%':>8} {'p99.9 ms':>8} {'max ms':>7} {'max lag':>7} {'messages':>8}")
         print(f"{'(raw loop)':>12} {percentile(rtts, 50):>7.2f} {raw_p99:>7.2f} {raw_p99:>8.2f} "
-              f"{0:>9.2f} {'':>8}")
+              f"{0:>9.2f} {'':>8} {percentile(rtts, 99.9):>8.2f} {max(rtts):>7.2f}")
         # a p99 of a few thousand messages moves with a single hiccup: 10 s = 10,000 messages
         harness_s = seconds if quick else max(seconds, 10.0)
         for timer in ("loop", "spin", "precise"):
             with CpuMeter(server.pid) as cpu:
                 r = engine.run_step(pool, LoadPlan(rate=1000, duration_s=harness_s, pacing_timer=timer),
-                                    template=template)
+                                    template=template, server_pid=server.pid)
             print(f"{timer:>12} {r.latency_ms(50):>7.2f} {r.latency_ms(99):>7.2f} {raw_p99:>8.2f} "
                   f"{r.latency_ms(99) - raw_p99:>9.2f} {cpu.percent['generator']:>8.0f} "
-                  f"{r.latency_ms(99.9):>8.2f} {r.sent:>8}")
+                  f"{r.latency_ms(99.9):>8.2f} {r.latency.max_us() / 1000:>7.2f} "
+                  f"{r.max_lag_s * 1000:>7.2f} {r.sent:>8}")
+        floor = engine.loop.run(timer_floor(harness_s), 60)
+        print(f"{'(bare timer)':>12} {'':>7} {'':>7} {'':>8} {'':>9} {'':>8} "
+              f"{percentile(floor, 99.9):>8.2f} {max(floor):>7.2f} {max(floor):>7.2f} {len(floor):>8}"
+              "   <- timerfd wake-up lag alone: no network, no bookkeeping")
     finally:
         engine.disconnect(pool)
+
+
+async def timer_floor(seconds: float) -> list[float]:
+    """How late the pacer's own timer wakes with nothing else to do, 1 ms apart (ms): what a
+    paced send cannot beat on this machine whatever the harness does."""
+    sleeper = PreciseSleeper(asyncio.get_running_loop())
+    lags = []
+    try:
+        start = time.perf_counter() + 0.005
+        for k in range(int(seconds * 1000)):
+            due = start + k * 0.001
+            await sleeper.until(due)
+            lags.append(max(0.0, time.perf_counter() - due) * 1000)
+    finally:
+        sleeper.close()
+    return lags
+
+
+def closed_loop_max(engine, server, messages, repeats, connections=25):
+    """The engine's closed-loop picows maximum, for the pacing section when run alone."""
+    pool = engine.connect(ConnectionOptions(server.uri, transport="picows"), count=connections)
+    try:
+        rates = [engine.run_step(pool, LoadPlan(rate=None, messages=messages, window=32),
+                                 template=MessageTemplate(payload_size=PAYLOAD_SIZE))
+                 .achieved_receive_rate for _ in range(repeats)]
+    finally:
+        engine.disconnect(pool)
+    return statistics.median(rates)
 
 
 def ten_thousand(engine, transports, count=10_000):
@@ -337,30 +385,51 @@ def ten_thousand(engine, transports, count=10_000):
                   f"{result.achieved_send_rate:>10.0f} {result.received:>9} {result.latency_ms(99):>7.2f}")
 
 
+SECTIONS = ("server", "unbounded", "workers", "pacing", "harness", "10k")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts, one repeat")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop",
                         help="event loop of the generator (default uvloop)")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated, in this order: {','.join(SECTIONS)} (default all; "
+                             "pacing alone measures its own 25-connection maximum first)")
+    parser.add_argument("--repeats", type=int, help="repeats per figure (default 3, quick 1)")
     args = parser.parse_args(argv)
+    sections = set(args.sections.split(","))
+    if not sections <= set(SECTIONS):
+        parser.error(f"unknown sections: {', '.join(sorted(sections - set(SECTIONS)))}")
     messages = 30_000 if args.quick else 150_000
-    repeats = 1 if args.quick else 3
+    repeats = args.repeats or (1 if args.quick else 3)
     seconds = 1.0 if args.quick else 3.0
 
     print(f"# bench: generator loop={args.loop}, payload {PAYLOAD_SIZE} B (~100-byte JSON), "
-          f"{messages} messages x {repeats} (medians)")
+          f"{messages} messages x {repeats} (medians), sections {','.join(s for s in SECTIONS if s in sections)}")
     engine = LoadEngine(loop_kind=args.loop)
     try:
         with MockServerProcess(engine="picows") as fast, \
                 MockServerProcess(engine="websockets", compression=False) as plain:
             print(f"# mock servers: picows {fast.uri} (pid {fast.pid}), websockets {plain.uri} "
                   f"(pid {plain.pid}), both on uvloop")
-            server_vs_raw_client(engine, {"picows": fast, "websockets": plain}, messages, repeats)
-            best = unbounded(engine, fast, messages, repeats)
-            with_workers(engine, fast, messages, repeats, args.loop)
-            pacing(engine, fast, best[("picows", 25)], seconds, args.quick, connections=25)
-        ten_thousand(engine, ["picows"] if args.quick else ["picows", "websockets"])
+            if "server" in sections:
+                server_vs_raw_client(engine, {"picows": fast, "websockets": plain}, messages, repeats)
+            if "unbounded" in sections:
+                # the ratios move most from run to run: five pairs for a steadier median
+                best = unbounded(engine, fast, messages, args.repeats or (1 if args.quick else 5))[
+                    ("picows", 25)]
+            elif "pacing" in sections:
+                best = closed_loop_max(engine, fast, messages, repeats)
+            if "workers" in sections:
+                with_workers(engine, fast, messages, repeats, args.loop)
+            if "pacing" in sections:
+                pacing(engine, fast, best, seconds, args.quick, connections=25)
+            if "harness" in sections:
+                harness(engine, fast, seconds, args.quick, connections=25)
+        if "10k" in sections:
+            ten_thousand(engine, ["picows"] if args.quick else ["picows", "websockets"])
     finally:
         engine.close()
     return 0

@@ -206,3 +206,22 @@ def test_precise_sleeper_wakes_at_the_due_time_not_a_millisecond_later():
     late = asyncio.run(lateness())
     assert min(late) >= 0                      # never early
     assert sorted(late)[len(late) // 2] < 0.0005   # typically well under the 1 ms tick
+
+
+@pytest.mark.parametrize("kind", ["timerfd", "spin"])
+def test_a_due_time_already_past_still_lets_the_loop_run_once(kind):
+    # a pacer that is just keeping up finds every due time past: if it never yielded, the
+    # replies would wait unread and the writes unsent for as long as it kept up
+    async def yielded() -> bool:
+        sleeper = PreciseSleeper(asyncio.get_running_loop())
+        if kind == "spin":
+            sleeper.close()
+        ran = []
+        asyncio.get_running_loop().call_soon(ran.append, True)
+        try:
+            await sleeper.until(time.perf_counter() - 1.0)
+        finally:
+            sleeper.close()
+        return bool(ran)
+
+    assert asyncio.run(yielded())

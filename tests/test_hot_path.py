@@ -127,3 +127,74 @@ def test_closed_loop_latency_and_service_time_share_one_list_and_both_histograms
     book.close_second()
     assert book.latency.count == book.service_time.count == 100
     assert book.latency.percentile_us(50) == book.service_time.percentile_us(50)
+
+
+# -- the closed loop's own receiver (one closure: match, book, send the next) ------------
+class _Transport:
+    is_close_frame_sent = False
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, kind, data):
+        self.sent.append(data)
+
+
+def _closed_loop(id_base: int, window: int, messages: int = 10_000):
+    from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan
+    from WebSocketLoadLibrary.engine.picows_pool import PicowsPool, PicowsSocket
+    from WebSocketLoadLibrary.engine.pool import PooledConnection
+    from WebSocketLoadLibrary.engine.step import LoadStep, _ClosedLoop
+
+    pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
+    ws = PicowsSocket(pool)
+    ws.transport = _Transport()
+    connection = ws.connection = PooledConnection(0, ws)
+    template = MessageTemplate(payload_size=4)
+    step = LoadStep(pool, LoadPlan(rate=None, messages=messages, window=window), template, id_base)
+    step.book = StepBook(1, template.id_extractor(), id_base, 0.0, None, template.id_fast_path())
+    closed = _ClosedLoop(step, [connection], 0.0)
+    for _ in range(window):
+        closed._send(connection)
+    return closed.receiver(), step.book, connection, ws.transport
+
+
+@pytest.mark.parametrize("reply", ODD_REPLIES)
+def test_the_closed_loop_receiver_gives_the_general_extractors_outcome_on_any_reply(reply):
+    receive, book, connection, _ = _closed_loop(id_base=1000, window=10)  # 1000-1009 in flight
+    receive(connection, reply, 1.0)
+    outcome = {(1, 0, 0): "matched", (0, 1, 0): "unmatched",
+               (0, 0, 1): "invalid"}[(book.received, book.unmatched, book.invalid_replies)]
+    assert outcome == _general_outcome(reply, set(range(1000, 1010)))
+
+
+def test_the_closed_loop_matches_every_reply_while_ids_pass_a_power_of_ten():
+    # ids 95-104 in flight at first: two and three digits, then four at 1000
+    receive, book, connection, transport = _closed_loop(id_base=95, window=10, messages=1000)
+    now = 1.0
+    while transport.sent:
+        echoed, transport.sent = transport.sent[::-1], []  # out of order, one read each
+        now += 0.001
+        for message in echoed:
+            receive(connection, message, now)
+    assert (book.received, book.unmatched, book.invalid_replies) == (1000, 0, 0)
+    assert book.sent == 1000 and not book.outstanding[0]
+    assert book.last_reply == now
+
+
+@pytest.mark.parametrize("interval", [None, 0.001])
+def test_the_step_receiver_matches_every_reply_while_ids_pass_a_power_of_ten(interval):
+    template = MessageTemplate(payload_size=4)
+    book = StepBook(1, template.id_extractor(), id_base=95, start=0.0, interval=interval,
+                    id_fast_path=template.id_fast_path())
+    render = template.renderer()
+    now = 1.0
+    for first in range(95, 1095, 10):  # ten in flight at a time: 95-104 first
+        for message_id in range(first, first + 10):
+            book.sent_one(0, message_id, now)
+        now += 0.001
+        for message_id in reversed(range(first, first + 10)):  # one read, out of order
+            assert book.reply(0, render(message_id, 0), now)
+    assert (book.received, book.unmatched, book.invalid_replies) == (1000, 0, 0)
+    book.reply(0, render(5, 0), now + 1)  # matches nothing: not the time of the last reply
+    assert book.unmatched == 1 and book.last_reply == now

@@ -29,6 +29,29 @@ def test_batch_recording_fills_the_same_buckets_as_hdrhistogram_record_value():
         assert ours.percentile_us(percentile) == reference.get_value_at_percentile(percentile)
 
 
+def test_batches_longer_than_one_chunk_fill_the_same_buckets_and_leave_the_input_alone():
+    import numpy as np
+    from WebSocketLoadLibrary.engine.histogram import CHUNK
+    rng = random.Random(11)
+    values = [rng.randint(1, 3 * 10**9) for _ in range(2 * CHUNK + 123)]
+    reference = HdrHistogram(1, 3_600_000_000, 3)
+    for value in values:
+        reference.record_value(value)
+    given = np.array(values, dtype=np.int64)
+    from_list, from_array, from_seconds = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
+    assert from_list.record_many(values) == len(values)
+    from_array.record_many(given)
+    from_seconds.record_seconds([v / 1e6 + 1e-9 for v in values])
+    for ours in (from_list, from_array, from_seconds):
+        assert list(ours._counts) == list(reference.counts)
+        assert (ours.count, ours.min_us(), ours.max_us()) == (
+            reference.get_total_count(), reference.get_min_value(), reference.get_max_value())
+    assert given.tolist() == values
+    out_of_range = np.array([0, -5, 7], dtype=np.int64)
+    LatencyHistogram().record_many(out_of_range)
+    assert out_of_range.tolist() == [0, -5, 7]  # clamped in a copy, not in the caller's array
+
+
 def test_values_out_of_range_are_clamped_not_dropped():
     histogram = LatencyHistogram()
     histogram.record_many([-5, 0, 10**13])
@@ -179,6 +202,62 @@ def test_timeline_has_one_point_per_second_with_counts_and_percentiles():
     assert first["latency_p50_ms"] == pytest.approx(2.0, abs=0.01)
     assert (second["sent"], second["received"], second["second"]) == (1, 0, 1)
     assert book.latency.count == 10
+
+
+@pytest.mark.parametrize("interval", [0.001, None], ids=["open loop", "closed loop"])
+def test_a_flush_stopped_between_lists_neither_loses_nor_repeats_a_value(interval):
+    book = _book(connections=1, interval=interval)
+    for k in range(30):
+        book.sent_one(0, 1000 + k, 10.0 + k * 0.001)
+        book.lagging(0.0001)
+        if k < 20:
+            book.reply(0, b'{"message_id":%d}' % (1000 + k), 10.002 + k * 0.001)
+    flushing = book.flushing()
+    next(flushing)
+    flushing.close()  # as when the tick task is cancelled at its first yield
+    for k in range(20, 30):
+        book.reply(0, b'{"message_id":%d}' % (1000 + k), 10.002 + k * 0.001)
+    book.close_second()
+    assert book.latency.count == book.service_time.count == book.received == 30
+    assert book.lag.count == 30
+
+
+# -- generator honesty -------------------------------------------------------------------
+def test_unread_bytes_are_what_arrived_on_the_sockets_and_was_not_read():
+    import socket
+    from WebSocketLoadLibrary.engine.resources import UnreadBytes
+    pairs = [socket.socketpair() for _ in range(3)]
+    try:
+        for n, (_, far) in enumerate(pairs):
+            far.sendall(b"x" * 1000 * (n + 1))
+        probe = UnreadBytes([near.fileno() for near, _ in pairs] + [-1])
+        assert probe.per_connection() == 2000
+        pairs[0][0].recv(1000)
+        assert probe.per_connection() == 5000 / 3
+    finally:
+        for near, far in pairs:
+            near.close()
+            far.close()
+    assert probe.per_connection() is None  # closed sockets are skipped, not fatal
+
+
+@pytest.mark.parametrize("unread_bytes, applied", [(None, True), (300, True), (30_000, False)])
+def test_replies_waiting_unread_in_the_generator_mark_the_load_not_applied(unread_bytes, applied):
+    from WebSocketLoadLibrary.engine.step import LoadStep
+    template = MessageTemplate(payload_size=32)                       # ~100-byte messages
+    step = LoadStep(None, LoadPlan(rate=10_000, messages=20_000), template, id_base=1)
+    result = LoadResult(mode="open", target_rate=10_000, connections=10, sent=20_000,
+                        received=20_000, achieved_send_rate=10_000, achieved_receive_rate=10_000)
+    generator = {"cpu_percent_mean": 50.0}
+    if unread_bytes is not None:
+        generator["unread_reply_bytes_median"] = unread_bytes
+    result.resources = {"generator": generator}
+    step._judge(result)
+    # 1,000 replies/s per connection of ~100 bytes: 300 bytes is ~3 ms of them, 30 kB ~300 ms
+    assert result.load_applied is applied, result.not_applied_reasons
+    assert result.generator_saturated is not applied
+    if not applied:
+        assert "replies waited unread in the generator's sockets" in result.not_applied_reasons[0]
 
 
 # -- result ----------------------------------------------------------------------------

@@ -16,6 +16,11 @@ from hdrh.histogram import HdrHistogram
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: anything slower is clamped, not dropped
 SIGNIFICANT_FIGURES = 3
+# values per numpy pass: each temporary array then stays under glibc's 128 KB mmap threshold.
+# Above it every temporary is a fresh mmap, page-faulted in and unmapped again: measured
+# here, 16 ns per value in passes of 8,192 against 40-45 ns in one pass of 16k or more
+# (227k values: ~10 ms at once, the pause that a once-a-second flush put into the pacer)
+CHUNK = 8192
 
 
 class LatencyHistogram:
@@ -43,9 +48,22 @@ class LatencyHistogram:
 
     def record_many(self, values_us) -> int:
         """Record a batch of latencies (ints, microseconds). Returns how many were recorded."""
-        if not len(values_us):
-            return 0
-        values = np.asarray(values_us, dtype=np.int64)
+        total = len(values_us)
+        for begin in range(0, total, CHUNK):
+            self._record_chunk(np.asarray(values_us[begin:begin + CHUNK], dtype=np.int64))
+        return total
+
+    def record_seconds(self, values_s) -> int:
+        """Record a batch of latencies given as float seconds."""
+        total = len(values_s)
+        for begin in range(0, total, CHUNK):
+            chunk = np.asarray(values_s[begin:begin + CHUNK], dtype=np.float64)
+            self._record_chunk((chunk * 1e6).astype(np.int64))
+        return total
+
+    def _record_chunk(self, values: np.ndarray) -> None:
+        if values.base is not None or not values.flags.writeable:
+            values = values.copy()  # clipped in place below: never the caller's array
         np.clip(values, LOWEST_US, self._highest, out=values)
         indexes = self.counts_indexes(values)
         # only up to the largest index: the counts array has ~23k slots, a second of
@@ -56,13 +74,6 @@ class LatencyHistogram:
         h.total_count += len(values)
         h.min_value = min(h.min_value, int(values.min()))
         h.max_value = max(h.max_value, int(values.max()))
-        return len(values)
-
-    def record_seconds(self, values_s) -> int:
-        """Record a batch of latencies given as float seconds."""
-        if not len(values_s):
-            return 0
-        return self.record_many((np.asarray(values_s, dtype=np.float64) * 1e6).astype(np.int64))
 
     def add(self, other: "LatencyHistogram") -> None:
         if not other.count:

@@ -96,6 +96,14 @@ class ClientPool:
         if verify:
             await self._verify(added, count)
 
+    def socket_fds(self, connections: list[PooledConnection]) -> list[int]:
+        """Each connection's OS socket (-1 where there is none), for probes off the loop."""
+        return [_fileno(self._raw_transport(c.ws)) for c in connections]
+
+    @staticmethod
+    def _raw_transport(ws):
+        return ws.transport
+
     # -- what differs between transports -------------------------------------------------
     async def _open_one(self, ssl_context):
         return await open_connection(self.options, ssl_context)
@@ -184,3 +192,11 @@ class ClientPool:
                 c.reader.cancel()
         await asyncio.gather(*(c.reader for c in connections if c.reader),
                              return_exceptions=True)
+
+
+def _fileno(transport) -> int:
+    try:
+        sock = transport.get_extra_info("socket")
+        return sock.fileno() if sock is not None else -1
+    except (AttributeError, OSError):
+        return -1

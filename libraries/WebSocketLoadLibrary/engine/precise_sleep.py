@@ -65,8 +65,12 @@ class PreciseSleeper:
         return "timerfd" if self.fd >= 0 else "spin"
 
     async def until(self, due: float) -> None:
+        """Return at `due`, having let the loop run at least once: a caller that finds its
+        next due time already past must still let replies in and writes out (a pacer just
+        able to keep up would otherwise never yield, and its replies would wait unread)."""
         wait = due - time.perf_counter()
         if wait <= 0:
+            await asyncio.sleep(0)
             return
         if self.fd < 0:
             spin_s = self.spin_s

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from .bookkeeping import StepBook, digits
 from .errors import EngineError, PlanError
+from .histogram import CHUNK
 from .messages import MessageTemplate
 from .pool import ClientPool
-from .resources import ResourceSampler
+from .resources import ResourceSampler, UnreadBytes
 from .result import CLOSED_LOOP_BASIS, OPEN_LOOP_BASIS, LoadResult
 from .precise_sleep import PreciseSleeper
 from .schedule import OpenLoopSchedule
@@ -117,7 +118,8 @@ class LoadStep:
         for slot, connection in enumerate(connections):
             connection.slot = slot
         plan = self.plan
-        sampler = ResourceSampler(self.server_pid, plan.sample_interval_s)
+        unread = UnreadBytes(self.pool.socket_fds(connections)) if plan.rate is not None else None
+        sampler = ResourceSampler(self.server_pid, plan.sample_interval_s, unread)
         writer = self.pool.writer()
         senders = None
         if plan.rate is not None:  # before the schedule starts: 10k connections take ~20 ms
@@ -132,7 +134,8 @@ class LoadStep:
                                     start, schedule.interval if schedule else None,
                                     self.template.id_fast_path())
         loop = asyncio.get_running_loop()
-        helpers = [loop.create_task(sampler.run())]
+        helpers = []
+        sampler.start()
         self.pool.on_close = self._connection_closed
         try:
             if schedule is not None:
@@ -152,6 +155,7 @@ class LoadStep:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            sampler.stop()
         end = time.perf_counter()
         sampler.sample()
         book.close_second(span_s=end - start - len(book.timeline))
@@ -237,7 +241,13 @@ class LoadStep:
 
     # -- both loops --------------------------------------------------------------------
     async def _tick(self, start: float, closed: "_ClosedLoop | None") -> None:
-        """Every 100 ms: expire replies past the timeout; every second: a timeline point."""
+        """Every 100 ms: expire replies past the timeout; every second: a timeline point.
+
+        Each of these pauses the pacer and the replies, so each is kept short: latencies
+        are recorded at a tick as soon as a chunk's worth has gathered (at 200k msg/s a
+        whole second's cost ~5 ms to record), else once a second, one histogram at a time
+        with the loop let through between; the timeline point is a pause of its own.
+        """
         book, timeout = self.book, self.plan.reply_timeout_s
         next_second = start + 1.0
         while True:
@@ -246,6 +256,10 @@ class LoadStep:
             lost = book.expire(now, timeout)
             if closed is not None and any(lost):
                 closed.replace_lost(lost)
+            if now >= next_second or book.pending() >= CHUNK:
+                # recorded early, a value still counts in the second it came in
+                for _ in book.flushing():
+                    await asyncio.sleep(0)
             while now >= next_second:
                 book.close_second()
                 next_second += 1.0
@@ -306,6 +320,9 @@ class LoadStep:
         # saturated means busy *and* unable to keep to the schedule
         result.generator_saturated = (cpu >= SATURATED_CPU_PERCENT
                                       and (result.mode == "closed" or lag_p99_s > NOTABLE_LAG_S))
+        # the pacer can keep to its schedule while the replies queue unread in the sockets:
+        # the generator is then as saturated as when it lags, only on its receiving side
+        unread_s = self._unread_reply_s(result, generator.get("unread_reply_bytes_median"))
         if result.send_errors:
             first = next((e for e in result.errors if e.startswith("not sent")), "not sent")
             reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
@@ -323,8 +340,25 @@ class LoadStep:
                 reasons.append(
                     f"generator CPU saturated ({cpu:.0f}% of one core) with schedule lag p99 "
                     f"{lag_p99_s * 1000:.1f} ms: latencies include the generator's own queueing")
+            if unread_s > NOTABLE_LAG_S:
+                result.generator_saturated = True
+                reasons.append(
+                    f"replies waited unread in the generator's sockets (median "
+                    f"{unread_s * 1000:.1f} ms of replies, generator CPU {cpu:.0f}%): latencies "
+                    f"include the generator's own queueing")
         result.not_applied_reasons = reasons
         result.load_applied = not reasons
+
+
+    def _unread_reply_s(self, result: LoadResult, unread_bytes: float | None) -> float:
+        """How many seconds of replies the unread bytes per connection stand for, at the
+        step's receive rate (taking each reply as long as its message: an echo; shorter
+        replies make this an underestimate, never an overestimate)."""
+        if not unread_bytes or not result.achieved_receive_rate or not result.connections:
+            return 0.0
+        reply_bytes = len(self.template.renderer()(self.id_base, 0)) + 2  # + frame header
+        per_connection = result.achieved_receive_rate / result.connections * reply_bytes
+        return unread_bytes / per_connection
 
 
 class _ClosedLoop:
@@ -368,7 +402,10 @@ class _ClosedLoop:
         extractor for every other reply).
         Replies that arrived in one socket read share `now`; the messages sent in their
         place share one clock read and one `$send_time` (they go out in one write at the
-        end of the loop pass).
+        end of the loop pass), and the read's first reply does the once-per-read work: the
+        time of the last reply, and how many digits the ids in flight have -- so the digits
+        end at a known offset, and finding the comma is left to the rare reply whose id
+        is one digit longer or shorter (ids passing a power of ten).
         """
         book, template = self.book, self.step.template
         extract, outstanding = book.extract_id, book.outstanding
@@ -382,14 +419,18 @@ class _ClosedLoop:
         senders = [self.writer.sender(c.ws, self.text, known_open=True) for c in self.connections]
         bad_reply = (ValueError, KeyError, TypeError, IndexError)
         batch_at, sent_at, batch = None, 0.0, None
+        stop = start + len(digits(id_base))  # where the digits of the ids in flight end
 
         def on_message(connection, message, now):
-            nonlocal batch_at, sent_at, batch
+            nonlocal batch_at, sent_at, batch, stop
             slot = connection.slot
             waiting = outstanding[slot]
             sent = None
             if prefix is not None and message[:start] == prefix:
-                end = message.find(b",", start)
+                try:
+                    end = stop if message[stop] == 44 else message.find(b",", start)  # 44: ","
+                except IndexError:
+                    end = -1
                 if end > start:
                     sent = waiting.pop(message[start:end], None)
             if sent is None:
@@ -403,13 +444,14 @@ class _ClosedLoop:
                     book.unmatched += 1
                     return
             book.received += 1
-            book.last_reply = now
             service_times.append(now - sent)
             k = book.sent
             if k < limit and now < deadline:
-                if now != batch_at:  # the first send for this socket read
+                if now != batch_at:  # the first reply of this socket read
                     batch_at, sent_at, batch = now, clock(), begin(wall())
                     book.last_send = sent_at
+                    book.last_reply = now
+                    stop = start + len(digits(id_base + k))
                 key = str(id_base + k).encode()
                 try:
                     if head is not None:
@@ -420,8 +462,10 @@ class _ClosedLoop:
                     return  # closing: its reader will account for it
                 waiting[key] = sent_at
                 book.sent = k + 1
-            elif book.sent == book.received + book.lost:  # nothing in flight
-                loop.done.set()
+            else:
+                book.last_reply = now
+                if book.sent == book.received + book.lost:  # nothing in flight
+                    loop.done.set()
         return on_message
 
     def replace_lost(self, lost_per_slot) -> None:

@@ -1,0 +1,150 @@
+"""Replay of the engine's per-message Python, with no network: microseconds per message.
+
+    .venv/bin/python bench/replay.py [--messages N] [--repeats N] [--against DIR]
+
+Echoed replies are fed straight into the picows socket's frame callback (fake frames and a
+fake transport that keeps what is sent), so what is timed is the engine's own Python: the
+frame callback, matching, booking, latencies, rendering and the hand-over to the transport
+-- for the closed loop (window 32) and the open loop (the pacer with everything due, taking
+turns with the replies on one event loop). CPU time, best of the repeats.
+
+`--against DIR`: also time the package under DIR/libraries (e.g. a `git archive` of an
+older commit), the two taking turns in this one process: on a shared VM whose speed moves
+from second to second, only such interleaved figures compare two versions fairly.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(package_dir: Path, name: str):
+    """Import the package at `package_dir` under the module name `name`."""
+    target = Path(tempfile.mkdtemp(prefix="replay-")) / name
+    shutil.copytree(package_dir, target)
+    sys.path.insert(0, str(target.parent))
+    return importlib.import_module(name)
+
+
+def timings(package, name: str, messages: int):
+    engine = importlib.import_module(f"{name}.engine")
+    picows_pool = importlib.import_module(f"{name}.engine.picows_pool")
+    pool_module = importlib.import_module(f"{name}.engine.pool")
+    step_module = importlib.import_module(f"{name}.engine.step")
+    bookkeeping = importlib.import_module(f"{name}.engine.bookkeeping")
+    schedule_module = importlib.import_module(f"{name}.engine.schedule")
+    text = picows_pool.TEXT
+
+    class Transport:
+        is_close_frame_sent = False
+
+        def __init__(self):
+            self.out = []
+
+        def send(self, kind, data):
+            self.out.append(data)
+
+    class Frame:
+        __slots__ = ("msg_type", "fin", "last_in_buffer", "payload")
+
+        def __init__(self, payload, last):
+            self.msg_type, self.fin, self.last_in_buffer, self.payload = text, True, last, payload
+
+        def get_payload_as_bytes(self):
+            return self.payload
+
+    def sockets(count=25):
+        pool = picows_pool.PicowsPool(engine.ConnectionOptions("ws://127.0.0.1:9/"))
+        made = []
+        for slot in range(count):
+            ws = picows_pool.PicowsSocket(pool)
+            ws.transport = Transport()
+            ws.connection = pool_module.PooledConnection(slot, ws)
+            made.append(ws)
+        return pool, made
+
+    def echo(made):
+        for ws in made:
+            out, ws.transport.out = ws.transport.out, []
+            last = len(out) - 1
+            for i, message in enumerate(out):
+                ws.on_ws_frame(ws.transport, Frame(message, i == last))
+
+    def closed_loop() -> float:
+        pool, made = sockets()
+        template = engine.MessageTemplate(payload_size=32)
+        step = step_module.LoadStep(pool, engine.LoadPlan(rate=None, messages=messages, window=32),
+                                    template, 1)
+        step.book = book = bookkeeping.StepBook(len(made), template.id_extractor(), 1, 0.0, None,
+                                                template.id_fast_path())
+        closed = step_module._ClosedLoop(step, [ws.connection for ws in made], 0.0)
+        pool.on_message = closed.receiver()
+        for ws in made:
+            for _ in range(32):
+                closed._send(ws.connection)
+        started = time.process_time()
+        while book.received < messages:
+            echo(made)
+        return (time.process_time() - started) / messages * 1e6
+
+    def open_loop() -> float:
+        pool, made = sockets()
+        template = engine.MessageTemplate(payload_size=32)
+        step = step_module.LoadStep(pool, engine.LoadPlan(rate=1e9, messages=messages), template, 1)
+        schedule = schedule_module.OpenLoopSchedule(1e9, messages, 0.0)
+        step.book = book = bookkeeping.StepBook(len(made), template.id_extractor(), 1, 0.0,
+                                                schedule.interval, template.id_fast_path())
+        pool.on_message = step._open_loop_receiver()
+        writer = pool.writer()
+        senders = step._senders(writer, [ws.connection for ws in made])
+
+        async def replies():
+            while book.received < messages:
+                echo(made)
+                await asyncio.sleep(0)
+
+        async def both():
+            await asyncio.gather(step._send_all(schedule, writer, made, senders, None), replies())
+        started = time.process_time()
+        asyncio.run(both())
+        return (time.process_time() - started) / messages * 1e6
+    return closed_loop, open_loop
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=150_000)
+    parser.add_argument("--repeats", type=int, default=6)
+    parser.add_argument("--against", type=Path, help="a checkout (or git archive) to compare")
+    args = parser.parse_args(argv)
+    versions = {"this": ROOT}
+    if args.against:
+        versions["against"] = args.against.resolve()
+    runners = {}
+    for label, root in versions.items():
+        name = f"wsl_replay_{label}"
+        runners[label] = timings(load(root / "libraries" / "WebSocketLoadLibrary", name), name,
+                                 args.messages)
+    best = {label: [float("inf"), float("inf")] for label in runners}
+    for _ in range(args.repeats):
+        for label, (closed_loop, open_loop) in runners.items():
+            best[label][0] = min(best[label][0], closed_loop())
+            best[label][1] = min(best[label][1], open_loop())
+    print(f"us of Python per message, best of {args.repeats} ({args.messages} messages, 25 "
+          "connections)")
+    for label, (closed, opened) in best.items():
+        print(f"{label:>8}  closed loop {closed:.3f}   open loop (send + receive) {opened:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
