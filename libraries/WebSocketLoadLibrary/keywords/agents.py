@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from html import escape
 
 from robot.api import logger
 from robot.api.deco import keyword
@@ -11,12 +10,13 @@ from robot.api.types import Secret
 from ..agents.client import AgentError
 from ..agents.controller import AgentFleet, AgentStepFailed, DistributedStep
 from ..agents.signing import DEFAULT_SECRET_ENV, check_secret, secret_from_env
-from ..engine import ConnectionOptions, LoadPlan, LoadResult
+from ..engine import LoadPlan, LoadResult
 from ..engine.memory import release_freed_memory
 from .arguments import ByteSize, Duration, Rate, Ratio
 from .component import LibraryComponent
+from .connections import connection_options
 from .step_report import PROGRESS_EVERY_S, ProgressPrinter, report_step
-from .summary_table import _CELL, _HEAD, _STYLE
+from .summary_table import column_table
 from .tokens import reveal
 
 
@@ -102,12 +102,9 @@ class AgentKeywords(LibraryComponent):
         fleet = self._fleet()
         if uri is None:
             uri = self.state.servers.current.uri
-        options = ConnectionOptions(
-            uri, headers=dict(headers or {}), token=reveal(token),
-            subprotocols=list(subprotocols or []), ca_file=ca_file, insecure=insecure,
-            compression=compression, open_timeout_s=float(open_timeout),
-            ping_interval_s=None if ping_interval is None else float(ping_interval),
-            max_size=int(max_message_size), transport=transport)
+        options = connection_options(uri, reveal(token), headers, subprotocols, ca_file,
+                                     insecure, compression, open_timeout, ping_interval,
+                                     max_message_size, transport)
         total = fleet.open_connections(options, count, token_env)
         logger.info(f"{total} connection(s) open to {uri} from {len(fleet.agents)} load "
                     f"agent(s): " + ", ".join(f"{n} {c}" for n, c in fleet.connections.items()))
@@ -271,17 +268,9 @@ def _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name)
 
 
 def _agents_html(fleet: AgentFleet) -> str:
-    columns = ("agent", "address", "version", "host", "cpus", "clock offset ms",
-               "round trip ms")
-    rows = []
-    for agent in fleet.agents:
-        info = agent.info
-        cells = (agent.name, agent.uri, info.get("version", "?"), info.get("host", "?"),
-                 info.get("cpus", "?"),
-                 f"{agent.clock.offset_s * 1000:+,.3f} ± {agent.clock.uncertainty_s * 1000:,.3f}",
-                 f"{agent.clock.round_trip_s * 1000:,.3f}")
-        rows.append("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in cells)
-                    + "</tr>")
-    head = "".join(f'<th style="{_HEAD}">{escape(c)}</th>' for c in columns)
-    return (f'<table style="{_STYLE}"><caption style="text-align:left">load agents</caption>'
-            f'<tr>{head}</tr>{"".join(rows)}</table>')
+    rows = [(agent.name, agent.uri, agent.info.get("version", "?"), agent.info.get("host", "?"),
+             agent.info.get("cpus", "?"),
+             f"{agent.clock.offset_s * 1000:+,.3f} ± {agent.clock.uncertainty_s * 1000:,.3f}",
+             f"{agent.clock.round_trip_s * 1000:,.3f}") for agent in fleet.agents]
+    return column_table(("agent", "address", "version", "host", "cpus", "clock offset ms",
+                         "round trip ms"), rows, "load agents")

@@ -12,6 +12,20 @@ from .tokens import token_from
 from .state import ClientGroup
 
 
+def connection_options(uri: str, token, headers: dict | None, subprotocols: list | None,
+                       ca_file: str | None, insecure: bool, compression: bool,
+                       open_timeout: Duration, ping_interval: Duration | None,
+                       max_message_size: ByteSize, transport: str) -> ConnectionOptions:
+    """ConnectionOptions from the keyword arguments that `Connect Clients` and `Connect
+    Clients On Agents` share."""
+    return ConnectionOptions(
+        uri, headers=dict(headers or {}), token=token, subprotocols=list(subprotocols or []),
+        ca_file=ca_file, insecure=insecure, compression=compression,
+        open_timeout_s=float(open_timeout),
+        ping_interval_s=None if ping_interval is None else float(ping_interval),
+        max_size=int(max_message_size), transport=transport)
+
+
 class ConnectionKeywords(LibraryComponent):
 
     @keyword
@@ -55,12 +69,9 @@ class ConnectionKeywords(LibraryComponent):
             uri = self.state.servers.current.uri
         if count < 1:
             raise ValueError(f"count must be at least 1, got {count}")
-        options = ConnectionOptions(
-            uri, headers=dict(headers or {}), token=token_from(token, token_env),
-            subprotocols=list(subprotocols or []), ca_file=ca_file, insecure=insecure,
-            compression=compression, open_timeout_s=float(open_timeout),
-            ping_interval_s=None if ping_interval is None else float(ping_interval),
-            max_size=int(max_message_size), transport=transport)
+        options = connection_options(uri, token_from(token, token_env), headers, subprotocols,
+                                     ca_file, insecure, compression, open_timeout,
+                                     ping_interval, max_message_size, transport)
         pool = self.state.engine.connect(options, count=count)
         group = ClientGroup(pool, options, count, alias)
         self.state.clients.register(group, alias)

@@ -78,8 +78,16 @@ SCALING_COLUMNS = ("step", "connections", "target msg/s", "achieved send msg/s",
                    "p99 ms", "max lag ms", "applied")
 
 
+def column_table(columns, rows, caption: str) -> str:
+    """A captioned table with a header row; cells and caption are escaped here."""
+    head = "".join(f'<th style="{_HEAD}">{escape(c)}</th>' for c in columns)
+    body = "".join("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in row)
+                   + "</tr>" for row in rows)
+    return (f'<table style="{_STYLE}"><caption style="text-align:left">{escape(caption)}'
+            f'</caption><tr>{head}</tr>{body}</table>')
+
+
 def scaling_table(scaling: ScalingResult) -> str:
-    head = "".join(f'<th style="{_HEAD}">{escape(c)}</th>' for c in SCALING_COLUMNS)
     body = []
     for step, efficiency in zip(scaling.steps, scaling.efficiencies):
         p = step.latency.percentiles_us((50, 95, 99))
@@ -88,12 +96,11 @@ def scaling_table(scaling: ScalingResult) -> str:
                  f"{efficiency:.3f}", f"{step.sent:,}", f"{step.lost:,}", _ms(p[50.0] / 1000),
                  _ms(p[95.0] / 1000), _ms(p[99.0] / 1000), _ms(step.max_lag_s * 1000),
                  "yes" if step.load_applied else "NO")
-        body.append("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in cells)
-                    + "</tr>")
-    caption = (f"{escape(scaling.kind)} scaling {escape(scaling.name)}: efficiency "
-               f"{scaling.efficiency:.3f} (worst step), peak {scaling.peak_throughput:,.1f} msg/s")
-    return (f'<table style="{_STYLE}"><caption style="text-align:left">{caption}</caption>'
-            f'<tr>{head}</tr>{"".join(body)}</table>')
+        body.append(cells)
+    return column_table(SCALING_COLUMNS, body,
+                        f"{scaling.kind} scaling {scaling.name}: efficiency "
+                        f"{scaling.efficiency:.3f} (worst step), peak "
+                        f"{scaling.peak_throughput:,.1f} msg/s")
 
 
 AGENT_COLUMNS = ("agent", "address", "connections", "target msg/s", "achieved send msg/s",
@@ -103,7 +110,6 @@ AGENT_COLUMNS = ("agent", "address", "connections", "target msg/s", "achieved se
 
 def agents_table(result: LoadResult) -> str:
     """One row per load agent of a step run on agents, under the merged result's table."""
-    head = "".join(f'<th style="{_HEAD}">{escape(c)}</th>' for c in AGENT_COLUMNS)
     body = []
     for agent, part in zip(result.agents, result.agent_results()):
         p = part.latency.percentiles_us((50, 95, 99))
@@ -114,13 +120,12 @@ def agents_table(result: LoadResult) -> str:
                  f"{agent['clock_offset_ms']:+,.3f} ± {agent['clock_uncertainty_ms']:,.3f}",
                  f"{agent['start_skew_ms']:+,.3f}",
                  "yes" if part.load_applied else "NO: " + "; ".join(part.not_applied_reasons))
-        body.append("<tr>" + "".join(f'<td style="{_CELL}">{escape(str(c))}</td>' for c in cells)
-                    + "</tr>")
-    caption = (f"{escape(result.name)} on {len(result.agents)} load agent(s); merged above: "
-               f"counters summed, percentiles from the merged histograms. Latency is measured "
-               f"on each agent's own clock; clock offsets only place the agents' timelines")
-    return (f'<table style="{_STYLE}"><caption style="text-align:left">{caption}</caption>'
-            f'<tr>{head}</tr>{"".join(body)}</table>')
+        body.append(cells)
+    return column_table(AGENT_COLUMNS, body,
+                        f"{result.name} on {len(result.agents)} load agent(s); merged above: "
+                        f"counters summed, percentiles from the merged histograms. Latency is "
+                        f"measured on each agent's own clock; clock offsets only place the "
+                        f"agents' timelines")
 
 
 def log_charts(result) -> None:
