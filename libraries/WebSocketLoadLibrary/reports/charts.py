@@ -58,11 +58,9 @@ def step_timeline_chart(result: LoadResult, title: str | None = None,
     title = title or result.name or "load step"
     points = _with_gaps(result.timeline)
     x = [p["second"] + p["span_s"] / 2 if p else math.nan for p in points]
-    # a sliver of a last second (a few ms) gives a rate from a handful of messages: noise
-    full = [p is not None and (p["span_s"] >= 0.5 or len(result.timeline) == 1) for p in points]
 
     def rate(key):
-        return [p[key] / p["span_s"] if whole else math.nan for p, whole in zip(points, full)]
+        return _per_second(points, key)
 
     def latency(key):
         return [p[key] if p and p["received"] else math.nan for p in points]
@@ -233,10 +231,9 @@ def agents_timeline_chart(result: LoadResult, parts: list[LoadResult]) -> Chart:
         tops = [0.0]
         for part, colour in zip(parts, _cycle(CURVES)):
             shift = part.started_at - result.started_at
-            points = [p for p in _with_gaps(part.timeline)]
+            points = _with_gaps(part.timeline)
             xs = [shift + p["second"] + p["span_s"] / 2 if p else math.nan for p in points]
-            ys = [p["received"] / p["span_s"] if p and (p["span_s"] >= 0.5 or len(points) == 1)
-                  else math.nan for p in points]
+            ys = _per_second(points, "received")
             axes.plot(xs, ys, color=colour, marker="o", markersize=3,
                       label=f"{part.name}: {part.received:,} received")
             if part.target_rate:
@@ -288,6 +285,14 @@ def _with_gaps(timeline: list[dict]) -> list[dict | None]:
         points.append(point)
         last = point["second"]
     return points
+
+
+def _per_second(points: list[dict | None], key: str) -> list[float]:
+    """`key` per second of each timeline point; NaN for gaps and for a sliver of a last
+    second (a few ms give a rate from a handful of messages: noise)."""
+    measured = sum(1 for p in points if p is not None)
+    return [p[key] / p["span_s"] if p is not None and (p["span_s"] >= 0.5 or measured == 1)
+            else math.nan for p in points]
 
 
 def _top(values) -> float:
