@@ -130,11 +130,7 @@ class LoadAgentLibrary:
         were open."""
         session = self._session(session_id)
         with self._lock:
-            for step in session.steps.values():
-                self._cancel(step)
-            count = session.open_count
-            self._close_pool(session)
-            return count
+            return self._close(session)
 
     def start_agent_step(self, session_id: str, plan_json: str, template_json: str,
                          start_at: float, timeout_s: float) -> int:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..engine import ConnectionOptions, LoadEngine, LoadPlan, LoadResult, MessageTemplate
 from ..engine.resources import ProcessSampler
-from ..engine.workers import split
+from ..engine.workers import plan_shares
 from .client import AgentClient, AgentError
 
 POLL_INTERVAL_S = 0.5
@@ -174,7 +173,6 @@ class DistributedStep:
         self.statuses: dict[str, dict] = {}
         self.failures: dict[str, str] = {}
         self._server = _server_sampler(server_pid)
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         rate = "max" if self.plan.rate is None else f"{self.plan.rate:g}/s"
@@ -295,12 +293,9 @@ def _poll(agent: AgentClient, step_id: int) -> dict:
 
 
 def _shares(plan: LoadPlan, agents: list[AgentClient]) -> list[LoadPlan]:
-    count = len(agents)
-    messages = split(plan.messages, count) if plan.messages is not None else [None] * count
-    rate = plan.rate / count if plan.rate is not None else None
-    return [dataclasses.replace(plan, rate=rate, messages=messages[i],
-                                name=f"{plan.name or 'step'} on {agent.name}")
-            for i, agent in enumerate(agents)]
+    """The plan split as for worker processes, each share named after its agent."""
+    return [dataclasses.replace(share, name=f"{plan.name or 'step'} on {agent.name}")
+            for share, agent in zip(plan_shares(plan, len(agents)), agents)]
 
 
 def _options_json(options: ConnectionOptions, token_env: str | None) -> str:

@@ -15,7 +15,7 @@ from ..engine.memory import release_freed_memory
 from .arguments import ByteSize, Duration, Rate, Ratio
 from .component import LibraryComponent
 from .connections import connection_options
-from .step_report import PROGRESS_EVERY_S, ProgressPrinter, report_step
+from .step_report import PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step
 from .summary_table import column_table
 from .tokens import reveal
 
@@ -133,16 +133,14 @@ class AgentKeywords(LibraryComponent):
         | Wait For Load On Agents | ${step} |
         """
         plan = _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name)
-        step = self._fleet().start_step(
+        fleet = self._fleet()
+        target = fleet.options.uri if fleet.options is not None else None
+        step = fleet.start_step(
             plan, self.state.template, float(start_delay) if start_delay is not None else None,
-            float(timeout) if timeout is not None else None, self._local_server_pid())
+            float(timeout) if timeout is not None else None, self.state.server_pid_for(target))
         self.state.agent_step = step
-        rate_text = "max" if plan.rate is None else f"{plan.rate:,.0f} msg/s"
-        amount = (f"{plan.planned_messages:,} messages" if plan.planned_messages
-                  else f"{plan.duration_s:g} s")
-        self.console(f"[INFO] {plan.name}: {amount} at {rate_text} on "
-                     f"{len(step.step_ids)} load agent(s), "
-                     f"{sum(self.state.agents.connections.values())} connection(s)")
+        self.console(f"[INFO] {plan.name}: {describe_plan(plan)} on {len(step.step_ids)} load "
+                     f"agent(s), {sum(fleet.connections.values())} connection(s)")
         return step
 
     @keyword
@@ -245,15 +243,6 @@ class AgentKeywords(LibraryComponent):
             logger.warn(f"Disconnecting load agents: {error}")
         finally:
             self.state.agent_step = None
-
-    def _local_server_pid(self) -> int | None:
-        """Our mock server's pid when the agents load it, so the controller samples its
-        memory and CPU during the step."""
-        options = self.state.agents.options
-        for server in self.state.servers:
-            if options is not None and server.running and server.uri == options.uri:
-                return server.pid
-        return None
 
 
 def _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name) -> LoadPlan:

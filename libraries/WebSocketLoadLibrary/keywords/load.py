@@ -1,8 +1,6 @@
 """Keywords that apply load: a burst, a sustained rate, rate scaling, connection scaling."""
 from __future__ import annotations
 
-import time
-
 from robot.api import logger
 from robot.api.deco import keyword
 
@@ -11,7 +9,8 @@ from ..engine.memory import release_freed_memory
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .state import ClientGroup
-from .step_report import PROGRESS_EVERY_S, ProgressPrinter, report_step, save_result
+from .step_report import (PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step,
+                          save_result)
 from .summary_table import log_charts, scaling_table
 
 class LoadKeywords(LibraryComponent):
@@ -166,24 +165,15 @@ class LoadKeywords(LibraryComponent):
             return self.state.clients.current.options
         return ConnectionOptions(self.state.servers.current.uri)
 
-    def _server_pid(self, group: ClientGroup) -> int | None:
-        """The mock server's pid when these clients talk to one of ours, for its RSS/CPU."""
-        for server in self.state.servers:
-            if server.uri and server.uri == group.options.uri and server.running:
-                return server.pid
-        return None
-
     def _run(self, group: ClientGroup, plan: LoadPlan, timeout: Duration | None,
              remember: bool = True, fail_on_disconnect: bool = True) -> LoadResult:
         engine = self.state.engine
         timeout_s = float(timeout) if timeout is not None else engine.default_timeout_s(plan)
-        rate = "max" if plan.rate is None else f"{plan.rate:,.0f} msg/s"
-        amount = (f"{plan.planned_messages:,} messages" if plan.planned_messages
-                  else f"{plan.duration_s:g} s")
-        self.console(f"[INFO] {plan.name}: {amount} at {rate} over {group.open_count} "
+        self.console(f"[INFO] {plan.name}: {describe_plan(plan)} over {group.open_count} "
                      f"connection(s)")
         running = engine.start_step(group.pool, plan, self.state.template,
-                                    server_pid=self._server_pid(group), timeout_s=timeout_s)
+                                    server_pid=self.state.server_pid_for(group.options.uri),
+                                    timeout_s=timeout_s)
         self.state.live.step_started(running.step)
         progress = ProgressPrinter(self.console, plan.name, plan.planned_messages)
         try:

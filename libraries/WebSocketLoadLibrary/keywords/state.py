@@ -51,6 +51,14 @@ class LibraryState:
         self.last_result = result
         self.results.append(result)
 
+    def server_pid_for(self, uri: str | None) -> int | None:
+        """The pid of our running mock server at `uri`, if it is one of ours (its RSS and CPU
+        are then sampled during steps)."""
+        for server in self.servers:
+            if uri and server.uri == uri and server.running:
+                return server.pid
+        return None
+
     def result_or_last(self, result, purpose: str):
         """`result` if given, else the last result; a clear failure when there is none
         (`purpose` completes "No load result ...", e.g. "to check latency p95 on")."""

@@ -48,6 +48,14 @@ def report_step(component, result: LoadResult, name: str, remember: bool = True,
         raise ConnectionsLost(message)
 
 
+def describe_plan(plan) -> str:
+    """`5,000 messages at 1,000 msg/s`, `10 s at max`: a step's plan for the console."""
+    rate = "max" if plan.rate is None else f"{plan.rate:,.0f} msg/s"
+    amount = (f"{plan.planned_messages:,} messages" if plan.planned_messages
+              else f"{plan.duration_s:g} s")
+    return f"{amount} at {rate}"
+
+
 def save_result(component, result) -> None:
     files = component.state.files
     log_saved(files.save(result), files.output_dir())
