@@ -20,7 +20,10 @@ class StepBook:
 
     With an `interval` (open loop) a message's latency is measured from its intended send
     time, `start + (id - id_base) * interval`; without one (closed loop) from its actual
-    send time. Service time is always measured from the actual send time.
+    send time. Service time is always measured from the actual send time. A message in
+    flight is booked with its actual send time, or in the open loop with the pair
+    `(actual, intended)`: the pacer has the intended time at hand, and working it out
+    from the reply's id again (`int()` of the digits) cost ~0.2 us a message.
 
     Messages in flight are booked under their id's ascii digits (`digits`): a reply that
     starts as the template promises (`id_fast_path`, `(prefix, start)` from
@@ -44,7 +47,8 @@ class StepBook:
         self.id_base = id_base
         self.start = start
         self.interval = interval
-        self.outstanding: list[dict[bytes, float]] = [{} for _ in range(connections)]
+        self.outstanding: list[dict[bytes, float | tuple[float, float]]] = [
+            {} for _ in range(connections)]
         self.sent = self.received = self.lost = self.unmatched = 0
         self.invalid_replies = self.send_errors = 0
         self.last_send = self.last_reply = 0.0
@@ -65,9 +69,13 @@ class StepBook:
 
     # -- hot path ------------------------------------------------------------------------
     def sent_one(self, connection: int, message_id: int, now: float) -> None:
-        self.outstanding[connection][digits(message_id)] = now
+        self.outstanding[connection][digits(message_id)] = (
+            now if self.interval is None else (now, self.intended_time(message_id)))
         self.sent += 1
         self.last_send = now
+
+    def intended_time(self, message_id: int) -> float:
+        return self.start + (message_id - self.id_base) * self.interval
 
     def receiver(self, by_connection: bool = False):
         """`receive(connection, message, now) -> bool`: book a reply; True if it matched.
@@ -85,8 +93,7 @@ class StepBook:
         """
         extract, outstanding = self.extract_id, self.outstanding
         latencies, service_times = self._latency_s, self._service_s
-        interval, id_base = self.interval, self.id_base
-        intended_offset = self.start - id_base * (interval or 0.0)
+        scheduled, id_base = self.interval is not None, self.id_base
         prefix, start = self.id_fast_path or (None, 0)
         bad_reply = (ValueError, KeyError, TypeError, IndexError)
         book = self
@@ -119,9 +126,11 @@ class StepBook:
                 read_at = now
                 book.last_reply = now
                 stop = start + len(digits(id_base + max(book.sent - 1, 0)))
-            service_times.append(now - sent_at)
-            if interval is not None:  # intended send time = start + (id - id_base) * interval
-                latencies.append(now - intended_offset - int(key) * interval)
+            if scheduled:  # (actual, intended) send time
+                service_times.append(now - sent_at[0])
+                latencies.append(now - sent_at[1])
+            else:
+                service_times.append(now - sent_at)
             return True
         return receive
 
@@ -147,11 +156,13 @@ class StepBook:
         connection, how many were lost (the closed loop sends replacements)."""
         lost_per_connection = []
         deadline = now - timeout_s
+        scheduled = self.interval is not None
         for waiting in self.outstanding:
             lost = 0
             while waiting:
                 message_id = next(iter(waiting))
-                if waiting[message_id] > deadline:
+                sent = waiting[message_id]
+                if (sent[0] if scheduled else sent) > deadline:
                     break
                 del waiting[message_id]
                 lost += 1

@@ -1,8 +1,14 @@
 """Open-loop schedule arithmetic: when each message is due. No I/O, no clock of its own.
 
-Message k (0-based) of a step is due at `start + k / rate` and goes out on connection
-`k % connections`, so the aggregate rate is even across connections and every message has
-an intended send time that latency is measured from (the wrk2 rule).
+Message k (0-based) of a step is due at `start + k / rate`, and every message has that
+intended send time to measure its latency from (the wrk2 rule). Connections take the
+messages in turns of `run_length` consecutive ones: one at a time at low rates, so that
+each connection carries an even share; at high rates up to `MAX_RUN` in a row, so that a
+pacer wake writes several frames to a few sockets rather than one frame to each of many
+(on this kind of machine a syscall costs more than all of a message's bookkeeping, and
+the server reads and answers a run in one go too). Every connection still gets its turn
+within `ROTATION_S`, and a step too short to give every connection a run of that length
+gets shorter runs.
 """
 from __future__ import annotations
 
@@ -10,6 +16,9 @@ import math
 from dataclasses import dataclass
 
 from .errors import PlanError
+
+MAX_RUN = 32         # consecutive messages per connection: the closed loop's default window
+ROTATION_S = 0.010   # every connection has its turn within this long
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,18 @@ class OpenLoopSchedule:
         while count < self.messages and self.intended_time(count) <= now:
             count += 1
         return count
+
+    def run_length(self, connections: int, wake_interval_s: float) -> int:
+        """How many consecutive messages go to one connection before the next one's turn:
+        no more than one wake of the pacer sends, and small enough that every connection
+        has its turn within ROTATION_S and a run in the step."""
+        return max(1, min(MAX_RUN, int(self.rate * wake_interval_s),
+                          int(self.rate * ROTATION_S / connections), self.messages // connections))
+
+    @staticmethod
+    def connection_of(k: int, connections: int, run: int) -> int:
+        """The connection (0-based) message k goes out on."""
+        return (k // run) % connections
 
     @staticmethod
     def messages_for(rate: float, duration_s: float) -> int:

@@ -41,7 +41,7 @@ class ConnectionKeywords(LibraryComponent):
         """Opens ``count`` WebSocket connections to ``uri`` and returns how many are open.
 
         The connections form one client group, which becomes current: the load keywords
-        send on it, spreading messages round-robin over its connections. Without ``uri``
+        send on it, spreading messages evenly over its connections. Without ``uri``
         the current mock server's URI is used. Connections open at most 100 at a time; the
         keyword fails, closing any that did open, when one cannot be opened, with the reason
         (refused, HTTP 401 with the token missing or rejected, untrusted certificate, ...).
