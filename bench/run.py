@@ -281,7 +281,7 @@ def pacing(engine, server, unbounded_max, seconds, quick, connections=25):
     print(f"{'target':>8} {'achieved':>10} {'error %':>8} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'svc p99':>8} {'max lag ms':>10} {'lag p99':>8} {'gen CPU%':>8} {'srv CPU%':>8} applied")
     rates = [1000, 10000, 40000] if quick else [1000, 5000, 10000, 20000, 40000, 60000]
-    rates.append(round(0.8 * unbounded_max, -3))
+    rates += [round(0.7 * unbounded_max, -3), round(0.8 * unbounded_max, -3)]
     options = ConnectionOptions(server.uri, transport="picows")
     template = MessageTemplate(payload_size=PAYLOAD_SIZE)
     pool = engine.connect(options, count=connections)

@@ -1,0 +1,140 @@
+"""The open-loop pacer: which connection each message takes, how often the pacer wakes, and
+what it books -- driven over picows sockets with a fake transport that keeps what is sent
+(no network), on a real clock.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan, MessageTemplate, PlanError
+from WebSocketLoadLibrary.engine.bookkeeping import StepBook
+from WebSocketLoadLibrary.engine.picows_pool import PicowsPool, PicowsSocket
+from WebSocketLoadLibrary.engine.pool import PooledConnection
+from WebSocketLoadLibrary.engine.precise_sleep import PreciseSleeper
+from WebSocketLoadLibrary.engine.schedule import MAX_RUN, OpenLoopSchedule
+from WebSocketLoadLibrary.engine.step import LoadStep, auto_wake_interval
+
+
+@pytest.mark.parametrize("rate, messages, connections, wake_s, run", [
+    (1000, 10_000, 25, 0.00025, 1),      # below 1 message a wake: plain turns
+    (10_000, 100_000, 25, 0.00025, 2),   # 2.5 a wake
+    (60_000, 600_000, 25, 0.0006, 24),   # every connection's turn within 10 ms: 24
+    (250_000, 10**6, 25, 0.001, MAX_RUN),
+    (250_000, 100, 25, 0.001, 4),        # a short step still reaches every connection
+    (250_000, 10**6, 1000, 0.001, 2),    # many connections: each has its turn within 10 ms
+    (10_000, 10_000, 10_000, 0.00025, 1),
+])
+def test_run_length_grows_with_the_rate_within_its_bounds(rate, messages, connections, wake_s,
+                                                          run):
+    schedule = OpenLoopSchedule(rate, messages, 0.0)
+    assert schedule.run_length(connections, wake_s) == run
+    assert [schedule.connection_of(k, connections, run) for k in range(2 * run + 1)] == \
+        [0] * run + [1 % connections] * run + [2 % connections]
+
+
+@pytest.mark.parametrize("rate, wake_s", [(10, 0.00025), (1000, 0.00025), (25_000, 0.00025),
+                                          (50_000, 0.0005), (100_000, 0.001), (10**7, 0.001)])
+def test_the_wake_interval_follows_the_rate_from_a_quarter_to_one_millisecond(rate, wake_s):
+    assert auto_wake_interval(rate) == pytest.approx(wake_s)
+    assert LoadPlan(rate=rate, messages=1).wake_interval == pytest.approx(wake_s)
+    assert LoadPlan(rate=rate, messages=1, wake_interval_s=0.002).wake_interval == 0.002
+
+
+@pytest.mark.parametrize("wake_s", [-0.001, 0.5])
+def test_a_wake_interval_out_of_range_is_refused(wake_s):
+    with pytest.raises(PlanError, match="wake interval must be between 0 and 0.1 s"):
+        LoadPlan(rate=1000, messages=10, wake_interval_s=wake_s)
+
+
+class _Transport:
+    is_close_frame_sent = False
+
+    def __init__(self):
+        self.sent: list[bytes] = []
+
+    def send(self, kind, data):
+        self.sent.append(data)
+
+
+def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None):
+    """Run the pacer over fake sockets; returns (book, per-connection ids sent, schedule)."""
+    pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
+    sockets = []
+    for slot in range(connections):
+        ws = PicowsSocket(pool)
+        ws.transport = _Transport()
+        ws.connection = PooledConnection(slot, ws)
+        ws.connection.slot = slot
+        ws.closed = slot in closed
+        ws.close_code = 1001 if ws.closed else None
+        sockets.append(ws)
+    template = MessageTemplate(payload_size=4)
+    plan = LoadPlan(rate=rate, messages=messages, wake_interval_s=wake_s)
+    step = LoadStep(pool, plan, template, id_base=500)
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        schedule = OpenLoopSchedule(rate, messages, time.perf_counter() + 0.002)
+        step.book = StepBook(connections, template.id_extractor(), 500, schedule.start,
+                             schedule.interval, template.id_fast_path())
+        writer = pool.writer()
+        senders = step._senders(writer, [ws.connection for ws in sockets])
+        sleeper = PreciseSleeper(loop)  # the default pacing timer
+        try:
+            await step._send_all(schedule, writer, sockets, senders, sleeper)
+        finally:
+            sleeper.close()
+        return schedule
+    schedule = asyncio.run(run())
+    sent = [[json.loads(m)["message_id"] for m in ws.transport.sent] for ws in sockets]
+    return step.book, sent, schedule
+
+
+def test_at_a_low_rate_connections_take_turns_one_message_each():
+    book, sent, _ = _pace(rate=2000, messages=40, connections=5)
+    assert sent == [[500 + k for k in range(40) if k % 5 == slot] for slot in range(5)]
+    assert book.sent == 40 and book.send_errors == 0
+
+
+def test_at_a_high_rate_connections_take_runs_and_the_pacer_wakes_at_most_every_interval():
+    rate, messages, connections = 200_000, 40_000, 25
+    book, sent, schedule = _pace(rate, messages, connections)
+    run = schedule.run_length(connections, auto_wake_interval(rate))
+    assert run == MAX_RUN
+    for slot, ids in enumerate(sent):  # even shares, in runs of consecutive ids
+        assert len(ids) in (messages // connections, messages // connections + 1)
+        assert all(schedule.connection_of(i - 500, connections, run) == slot for i in ids)
+        assert ids == sorted(ids)
+    # one lag sample per batch: 0.2 s of messages, at most one wake a millisecond, and a
+    # wake that came late sends what fell due in batches of max_batch
+    assert len(book._lag_s) <= 0.2 / 0.001 + messages / 256 + 20
+    # each message is booked with its send time and its own intended time
+    for slot in range(connections):
+        for key, (sent_at, due_at) in book.outstanding[slot].items():
+            k = int(key) - 500
+            assert due_at == pytest.approx(schedule.intended_time(k), abs=1e-9)
+            assert sent_at >= due_at - 1e-9
+
+
+def test_without_a_wake_interval_every_due_message_goes_out_at_once():
+    # 0.1 s at 10k msg/s: a message every 0.1 ms, four every 0.25 ms wake
+    book, _, _ = _pace(rate=10_000, messages=1000, connections=5, wake_s=0.0)
+    floored, _, _ = _pace(rate=10_000, messages=1000, connections=5)
+    assert len(floored._lag_s) <= 0.1 / 0.00025 + 20
+    assert len(book._lag_s) > 1.5 * len(floored._lag_s), (len(book._lag_s), len(floored._lag_s))
+
+
+def test_a_closed_connection_gets_none_of_its_share_and_the_reason_is_kept():
+    book, sent, schedule = _pace(rate=100_000, messages=5000, connections=5, closed={2})
+    run = schedule.run_length(5, auto_wake_interval(100_000))
+    share = sum(schedule.connection_of(k, 5, run) == 2 for k in range(5000))
+    assert run > 1 and share > 900
+    assert sent[2] == []
+    assert book.send_errors == share and book.sent == 5000 - share
+    assert book.errors == {"not sent: connection closed by server with code 1001 (going away)": share}
+    assert not book.outstanding[2]
+    assert sum(len(ids) for ids in sent) == 5000 - share
