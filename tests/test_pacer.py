@@ -22,10 +22,11 @@ from WebSocketLoadLibrary.engine.step import LoadStep, auto_wake_interval
 @pytest.mark.parametrize("rate, messages, connections, wake_s, run", [
     (1000, 10_000, 25, 0.00025, 1),      # below 1 message a wake: plain turns
     (10_000, 100_000, 25, 0.00025, 2),   # 2.5 a wake
-    (60_000, 600_000, 25, 0.0006, 24),   # every connection's turn within 10 ms: 24
+    (60_000, 600_000, 25, 0.0006, 36),   # what one wake sends
+    (40_000, 400_000, 25, 0.001, 32),    # every connection's turn within 20 ms: 32
     (250_000, 10**6, 25, 0.001, MAX_RUN),
     (250_000, 100, 25, 0.001, 4),        # a short step still reaches every connection
-    (250_000, 10**6, 1000, 0.001, 2),    # many connections: each has its turn within 10 ms
+    (250_000, 10**6, 1000, 0.001, 5),    # many connections: each has its turn within 20 ms
     (10_000, 10_000, 10_000, 0.00025, 1),
 ])
 def test_run_length_grows_with_the_rate_within_its_bounds(rate, messages, connections, wake_s,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from .errors import PlanError
 
-MAX_RUN = 32         # consecutive messages per connection: the closed loop's default window
-ROTATION_S = 0.010   # every connection has its turn within this long
+MAX_RUN = 64         # consecutive messages per connection (~6 KB of frames at ~100 bytes)
+ROTATION_S = 0.020   # every connection has its turn within this long
 
 
 @dataclass(frozen=True)
