@@ -251,7 +251,8 @@ class LoadStep:
             if due <= k or (not waking and now < woke + wake_s):
                 # the loop's own timers wake up to 1 ms late (epoll counts whole ms), which
                 # would add up to 1 ms to every latency: see precise_sleep.py
-                woke = max(intended_time(k), woke + wake_s)
+                # a wake that came early (the `spin` and `loop` timers) keeps its plan
+                woke = max(intended_time(k), woke if waking else woke + wake_s)
                 if sleeper is None:
                     await asyncio.sleep(woke - now)
                 else:
