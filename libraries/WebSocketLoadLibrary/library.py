@@ -72,8 +72,10 @@ class WebSocketLoadLibrary(DynamicCore):
     - *Percentiles* come from HdrHistograms of every message (3 significant digits,
       mergeable across processes). Lost messages rank above every reply.
     - *Load applied.* A step whose achieved send rate falls short of its target (5% by
-      default), whose messages could not be sent, or whose generator was CPU-saturated
-      and lagging, is marked *not applied*, with reasons. Every assertion keyword refuses
+      default), whose messages could not be sent, whose pacer fell behind its schedule
+      by more than 10 ms at p99 (the reason says whether the server's TCP backpressure
+      held it back), or whose generator was CPU-saturated, is marked *not applied*, with
+      reasons. Every assertion keyword refuses
       to pass such a result: a test cannot pass on load that never happened.
     - *Resources.* RSS and CPU of this process and of the embedded mock server are
       sampled during every step (psutil).

@@ -129,6 +129,7 @@ class LoadStep:
         self.started = 0.0
         self.sending_done = False
         self.closes: dict[str, int] = {}   # how connections ended during the step
+        self.backpressure_waits = 0        # times the pacer waited for the server to read
 
     def progress(self) -> dict:
         """A snapshot for progress reports (safe to read from another thread)."""
@@ -245,6 +246,7 @@ class LoadStep:
         k, woke, waking = 0, -math.inf, False
         while k < total:
             for ws in writer.backlogged():
+                self.backpressure_waits += 1
                 await writer.drain(ws)  # the server reads slower than we send: lag, honestly
             now = clock()
             due = due_count(now)
@@ -402,6 +404,22 @@ class LoadStep:
                 reasons.append(
                     f"generator CPU saturated ({cpu:.0f}% of one core) with schedule lag p99 "
                     f"{lag_p99_s * 1000:.1f} ms: latencies include the generator's own queueing")
+            if lag_p99_s > NOTABLE_LAG_S and not result.generator_saturated:
+                # late sends change the load the server saw (bursts after gaps), whatever
+                # the generator's CPU mean over the step says
+                if self.backpressure_waits:
+                    reasons.append(
+                        f"the pacer fell behind its schedule (lag p99 {lag_p99_s * 1000:.1f} ms), "
+                        f"waiting {self.backpressure_waits} times for the server to read what "
+                        f"was sent (TCP backpressure): the server took the load more slowly "
+                        f"than planned")
+                else:
+                    result.generator_saturated = True
+                    reasons.append(
+                        f"the generator fell behind its schedule (lag p99 "
+                        f"{lag_p99_s * 1000:.1f} ms, CPU {cpu:.0f}% of one core) with no "
+                        f"backpressure from the server: messages went out late and bunched, "
+                        f"not at the planned rate")
             if unread_s > NOTABLE_LAG_S:
                 result.generator_saturated = True
                 reasons.append(

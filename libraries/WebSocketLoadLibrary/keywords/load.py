@@ -41,8 +41,9 @@ class LoadKeywords(LibraryComponent):
         ``reply_timeout`` counts as lost. The keyword fails if the step does not end within
         ``timeout`` (by default twice the planned sending time plus ``reply_timeout`` plus
         30 s), saying how far it got. A paced step whose achieved send rate falls short of
-        the target by more than ``rate_tolerance`` is marked *not applied*; the assertion
-        keywords refuse to pass such a result.
+        the target by more than ``rate_tolerance``, or whose pacer fell behind its schedule
+        by more than 10 ms at p99 (messages sent late and bunched: not the planned load), is
+        marked *not applied*; the assertion keywords refuse to pass such a result.
 
         The result becomes the last result for the assertion keywords, its summary table
         goes to the log and progress to the console.
