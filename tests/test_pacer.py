@@ -138,7 +138,8 @@ def test_a_closed_connection_gets_none_of_its_share_and_the_reason_is_kept():
     assert run > 1 and share > 900
     assert sent[2] == []
     assert book.send_errors == share and book.sent == 5000 - share
-    assert book.errors == {"not sent: connection closed by server with code 1001 (going away)": share}
+    why = "not sent: connection closed by server with code 1001 (going away)"
+    assert book.errors == {why: share}
     assert not book.outstanding[2]
     assert sum(len(ids) for ids in sent) == 5000 - share
 

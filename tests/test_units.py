@@ -260,20 +260,22 @@ def test_replies_waiting_unread_in_the_generator_mark_the_load_not_applied(unrea
         assert "replies waited unread in the generator's sockets" in result.not_applied_reasons[0]
 
 
-@pytest.mark.parametrize("lag_ms, cpu, backpressure, applied, reason", [
-    (2, 50, 0, True, None),
-    (40, 50, 0, False, "the generator fell behind its schedule (lag p99 40.0 ms, CPU 50%"),
-    (40, 50, 7, False, "waiting 7 times for the server to read what was sent"),
-    (40, 95, 0, False, "generator CPU saturated (95% of one core) with schedule lag p99 40.0"),
+@pytest.mark.parametrize("lag_ms, cpu, backpressure, achieved, applied, reason", [
+    (2, 50, 0, 9_990, True, None),
+    (40, 50, 0, 9_990, False, "the generator fell behind its schedule (lag p99 40.0 ms, CPU 50%"),
+    (40, 50, 7, 9_990, False, "waiting 7 times for the server to read what was sent"),
+    (40, 95, 0, 9_990, False, "generator CPU saturated (95% of one core) with schedule lag p99"),
+    (40, 50, 0, 8_000, False, "achieved send rate 8000.0 msg/s is below the target 10000"),
 ])
 def test_a_pacer_behind_its_schedule_marks_the_load_not_applied(lag_ms, cpu, backpressure,
-                                                                applied, reason):
+                                                                achieved, applied, reason):
     from WebSocketLoadLibrary.engine.step import LoadStep
     step = LoadStep(None, LoadPlan(rate=10_000, messages=20_000),
                     MessageTemplate(payload_size=32), id_base=1)
     step.backpressure_waits = backpressure
     result = LoadResult(mode="open", target_rate=10_000, connections=10, sent=20_000,
-                        received=20_000, achieved_send_rate=9_990, achieved_receive_rate=9_990)
+                        received=20_000, achieved_send_rate=achieved,
+                        achieved_receive_rate=achieved)
     result.resources = {"generator": {"cpu_percent_mean": float(cpu)}}
     result.lag.record_many([100] * 90 + [lag_ms * 1000] * 10)  # the slowest 10% of batches
     step._judge(result)

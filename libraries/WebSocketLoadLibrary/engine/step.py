@@ -95,7 +95,8 @@ class LoadPlan:
         if not self.reply_timeout_s > 0:
             raise PlanError(f"reply timeout must be positive, got {self.reply_timeout_s} s")
         if self.wake_interval_s is not None and not 0 <= self.wake_interval_s <= 0.1:
-            raise PlanError(f"wake interval must be between 0 and 0.1 s, got {self.wake_interval_s} s")
+            raise PlanError(f"wake interval must be between 0 and 0.1 s, "
+                            f"got {self.wake_interval_s} s")
         if self.pacing_timer not in PACING_TIMERS:
             raise PlanError(f"pacing_timer must be one of {', '.join(PACING_TIMERS)}, "
                             f"got {self.pacing_timer!r}")
@@ -393,7 +394,8 @@ class LoadStep:
                            f"sent ({first.removeprefix('not sent: ')})")
         if result.mode == "open":
             floor = result.target_rate * (1 - result.rate_tolerance)
-            if result.achieved_send_rate < floor:
+            short = result.achieved_send_rate < floor
+            if short:
                 behind = (f": the generator fell up to {result.max_lag_s:.3f} s behind its schedule"
                           if result.max_lag_s >= NOTABLE_LAG_S else "")
                 reasons.append(
@@ -407,19 +409,17 @@ class LoadStep:
             if lag_p99_s > NOTABLE_LAG_S and not result.generator_saturated:
                 # late sends change the load the server saw (bursts after gaps), whatever
                 # the generator's CPU mean over the step says
-                if self.backpressure_waits:
+                waits = self.backpressure_waits
+                result.generator_saturated = not waits
+                if not short:  # else the short rate's reason says it already
                     reasons.append(
-                        f"the pacer fell behind its schedule (lag p99 {lag_p99_s * 1000:.1f} ms), "
-                        f"waiting {self.backpressure_waits} times for the server to read what "
-                        f"was sent (TCP backpressure): the server took the load more slowly "
-                        f"than planned")
-                else:
-                    result.generator_saturated = True
-                    reasons.append(
-                        f"the generator fell behind its schedule (lag p99 "
-                        f"{lag_p99_s * 1000:.1f} ms, CPU {cpu:.0f}% of one core) with no "
-                        f"backpressure from the server: messages went out late and bunched, "
-                        f"not at the planned rate")
+                        f"the pacer fell behind its schedule (lag p99 {lag_p99_s * 1000:.1f} "
+                        f"ms), waiting {waits} times for the server to read what was sent "
+                        f"(TCP backpressure): the server took the load more slowly than planned"
+                        if waits else
+                        f"the generator fell behind its schedule (lag p99 {lag_p99_s * 1000:.1f} "
+                        f"ms, CPU {cpu:.0f}% of one core) with no backpressure from the server: "
+                        f"messages went out late and bunched, not at the planned rate")
             if unread_s > NOTABLE_LAG_S:
                 result.generator_saturated = True
                 reasons.append(
