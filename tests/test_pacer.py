@@ -61,7 +61,8 @@ class _Transport:
         self.sent.append(data)
 
 
-def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None, timer="precise"):
+def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None, timer="precise",
+          max_run=None):
     """Run the pacer over fake sockets; returns (book, per-connection ids sent, schedule)."""
     pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
     sockets = []
@@ -74,7 +75,7 @@ def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None, 
         ws.close_code = 1001 if ws.closed else None
         sockets.append(ws)
     template = MessageTemplate(payload_size=4)
-    plan = LoadPlan(rate=rate, messages=messages, wake_interval_s=wake_s)
+    plan = LoadPlan(rate=rate, messages=messages, wake_interval_s=wake_s, max_run=max_run)
     step = LoadStep(pool, plan, template, id_base=500)
 
     async def run():
@@ -151,3 +152,61 @@ def test_a_timer_that_wakes_early_does_not_push_the_message_later():
     assert sum(map(len, sent)) == 200
     lags = sorted(book._lag_s)
     assert lags[len(lags) // 2] < 0.00025, lags[len(lags) // 2]  # was 0.8-0.9 ms
+
+
+def test_max_run_one_keeps_plain_turns_at_a_high_rate():
+    book, sent, _ = _pace(rate=200_000, messages=4000, connections=4, wake_s=0.0005)
+    assert any(ids[:2] == [ids[0], ids[0] + 1] for ids in sent)  # runs by default
+    book, sent, _ = _pace(rate=200_000, messages=4000, connections=4, max_run=1)
+    assert sent == [[500 + k for k in range(4000) if k % 4 == slot] for slot in range(4)]
+
+
+def test_a_max_run_below_one_is_refused():
+    with pytest.raises(PlanError, match="max run must be at least 1 message, got 0"):
+        LoadPlan(rate=1000, messages=10, max_run=0)
+
+
+SET_PACING_SUITE = """
+*** Settings ***
+Library           WebSocketLoadLibrary
+Suite Setup       Start Mock Server    engine=picows
+Suite Teardown    Stop All Mock Servers
+
+*** Test Cases ***
+Plain Turns And A Wake For Every Message
+    Connect Clients    count=4    transport=picows
+    Set Pacing    wake_interval=0    max_run=1
+    Send Burst At Rate    2000    20k/s
+    Delivery Ratio Should Be At Least    1.0
+    Set Pacing    wake_interval=500 us
+    Send Burst At Rate    2000    20k/s
+    Delivery Ratio Should Be At Least    1.0
+    [Teardown]    Run Keywords    Set Pacing    AND    Disconnect All Clients
+
+Bad Pacing Is Refused
+    Run Keyword And Expect Error    A wake interval of 1 s is too long: at most 100 ms, or auto
+    ...    Set Pacing    wake_interval=1 s
+    Run Keyword And Expect Error
+    ...    A wake interval must be a Robot Framework time such as 200 ms*, or auto; got 'fast'
+    ...    Set Pacing    wake_interval=fast
+    Run Keyword And Expect Error
+    ...    The longest run (max_run) must be a whole number of messages or auto, got 'many'
+    ...    Set Pacing    max_run=many
+    Run Keyword And Expect Error    The longest run (max_run) must be at least 1 message, got 0
+    ...    Set Pacing    max_run=0
+"""
+
+
+def test_set_pacing_reaches_the_steps_and_refuses_bad_values(tmp_path):
+    from robot_runs import run_robot
+    suite = tmp_path / "pacing.robot"
+    suite.write_text(SET_PACING_SUITE)
+    run = run_robot(tmp_path / "out", "--loglevel", "DEBUG", str(suite), timeout_s=120)
+    tests = run.tests()
+    for name, test in tests.items():
+        assert test.status == "PASS", f"{name}: {test.message}"
+    log = run.output_files()["output.xml"]
+    assert "Pacing: wake interval 0 ms, runs of at most 1 messages per connection" in log
+    assert "Pacing: wake interval 0.5 ms, runs of up to 64 (auto) messages per connection" in log
+    assert "Pacing: wake interval auto (0.25 ms, up to 1 ms at 100,000 msg/s), runs of up to " \
+           "64 (auto) messages per connection" in log

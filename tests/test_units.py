@@ -344,3 +344,13 @@ def test_histogram_add_and_reset_match_the_reference_hdrhistogram():
     assert a.count == 0 and not a._counts.any() and a.percentile_us(99) == 0
     a.record_many([7])
     assert a.percentile_us(50) == 7 and a.max_us() == 7
+
+
+# -- keyword arguments -----------------------------------------------------------------
+@pytest.mark.parametrize("text, seconds", [("0.5 ms", 0.0005), ("250 us", 0.00025),
+                                           ("200 ms", 0.2), ("1.5 s", 1.5), ("00:01:30", 90.0),
+                                           ("0.0004", 0.0004)])
+def test_durations_keep_fractions_of_a_millisecond(text, seconds):
+    from WebSocketLoadLibrary.keywords.arguments import Duration
+    # Robot's own conversion rounds to whole milliseconds: 0.5 ms would be checked as 1 ms
+    assert Duration.from_text(text) == pytest.approx(seconds, rel=1e-9)

@@ -57,11 +57,12 @@ class OpenLoopSchedule:
             count += 1
         return count
 
-    def run_length(self, connections: int, wake_interval_s: float) -> int:
+    def run_length(self, connections: int, wake_interval_s: float,
+                   max_run: int = MAX_RUN) -> int:
         """How many consecutive messages go to one connection before the next one's turn:
-        no more than one wake of the pacer sends, and small enough that every connection
-        has its turn within ROTATION_S and a run in the step."""
-        return max(1, min(MAX_RUN, int(self.rate * wake_interval_s),
+        no more than one wake of the pacer sends, nor `max_run`, and few enough that every
+        connection has its turn within ROTATION_S and a run in the step."""
+        return max(1, min(max_run, int(self.rate * wake_interval_s),
                           int(self.rate * ROTATION_S / connections), self.messages // connections))
 
     @staticmethod

@@ -24,7 +24,7 @@ from .pool import ClientPool
 from .resources import ResourceSampler, UnreadBytes
 from .result import CLOSED_LOOP_BASIS, OPEN_LOOP_BASIS, LoadResult
 from .precise_sleep import PreciseSleeper
-from .schedule import OpenLoopSchedule
+from .schedule import MAX_RUN, OpenLoopSchedule
 
 START_LEAD_S = 0.005        # the first message is due a moment after the step starts
 SATURATED_CPU_PERCENT = 90  # the event loop is one thread: ~100% is all it gets
@@ -64,6 +64,8 @@ class LoadPlan:
                     from their own due time, so the wait shows in the figures). None: by
                     the rate (`auto_wake_interval`): 0.25 ms up to 25,000 msg/s, growing
                     with the rate to 1 ms at 100,000 msg/s and above
+    max_run         at most this many consecutive messages go to one connection before the
+                    next one's turn (schedule.run_length); None: MAX_RUN (64); 1: plain turns
     pacing_timer    how the pacer sleeps to the next due time: "precise" (a timerfd, ~50 us;
                     "spin" where there is none), "spin" (wake 1 ms early, then yield to the
                     loop until due: exact but busy), "loop" (the event loop's 1 ms timers)
@@ -76,6 +78,7 @@ class LoadPlan:
     rate_tolerance: float = 0.05
     max_batch: int = 256
     wake_interval_s: float | None = None
+    max_run: int | None = None
     pacing_timer: str = "precise"
     name: str = ""
     sample_interval_s: float = 0.25
@@ -97,6 +100,8 @@ class LoadPlan:
         if self.wake_interval_s is not None and not 0 <= self.wake_interval_s <= 0.1:
             raise PlanError(f"wake interval must be between 0 and 0.1 s, "
                             f"got {self.wake_interval_s} s")
+        if self.max_run is not None and self.max_run < 1:
+            raise PlanError(f"max run must be at least 1 message, got {self.max_run}")
         if self.pacing_timer not in PACING_TIMERS:
             raise PlanError(f"pacing_timer must be one of {', '.join(PACING_TIMERS)}, "
                             f"got {self.pacing_timer!r}")
@@ -233,7 +238,7 @@ class LoadStep:
         book, id_base, clock, wall = self.book, self.id_base, time.perf_counter, time.time
         count, total, max_batch = len(sockets), schedule.messages, self.plan.max_batch
         wake_s = self.plan.wake_interval
-        run = schedule.run_length(count, wake_s)
+        run = schedule.run_length(count, wake_s, self.plan.max_run or MAX_RUN)
         begin, render, head = self.template.batch_renderer()
         # within one batch nothing but the pacer runs, so a connection open at the start of
         # its run in the batch stays open to the run's end: one check per run

@@ -132,7 +132,8 @@ class AgentKeywords(LibraryComponent):
         | Log | the step runs while this suite does other things |
         | Wait For Load On Agents | ${step} |
         """
-        plan = _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name)
+        plan = _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name,
+                     self.state.pacing)
         fleet = self._fleet()
         target = fleet.options.uri if fleet.options is not None else None
         step = fleet.start_step(
@@ -245,7 +246,8 @@ class AgentKeywords(LibraryComponent):
             self.state.agent_step = None
 
 
-def _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name) -> LoadPlan:
+def _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name,
+          pacing: dict) -> LoadPlan:
     if (messages is None) == (duration is None):
         raise ValueError("give either messages or duration (not both)")
     default = (f"agents burst {messages:,} at {rate}" if messages is not None
@@ -253,7 +255,7 @@ def _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name)
     return LoadPlan(rate=rate.per_second, messages=messages,
                     duration_s=float(duration) if duration is not None else None,
                     window=window, reply_timeout_s=float(reply_timeout),
-                    rate_tolerance=float(rate_tolerance), name=name or default)
+                    rate_tolerance=float(rate_tolerance), name=name or default, **pacing)
 
 
 def _agents_html(fleet: AgentFleet) -> str:

@@ -33,6 +33,7 @@ class LibraryState:
     clients: Registry = field(default_factory=lambda: Registry(
         "client group", "use Connect Clients first."))
     template: MessageTemplate = field(default_factory=MessageTemplate)
+    pacing: dict = field(default_factory=dict)  # LoadPlan fields, from Set Pacing
     last_result: object | None = None
     results: list = field(default_factory=list)
     files: ResultFiles = field(default_factory=ResultFiles)
