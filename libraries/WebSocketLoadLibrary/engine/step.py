@@ -226,27 +226,18 @@ class LoadStep:
 
         Per wake, not per message: one clock read (the batch's send time: the messages are
         written together when the pacer yields, at the end of the loop pass), one
-        `$send_time`, one lag sample and the counters. Per run of messages on one
-        connection (schedule.run_length): the check that it is open. Per message: the id,
-        its booking, its bytes and a hand-over to the connection's writer.
+        `$send_time`, one lag sample and the counters (`_batch_sender` does the rest).
 
         A pacer that keeps up sleeps until the next message is due, but no sooner than
         `wake_interval_s` after its last wake: each wake costs a timer, a poll of the loop
         and a write per connection touched (syscalls dearer here than a message's Python),
         so at high rates wakes are what a step would otherwise spend its CPU on.
         """
-        book, id_base, clock, wall = self.book, self.id_base, time.perf_counter, time.time
-        count, total, max_batch = len(sockets), schedule.messages, self.plan.max_batch
-        wake_s = self.plan.wake_interval
-        run = schedule.run_length(count, wake_s, self.plan.max_run or MAX_RUN)
-        begin, render, head = self.template.batch_renderer()
-        # within one batch nothing but the pacer runs, so a connection open at the start of
-        # its run in the batch stays open to the run's end: one check per run
-        is_open = writer.is_open
-        outstanding = book.outstanding
-        not_open, describe_closed = writer.NotOpen, writer.describe_closed
+        book, clock, wall = self.book, time.perf_counter, time.time
+        total, max_batch, wake_s = schedule.messages, self.plan.max_batch, self.plan.wake_interval
+        begin = self.template.batch_renderer()[0]
+        send_batch = self._batch_sender(schedule, writer, sockets, senders)
         due_count, intended_time = schedule.due_count, schedule.intended_time
-        interval = schedule.interval
         # `woke`: when the last wake was planned for (not when it came: a timer that fires
         # late must not push the next wake, and every later one, later still)
         k, woke, waking = 0, -math.inf, False
@@ -272,9 +263,30 @@ class LoadStep:
             waking = False
             book.lagging(now - intended_time(k))
             end = min(due, k + max_batch)
-            batch = begin(wall())
             book.sent += end - k
             book.last_send = now
+            send_batch(k, end, now, begin(wall()))
+            k = end
+            if end < due:
+                await asyncio.sleep(0)  # behind schedule: let replies in, then go on
+                waking = True
+
+    def _batch_sender(self, schedule, writer, sockets, senders):
+        """`send_batch(k, end, now, batch)`: messages k..end-1, booked as sent at `now`.
+
+        Per run of messages on one connection (schedule.run_length): the check that it is
+        open -- within one batch nothing but the pacer runs, so a connection open at the
+        start of its run stays open to the run's end. Per message: the id, its booking with
+        its send and intended times, its bytes and a hand-over to the connection's writer.
+        """
+        book, id_base, count = self.book, self.id_base, len(sockets)
+        run = schedule.run_length(count, self.plan.wake_interval, self.plan.max_run or MAX_RUN)
+        _, render, head = self.template.batch_renderer()
+        is_open, not_open, describe_closed = writer.is_open, writer.NotOpen, writer.describe_closed
+        outstanding, intended_time = book.outstanding, schedule.intended_time
+        interval = schedule.interval
+
+        def send_batch(k: int, end: int, now: float, batch: bytes) -> None:
             while k < end:
                 slot = (k // run) % count
                 stop = min(end, (k // run + 1) * run)
@@ -305,9 +317,7 @@ class LoadStep:
                 except not_open:  # a transport that found out for itself (websockets)
                     book.not_sent(slot, message_id, "not sent: " + describe_closed(sockets[slot]))
                     k = message_id - id_base + 1
-            if end < due:
-                await asyncio.sleep(0)  # behind schedule: let replies in, then go on
-                waking = True
+        return send_batch
 
     # -- both loops --------------------------------------------------------------------
     async def _tick(self, start: float, closed: "_ClosedLoop | None") -> None:
