@@ -235,8 +235,8 @@ class LoadStep:
         """
         book, clock, wall = self.book, time.perf_counter, time.time
         total, max_batch, wake_s = schedule.messages, self.plan.max_batch, self.plan.wake_interval
-        begin = self.template.batch_renderer()[0]
-        send_batch = self._batch_sender(schedule, writer, sockets, senders)
+        begin, render, head = self.template.batch_renderer()
+        send_batch = self._batch_sender(schedule, writer, sockets, senders, render, head)
         due_count, intended_time = schedule.due_count, schedule.intended_time
         # `woke`: when the last wake was planned for (not when it came: a timer that fires
         # late must not push the next wake, and every later one, later still)
@@ -271,7 +271,7 @@ class LoadStep:
                 await asyncio.sleep(0)  # behind schedule: let replies in, then go on
                 waking = True
 
-    def _batch_sender(self, schedule, writer, sockets, senders):
+    def _batch_sender(self, schedule, writer, sockets, senders, render, head):
         """`send_batch(k, end, now, batch)`: messages k..end-1, booked as sent at `now`.
 
         Per run of messages on one connection (schedule.run_length): the check that it is
@@ -281,7 +281,6 @@ class LoadStep:
         """
         book, id_base, count = self.book, self.id_base, len(sockets)
         run = schedule.run_length(count, self.plan.wake_interval, self.plan.max_run or MAX_RUN)
-        _, render, head = self.template.batch_renderer()
         is_open, not_open, describe_closed = writer.is_open, writer.NotOpen, writer.describe_closed
         outstanding, intended_time = book.outstanding, schedule.intended_time
         interval = schedule.interval
