@@ -184,7 +184,7 @@ Plain Turns And A Wake For Every Message
     [Teardown]    Run Keywords    Set Pacing    AND    Disconnect All Clients
 
 Bad Pacing Is Refused
-    Run Keyword And Expect Error    A wake interval of 1 s is too long: at most 100 ms, or auto
+    Run Keyword And Expect Error    Wake interval must be between 0 and 0.1 s, got 1.0 s
     ...    Set Pacing    wake_interval=1 s
     Run Keyword And Expect Error
     ...    A wake interval must be a Robot Framework time such as 200 ms*, or auto; got 'fast'
@@ -192,7 +192,7 @@ Bad Pacing Is Refused
     Run Keyword And Expect Error
     ...    The longest run (max_run) must be a whole number of messages or auto, got 'many'
     ...    Set Pacing    max_run=many
-    Run Keyword And Expect Error    The longest run (max_run) must be at least 1 message, got 0
+    Run Keyword And Expect Error    Max run must be at least 1 message, got 0
     ...    Set Pacing    max_run=0
 """
 
