@@ -14,6 +14,7 @@ import pytest
 
 from WebSocketLoadLibrary.engine.bookkeeping import StepBook
 from WebSocketLoadLibrary.engine.messages import MessageTemplate
+from fake_transport import FakeTransport
 
 TEMPLATES = [
     dict(),                                                     # the default: id, send_time
@@ -130,16 +131,6 @@ def test_closed_loop_latency_and_service_time_share_one_list_and_both_histograms
 
 
 # -- the closed loop's own receiver (one closure: match, book, send the next) ------------
-class _Transport:
-    is_close_frame_sent = False
-
-    def __init__(self):
-        self.sent = []
-
-    def send(self, kind, data):
-        self.sent.append(data)
-
-
 def _closed_loop(id_base: int, window: int, messages: int = 10_000):
     from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan
     from WebSocketLoadLibrary.engine.picows_pool import PicowsPool, PicowsSocket
@@ -148,7 +139,7 @@ def _closed_loop(id_base: int, window: int, messages: int = 10_000):
 
     pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
     ws = PicowsSocket(pool)
-    ws.transport = _Transport()
+    ws.transport = FakeTransport()
     connection = ws.connection = PooledConnection(0, ws)
     template = MessageTemplate(payload_size=4)
     step = LoadStep(pool, LoadPlan(rate=None, messages=messages, window=window), template, id_base)

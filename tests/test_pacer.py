@@ -17,6 +17,7 @@ from WebSocketLoadLibrary.engine.pool import PooledConnection
 from WebSocketLoadLibrary.engine.precise_sleep import PreciseSleeper
 from WebSocketLoadLibrary.engine.schedule import MAX_RUN, OpenLoopSchedule
 from WebSocketLoadLibrary.engine.step import LoadStep, auto_wake_interval
+from fake_transport import FakeTransport
 
 
 @pytest.mark.parametrize("rate, messages, connections, wake_s, run", [
@@ -51,15 +52,6 @@ def test_a_wake_interval_out_of_range_is_refused(wake_s):
         LoadPlan(rate=1000, messages=10, wake_interval_s=wake_s)
 
 
-class _Transport:
-    is_close_frame_sent = False
-
-    def __init__(self):
-        self.sent: list[bytes] = []
-
-    def send(self, kind, data):
-        self.sent.append(data)
-
 
 def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None, timer="precise",
           max_run=None):
@@ -68,7 +60,7 @@ def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None, 
     sockets = []
     for slot in range(connections):
         ws = PicowsSocket(pool)
-        ws.transport = _Transport()
+        ws.transport = FakeTransport()
         ws.connection = PooledConnection(slot, ws)
         ws.connection.slot = slot
         ws.closed = slot in closed

@@ -283,12 +283,12 @@ class LoadStep:
         run = schedule.run_length(count, self.plan.wake_interval, self.plan.max_run or MAX_RUN)
         is_open, not_open, describe_closed = writer.is_open, writer.NotOpen, writer.describe_closed
         outstanding, intended_time = book.outstanding, schedule.intended_time
-        interval = schedule.interval
+        interval, connection_of = schedule.interval, schedule.connection_of
 
         def send_batch(k: int, end: int, now: float, batch: bytes) -> None:
             while k < end:
-                slot = (k // run) % count
-                stop = min(end, (k // run + 1) * run)
+                slot = connection_of(k, count, run)
+                stop = min(end, (k // run + 1) * run)  # where this run ends
                 if not is_open(sockets[slot]):
                     why = "not sent: " + describe_closed(sockets[slot])
                     book.sent -= stop - k

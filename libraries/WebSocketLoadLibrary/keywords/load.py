@@ -6,6 +6,8 @@ from robot.api.deco import keyword
 
 from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult, StepTimeout
 from ..engine.memory import release_freed_memory
+from ..engine.schedule import MAX_RUN
+from ..engine.step import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .state import ClientGroup
@@ -57,11 +59,13 @@ class LoadKeywords(LibraryComponent):
                                  f"messages or auto, got {max_run!r}") from None
         LoadPlan(rate=1, messages=1, **pacing)  # the engine's own checks of both, now
         self.state.pacing = pacing
+        shortest, longest = WAKE_INTERVAL_S
         logger.info("Pacing: wake interval "
                     + (f"{pacing['wake_interval_s'] * 1000:g} ms" if "wake_interval_s" in pacing
-                       else "auto (0.25 ms, up to 1 ms at 100,000 msg/s)")
+                       else f"auto ({shortest * 1000:g} ms, up to {longest * 1000:g} ms at "
+                            f"{longest / WAKE_INTERVAL_PER_RATE:,.0f} msg/s)")
                     + ", runs of " + (f"at most {pacing['max_run']}" if "max_run" in pacing
-                                      else "up to 64 (auto)")
+                                      else f"up to {MAX_RUN} (auto)")
                     + " messages per connection")
 
     @keyword
