@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import threading
 import time
@@ -16,7 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from agent_processes import SECRET, start_agent
+from agent_processes import ROOT, SECRET, start_agent
+from WebSocketLoadLibrary import __version__
 from WebSocketLoadLibrary.agents.client import AgentClient, AgentError, normalise_uri
 from WebSocketLoadLibrary.agents.controller import AgentFleet, AgentStepFailed, DistributedStep
 from WebSocketLoadLibrary.agents.signing import HEADER, sign
@@ -106,6 +108,30 @@ def test_an_unreachable_agent_or_a_bad_address_is_named(agents):
         with pytest.raises(AgentError, match="not a load agent address"):
             normalise_uri(bad)
     assert normalise_uri("127.0.0.1:8270") == "http://127.0.0.1:8270"
+
+
+def test_an_agent_of_another_version_is_refused_by_name_before_any_session(agents, tmp_path):
+    """An older agent would refuse a newer plan's fields only once a step starts: the
+    controller names the versions at connect time instead."""
+    older = tmp_path / "WebSocketLoadLibrary"
+    shutil.copytree(ROOT / "libraries" / "WebSocketLoadLibrary", older,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    init = older / "__init__.py"
+    init.write_text(init.read_text().replace(f'__version__ = "{__version__}"',
+                                             '__version__ = "0.1.0"'))
+    current, = agents(1)
+    old, = agents(1, env={"PYTHONPATH": str(tmp_path)})
+    with pytest.raises(AgentError) as error:
+        AgentFleet.connect([current.uri, old.uri], SECRET, timeout_s=5)
+    assert str(error.value) == (
+        f"1 of 2 load agents could not connect: load agent agent-2 ({old.uri}) runs "
+        f"WebSocketLoadLibrary 0.1.0, this controller {__version__}: install the same version "
+        f"on the agent and the controller")
+    for agent in (current, old):  # neither keeps a session of the refused fleet
+        info = AgentClient(agent.uri, SECRET).call_json("get_agent_info")
+        assert info["sessions"] == 0
+    fleet = AgentFleet.connect([current.uri], SECRET, timeout_s=5)
+    fleet.close()
 
 
 def test_the_merged_result_is_the_sum_of_the_agents_with_merged_percentiles(agents, server):

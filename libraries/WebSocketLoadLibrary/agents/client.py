@@ -10,6 +10,7 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .. import __version__
 from ..engine.errors import EngineError
 from .signing import HEADER, sign
 
@@ -103,9 +104,19 @@ class AgentClient:
 
     def hello(self, clock_samples: int = 5) -> None:
         """Checks the agent answers and accepts the secret; learns its name and clock, and
-        opens this controller's session (its own connections and steps on the agent)."""
+        opens this controller's session (its own connections and steps on the agent).
+
+        The agent must run this controller's version: plans and results travel as the
+        engine's own fields, which change between versions (an older agent would refuse a
+        newer plan's fields mid-run, or a newer one report fields this controller drops).
+        """
         self.info = self.call_json("get_agent_info")
         self.name = self.info.get("name") or self.uri
+        version = self.info.get("version")
+        if version != __version__:
+            raise AgentError(f"load agent {self.label} runs WebSocketLoadLibrary "
+                             f"{version or '(unknown version)'}, this controller {__version__}: "
+                             f"install the same version on the agent and the controller")
         self.clock = self.measure_clock(clock_samples)
         self.session = self.call("open_agent_session",
                                  f"{socket.gethostname()} pid {os.getpid()}")

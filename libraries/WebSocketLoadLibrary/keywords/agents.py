@@ -42,8 +42,9 @@ class AgentKeywords(LibraryComponent):
         or leave it in the environment variable named by ``secret_env`` (default
         ``LOAD_AGENT_SECRET``). An agent started with another secret refuses every request.
 
-        Each agent must answer within ``timeout``; the keyword fails naming every agent that
-        could not be reached or refused the secret. It also measures each agent's clock
+        Each agent must answer within ``timeout`` and run this library's own version; the
+        keyword fails naming every agent that could not be reached, refused the secret or
+        runs another version (plans and results change between versions). It also measures each agent's clock
         against this machine's (the round trip with least delay, as NTP does) and logs a
         table of the agents with their offsets. Clocks need not be in sync: latency is
         measured on each agent's own clock; offsets only line up the agents' start and their
