@@ -5,8 +5,9 @@
 Echoed replies are fed straight into the picows socket's frame callback (fake frames and a
 fake transport that keeps what is sent), so what is timed is the engine's own Python: the
 frame callback, matching, booking, latencies (into their histograms), rendering and the
-hand-over to the transport -- for the closed loop (window 32) and the open loop (the pacer with everything due, taking
-turns with the replies on one event loop). CPU time, best of the repeats.
+hand-over to the transport -- for the closed loop (window 32) and the open loop (the pacer
+with everything due, taking turns with the replies on one event loop). CPU time, best of
+the repeats.
 
 `--against DIR`: also time the package under DIR/libraries (e.g. a `git archive` of an
 older commit), the two taking turns in this one process: on a shared VM whose speed moves
@@ -71,6 +72,16 @@ def timings(package, name: str, messages: int):
             made.append(ws)
         return pool, made
 
+    def receive_with(pool, connections, receiving):
+        # older trees had one receiver behind the pool's `on_message`, newer ones per-
+        # connection receivers the sockets call directly
+        if hasattr(pool, "receive_with"):
+            pool.receive_with(connections, receiving.frame_receivers)
+        elif hasattr(receiving, "receiver") and isinstance(receiving, bookkeeping.StepBook):
+            pool.on_message = receiving.receiver(by_connection=True)
+        else:
+            pool.on_message = receiving.receiver()
+
     def echo(made):
         for ws in made:
             out, ws.transport.out = ws.transport.out, []
@@ -86,7 +97,7 @@ def timings(package, name: str, messages: int):
         step.book = book = bookkeeping.StepBook(len(made), template.id_extractor(), 1, 0.0, None,
                                                 template.id_fast_path())
         closed = step_module._ClosedLoop(step, [ws.connection for ws in made], 0.0)
-        pool.on_message = closed.receiver()
+        receive_with(pool, [ws.connection for ws in made], closed)
         for ws in made:
             for _ in range(32):
                 closed._send(ws.connection)
@@ -103,7 +114,7 @@ def timings(package, name: str, messages: int):
         schedule = schedule_module.OpenLoopSchedule(1e9, messages, 0.0)
         step.book = book = bookkeeping.StepBook(len(made), template.id_extractor(), 1, 0.0,
                                                 schedule.interval, template.id_fast_path())
-        pool.on_message = step._open_loop_receiver()
+        receive_with(pool, [ws.connection for ws in made], book)
         writer = pool.writer()
         senders = step._senders(writer, [ws.connection for ws in made])
 

@@ -145,9 +145,10 @@ def _closed_loop(id_base: int, window: int, messages: int = 10_000):
     step = LoadStep(pool, LoadPlan(rate=None, messages=messages, window=window), template, id_base)
     step.book = StepBook(1, template.id_extractor(), id_base, 0.0, None, template.id_fast_path())
     closed = _ClosedLoop(step, [connection], 0.0)
+    pool.receive_with([connection], closed.frame_receivers)
     for _ in range(window):
         closed._send(connection)
-    return closed.receiver(), step.book, connection, ws.transport
+    return pool.on_message, step.book, connection, ws.transport
 
 
 @pytest.mark.parametrize("reply", ODD_REPLIES)
@@ -189,3 +190,87 @@ def test_the_step_receiver_matches_every_reply_while_ids_pass_a_power_of_ten(int
     assert (book.received, book.unmatched, book.invalid_replies) == (1000, 0, 0)
     book.reply(0, render(5, 0), now + 1)  # matches nothing: not the time of the last reply
     assert book.unmatched == 1 and book.last_reply == now
+
+
+# -- picows calls a step's receivers directly (frames.py) --------------------------------
+class _Frame:
+    """A picows frame as the sockets' listeners see it."""
+
+    def __init__(self, payload: bytes, kind=None, fin: bool = True, last: bool = True):
+        from WebSocketLoadLibrary.engine.frames import TEXT
+        self.msg_type = TEXT if kind is None else kind  # CONTINUATION is 0
+        self.payload, self.fin, self.last_in_buffer = payload, fin, last
+
+    def get_payload_as_bytes(self) -> bytes:
+        return self.payload
+
+
+def _picows_sockets(count: int):
+    from WebSocketLoadLibrary.engine import ConnectionOptions
+    from WebSocketLoadLibrary.engine.picows_pool import PicowsPool, PicowsSocket
+    from WebSocketLoadLibrary.engine.pool import PooledConnection
+
+    pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
+    sockets = []
+    for slot in range(count):
+        ws = PicowsSocket(pool)
+        ws.transport = FakeTransport()
+        ws.connection = PooledConnection(slot, ws)
+        sockets.append(ws)
+    return pool, sockets
+
+
+@pytest.mark.parametrize("interval", [None, 0.001])
+def test_during_a_step_picows_frames_go_straight_to_its_receivers_and_after_it_to_the_socket(
+        interval):
+    template = MessageTemplate(payload_size=4)
+    render = template.renderer()
+    pool, sockets = _picows_sockets(2)
+    connections = [ws.connection for ws in sockets]
+    book = StepBook(2, template.id_extractor(), 0, 0.0, interval, template.id_fast_path())
+    pool.receive_with(connections, book.frame_receivers)
+    assert all(ws.on_ws_frame is not ws.own_listener for ws in sockets)
+    for k in range(6):
+        book.sent_one(k % 2, k, 1.0)
+    # one read of three frames on socket 0: they share the time of the first
+    for k, last in ((0, False), (2, False), (4, True)):
+        sockets[0].on_ws_frame(sockets[0].transport, _Frame(render(k, 0), last=last))
+    assert book._service_s == [book._service_s[0]] * 3 and book.last_reply > 1.0
+    # a reply in fragments takes the socket's own listener, which hands it back whole
+    whole = render(1, 1)
+    sockets[1].on_ws_frame(sockets[1].transport, _Frame(whole[:5], fin=False))
+    from WebSocketLoadLibrary.engine.picows_pool import CONTINUATION
+    sockets[1].on_ws_frame(sockets[1].transport, _Frame(whole[5:], kind=CONTINUATION))
+    assert (book.received, book.unmatched, book.invalid_replies) == (4, 0, 0)
+    # an id booked on the other connection does not match here
+    book.sent_one(0, 6, 1.0)
+    sockets[1].on_ws_frame(sockets[1].transport, _Frame(render(6, 1)))
+    assert (book.received, book.unmatched, book.invalid_replies) == (4, 1, 0)
+    sockets[1].on_ws_frame(sockets[1].transport, _Frame(render(3, 1)))
+    sockets[1].on_ws_frame(sockets[1].transport, _Frame(b"not json"))
+    assert (book.received, book.unmatched, book.invalid_replies) == (5, 1, 1)
+    assert book.outstanding == [{b"6": book.outstanding[0][b"6"]}, {b"5": book.outstanding[1][b"5"]}]
+    pool.stop_receiving(connections)
+    assert all(ws.on_ws_frame is ws.own_listener for ws in sockets)
+    sockets[1].on_ws_frame(sockets[1].transport, _Frame(render(5, 1)))
+    assert book.received == 5 and pool.stray_replies == 1
+
+
+def test_the_closed_loop_receiver_takes_picows_frames_and_sends_in_their_place():
+    receive, book, connection, transport = _closed_loop(id_base=0, window=4, messages=100)
+    ws = connection.ws
+    assert ws.on_ws_frame is not ws.own_listener
+    while transport.sent:
+        echoed, transport.sent = transport.sent, []
+        for i, message in enumerate(echoed):  # each batch one read
+            ws.on_ws_frame(transport, _Frame(message, last=i == len(echoed) - 1))
+    assert (book.received, book.sent, book.unmatched) == (100, 100, 0)
+    # a control frame still reaches the socket's own listener: the server's close
+    from WebSocketLoadLibrary.engine.picows_pool import CLOSE
+    closing = []
+    transport.send_close = lambda code: closing.append(code)
+    transport.disconnect = lambda *args: closing.append("disconnected")
+    close = _Frame(b"\x03\xe8bye", kind=CLOSE)
+    close.get_close_code = lambda: 1000
+    ws.on_ws_frame(transport, close)
+    assert ws.close_code == 1000 and ws.close_reason == "bye" and closing == [1000, "disconnected"]

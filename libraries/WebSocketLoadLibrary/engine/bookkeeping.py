@@ -1,11 +1,15 @@
 """Per-step bookkeeping: correlation of replies by id, counters, histograms, timeline.
 
 Plain objects driven by (connection, id, timestamp) calls, so tests can drive them
-without a network. The hot path -- `sent_one` and `reply` -- does O(1) dict work and
-appends float seconds to lists; histograms are filled in batches by `flush` (histogram.py).
+without a network. The hot path -- `sent_one` and the receivers of `frame_receivers` --
+does O(1) dict work and appends float seconds to lists; histograms are filled in batches
+by `flush` (histogram.py).
 """
 from __future__ import annotations
 
+import time
+
+from .frames import BINARY, TEXT, by_slot
 from .histogram import LatencyHistogram
 from .result import timeline_latency
 
@@ -36,7 +40,7 @@ class StepBook:
     __slots__ = ("extract_id", "id_base", "start", "interval", "outstanding", "sent", "received",
                  "lost", "unmatched", "invalid_replies", "send_errors", "last_send",
                  "last_reply", "_latency_s", "_service_s", "_lag_s", "latency", "service_time",
-                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors", "reply",
+                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors", "_by_slot",
                  "id_fast_path")
 
     def __init__(self, connections: int, extract_id, id_base: int = 0,
@@ -65,7 +69,7 @@ class StepBook:
         self._second_marks = (0, 0, 0)
         self.timeline: list[dict] = []
         self.errors: dict[str, int] = {}
-        self.reply = self.receiver()
+        self._by_slot = None
 
     # -- hot path ------------------------------------------------------------------------
     def sent_one(self, connection: int, message_id: int, now: float) -> None:
@@ -77,62 +81,82 @@ class StepBook:
     def intended_time(self, message_id: int) -> float:
         return self.start + (message_id - self.id_base) * self.interval
 
-    def receiver(self, by_connection: bool = False):
-        """`receive(connection, message, now) -> bool`: book a reply; True if it matched.
+    def reply(self, slot: int, message, now: float) -> bool:
+        """Book one reply read at `now` on connection `slot`; True if it matched (the
+        receivers of `frame_receivers`, one reply at a time: for tests and slow paths)."""
+        if self._by_slot is None:
+            self._by_slot = by_slot(self.frame_receivers([None] * len(self.outstanding)))
+        return self._by_slot(slot, message, now)
 
-        `connection` is the connection's index, or with `by_connection` an object with a
-        `slot` (what pools hand to `on_message`, so a step can install this directly). A
-        closure over the book's containers (no attribute lookups): it runs once per reply.
-        `reply` is the same function with indexes.
+    def frame_receivers(self, fallbacks: list) -> list:
+        """Per connection, `on_frame(transport, frame) -> bool`: book a reply; True if it
+        matched (frames.py: picows calls these directly, as each socket's frame listener).
 
-        Replies that arrived in one socket read share `now` (see the pools), and the read's
-        first matched reply does the once-per-read work: the time of the last reply, and
-        where the digits of the ids now in flight end -- so a reply's id is sliced at a
-        known offset, and finding the comma is left to the rare reply whose id has another
-        width (ids passing a power of ten).
+        A complete data frame is booked here; any other frame (control frames, fragments)
+        goes to the connection's `fallbacks[slot]`, the socket's own listener, which hands
+        a reassembled message back as a `WholeMessage`. Replies that arrived in one socket
+        read share one timestamp: the time of the first of them (`frame.last_in_buffer`
+        ends a read); a `WholeMessage` brings its own.
+
+        Closures over the book's containers (no attribute lookups): they run once per
+        reply. The read's first matched reply does the once-per-read work: the time of the
+        last reply, and where the digits of the ids now in flight end -- so a reply's id is
+        sliced at a known offset, and finding the comma is left to the rare reply whose id
+        has another width (ids passing a power of ten).
         """
         extract, outstanding = self.extract_id, self.outstanding
         latencies, service_times = self._latency_s, self._service_s
         scheduled, id_base = self.interval is not None, self.id_base
         prefix, start = self.id_fast_path or (None, 0)
         bad_reply = (ValueError, KeyError, TypeError, IndexError)
-        book = self
+        clock, book = time.perf_counter, self
         read_at, stop = None, start + len(digits(id_base))
 
-        def receive(connection, message, now: float) -> bool:
-            nonlocal read_at, stop
-            waiting = outstanding[connection.slot if by_connection else connection]
-            sent_at = None
-            if prefix is not None and message[:start] == prefix:
-                try:
-                    end = stop if message[stop] == 44 else message.find(b",", start)  # 44: ","
-                except IndexError:
-                    end = -1
-                if end > start:
-                    key = message[start:end]
-                    sent_at = waiting.pop(key, None)
-            if sent_at is None:
-                try:
-                    key = digits(extract(message))
-                except bad_reply:
-                    book.invalid_replies += 1
-                    return False
-                sent_at = waiting.pop(key, None)
+        def receiver(waiting: dict, fallback):
+            batch_now = 0.0
+
+            def on_frame(transport, frame) -> bool:
+                nonlocal batch_now, read_at, stop
+                kind = frame.msg_type
+                if (kind is not TEXT and kind is not BINARY) or not frame.fin:
+                    return fallback(transport, frame)
+                if transport is None:
+                    now = frame.at
+                else:
+                    now = batch_now or clock()
+                    batch_now = 0.0 if frame.last_in_buffer else now
+                message = frame.get_payload_as_bytes()
+                sent_at = None
+                if prefix is not None and message[:start] == prefix:
+                    try:
+                        end = stop if message[stop] == 44 else message.find(b",", start)  # ","
+                    except IndexError:
+                        end = -1
+                    if end > start:
+                        sent_at = waiting.pop(message[start:end], None)
                 if sent_at is None:
-                    book.unmatched += 1
-                    return False
-            book.received += 1
-            if now != read_at:  # the first reply of this socket read to match
-                read_at = now
-                book.last_reply = now
-                stop = start + len(digits(id_base + max(book.sent - 1, 0)))
-            if scheduled:  # (actual, intended) send time
-                service_times.append(now - sent_at[0])
-                latencies.append(now - sent_at[1])
-            else:
-                service_times.append(now - sent_at)
-            return True
-        return receive
+                    try:
+                        key = digits(extract(message))
+                    except bad_reply:
+                        book.invalid_replies += 1
+                        return False
+                    sent_at = waiting.pop(key, None)
+                    if sent_at is None:
+                        book.unmatched += 1
+                        return False
+                book.received += 1
+                if now != read_at:  # the first reply of this socket read to match
+                    read_at = now
+                    book.last_reply = now
+                    stop = start + len(digits(id_base + max(book.sent - 1, 0)))
+                if scheduled:  # (actual, intended) send time
+                    service_times.append(now - sent_at[0])
+                    latencies.append(now - sent_at[1])
+                else:
+                    service_times.append(now - sent_at)
+                return True
+            return on_frame
+        return [receiver(waiting, fallback) for waiting, fallback in zip(outstanding, fallbacks)]
 
     def lagging(self, lag_s: float) -> None:
         """The pacer sent a batch `lag_s` after the first message of it was due."""

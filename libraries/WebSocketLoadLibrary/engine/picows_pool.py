@@ -52,8 +52,9 @@ class PicowsSocket(WSListener):
         self._resumed: asyncio.Event | None = None
         # an instance attribute, not a method: picows' per-frame dispatch then finds a plain
         # function, with no bound method to build and no `self.` lookups inside (~0.2 us
-        # of the engine's per-message cost in the closed loop)
-        self.on_ws_frame = self._frame_handler()
+        # of the engine's per-message cost in the closed loop). A running step puts its
+        # own receiver in its place (`PicowsPool._listen`), with this one as its fallback.
+        self.own_listener = self.on_ws_frame = self._frame_handler()
 
     # -- picows callbacks --------------------------------------------------------------
     def on_ws_connected(self, transport) -> None:
@@ -111,7 +112,9 @@ class PicowsSocket(WSListener):
 
     def on_ws_disconnected(self, transport) -> None:
         self.closed = True
-        self.__dict__.pop("on_ws_frame", None)  # the handler refers back to this socket
+        # the listeners refer back to this socket
+        self.__dict__.pop("on_ws_frame", None)
+        self.__dict__.pop("own_listener", None)
         self.pool.paused.discard(self)
         if self._pong is not None and not self._pong.done():
             self._pong.set_exception(ConnectionError("closed"))
@@ -219,6 +222,16 @@ class PicowsPool(ClientPool):
 
     def writer(self) -> PicowsWriter:
         return PicowsWriter(self)
+
+    def _frame_fallbacks(self, connections) -> list:
+        return [getattr(c.ws, "own_listener", None) for c in connections]
+
+    def _listen(self, connections, receivers) -> None:
+        """picows calls a step's receivers directly: one Python call per reply, not two."""
+        for slot, connection in enumerate(connections):
+            ws = connection.ws
+            if not ws.closed:  # a closed socket has let go of its listeners
+                ws.on_ws_frame = receivers[slot] if receivers is not None else ws.own_listener
 
     @staticmethod
     def _raw_transport(ws):

@@ -1,7 +1,7 @@
 """A pool of open client connections, each with one reader for its whole life.
 
 The reader hands every message to the pool's current `on_message` (the running step's
-bookkeeping, or a counter of stray replies between steps) and notes how the connection
+receivers, see `receive_with`, or a counter of stray replies between steps) and notes how the connection
 ended (close code and reason), so that a step learns at once when a server drops it.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 
 from .connections import ConnectionOptions, open_connection
 from .errors import ConnectError
+from .frames import by_connection
 
 CLOSE_CODE_NAMES = {1000: "normal closure", 1001: "going away", 1002: "protocol error",
                     1003: "unsupported data", 1006: "abnormal closure", 1007: "invalid data",
@@ -59,6 +60,25 @@ class ClientPool:
 
     def _stray(self, connection: PooledConnection, message, now: float):
         self.stray_replies += 1
+
+    def receive_with(self, connections: list[PooledConnection], make_receivers) -> None:
+        """Hand every reply on `connections` to a step's receivers until `stop_receiving`:
+        `make_receivers(fallbacks)` gives one `on_frame(transport, frame)` per connection,
+        in slot order (frames.py). Here messages arrive whole, through `on_message`."""
+        receivers = make_receivers(self._frame_fallbacks(connections))
+        self.on_message = by_connection(receivers)
+        self._listen(connections, receivers)
+
+    def stop_receiving(self, connections: list[PooledConnection]) -> None:
+        """Replies are strays again (counted, not booked)."""
+        self.on_message = self._stray
+        self._listen(connections, None)
+
+    def _frame_fallbacks(self, connections: list[PooledConnection]) -> list:
+        return [None] * len(connections)  # no frames but whole messages: never called
+
+    def _listen(self, connections: list[PooledConnection], receivers: list | None) -> None:
+        """Install `receivers` as the sockets' own listeners (None: the sockets' own)."""
 
     transport = "websockets"
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .bookkeeping import StepBook, digits
 from .errors import EngineError, PlanError
+from .frames import BINARY, TEXT
 from .histogram import CHUNK
 from .messages import MessageTemplate
 from .pool import ClientPool
@@ -176,18 +177,18 @@ class LoadStep:
         self.pool.on_close = self._connection_closed
         try:
             if schedule is not None:
-                self.pool.on_message = self._open_loop_receiver()
+                self.pool.receive_with(connections, book.frame_receivers)
                 helpers.append(loop.create_task(self._tick(start, None)))
                 await self._pace(schedule, writer, connections, senders)
             else:
                 closed = _ClosedLoop(self, connections, start)
-                self.pool.on_message = closed.receiver()
+                self.pool.receive_with(connections, closed.frame_receivers)
                 helpers.append(loop.create_task(self._tick(start, closed)))
                 await closed.run()
             self.sending_done = True
             await self._drain()
         finally:
-            self.pool.on_message = self.pool._stray
+            self.pool.stop_receiving(connections)
             self.pool.on_close = None
             for helper in helpers:
                 helper.cancel()
@@ -199,9 +200,6 @@ class LoadStep:
         return self._result(schedule, connections, started_at, start, end, sampler)
 
     # -- open loop ---------------------------------------------------------------------
-    def _open_loop_receiver(self):
-        return self.book.receiver(by_connection=True)
-
     def _senders(self, writer, connections) -> list:
         """Per connection, a sender that leaves out the check that it is open
         (`sender(known_open=True)`): the pacer checks once per run of messages."""
@@ -485,21 +483,22 @@ class _ClosedLoop:
         self.writer.send(connection.ws, self.render(message_id, connection.slot), self.text)
         return True
 
-    def receiver(self):
-        """`on_message(connection, message, now)`: book the reply and, if it matched, send
-        the next message in its place.
+    def frame_receivers(self, fallbacks: list) -> list:
+        """Per connection, `on_frame(transport, frame)`: book the reply and, if it matched,
+        send the next message in its place (frames.py: picows calls these directly).
 
-        A closure that does in one call what `StepBook.reply` and the template's extractor
+        Each does in one call what `StepBook.frame_receivers` and the template's extractor
         and renderer do: it runs once per message, and each Python call costs ~0.1-0.2 us
-        here. Replies are matched as `StepBook.receiver` matches them (ids booked as ascii
+        here. Replies are matched as the book's receivers match them (ids booked as ascii
         digits, sliced out of replies that start as the template does, the general
-        extractor for every other reply).
-        Replies that arrived in one socket read share `now`; the messages sent in their
-        place share one clock read and one `$send_time` (they go out in one write at the
-        end of the loop pass), and the read's first reply does the once-per-read work: the
-        time of the last reply, and how many digits the ids in flight have -- so the digits
-        end at a known offset, and finding the comma is left to the rare reply whose id
-        is one digit longer or shorter (ids passing a power of ten).
+        extractor for every other reply); frames other than complete data frames go to
+        `fallbacks[slot]`, the socket's own listener.
+        Replies that arrived in one socket read share one timestamp; the messages sent in
+        their place share one clock read and one `$send_time` (they go out in one write at
+        the end of the loop pass), and the read's first reply does the once-per-read work:
+        the time of the last reply, and how many digits the ids in flight have -- so the
+        digits end at a known offset, and finding the comma is left to the rare reply whose
+        id is one digit longer or shorter (ids passing a power of ten).
         """
         book, template = self.book, self.step.template
         extract, outstanding = book.extract_id, book.outstanding
@@ -509,58 +508,70 @@ class _ClosedLoop:
         begin, render, head = template.batch_renderer()
         id_base, limit, deadline = self.id_base, self.limit, self.deadline
         clock, wall, loop, not_open = time.perf_counter, time.time, self, self.writer.NotOpen
-        # a reply just came in on the connection, so it is open: the writer may skip its check
-        senders = [self.writer.sender(c.ws, self.text, known_open=True) for c in self.connections]
         bad_reply = (ValueError, KeyError, TypeError, IndexError)
         batch_at, sent_at, batch = None, 0.0, None
         stop = start + len(digits(id_base))  # where the digits of the ids in flight end
 
-        def on_message(connection, message, now):
-            nonlocal batch_at, sent_at, batch, stop
-            slot = connection.slot
+        def receiver(slot: int, fallback):
             waiting = outstanding[slot]
-            sent = None
-            if prefix is not None and message[:start] == prefix:
-                try:
-                    end = stop if message[stop] == 44 else message.find(b",", start)  # 44: ","
-                except IndexError:
-                    end = -1
-                if end > start:
-                    sent = waiting.pop(message[start:end], None)
-            if sent is None:
-                try:
-                    message_id = extract(message)
-                except bad_reply:
-                    book.invalid_replies += 1
-                    return
-                sent = waiting.pop(digits(message_id), None)
+            # a reply just came in on the connection, so it is open: no check per message
+            send = self.writer.sender(self.connections[slot].ws, self.text, known_open=True)
+            batch_now = 0.0
+
+            def on_frame(transport, frame):
+                nonlocal batch_now, batch_at, sent_at, batch, stop
+                kind = frame.msg_type
+                if (kind is not TEXT and kind is not BINARY) or not frame.fin:
+                    return fallback(transport, frame)
+                if transport is None:
+                    now = frame.at
+                else:
+                    now = batch_now or clock()
+                    batch_now = 0.0 if frame.last_in_buffer else now
+                message = frame.get_payload_as_bytes()
+                sent = None
+                if prefix is not None and message[:start] == prefix:
+                    try:
+                        end = stop if message[stop] == 44 else message.find(b",", start)  # ","
+                    except IndexError:
+                        end = -1
+                    if end > start:
+                        sent = waiting.pop(message[start:end], None)
                 if sent is None:
-                    book.unmatched += 1
-                    return
-            book.received += 1
-            service_times.append(now - sent)
-            k = book.sent
-            if k < limit and now < deadline:
-                if now != batch_at:  # the first reply of this socket read
-                    batch_at, sent_at, batch = now, clock(), begin(wall())
-                    book.last_send = sent_at
+                    try:
+                        message_id = extract(message)
+                    except bad_reply:
+                        book.invalid_replies += 1
+                        return
+                    sent = waiting.pop(digits(message_id), None)
+                    if sent is None:
+                        book.unmatched += 1
+                        return
+                book.received += 1
+                service_times.append(now - sent)
+                k = book.sent
+                if k < limit and now < deadline:
+                    if now != batch_at:  # the first reply of this socket read
+                        batch_at, sent_at, batch = now, clock(), begin(wall())
+                        book.last_send = sent_at
+                        book.last_reply = now
+                        stop = start + len(digits(id_base + k))
+                    key = str(id_base + k).encode()
+                    try:
+                        if head is not None:
+                            send(head + key + batch)
+                        else:
+                            send(render(id_base + k, slot, batch))
+                    except not_open:
+                        return  # closing: its reader will account for it
+                    waiting[key] = sent_at
+                    book.sent = k + 1
+                else:
                     book.last_reply = now
-                    stop = start + len(digits(id_base + k))
-                key = str(id_base + k).encode()
-                try:
-                    if head is not None:
-                        senders[slot](head + key + batch)
-                    else:
-                        senders[slot](render(id_base + k, slot, batch))
-                except not_open:
-                    return  # closing: its reader will account for it
-                waiting[key] = sent_at
-                book.sent = k + 1
-            else:
-                book.last_reply = now
-                if book.sent == book.received + book.lost:  # nothing in flight
-                    loop.done.set()
-        return on_message
+                    if book.sent == book.received + book.lost:  # nothing in flight
+                        loop.done.set()
+            return on_frame
+        return [receiver(slot, fallback) for slot, fallback in enumerate(fallbacks)]
 
     def replace_lost(self, lost_per_slot) -> None:
         for slot, lost in enumerate(lost_per_slot):
