@@ -222,6 +222,24 @@ def test_a_flush_stopped_between_lists_neither_loses_nor_repeats_a_value(interva
     assert book.lag.count == 30
 
 
+@pytest.mark.parametrize("interval", [0.001, None], ids=["open loop", "closed loop"])
+def test_a_flush_yields_after_each_chunk_and_a_stop_midway_loses_nothing(interval):
+    from WebSocketLoadLibrary.engine.histogram import CHUNK
+    total = 2 * CHUNK + 100
+    book = _book(connections=1, interval=interval)
+    for k in range(total):
+        book.sent_one(0, 1000 + k, 10.0)
+        book.reply(0, b'{"message_id":%d}' % (1000 + k), 10.002)
+    flushing = book.flushing()
+    next(flushing)  # one chunk recorded and cut, the loop let through
+    assert len(book._latency_s) == total - CHUNK
+    flushing.close()
+    lists = 1 if interval is None else 2  # closed loop: latency and service time share one
+    assert sum(1 for _ in book.flushing()) == 3 * lists - 1  # the rest: chunk, chunk, chunk
+    book.close_second()
+    assert book.latency.count == book.service_time.count == book.received == total
+
+
 # -- generator honesty -------------------------------------------------------------------
 def test_unread_bytes_are_what_arrived_on_the_sockets_and_was_not_read():
     import socket

@@ -322,8 +322,9 @@ class LoadStep:
 
         Each of these pauses the pacer and the replies, so each is kept short: latencies
         are recorded at a tick as soon as a chunk's worth has gathered (at 200k msg/s a
-        whole second's cost ~5 ms to record), else once a second, one histogram at a time
-        with the loop let through between; the timeline point is a pause of its own.
+        whole second's cost ~5 ms to record), else once a second, a chunk at a time
+        (`StepBook.flushing`) with the loop let through between; the timeline point is a
+        pause of its own.
         """
         book, timeout = self.book, self.plan.reply_timeout_s
         next_second = start + 1.0
