@@ -1,5 +1,5 @@
-"""A stand-in for a picows transport that keeps what is sent: for driving the engine's
-send paths over PicowsSocket objects without a network."""
+"""A stand-in for a picows transport that keeps what is sent, and a pool of picows sockets
+over it: for driving the engine's send and receive paths without a network."""
 from __future__ import annotations
 
 
@@ -11,3 +11,20 @@ class FakeTransport:
 
     def send(self, kind, data):
         self.sent.append(data)
+
+
+def fake_picows_sockets(count: int):
+    """A PicowsPool and `count` of its sockets, each on a FakeTransport with its pooled
+    connection (slot = position)."""
+    from WebSocketLoadLibrary.engine import ConnectionOptions
+    from WebSocketLoadLibrary.engine.picows_pool import PicowsPool, PicowsSocket
+    from WebSocketLoadLibrary.engine.pool import PooledConnection
+
+    pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
+    sockets = []
+    for slot in range(count):
+        ws = PicowsSocket(pool)
+        ws.transport = FakeTransport()
+        ws.connection = PooledConnection(slot, ws)
+        sockets.append(ws)
+    return pool, sockets

@@ -14,7 +14,7 @@ import pytest
 
 from WebSocketLoadLibrary.engine.bookkeeping import StepBook
 from WebSocketLoadLibrary.engine.messages import MessageTemplate
-from fake_transport import FakeTransport
+from fake_transport import fake_picows_sockets
 
 TEMPLATES = [
     dict(),                                                     # the default: id, send_time
@@ -132,15 +132,11 @@ def test_closed_loop_latency_and_service_time_share_one_list_and_both_histograms
 
 # -- the closed loop's own receiver (one closure: match, book, send the next) ------------
 def _closed_loop(id_base: int, window: int, messages: int = 10_000):
-    from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan
-    from WebSocketLoadLibrary.engine.picows_pool import PicowsPool, PicowsSocket
-    from WebSocketLoadLibrary.engine.pool import PooledConnection
+    from WebSocketLoadLibrary.engine import LoadPlan
     from WebSocketLoadLibrary.engine.step import LoadStep, _ClosedLoop
 
-    pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
-    ws = PicowsSocket(pool)
-    ws.transport = FakeTransport()
-    connection = ws.connection = PooledConnection(0, ws)
+    pool, (ws,) = fake_picows_sockets(1)
+    connection = ws.connection
     template = MessageTemplate(payload_size=4)
     step = LoadStep(pool, LoadPlan(rate=None, messages=messages, window=window), template, id_base)
     step.book = StepBook(1, template.id_extractor(), id_base, 0.0, None, template.id_fast_path())
@@ -205,27 +201,12 @@ class _Frame:
         return self.payload
 
 
-def _picows_sockets(count: int):
-    from WebSocketLoadLibrary.engine import ConnectionOptions
-    from WebSocketLoadLibrary.engine.picows_pool import PicowsPool, PicowsSocket
-    from WebSocketLoadLibrary.engine.pool import PooledConnection
-
-    pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
-    sockets = []
-    for slot in range(count):
-        ws = PicowsSocket(pool)
-        ws.transport = FakeTransport()
-        ws.connection = PooledConnection(slot, ws)
-        sockets.append(ws)
-    return pool, sockets
-
-
 @pytest.mark.parametrize("interval", [None, 0.001])
 def test_during_a_step_picows_frames_go_straight_to_its_receivers_and_after_it_to_the_socket(
         interval):
     template = MessageTemplate(payload_size=4)
     render = template.renderer()
-    pool, sockets = _picows_sockets(2)
+    pool, sockets = fake_picows_sockets(2)
     connections = [ws.connection for ws in sockets]
     book = StepBook(2, template.id_extractor(), 0, 0.0, interval, template.id_fast_path())
     pool.receive_with(connections, book.frame_receivers)

@@ -10,14 +10,12 @@ import time
 
 import pytest
 
-from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan, MessageTemplate, PlanError
+from WebSocketLoadLibrary.engine import LoadPlan, MessageTemplate, PlanError
 from WebSocketLoadLibrary.engine.bookkeeping import StepBook
-from WebSocketLoadLibrary.engine.picows_pool import PicowsPool, PicowsSocket
-from WebSocketLoadLibrary.engine.pool import PooledConnection
 from WebSocketLoadLibrary.engine.precise_sleep import PreciseSleeper
 from WebSocketLoadLibrary.engine.schedule import MAX_RUN, OpenLoopSchedule
 from WebSocketLoadLibrary.engine.step import LoadStep, auto_wake_interval
-from fake_transport import FakeTransport
+from fake_transport import fake_picows_sockets
 
 
 @pytest.mark.parametrize("rate, messages, connections, wake_s, run", [
@@ -56,16 +54,10 @@ def test_a_wake_interval_out_of_range_is_refused(wake_s):
 def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None, timer="precise",
           max_run=None):
     """Run the pacer over fake sockets; returns (book, per-connection ids sent, schedule)."""
-    pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))
-    sockets = []
-    for slot in range(connections):
-        ws = PicowsSocket(pool)
-        ws.transport = FakeTransport()
-        ws.connection = PooledConnection(slot, ws)
-        ws.connection.slot = slot
+    pool, sockets = fake_picows_sockets(connections)
+    for slot, ws in enumerate(sockets):
         ws.closed = slot in closed
         ws.close_code = 1001 if ws.closed else None
-        sockets.append(ws)
     template = MessageTemplate(payload_size=4)
     plan = LoadPlan(rate=rate, messages=messages, wake_interval_s=wake_s, max_run=max_run)
     step = LoadStep(pool, plan, template, id_base=500)
