@@ -82,8 +82,8 @@ class StepBook:
         return self.start + (message_id - self.id_base) * self.interval
 
     def reply(self, slot: int, message, now: float) -> bool:
-        """Book one reply read at `now` on connection `slot`; True if it matched (the
-        receivers of `frame_receivers`, one reply at a time: for tests and slow paths)."""
+        """Book one reply read at `now` on connection `slot`; True if it matched: the
+        receivers of `frame_receivers`, a reply at a time (how tests drive the book)."""
         if self._by_slot is None:
             self._by_slot = by_slot(self.frame_receivers([None] * len(self.outstanding)))
         return self._by_slot(slot, message, now)
