@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from .frames import BINARY, TEXT, by_slot
+from .frames import BINARY, TEXT, WholeMessage
 from .histogram import CHUNK, LatencyHistogram
 from .result import timeline_latency
 
@@ -40,7 +40,7 @@ class StepBook:
     __slots__ = ("extract_id", "id_base", "start", "interval", "outstanding", "sent", "received",
                  "lost", "unmatched", "invalid_replies", "send_errors", "last_send",
                  "last_reply", "_latency_s", "_service_s", "_lag_s", "latency", "service_time",
-                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors", "_by_slot",
+                 "lag", "max_lag_s", "_second", "_second_marks", "timeline", "errors", "_receivers",
                  "id_fast_path")
 
     def __init__(self, connections: int, extract_id, id_base: int = 0,
@@ -69,7 +69,7 @@ class StepBook:
         self._second_marks = (0, 0, 0)
         self.timeline: list[dict] = []
         self.errors: dict[str, int] = {}
-        self._by_slot = None
+        self._receivers = None
 
     # -- hot path ------------------------------------------------------------------------
     def sent_one(self, connection: int, message_id: int, now: float) -> None:
@@ -84,9 +84,9 @@ class StepBook:
     def reply(self, slot: int, message, now: float) -> bool:
         """Book one reply read at `now` on connection `slot`; True if it matched: the
         receivers of `frame_receivers`, a reply at a time (how tests drive the book)."""
-        if self._by_slot is None:
-            self._by_slot = by_slot(self.frame_receivers([None] * len(self.outstanding)))
-        return self._by_slot(slot, message, now)
+        if self._receivers is None:
+            self._receivers = self.frame_receivers([None] * len(self.outstanding))
+        return self._receivers[slot](None, WholeMessage(message, now))
 
     def frame_receivers(self, fallbacks: list) -> list:
         """Per connection, `on_frame(transport, frame) -> bool`: book a reply; True if it

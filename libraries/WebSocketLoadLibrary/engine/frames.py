@@ -35,10 +35,3 @@ def by_connection(receivers: list):
     def on_message(connection, message, now: float):
         return receivers[connection.slot](None, WholeMessage(message, now))
     return on_message
-
-
-def by_slot(receivers: list):
-    """`receive(slot, message, now) -> bool` over per-slot receivers."""
-    def receive(slot: int, message, now: float) -> bool:
-        return receivers[slot](None, WholeMessage(message, now))
-    return receive

@@ -1,8 +1,9 @@
 """A pool of open client connections, each with one reader for its whole life.
 
 The reader hands every message to the pool's current `on_message` (the running step's
-receivers, see `receive_with`, or a counter of stray replies between steps) and notes how the connection
-ended (close code and reason), so that a step learns at once when a server drops it.
+receivers, see `receive_with`, or a counter of stray replies between steps) and notes how
+the connection ended (close code and reason), so that a step learns at once when a server
+drops it.
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ class ClientPool:
         return [None] * len(connections)  # no frames but whole messages: never called
 
     def _listen(self, connections: list[PooledConnection], receivers: list | None) -> None:
-        """Install `receivers` as the sockets' own listeners (None: the sockets' own)."""
+        """Where sockets call a listener per frame (picows), install `receivers` as theirs
+        (None: their own back). Here there is none: every message goes through `on_message`."""
 
     transport = "websockets"
 
