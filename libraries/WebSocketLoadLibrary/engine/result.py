@@ -129,24 +129,30 @@ class LoadResult:
 
     @classmethod
     def merge(cls, results: list["LoadResult"], name: str = "merged") -> "LoadResult":
-        """One result from steps that ran at the same time (other processes or machines).
+        """One result from several steps: the shares of one step that other processes or
+        machines ran at the same time, or the steps of a run (mostly one after another).
 
-        Counters, rates and connections add up; histograms merge; the timeline adds up per
+        Counters and connections add up; histograms merge; the timeline adds up per
         wall-clock second; the load counts as applied only if it was applied everywhere.
+        Rates are taken over time (`_rate_over_time`, `_planned_rate`): steps that ran at
+        the same time add up, steps that ran one after another give the overall rate.
         """
         if not results:
             raise ValueError("nothing to merge")
         merged = cls(name=name)
         counters = ("connections", "planned_messages", "sent", "received", "lost", "unmatched",
-                    "invalid_replies", "send_errors", "achieved_send_rate",
-                    "achieved_receive_rate")
+                    "invalid_replies", "send_errors")
         for counter in counters:
             setattr(merged, counter, sum(getattr(r, counter) for r in results))
         modes = {r.mode for r in results}
         merged.mode = modes.pop() if len(modes) == 1 else "mixed"
         merged.latency_basis = results[0].latency_basis if merged.mode != "mixed" else "mixed"
-        targets = [r.target_rate for r in results]
-        merged.target_rate = None if None in targets else sum(targets)
+        merged.achieved_send_rate = _rate_over_time(
+            [(r.started_at, r.sent, r.achieved_send_rate) for r in results])
+        merged.achieved_receive_rate = _rate_over_time(
+            [(r.started_at, r.received, r.achieved_receive_rate) for r in results])
+        merged.target_rate = (None if any(r.target_rate is None for r in results)
+                              else _planned_rate(results))
         merged.started_at = min(r.started_at for r in results)
         for attr in ("planned_duration_s", "send_duration_s", "duration_s", "max_lag_s",
                      "final_lag_s", "reply_timeout_s", "rate_tolerance"):
@@ -197,3 +203,58 @@ def timeline_latency(histogram: LatencyHistogram) -> dict:
     return {"latency_p50_ms": p[50.0] / 1000, "latency_p99_ms": p[99.0] / 1000,
             "latency_max_ms": histogram.max_us() / 1000, "latency_histogram": histogram.encode()}
 
+
+# -- rates of merged steps ---------------------------------------------------------------
+def _rate_over_time(steps: list[tuple[float, int, float]]) -> float:
+    """Messages per second over the time any of the steps was at it.
+
+    `steps` are (started_at, count, rate). A step's window is count / rate long: the very
+    window the engine computed its rate over (engine/step.py `_result`), so one step merged
+    alone keeps its rate. The engine's windows begin a fixed lead after `started_at`, the
+    same for every step: taking `started_at` as the start moves every window alike and
+    leaves their union as it is. A merged result, merged again, counts as one stretch
+    from its start (right for the shares of one step, the only results merged twice).
+    """
+    windows = [(start, start + count / rate, count) for start, count, rate in steps
+               if count > 0 and rate > 0]
+    busy = _union_length([(start, stop) for start, stop, _ in windows])
+    return sum(count for _, _, count in windows) / busy if busy > 0 else 0.0
+
+
+def _union_length(spans: list[tuple[float, float]]) -> float:
+    busy, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop > end:
+            busy += stop - max(start, end)
+            end = stop
+    return busy
+
+
+def _planned_rate(results: list[LoadResult]) -> float:
+    """The target of steps merged: steps whose planned windows overlap ran together, and
+    their targets add up; groups that ran one after another are averaged over their time.
+
+    A group counts at its busiest moment rather than at its average over time: the shares
+    of one plan (workers, load agents) start a few ms apart and split the messages unevenly,
+    and their target must still be the plan's rate, not a hair below it.
+    """
+    events = []
+    for r in results:
+        if r.target_rate and r.planned_messages > 0:
+            end = r.started_at + r.planned_messages / r.target_rate
+            events += [(r.started_at, 1, r.target_rate), (end, -1, r.target_rate)]
+    # at one moment, ends sort before starts: back to back is one after another
+    events.sort(key=lambda event: event[:2])
+    weighted = busy = 0.0
+    active, rate, peak, group_start = 0, 0.0, 0.0, 0.0
+    for moment, change, target in events:
+        if change > 0 and active == 0:
+            rate, peak, group_start = 0.0, 0.0, moment
+        active += change
+        rate += change * target
+        peak = max(peak, rate)
+        if active == 0:
+            weighted += peak * (moment - group_start)
+            busy += moment - group_start
+    # no planned windows (results built by hand): nothing says when they ran
+    return weighted / busy if busy > 0 else sum(r.target_rate for r in results)
