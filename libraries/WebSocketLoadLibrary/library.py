@@ -108,7 +108,8 @@ class WebSocketLoadLibrary(DynamicCore):
     Every load keyword also saves its result, histograms included, to
     ``${OUTPUT DIR}/load-results/<suite>--<test>--<step>.json`` as soon as it has it, so
     a test that fails later keeps its figures. The folder holds the latest run: results
-    an earlier run saved there automatically are removed by the first save of a run.
+    an earlier run saved there automatically are removed by the first save of a run, once
+    that run has finished (two runs side by side in one output directory keep both).
     `Merge Load Results` (or ``python -m WebSocketLoadLibrary merge DIR``) merges them
     into one summary; `Load Results Should Not Regress` (or ``python -m
     WebSocketLoadLibrary compare BASELINE CURRENT``) checks them against a baseline;
