@@ -6,6 +6,7 @@ saved results.
     python -m WebSocketLoadLibrary merge output --json merged.json --html merged.html
     python -m WebSocketLoadLibrary compare baseline.json output --tolerance 10%
     LOAD_AGENT_SECRET=... python -m WebSocketLoadLibrary agent --host 10.0.0.5 --port 8270
+    LOAD_AGENT_SECRET=... python -m WebSocketLoadLibrary agent --tls-cert agent.pem --tls-key agent.key
 
 run: without --uri it starts the embedded mock server. Exits 0 when the load was applied and
 the delivery ratio is at least --min-delivery, 1 when not, 2 on bad input or a failed
@@ -15,8 +16,9 @@ into one summary with percentiles from the merged histograms. Exits 2 if there i
 compare: throughput and p95/p99 per step, matched by name, against a baseline (a result
 file, a merged file or a folder). Exits 1 on a regression or a missing step, 2 on bad input.
 agent: serve this machine's share of distributed load steps to a controller suite (a Robot
-Framework remote library; every request must be signed with the shared secret). `agent
---help` tells more.
+Framework remote library; every request must be signed with the shared secret; https:// with
+--tls-cert/--tls-key; --request-threads and --request-timeout bound what clients can hold).
+`agent --help` tells more.
 """
 from __future__ import annotations
 
@@ -68,7 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help="default: FOLDER/merged-load-results.json")
     merge.add_argument("--html", dest="html_path", metavar="FILE",
                        help="default: FOLDER/merged-load-results.html")
-    commands.add_parser("agent", help="serve load steps to a controller (agent --help)")
+    commands.add_parser("agent", help="serve load steps to a controller, optionally over TLS "
+                                      "(agent --help)")
     compare = commands.add_parser("compare", help="check results against a baseline")
     compare.add_argument("baseline", help="result file, merged file or folder")
     compare.add_argument("current", help="result file, merged file or folder")

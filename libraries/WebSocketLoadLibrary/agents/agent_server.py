@@ -1,27 +1,40 @@
 """The load agent: `LoadAgentLibrary` served as a Robot Framework remote library.
 
     LOAD_AGENT_SECRET=... python -m WebSocketLoadLibrary agent --host 10.0.0.5 --port 8270
+    ... agent --tls-cert agent.pem --tls-key agent.key    # https://, controller gets ca_file
 
-It is robotremoteserver's server with two changes: every request must be signed with the
-shared secret (see signing.py), and requests are served in threads, so one slow or hostile
-client cannot hold the agent (the keywords themselves run one at a time).
+It is robotremoteserver's server with these changes: every request must be signed with the
+shared secret (see signing.py); requests are received by one thread that gives each client
+`--request-timeout` seconds to send its whole request (request_intake.py), so idle or
+half-sent connections cost no thread and cannot hold the agent; whole requests are served by
+a fixed set of `--request-threads` threads (the keywords themselves run one at a time, so
+more would only wait); and the port can speak TLS.
 """
 from __future__ import annotations
 
 import argparse
+import io
+import queue
+import ssl
 import sys
-from socketserver import ThreadingMixIn
+import threading
 from xmlrpc.server import SimpleXMLRPCRequestHandler
 
 from robotremoteserver import RobotRemoteServer, StoppableXMLRPCServer
 
 from .. import __version__
 from .agent_library import LoadAgentLibrary
+from .client import TLS_REQUIRED_REASON
+from .request_intake import RequestIntake, WholeRequest
 from .signing import DEFAULT_SECRET_ENV, HEADER, SecretError, Verifier, secret_from_env, \
     secret_from_file
 
 MAX_REQUEST_BYTES = 16 << 20
-REQUEST_SOCKET_TIMEOUT_S = 30
+DEFAULT_REQUEST_THREADS = 16
+DEFAULT_REQUEST_TIMEOUT_S = 10.0   # the controller's own default call timeout: it has given up
+REPLY_SEND_TIMEOUT_S = 30.0        # how long a client that stops reading holds a thread
+ACCEPT_BACKLOG = 128               # socketserver's 5 would let a burst of connects stall the rest
+_TLS_REQUIRED_BODY = b"this load agent speaks TLS: give its address as https://host:port\n"
 
 
 def _log(text: str) -> None:
@@ -32,7 +45,16 @@ def _log(text: str) -> None:
 
 class SignedRequestHandler(SimpleXMLRPCRequestHandler):
     rpc_paths = ("/", "/RPC2")
-    timeout = REQUEST_SOCKET_TIMEOUT_S   # a half-sent request cannot hold a thread forever
+
+    def __init__(self, request, client_address, server, received: bytes):
+        self.received = received
+        super().__init__(request, client_address, server)
+
+    def setup(self):
+        # the intake has read the whole request: parse it from memory, answer on the socket
+        self.connection = self.request
+        self.rfile = io.BytesIO(self.received)
+        self.wfile = self.connection.makefile("wb")
 
     def do_POST(self):
         try:
@@ -65,21 +87,73 @@ class SignedRequestHandler(SimpleXMLRPCRequestHandler):
         _log(f"[agent] {self.client_address[0]}: {format % args}")
 
 
-class SignedXMLRPCServer(ThreadingMixIn, StoppableXMLRPCServer):
-    daemon_threads = True
+class SignedXMLRPCServer(StoppableXMLRPCServer):
+    """Accepts on the serving thread, receives on the intake's, answers on a request thread."""
+    request_queue_size = ACCEPT_BACKLOG
 
-    def __init__(self, host: str, port: int, verifier: Verifier):
+    def __init__(self, host: str, port: int, verifier: Verifier,
+                 tls: ssl.SSLContext | None = None,
+                 request_threads: int = DEFAULT_REQUEST_THREADS,
+                 request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S):
         StoppableXMLRPCServer.__init__(self, host, port)
         self.RequestHandlerClass = SignedRequestHandler
-        self.verifier = verifier
+        self.verifier, self.tls = verifier, tls
+        self.request_threads, self.request_timeout_s = request_threads, request_timeout_s
+        self._whole_requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._intake: RequestIntake | None = None
+
+    def server_activate(self):
+        super().server_activate()
+        self._intake = RequestIntake(self._whole_requests.put, self.request_timeout_s,
+                                     MAX_REQUEST_BYTES, self.tls, _log)
+        for number in range(1, self.request_threads + 1):
+            threading.Thread(target=self._answer_whole_requests, daemon=True,
+                             name=f"agent-request-{number}").start()
+
+    def process_request(self, request, client_address):
+        self._intake.add(request, client_address)
+
+    def server_close(self):
+        super().server_close()
+        if self._intake is not None:
+            self._intake.close()
+            for _ in range(self.request_threads):
+                self._whole_requests.put(None)
+
+    def _answer_whole_requests(self) -> None:
+        while (request := self._whole_requests.get()) is not None:
+            self._answer(request)
+
+    def _answer(self, request: WholeRequest) -> None:
+        try:
+            request.sock.settimeout(REPLY_SEND_TIMEOUT_S)
+            if request.plain_to_tls:
+                _log(f"[agent] refused a plain-HTTP request from {request.address[0]}: this "
+                     f"agent speaks TLS (https://)")
+                request.sock.sendall(
+                    f"HTTP/1.0 400 {TLS_REQUIRED_REASON}\r\nContent-Type: text/plain\r\n"
+                    f"Content-Length: {len(_TLS_REQUIRED_BODY)}\r\n\r\n".encode()
+                    + _TLS_REQUIRED_BODY)
+            else:
+                self.RequestHandlerClass(request.sock, request.address, self, request.data)
+        except OSError:
+            pass   # the client went away; nothing to answer
+        except Exception:
+            self.handle_error(request.sock, request.address)
+        finally:
+            self.shutdown_request(request.sock)
 
 
 class LoadAgentServer(RobotRemoteServer):
     def __init__(self, library: LoadAgentLibrary, secret: str, host: str = "127.0.0.1",
-                 port: int = 8270, port_file: str | None = None):
+                 port: int = 8270, port_file: str | None = None,
+                 tls: ssl.SSLContext | None = None,
+                 request_threads: int = DEFAULT_REQUEST_THREADS,
+                 request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S):
         super().__init__(library, host, port, port_file=port_file, serve=False,
                          allow_remote_stop=False)
-        self._server = SignedXMLRPCServer(host, int(port), Verifier(secret))
+        self._server = SignedXMLRPCServer(host, int(port), Verifier(secret), tls,
+                                          request_threads, request_timeout_s)
         self._register_functions(self._server)
         self.library = library
 
@@ -103,7 +177,60 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--secret-file", metavar="FILE", help="read the shared secret from FILE")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop")
     parser.add_argument("--port-file", metavar="FILE", help="write the bound port to FILE")
-    return parser.parse_args(argv)
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="serve https:// with this certificate (PEM); controllers trust its "
+                             "CA with Connect Load Agents ca_file=...")
+    parser.add_argument("--tls-key", metavar="FILE",
+                        help="the certificate's private key (PEM; default: in --tls-cert)")
+    parser.add_argument("--request-threads", type=_at_least_one, metavar="N",
+                        default=DEFAULT_REQUEST_THREADS,
+                        help=f"requests answered at once (default {DEFAULT_REQUEST_THREADS}); "
+                             f"waiting connections cost no thread")
+    parser.add_argument("--request-timeout", type=_positive_seconds, metavar="SECONDS",
+                        default=DEFAULT_REQUEST_TIMEOUT_S,
+                        help=f"a client that has not sent its whole request this many seconds "
+                             f"after connecting is dropped (default "
+                             f"{DEFAULT_REQUEST_TIMEOUT_S:g}); the keyword it runs may take longer")
+    args = parser.parse_args(argv)
+    if args.tls_key and not args.tls_cert:
+        parser.error("--tls-key needs --tls-cert (the certificate it belongs to)")
+    return args
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
+
+
+def server_tls_context(cert_file: str, key_file: str | None) -> ssl.SSLContext:
+    """The agent's TLS context; ValueError saying which file is wrong and how."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except ssl.SSLError as error:
+        detail = f" ({error.reason})" if error.reason else ""   # else only "PEM lib"
+        raise ValueError(f"--tls-cert {cert_file} and --tls-key {key_file or '(in the cert file)'} "
+                         f"are not a PEM certificate and its private key{detail}") from None
+    except OSError as error:
+        raise ValueError(f"cannot read {error.filename or cert_file}: "
+                         f"{error.strerror or error}") from None
+    return context
 
 
 def main(argv=None) -> int:
@@ -114,9 +241,15 @@ def main(argv=None) -> int:
     except SecretError as error:
         print(f"agent: {error}", file=sys.stderr)
         return 2
+    try:
+        tls = server_tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    except ValueError as error:
+        print(f"agent: {error}", file=sys.stderr)
+        return 2
     library = LoadAgentLibrary(args.name or None, args.loop)
     try:
-        server = LoadAgentServer(library, secret, args.host, args.port, args.port_file)
+        server = LoadAgentServer(library, secret, args.host, args.port, args.port_file, tls,
+                                 args.request_threads, args.request_timeout)
         port = server.activate()
     except OSError as error:
         print(f"agent: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
@@ -124,9 +257,10 @@ def main(argv=None) -> int:
         library._shutdown()
         return 2
     name = library._name
+    scheme, over = ("https", " over TLS") if tls else ("http", "")
     print(f"WebSocketLoadLibrary {__version__} load agent '{name}' ready at "
-          f"http://{args.host}:{port} (Robot Framework remote library; requests must be "
-          f"signed with the shared secret; Ctrl+C stops)", flush=True)
+          f"{scheme}://{args.host}:{port} (Robot Framework remote library{over}; requests must "
+          f"be signed with the shared secret; Ctrl+C stops)", flush=True)
     try:
         server.serve(log=False)
     finally:

@@ -1,10 +1,12 @@
-"""The controller's side of one agent: signed XML-RPC calls of the agent's remote keywords."""
+"""The controller's side of one agent: signed XML-RPC calls of the agent's remote keywords,
+over http:// or, to an agent started with a certificate, https:// (the signing is the same)."""
 from __future__ import annotations
 
 import http.client
 import json
 import os
 import socket
+import ssl
 import time
 import xmlrpc.client
 from dataclasses import dataclass, field
@@ -13,6 +15,10 @@ from urllib.parse import urlsplit
 from .. import __version__
 from ..engine.errors import EngineError
 from .signing import HEADER, sign
+
+# the reason phrase of the agent's HTTP 400 to a plain-HTTP request on its TLS port
+TLS_REQUIRED_REASON = "Plain HTTP to a TLS load agent: use https://"
+_HOSTNAME_MISMATCH_CODES = (62, 64)   # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH
 
 
 class AgentError(EngineError):
@@ -25,14 +31,17 @@ class AgentError(EngineError):
 
 
 class _SignedTransport(xmlrpc.client.Transport):
-    def __init__(self, secret: str, timeout_s: float):
+    def __init__(self, secret: str, timeout_s: float, tls: ssl.SSLContext | None = None):
         super().__init__()
-        self._secret, self.timeout_s = secret, timeout_s
+        self._secret, self.timeout_s, self._tls = secret, timeout_s, tls
 
     def make_connection(self, host):
         # a fresh connection per call, with our timeout: a dead agent fails fast
-        self._connection = host, http.client.HTTPConnection(host, timeout=self.timeout_s)
-        return self._connection[1]
+        connection = (http.client.HTTPSConnection(host, timeout=self.timeout_s, context=self._tls)
+                      if self._tls is not None
+                      else http.client.HTTPConnection(host, timeout=self.timeout_s))
+        self._connection = host, connection
+        return connection
 
     def send_request(self, host, handler, request_body, debug):
         self._handler = handler
@@ -61,10 +70,13 @@ class AgentClient:
     info: dict = field(default_factory=dict)
     clock: ClockOffset = field(default_factory=ClockOffset)
     session: str | None = None   # this controller's session on the agent, from hello()
+    ca_file: str | None = None   # the CA to trust for an https:// agent (default: the system's)
+    _tls: ssl.SSLContext | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         self.uri = normalise_uri(self.uri)
         self.name = self.name or self.uri
+        self._tls = tls_context(self.uri, self.ca_file)
 
     @property
     def label(self) -> str:
@@ -72,7 +84,7 @@ class AgentClient:
 
     def call(self, keyword: str, *args, timeout_s: float | None = None):
         """Runs one of the agent's remote keywords; its return value, or AgentError."""
-        transport = _SignedTransport(self.secret, timeout_s or self.timeout_s)
+        transport = _SignedTransport(self.secret, timeout_s or self.timeout_s, self._tls)
         proxy = xmlrpc.client.ServerProxy(self.uri, transport=transport, allow_none=True)
         try:
             reply = proxy.run_keyword(keyword, list(args), {})
@@ -81,9 +93,19 @@ class AgentClient:
                 raise AgentError(f"load agent {self.label} refused the shared secret (HTTP "
                                  f"403): give the controller the same secret as the agent "
                                  f"(the agent's console says why it refused)") from None
+            if error.errcode == 400 and error.errmsg == TLS_REQUIRED_REASON:
+                raise AgentError(f"load agent {self.label} speaks TLS: give its address as "
+                                 f"https://{self.uri.split('://', 1)[1]} and the CA that "
+                                 f"signed its certificate as ca_file") from None
             raise AgentError(f"load agent {self.label} answered HTTP {error.errcode} "
                              f"{error.errmsg} to {keyword!r}: is it a WebSocketLoadLibrary "
                              f"agent?") from None
+        except ssl.SSLCertVerificationError as error:
+            raise AgentError(self._untrusted(error)) from None
+        except ssl.SSLError as error:
+            raise AgentError(f"load agent {self.label}: the TLS handshake failed "
+                             f"({error.reason or error}): is the agent started with --tls-cert? "
+                             f"Without it, it serves plain http://") from None
         except (ConnectionError, socket.timeout, TimeoutError, OSError) as error:
             raise AgentError(f"load agent {self.label} cannot be reached ({_doing(keyword)}): "
                              f"{_why(error)}",
@@ -98,6 +120,18 @@ class AgentClient:
             raise AgentError(f"load agent {self.label} failed to {_doing(keyword)}: "
                              f"{reply.get('error') or 'no reason given'}")
         return reply.get("return")
+
+    def _untrusted(self, error: ssl.SSLCertVerificationError) -> str:
+        why = error.verify_message or error.reason or str(error)
+        if error.verify_code in _HOSTNAME_MISMATCH_CODES:
+            return (f"load agent {self.label}: its TLS certificate is not for the host in its "
+                    f"address ({why}): give the address by a name or IP address the "
+                    f"certificate names")
+        whose = (f"ca_file {self.ca_file} is not the CA that signed it" if self.ca_file
+                 else "no ca_file given, and the system's CAs do not vouch for it")
+        return (f"load agent {self.label}: its TLS certificate is not trusted ({why}; {whose}): "
+                f"give Connect Load Agents ca_file=<PEM file of the CA that signed the agent's "
+                f"certificate>")
 
     def call_json(self, keyword: str, *args, timeout_s: float | None = None):
         return json.loads(self.call(keyword, *args, timeout_s=timeout_s))
@@ -145,8 +179,8 @@ class AgentClient:
 
 
 def normalise_uri(uri: str) -> str:
-    """`http://host:port` from `host:port`, `http://host:port/` or the like; a clear error
-    for anything else."""
+    """`http://host:port` from `host:port`, `http://host:port/` or the like (`https://` kept);
+    a clear error for anything else."""
     text = str(uri).strip()
     if "://" not in text:
         text = "http://" + text
@@ -155,12 +189,31 @@ def normalise_uri(uri: str) -> str:
         port = parts.port
     except ValueError:
         port = -1
-    if parts.scheme != "http" or not parts.hostname or port is None or port < 0 \
-            or parts.username or parts.password:
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None \
+            or port < 0 or parts.username or parts.password:
         raise AgentError(f"not a load agent address: {uri!r} (expected http://host:port, "
-                         f"e.g. http://10.0.0.5:8270)")
+                         f"e.g. http://10.0.0.5:8270, or https://host:port for an agent "
+                         f"started with --tls-cert)")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"http://{host}:{port}{parts.path.rstrip('/')}"
+    return f"{parts.scheme}://{host}:{port}{parts.path.rstrip('/')}"
+
+
+def tls_context(uri: str, ca_file: str | None) -> ssl.SSLContext | None:
+    """What an https:// agent's certificate is checked against (None for http://); a clear
+    error for a ca_file that cannot be used."""
+    if not uri.startswith("https://"):
+        if ca_file:
+            raise AgentError(f"ca_file is for load agents served over TLS, but {uri} is plain "
+                             f"http: start the agent with --tls-cert and give its address as "
+                             f"https://...")
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file or None)
+    except ssl.SSLError as error:
+        raise AgentError(f"ca_file {ca_file} holds no usable CA certificate (PEM expected): "
+                         f"{error.reason or error}") from None
+    except OSError as error:
+        raise AgentError(f"ca_file {ca_file} cannot be read: {error.strerror or error}") from None
 
 
 def _doing(keyword: str) -> str:

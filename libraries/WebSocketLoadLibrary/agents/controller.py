@@ -49,8 +49,10 @@ class AgentFleet:
         self.options: ConnectionOptions | None = None
 
     @classmethod
-    def connect(cls, uris, secret: str, timeout_s: float = 10.0) -> "AgentFleet":
-        agents = [AgentClient(uri, secret, timeout_s) for uri in uris]
+    def connect(cls, uris, secret: str, timeout_s: float = 10.0,
+                ca_file: str | None = None) -> "AgentFleet":
+        """`ca_file`: the CA that signed the certificates of https:// agents."""
+        agents = [AgentClient(uri, secret, timeout_s, ca_file=ca_file) for uri in uris]
         uris_seen = [a.uri for a in agents]
         duplicates = sorted({u for u in uris_seen if uris_seen.count(u) > 1})
         if duplicates:

@@ -29,7 +29,8 @@ class AgentKeywords(LibraryComponent):
     @keyword
     def connect_load_agents(self, *agent_uris: str, secret: Secret | None = None,
                             secret_env: str = DEFAULT_SECRET_ENV,
-                            timeout: Duration = Duration(10)) -> int:
+                            timeout: Duration = Duration(10),
+                            ca_file: str | None = None) -> int:
         """Connects to load agents on other machines and returns how many answered.
 
         An agent is ``python -m WebSocketLoadLibrary agent`` running on a machine that
@@ -42,17 +43,31 @@ class AgentKeywords(LibraryComponent):
         or leave it in the environment variable named by ``secret_env`` (default
         ``LOAD_AGENT_SECRET``). An agent started with another secret refuses every request.
 
+        An agent started with ``--tls-cert`` and ``--tls-key`` serves TLS: give its address
+        as ``https://host:port`` (a name or IP address its certificate names) and, unless a
+        CA the system trusts signed its certificate, that CA's certificate (PEM) as
+        ``ca_file``. Requests are then encrypted too, and signed as ever. The keyword fails
+        saying so when the certificate is not trusted (naming ``ca_file``), when an
+        ``https://`` address reaches a plain agent, or an ``http://`` one a TLS agent.
+
         Each agent must answer within ``timeout`` and run this library's own version; the
         keyword fails naming every agent that could not be reached, refused the secret or
-        runs another version (plans and results change between versions). It also measures each agent's clock
-        against this machine's (the round trip with least delay, as NTP does) and logs a
-        table of the agents with their offsets. Clocks need not be in sync: latency is
-        measured on each agent's own clock; offsets only line up the agents' start and their
-        timelines in the charts.
+        runs another version (plans and results change between versions). It also measures
+        each agent's clock against this machine's (the round trip with least delay, as NTP
+        does) and logs a table of the agents with their offsets. Clocks need not be in sync:
+        latency is measured on each agent's own clock; offsets only line up the agents' start
+        and their timelines in the charts.
+
+        Stray connections to an agent's port cannot keep a controller out: the agent gives a
+        request one of its ``--request-threads`` threads (default 16) only once the request
+        has arrived whole, and drops a client that has not sent all of it within
+        ``--request-timeout`` (default 10 s). What a request then runs on the agent has no
+        such limit.
 
         Example:
         | Connect Load Agents | http://10.0.0.5:8270 | http://10.0.0.6:8270 |
         | Connect Load Agents | ${AGENTS} | secret=${agent_secret} |
+        | Connect Load Agents | https://loadgen-1.lan:8270 | ca_file=${CURDIR}/agents-ca.pem |
         """
         uris = [uri for text in agent_uris for uri in re.split(r"[,\s]+", str(text)) if uri]
         if not uris:
@@ -61,7 +76,7 @@ class AgentKeywords(LibraryComponent):
         shared = (check_secret(reveal(secret), "the secret argument") if secret is not None
                   else secret_from_env(secret_env))
         self._forget_agents()
-        fleet = AgentFleet.connect(uris, shared, float(timeout))
+        fleet = AgentFleet.connect(uris, shared, float(timeout), ca_file or None)
         self.state.agents = fleet
         logger.info(_agents_html(fleet), html=True)
         self.console(f"[INFO] {len(fleet.agents)} load agent(s): " + ", ".join(
@@ -87,7 +102,8 @@ class AgentKeywords(LibraryComponent):
         arguments are those of `Connect Clients`, except the token: ``token_env`` names an
         environment variable *on the agents* (the token then never leaves their machines);
         a ``token`` given as a Secret is sent to the agents inside the signed request, in
-        clear text on the wire, so tunnel the agent ports on an untrusted network.
+        clear text on the wire unless the agents use TLS (``https://``, see `Connect Load
+        Agents`).
         ``ca_file`` is a path on the agents' machines.
 
         Connections replace any the agents had open. The keyword fails naming every agent
