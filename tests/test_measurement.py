@@ -68,8 +68,25 @@ def test_a_rate_the_generator_cannot_reach_is_flagged_as_not_applied(server, eng
     assert not result.load_applied             # ... the planned load was not applied
     assert result.achieved_send_rate < 1_000_000
     assert "achieved send rate" in result.not_applied_reasons[0]
-    assert "behind its schedule" in result.not_applied_reasons[0]
-    assert result.max_lag_s > 0.1
+    # 100,000 messages due within 10 ms: all but those of the first 10 ms go out late
+    assert result.late_messages > result.sent // 2
+    assert "went out more than 10 ms late" in result.not_applied_reasons[0]
+
+
+def test_a_generator_that_stalls_for_a_sustained_share_of_a_step_is_flagged(server, engine,
+                                                                          connect):
+    pool = connect(server.uri, count=4)
+    running = engine.start_step(pool, LoadPlan(rate=1000, messages=3000), server_pid=server.pid)
+    time.sleep(0.5)
+    # the generator's event loop does nothing else for 1.5 s: half the step's messages are
+    # due in that time (a slower machine only makes them later)
+    engine.loop.loop.call_soon_threadsafe(time.sleep, 1.5)
+    result = running.wait()
+    assert result.received == 3000               # everything arrived, yet ...
+    assert not result.load_applied               # ... not at the planned times
+    assert result.late_messages >= 1000 and result.longest_late_s >= 1.0
+    assert "went out more than 10 ms late, the longest stretch behind" in \
+        result.not_applied_reasons[-1]
 
 
 def test_closed_loop_at_max_rate_reports_service_time_as_latency(server, engine, connect):
@@ -214,4 +231,7 @@ def test_a_server_that_stops_reading_pushes_back_and_the_pacer_shows_the_lag(ser
     assert result.received == 10_000
     assert result.max_lag_s > 0.3        # the pacer waited on TCP backpressure ...
     assert result.latency_ms(99) > 500   # ... and the messages it held back count as late
+    assert not result.load_applied and not result.generator_saturated   # the server's doing
+    assert "times for the server to read what was sent (TCP backpressure)" in \
+        result.not_applied_reasons[0]
     assert server.stats()["faults"]["read_stall_remaining"] == 0

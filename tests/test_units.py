@@ -259,51 +259,6 @@ def test_unread_bytes_are_what_arrived_on_the_sockets_and_was_not_read():
     assert probe.per_connection() is None  # closed sockets are skipped, not fatal
 
 
-@pytest.mark.parametrize("unread_bytes, applied", [(None, True), (300, True), (30_000, False)])
-def test_replies_waiting_unread_in_the_generator_mark_the_load_not_applied(unread_bytes, applied):
-    from WebSocketLoadLibrary.engine.step import LoadStep
-    template = MessageTemplate(payload_size=32)                       # ~100-byte messages
-    step = LoadStep(None, LoadPlan(rate=10_000, messages=20_000), template, id_base=1)
-    result = LoadResult(mode="open", target_rate=10_000, connections=10, sent=20_000,
-                        received=20_000, achieved_send_rate=10_000, achieved_receive_rate=10_000)
-    generator = {"cpu_percent_mean": 50.0}
-    if unread_bytes is not None:
-        generator["unread_reply_bytes_median"] = unread_bytes
-    result.resources = {"generator": generator}
-    step._judge(result)
-    # 1,000 replies/s per connection of ~100 bytes: 300 bytes is ~3 ms of them, 30 kB ~300 ms
-    assert result.load_applied is applied, result.not_applied_reasons
-    assert result.generator_saturated is not applied
-    if not applied:
-        assert "replies waited unread in the generator's sockets" in result.not_applied_reasons[0]
-
-
-@pytest.mark.parametrize("lag_ms, cpu, backpressure, achieved, applied, reason", [
-    (2, 50, 0, 9_990, True, None),
-    (40, 50, 0, 9_990, False, "the generator fell behind its schedule (lag p99 40.0 ms, CPU 50%"),
-    (40, 50, 7, 9_990, False, "waiting 7 times for the server to read what was sent"),
-    (40, 95, 0, 9_990, False, "generator CPU saturated (95% of one core) with schedule lag p99"),
-    (40, 50, 0, 8_000, False, "achieved send rate 8000.0 msg/s is below the target 10000"),
-])
-def test_a_pacer_behind_its_schedule_marks_the_load_not_applied(lag_ms, cpu, backpressure,
-                                                                achieved, applied, reason):
-    from WebSocketLoadLibrary.engine.step import LoadStep
-    step = LoadStep(None, LoadPlan(rate=10_000, messages=20_000),
-                    MessageTemplate(payload_size=32), id_base=1)
-    step.backpressure_waits = backpressure
-    result = LoadResult(mode="open", target_rate=10_000, connections=10, sent=20_000,
-                        received=20_000, achieved_send_rate=achieved,
-                        achieved_receive_rate=achieved)
-    result.resources = {"generator": {"cpu_percent_mean": float(cpu)}}
-    result.lag.record_many([100] * 90 + [lag_ms * 1000] * 10)  # the slowest 10% of batches
-    step._judge(result)
-    assert result.load_applied is applied, result.not_applied_reasons
-    assert result.generator_saturated is (not applied and not backpressure)
-    if reason:
-        assert len(result.not_applied_reasons) == 1
-        assert reason in result.not_applied_reasons[0]
-
-
 # -- result ----------------------------------------------------------------------------
 def _result(name, latencies_us, sent, received, started_at=1000.0):
     result = LoadResult(name=name, target_rate=100.0, connections=1, planned_messages=sent,

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from .histogram import LatencyHistogram
+from .lateness import LATE_FLOOR_S
 
 OPEN_LOOP_BASIS = "intended send time"
 CLOSED_LOOP_BASIS = "actual send time (closed loop: latency is service time)"
@@ -37,6 +38,9 @@ class LoadResult:
     achieved_receive_rate: float = 0.0
     max_lag_s: float = 0.0
     final_lag_s: float = 0.0
+    late_messages: int = 0              # sent later than late_bound_s after their due time
+    late_bound_s: float = LATE_FLOOR_S
+    longest_late_s: float = 0.0         # the longest unbroken stretch behind (schedule time)
     rate_tolerance: float = 0.05
     load_applied: bool = True
     not_applied_reasons: list = field(default_factory=list)
@@ -98,6 +102,11 @@ class LoadResult:
             "latency_max_ms": self.latency.max_us() / 1000,
             **{f"service_p{_label(p)}_ms": service[float(p)] / 1000 for p in (50, 99)},
             "max_lag_ms": round(self.max_lag_s * 1000, 3),
+            "lag_p99_ms": round(self.lag.percentile_us(99) / 1000, 3),
+            "final_lag_ms": round(self.final_lag_s * 1000, 3),
+            "late_messages": self.late_messages,
+            "late_bound_ms": round(self.late_bound_s * 1000, 3),
+            "longest_late_ms": round(self.longest_late_s * 1000, 3),
             "connections_closed": sum(self.connections_closed.values()),
             "load_applied": self.load_applied,
             "not_applied_reasons": list(self.not_applied_reasons),
@@ -141,7 +150,7 @@ class LoadResult:
             raise ValueError("nothing to merge")
         merged = cls(name=name)
         counters = ("connections", "planned_messages", "sent", "received", "lost", "unmatched",
-                    "invalid_replies", "send_errors")
+                    "invalid_replies", "send_errors", "late_messages")
         for counter in counters:
             setattr(merged, counter, sum(getattr(r, counter) for r in results))
         modes = {r.mode for r in results}
@@ -155,7 +164,8 @@ class LoadResult:
                               else _planned_rate(results))
         merged.started_at = min(r.started_at for r in results)
         for attr in ("planned_duration_s", "send_duration_s", "duration_s", "max_lag_s",
-                     "final_lag_s", "reply_timeout_s", "rate_tolerance"):
+                     "final_lag_s", "late_bound_s", "longest_late_s", "reply_timeout_s",
+                     "rate_tolerance"):
             setattr(merged, attr, max(getattr(r, attr) for r in results))
         merged.load_applied = all(r.load_applied for r in results)
         merged.generator_saturated = any(r.generator_saturated for r in results)

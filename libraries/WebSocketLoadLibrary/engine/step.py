@@ -20,16 +20,16 @@ from .bookkeeping import StepBook, digits
 from .errors import EngineError, PlanError
 from .frames import BINARY, TEXT
 from .histogram import CHUNK
+from .lateness import Lateness, late_bound_s
 from .messages import MessageTemplate
 from .pool import ClientPool
 from .resources import ResourceSampler, UnreadBytes
 from .result import CLOSED_LOOP_BASIS, OPEN_LOOP_BASIS, LoadResult
 from .precise_sleep import PreciseSleeper
 from .schedule import MAX_RUN, OpenLoopSchedule
+from .verdict import judge
 
 START_LEAD_S = 0.005        # the first message is due a moment after the step starts
-SATURATED_CPU_PERCENT = 90  # the event loop is one thread: ~100% is all it gets
-NOTABLE_LAG_S = 0.010      # schedule lag worth naming in a verdict
 PACING_TIMERS = ("precise", "spin", "loop")
 WAKE_INTERVAL_S = (0.00025, 0.001)  # the pacer's shortest and longest wake interval
 WAKE_INTERVAL_PER_RATE = 1e-8       # seconds of wake interval per msg/s between them
@@ -137,6 +137,7 @@ class LoadStep:
         self.sending_done = False
         self.closes: dict[str, int] = {}   # how connections ended during the step
         self.backpressure_waits = 0        # times the pacer waited for the server to read
+        self.lateness: Lateness | None = None
 
     def progress(self) -> dict:
         """A snapshot for progress reports (safe to read from another thread)."""
@@ -240,6 +241,8 @@ class LoadStep:
         begin, render, head = self.template.batch_renderer()
         send_batch = self._batch_sender(schedule, writer, sockets, senders, render, head)
         due_count, intended_time = schedule.due_count, schedule.intended_time
+        self.lateness = lateness = Lateness(late_bound_s(schedule.rate, len(sockets)), schedule)
+        late_bound = lateness.bound_s
         # `woke`: when the last wake was planned for (not when it came: a timer that fires
         # late must not push the next wake, and every later one, later still)
         k, woke, waking = 0, -math.inf, False
@@ -263,8 +266,11 @@ class LoadStep:
             if not waking:  # due while we were busy: this is the wake the next one follows
                 woke = now
             waking = False
-            book.lagging(now - intended_time(k))
+            lag = now - intended_time(k)
+            book.lagging(lag)
             end = min(due, k + max_batch)
+            if lag > late_bound or lateness.behind:
+                lateness.batch(k, end, now)
             book.sent += end - k
             book.last_send = now
             send_batch(k, end, now, begin(wall()))
@@ -272,6 +278,7 @@ class LoadStep:
             if end < due:
                 await asyncio.sleep(0)  # behind schedule: let replies in, then go on
                 waking = True
+        lateness.finish()
 
     def _batch_sender(self, schedule, writer, sockets, senders, render, head):
         """`send_batch(k, end, now, batch)`: messages k..end-1, booked as sent at `now`.
@@ -389,73 +396,14 @@ class LoadStep:
             result.achieved_receive_rate = book.received / window if window > 0 else 0.0
         if schedule is not None and book.sent:
             result.final_lag_s = max(0.0, book.last_send - schedule.intended_time(schedule.messages - 1))
-        self._judge(result)
-        return result
-
-    def _judge(self, result: LoadResult) -> None:
-        """Decide whether the planned load was really applied, and say why not."""
-        reasons = []
-        generator = result.resources.get("generator", {})
-        cpu = generator.get("cpu_percent_mean", 0.0)
-        lag_p99_s = result.lag.percentile_us(99) / 1e6
-        # asyncio fills idle time with smaller batches, so a busy CPU alone is not saturation:
-        # saturated means busy *and* unable to keep to the schedule
-        result.generator_saturated = (cpu >= SATURATED_CPU_PERCENT
-                                      and (result.mode == "closed" or lag_p99_s > NOTABLE_LAG_S))
-        # the pacer can keep to its schedule while the replies queue unread in the sockets:
-        # the generator is then as saturated as when it lags, only on its receiving side
-        unread_s = self._unread_reply_s(result, generator.get("unread_reply_bytes_median"))
-        if result.send_errors:
-            first = next((e for e in result.errors if e.startswith("not sent")), "not sent")
-            reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
-                           f"sent ({first.removeprefix('not sent: ')})")
-        if result.mode == "open":
-            floor = result.target_rate * (1 - result.rate_tolerance)
-            short = result.achieved_send_rate < floor
-            if short:
-                behind = (f": the generator fell up to {result.max_lag_s:.3f} s behind its schedule"
-                          if result.max_lag_s >= NOTABLE_LAG_S else "")
-                reasons.append(
-                    f"achieved send rate {result.achieved_send_rate:.1f} msg/s is below the "
-                    f"target {result.target_rate:g} msg/s (tolerance "
-                    f"{result.rate_tolerance:.0%}){behind}")
-            if result.generator_saturated:
-                reasons.append(
-                    f"generator CPU saturated ({cpu:.0f}% of one core) with schedule lag p99 "
-                    f"{lag_p99_s * 1000:.1f} ms: latencies include the generator's own queueing")
-            if lag_p99_s > NOTABLE_LAG_S and not result.generator_saturated:
-                # late sends change the load the server saw (bursts after gaps), whatever
-                # the generator's CPU mean over the step says
-                waits = self.backpressure_waits
-                result.generator_saturated = not waits
-                if not short:  # else the short rate's reason says it already
-                    reasons.append(
-                        f"the pacer fell behind its schedule (lag p99 {lag_p99_s * 1000:.1f} "
-                        f"ms), waiting {waits} times for the server to read what was sent "
-                        f"(TCP backpressure): the server took the load more slowly than planned"
-                        if waits else
-                        f"the generator fell behind its schedule (lag p99 {lag_p99_s * 1000:.1f} "
-                        f"ms, CPU {cpu:.0f}% of one core) with no backpressure from the server: "
-                        f"messages went out late and bunched, not at the planned rate")
-            if unread_s > NOTABLE_LAG_S:
-                result.generator_saturated = True
-                reasons.append(
-                    f"replies waited unread in the generator's sockets (median "
-                    f"{unread_s * 1000:.1f} ms of replies, generator CPU {cpu:.0f}%): latencies "
-                    f"include the generator's own queueing")
-        result.not_applied_reasons = reasons
-        result.load_applied = not reasons
-
-
-    def _unread_reply_s(self, result: LoadResult, unread_bytes: float | None) -> float:
-        """How many seconds of replies the unread bytes per connection stand for, at the
-        step's receive rate (taking each reply as long as its message: an echo; shorter
-        replies make this an underestimate, never an overestimate)."""
-        if not unread_bytes or not result.achieved_receive_rate or not result.connections:
-            return 0.0
+        if schedule is not None:
+            lateness = self.lateness
+            lateness.finish()   # a no-op unless the pacer stopped while behind
+            result.late_messages, result.late_bound_s = lateness.late_messages, lateness.bound_s
+            result.longest_late_s = lateness.longest_s
         reply_bytes = len(self.template.renderer()(self.id_base, 0)) + 2  # + frame header
-        per_connection = result.achieved_receive_rate / result.connections * reply_bytes
-        return unread_bytes / per_connection
+        judge(result, self.backpressure_waits, reply_bytes)
+        return result
 
 
 class _ClosedLoop:
