@@ -284,7 +284,7 @@ def pacing(engine, server, unbounded_max, seconds, quick, connections=25):
           f"{unbounded_max:.0f} msg/s))")
     print(f"{'target':>8} {'max before':>10} {'achieved':>10} {'error %':>8} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'svc p99':>8} {'max lag ms':>10} {'lag p99':>8} {'gen CPU%':>8} "
-          f"{'srv CPU%':>8} applied")
+          f"{'srv CPU%':>8} {'late %':>7} applied")
     rates = [1000, 10000, 40000] if quick else [1000, 5000, 10000, 20000, 40000, 60000]
     options = ConnectionOptions(server.uri, transport="picows")
     template = MessageTemplate(payload_size=PAYLOAD_SIZE)
@@ -303,7 +303,8 @@ def pacing(engine, server, unbounded_max, seconds, quick, connections=25):
             print(f"{rate:>8.0f} {ceiling:>10} {r.achieved_send_rate:>10.1f} {error:>8.2f} "
                   f"{r.latency_ms(50):>7.2f} {r.latency_ms(99):>7.2f} {r.service_time_ms(99):>8.2f} "
                   f"{r.max_lag_s * 1000:>10.2f} {r.lag.percentile_us(99) / 1000:>8.2f} "
-                  f"{cpu.percent['generator']:>8.0f} {cpu.percent['server']:>8.0f} {r.load_applied}")
+                  f"{cpu.percent['generator']:>8.0f} {cpu.percent['server']:>8.0f} "
+                  f"{100 * r.late_messages / max(1, r.sent):>7.2f} {r.load_applied}")
     finally:
         engine.disconnect(pool)
 

@@ -71,12 +71,20 @@ class WebSocketLoadLibrary(DynamicCore):
       timeout is *lost*; a reply that matches no message is *unmatched*.
     - *Percentiles* come from HdrHistograms of every message (3 significant digits,
       mergeable across processes). Lost messages rank above every reply.
-    - *Load applied.* A step whose achieved send rate falls short of its target (5% by
-      default), whose messages could not be sent, whose pacer fell behind its schedule
-      by more than 10 ms at p99 (the reason says whether the server's TCP backpressure
-      held it back), or whose generator was CPU-saturated, is marked *not applied*, with
-      reasons. Every assertion keyword refuses
-      to pass such a result: a test cannot pass on load that never happened.
+    - *Load applied.* A paced step is marked *not applied*, with reasons, when the server
+      did not get the planned load: messages could not be sent; the achieved send rate
+      fell short of the target (5% by default) and the step ended behind its schedule by
+      more than a *hiccup* (0.1 s, at most a quarter of the step); the pacer was behind
+      for a sustained part of the step -- more than 5% of the messages, and more than a
+      hiccup's worth, went out *late*, or it was behind for an unbroken stretch of over
+      1 s; or replies waited unread in the generator's sockets. A message is late when it
+      went out later than one connection's planned interval between two messages after
+      its due time (at least 10 ms, at most 100 ms). One late send recovered at once is
+      none of these: its latency already counts the delay. The reason says whose doing it
+      was (the server's TCP backpressure, or the generator's CPU or a busy machine); the
+      figures (late messages, longest stretch behind, lag p99 / max / final) are in the
+      summary table whatever the verdict. Every assertion keyword refuses to pass a
+      result whose load was not applied: a test cannot pass on load that never happened.
     - *Resources.* RSS and CPU of this process and of the embedded mock server are
       sampled during every step (psutil).
 

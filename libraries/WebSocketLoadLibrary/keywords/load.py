@@ -95,9 +95,12 @@ class LoadKeywords(LibraryComponent):
         ``reply_timeout`` counts as lost. The keyword fails if the step does not end within
         ``timeout`` (by default twice the planned sending time plus ``reply_timeout`` plus
         30 s), saying how far it got. A paced step whose achieved send rate falls short of
-        the target by more than ``rate_tolerance``, or whose pacer fell behind its schedule
-        by more than 10 ms at p99 (messages sent late and bunched: not the planned load), is
-        marked *not applied*; the assertion keywords refuse to pass such a result.
+        the target by more than ``rate_tolerance``, or whose pacer was behind its schedule
+        for a sustained part of the step (more than 5% of the messages sent late, beyond a
+        0.1 s hiccup's worth of them, or over 1 s behind without a break: messages sent
+        late and bunched, not the planned load), is marked *not applied*; the assertion
+        keywords refuse to pass such a result. A single late send recovered at once is not: its
+        latency counts the delay. See "Load applied" in the library introduction.
 
         The result becomes the last result for the assertion keywords, its summary table
         goes to the log and progress to the console.

@@ -59,12 +59,22 @@ def result_rows(result: LoadResult) -> list[tuple[str, str]]:
                                            f"{_ms(result.latency.max_us() / 1000)}"),
         ("latency measured from", result.latency_basis),
         ("service time p50 / p99 (ms)", f"{_ms(service[50.0] / 1000)} / {_ms(service[99.0] / 1000)}"),
-        ("generator lag p99 / max (ms)", f"{_ms(result.lag.percentile_us(99) / 1000)} / "
-                                         f"{_ms(result.max_lag_s * 1000)}"),
+        ("generator lag p99 / max / final (ms)", f"{_ms(result.lag.percentile_us(99) / 1000)} / "
+                                                 f"{_ms(result.max_lag_s * 1000)} / "
+                                                 f"{_ms(result.final_lag_s * 1000)}"),
+        ("sent late / longest stretch behind", _late(result)),
         ("duration (s)", f"{result.duration_s:.2f}"),
         ("generator CPU / RSS peak / growth", _resources(result, "generator")),
         ("server CPU / RSS peak / growth", _resources(result, "server")),
     ] + [(f"errors: {error}", f"{count:,}") for error, count in result.errors.items()]
+
+
+def _late(result: LoadResult) -> str:
+    if result.mode != "open":
+        return "- (closed loop: no schedule)"
+    share = result.late_messages / result.attempted if result.attempted else 0.0
+    return (f"{result.late_messages:,} ({share:.1%}) more than "
+            f"{result.late_bound_s * 1000:.0f} ms late / {result.longest_late_s:.2f} s")
 
 
 def result_table(result: LoadResult) -> str:
