@@ -133,18 +133,19 @@ def test_closed_loop_latency_and_service_time_share_one_list_and_both_histograms
 # -- the closed loop's own receiver (one closure: match, book, send the next) ------------
 def _closed_loop(id_base: int, window: int, messages: int = 10_000):
     from WebSocketLoadLibrary.engine import LoadPlan
-    from WebSocketLoadLibrary.engine.step import LoadStep, _ClosedLoop
+    from WebSocketLoadLibrary.engine.closed_loop import ClosedLoopDriver
 
     pool, (ws,) = fake_picows_sockets(1)
     connection = ws.connection
     template = MessageTemplate(payload_size=4)
-    step = LoadStep(pool, LoadPlan(rate=None, messages=messages, window=window), template, id_base)
-    step.book = StepBook(1, template.id_extractor(), id_base, 0.0, None, template.id_fast_path())
-    closed = _ClosedLoop(step, [connection], 0.0)
-    pool.receive_with([connection], closed.frame_receivers)
-    for _ in range(window):
-        closed._send(connection)
-    return pool.on_message, step.book, connection, ws.transport
+    plan = LoadPlan(rate=None, messages=messages, window=window)
+    book = StepBook(1, template.id_extractor(), id_base, 0.0,
+                    ClosedLoopDriver.latency_interval(plan), template.id_fast_path())
+    driver = ClosedLoopDriver(plan, template, id_base, book, pool.writer())
+    driver.prepare(pool, [connection])
+    driver.begin(0.0)     # installs its receivers on the connection
+    driver.fill_windows()
+    return pool.on_message, book, connection, ws.transport
 
 
 @pytest.mark.parametrize("reply", ODD_REPLIES)

@@ -12,9 +12,9 @@ import pytest
 
 from WebSocketLoadLibrary.engine import LoadPlan, MessageTemplate, PlanError
 from WebSocketLoadLibrary.engine.bookkeeping import StepBook
-from WebSocketLoadLibrary.engine.precise_sleep import PreciseSleeper
+from WebSocketLoadLibrary.engine.open_loop import OpenLoopDriver
 from WebSocketLoadLibrary.engine.schedule import MAX_RUN, OpenLoopSchedule
-from WebSocketLoadLibrary.engine.step import LoadStep, auto_wake_interval
+from WebSocketLoadLibrary.engine.plan import auto_wake_interval
 from fake_transport import fake_picows_sockets
 
 
@@ -53,33 +53,28 @@ def test_a_wake_interval_out_of_range_is_refused(wake_s):
 
 def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None, timer="precise",
           max_run=None):
-    """Run the pacer over fake sockets; returns (book, per-connection ids sent, schedule)."""
+    """Run the open-loop driver over fake sockets; returns (book, per-connection ids sent,
+    schedule)."""
     pool, sockets = fake_picows_sockets(connections)
     for slot, ws in enumerate(sockets):
         ws.closed = slot in closed
         ws.close_code = 1001 if ws.closed else None
     template = MessageTemplate(payload_size=4)
-    plan = LoadPlan(rate=rate, messages=messages, wake_interval_s=wake_s, max_run=max_run)
-    step = LoadStep(pool, plan, template, id_base=500)
+    plan = LoadPlan(rate=rate, messages=messages, wake_interval_s=wake_s, max_run=max_run,
+                    pacing_timer=timer)   # "spin": wakes 1 ms early, then yields until due
 
     async def run():
-        loop = asyncio.get_running_loop()
-        schedule = OpenLoopSchedule(rate, messages, time.perf_counter() + 0.002)
-        step.book = StepBook(connections, template.id_extractor(), 500, schedule.start,
-                             schedule.interval, template.id_fast_path())
-        writer = pool.writer()
-        senders = step._senders(writer, [ws.connection for ws in sockets])
-        sleeper = PreciseSleeper(loop)  # the default pacing timer
-        if timer == "spin":
-            sleeper.close()  # wakes 1 ms early, then yields to the loop until due
-        try:
-            await step._send_all(schedule, writer, sockets, senders, sleeper)
-        finally:
-            sleeper.close()
-        return schedule
-    schedule = asyncio.run(run())
+        start = time.perf_counter() + 0.002
+        book = StepBook(connections, template.id_extractor(), 500, start,
+                        OpenLoopDriver.latency_interval(plan), template.id_fast_path())
+        driver = OpenLoopDriver(plan, template, 500, book, pool.writer())
+        driver.prepare(pool, [ws.connection for ws in sockets])
+        driver.begin(start)
+        await driver.run()
+        return book, driver.schedule
+    book, schedule = asyncio.run(run())
     sent = [[json.loads(m)["message_id"] for m in ws.transport.sent] for ws in sockets]
-    return step.book, sent, schedule
+    return book, sent, schedule
 
 
 def test_at_a_low_rate_connections_take_turns_one_message_each():

@@ -12,7 +12,7 @@ from .messages import MessageTemplate, TemplateError
 from .result import LoadResult
 from .scaling import ScalingResult
 from .schedule import OpenLoopSchedule
-from .step import LoadPlan
+from .plan import LoadPlan
 from .workers import run_step_in_workers
 
 __all__ = ["ConnectError", "ConnectionOptions", "EngineError", "LatencyHistogram", "LoadEngine",

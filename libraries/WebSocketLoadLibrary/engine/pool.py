@@ -12,29 +12,13 @@ import time
 
 from websockets.exceptions import ConnectionClosed
 
+from .closes import describe_close, describe_ws_close
 from .connections import ConnectionOptions, open_connection
 from .errors import ConnectError
 from .frames import by_connection
+from .writer import FrameWriter
 
-CLOSE_CODE_NAMES = {1000: "normal closure", 1001: "going away", 1002: "protocol error",
-                    1003: "unsupported data", 1006: "abnormal closure", 1007: "invalid data",
-                    1008: "policy violation", 1009: "message too big",
-                    1011: "internal error", 1012: "service restart", 1013: "try again later"}
-
-
-def describe_close(code: int | None, reason: str = "") -> str:
-    """How a connection ended, from the close frame it received (code None: none came)."""
-    if code is None:
-        return "connection lost without a close frame (1006 abnormal closure)"
-    reason = f": {reason}" if reason else ""
-    return f"connection closed by server with code {code} ({CLOSE_CODE_NAMES.get(code, 'close')}){reason}"
-
-
-def describe_ws_close(ws) -> str:
-    """How a connection that can no longer send ended (its reader may not know yet)."""
-    received = ws.protocol.close_rcvd
-    return describe_close(received.code if received else None, received.reason if received else "")
-
+__all__ = ["ClientPool", "PooledConnection", "describe_close", "describe_ws_close"]
 
 class PooledConnection:
     __slots__ = ("slot", "ws", "reader", "closed", "close_code", "close_reason")
@@ -86,7 +70,6 @@ class ClientPool:
 
     def writer(self):
         """The writer the load step sends through (coalesced writes, backpressure)."""
-        from .writer import FrameWriter  # writer.py names this module's close texts
         return FrameWriter()
 
     async def open(self, count: int, concurrency: int = 100, verify: bool = True) -> None:

@@ -19,7 +19,7 @@ from .connections import ConnectionOptions
 from .errors import EngineError
 from .messages import MessageTemplate
 from .result import LoadResult
-from .step import LoadPlan
+from .plan import LoadPlan
 
 
 def split(total: int, parts: int) -> list[int]:

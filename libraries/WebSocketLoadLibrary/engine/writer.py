@@ -17,7 +17,7 @@ import asyncio
 from websockets.exceptions import InvalidState
 from websockets.protocol import State
 
-from .pool import describe_ws_close
+from .closes import describe_ws_close
 
 
 class FrameWriter:

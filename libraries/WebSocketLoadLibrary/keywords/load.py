@@ -7,7 +7,7 @@ from robot.api.deco import keyword
 from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult, StepTimeout
 from ..engine.memory import release_freed_memory
 from ..engine.schedule import MAX_RUN
-from ..engine.step import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
+from ..engine.plan import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .state import ClientGroup

@@ -1,0 +1,74 @@
+"""What a load style is to a step: the one small interface every driver implements.
+
+A load step (step.py) owns what every style shares: the pool hookup, the bookkeeping, the
+resource sampler, the 100 ms tick (expiry, the per-second timeline), the drain of replies
+still in flight and the result. A *driver* owns what differs: what is sent and when, what
+the connections' replies go to, what expiry means for the sending, and how the style
+describes itself in the result. Today's styles: `OpenLoopDriver` (open_loop.py, paced to
+a schedule) and `ClosedLoopDriver` (closed_loop.py, a window in flight per connection at
+rate `max`). A new style -- listen-only streams, publish/subscribe, connection churn -- is
+one new module with one class like these, and `driver_for` learns its name.
+
+Order of calls, by `LoadStep.run`:
+
+1. `Driver.latency_interval(plan)` (class method): the schedule's interval, which makes the
+   book measure latency from each message's intended time; None: from its actual send.
+2. `Driver(plan, template, id_base, book, writer)`.
+3. `prepare(pool, connections)`: all that takes time and must not eat into the schedule
+   (10k connections' senders take ~20 ms, their receivers ~12 ms), before the step's clock
+   starts.
+4. `begin(start)`: the step's clock; the first message may be due at `start`.
+5. `await run()`: send until the plan is done (not until the replies are in: the step
+   drains those).
+6. `expired(lost_per_slot)`: at each tick, how many messages per connection the book just
+   counted as lost (the closed loop sends others in their place).
+7. `describe(result)`: fill in the style's own figures (mode, latency basis, what was
+   planned, the achieved send rate, schedule lateness) and the inputs of the verdict.
+
+Attributes: `mode` ("open", "closed", ...), `latency_basis` (words for the result),
+`samples_unread_replies` (the step probes the sockets' unread bytes: meaningful where a
+schedule could hide a receiving side that falls behind).
+"""
+from __future__ import annotations
+
+
+class LoadDriver:
+    """The base of the drivers: the defaults of the interface described above."""
+
+    mode = ""
+    latency_basis = ""
+    samples_unread_replies = False
+
+    @classmethod
+    def latency_interval(cls, plan) -> float | None:
+        return None
+
+    def __init__(self, plan, template, id_base: int, book, writer):
+        self.plan, self.template, self.id_base = plan, template, id_base
+        self.book, self.writer = book, writer
+
+    def prepare(self, pool, connections) -> None:
+        self.pool, self.connections = pool, connections
+
+    def begin(self, start: float) -> None:
+        self.start = start
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    def expired(self, lost_per_slot: list[int]) -> None:
+        """Messages counted lost: nothing to do unless the sending depends on replies."""
+
+    def describe(self, result) -> None:
+        raise NotImplementedError
+
+    def verdict_inputs(self) -> dict:
+        """Keyword arguments of `verdict.judge` beyond the result."""
+        return {}
+
+
+def driver_for(plan) -> type[LoadDriver]:
+    """The driver of a plan's load style: the one place the style is decided."""
+    from .closed_loop import ClosedLoopDriver
+    from .open_loop import OpenLoopDriver
+    return OpenLoopDriver if plan.open_loop else ClosedLoopDriver
