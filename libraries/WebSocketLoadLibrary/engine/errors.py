@@ -1,7 +1,12 @@
-"""Errors the engine raises; each message says what happened and what to do about it."""
+"""Errors the engine raises; each message says what happened and what to do about it.
+
+They belong to the library's one error family (`WebSocketLoadLibrary.errors`), so the
+keyword library shows them as plain failures and keeps their cause at DEBUG level.
+"""
+from ..errors import RunError, UsageError
 
 
-class EngineError(RuntimeError):
+class EngineError(RunError):
     """Base of the engine's errors."""
 
 
@@ -13,5 +18,5 @@ class StepTimeout(EngineError):
     """A load step or another wait did not finish within its timeout."""
 
 
-class PlanError(EngineError, ValueError):
+class PlanError(EngineError, UsageError):
     """A load plan that cannot be run as given (zero rate, no connections, ...)."""

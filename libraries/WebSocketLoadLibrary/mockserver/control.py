@@ -4,8 +4,10 @@ from __future__ import annotations
 import orjson
 from websockets.sync.client import connect
 
+from ..errors import RunError
 
-class ControlError(RuntimeError):
+
+class ControlError(RunError):
     pass
 
 

@@ -5,11 +5,13 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 
+from ..errors import UsageError
+
 FAULT_NAMES = ("response_delay", "stall", "read_stall", "drop_ratio", "disconnect_after",
                "garble_ratio")
 
 
-class FaultError(ValueError):
+class FaultError(UsageError):
     pass
 
 

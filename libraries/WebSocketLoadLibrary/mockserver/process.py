@@ -17,6 +17,7 @@ import threading
 import weakref
 from pathlib import Path
 
+from ..errors import RunError
 from .constants import AUTH_TOKEN_ENV
 from .control import MockServerControl
 
@@ -24,7 +25,7 @@ PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 _running: "weakref.WeakSet[MockServerProcess]" = weakref.WeakSet()
 
 
-class MockServerError(RuntimeError):
+class MockServerError(RunError):
     pass
 
 
