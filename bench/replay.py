@@ -40,7 +40,6 @@ def timings(package, name: str, messages: int):
     picows_pool = importlib.import_module(f"{name}.engine.picows_pool")
     pool_module = importlib.import_module(f"{name}.engine.pool")
     step_module = importlib.import_module(f"{name}.engine.step")
-    bookkeeping = importlib.import_module(f"{name}.engine.bookkeeping")
     schedule_module = importlib.import_module(f"{name}.engine.schedule")
     text = picows_pool.TEXT
 
@@ -77,7 +76,7 @@ def timings(package, name: str, messages: int):
         # connection receivers the sockets call directly
         if hasattr(pool, "receive_with"):
             pool.receive_with(connections, receiving.frame_receivers)
-        elif hasattr(receiving, "receiver") and isinstance(receiving, bookkeeping.StepBook):
+        elif hasattr(receiving, "receiver") and hasattr(receiving, "sent_one"):
             pool.on_message = receiving.receiver(by_connection=True)
         else:
             pool.on_message = receiving.receiver()
@@ -89,23 +88,37 @@ def timings(package, name: str, messages: int):
             for i, message in enumerate(out):
                 ws.on_ws_frame(ws.transport, Frame(message, i == last))
 
-    # trees since the drivers (engine/open_loop.py, closed_loop.py) send through them; older
-    # trees through LoadStep's own methods
+    # trees since the drivers (engine/open_loop.py, closed_loop.py, correlator.py) send
+    # and match through them; older trees through LoadStep's own methods and a StepBook
     try:
         closed_module = importlib.import_module(f"{name}.engine.closed_loop")
         open_module = importlib.import_module(f"{name}.engine.open_loop")
+        recorder_module = importlib.import_module(f"{name}.engine.recorder")
+        correlator_module = importlib.import_module(f"{name}.engine.correlator")
+        bookkeeping = None
     except ImportError:
         closed_module = open_module = None
+        bookkeeping = importlib.import_module(f"{name}.engine.bookkeeping")
+
+    def books(count, template, interval):
+        """(what counts, what matches) of a step: one StepBook in older trees."""
+        if bookkeeping is not None:
+            book = bookkeeping.StepBook(count, template.id_extractor(), 1, 0.0, interval,
+                                        template.id_fast_path())
+            return book, book
+        recorder = recorder_module.StepRecorder(scheduled=interval is not None)
+        return recorder, correlator_module.ReplyCorrelator(
+            recorder, count, template.id_extractor(), 1, 0.0, interval, template.id_fast_path())
 
     def closed_loop() -> float:
         pool, made = sockets()
         connections = [ws.connection for ws in made]
         template = engine.MessageTemplate(payload_size=32)
         plan = engine.LoadPlan(rate=None, messages=messages, window=32)
-        book = bookkeeping.StepBook(len(made), template.id_extractor(), 1, 0.0, None,
-                                    template.id_fast_path())
+        book, correlator = books(len(made), template, None)
         if closed_module is not None:
-            closed = closed_module.ClosedLoopDriver(plan, template, 1, book, pool.writer())
+            closed = closed_module.ClosedLoopDriver(plan, template, 1, book, correlator,
+                                                    pool.writer())
             closed.prepare(pool, connections)
             closed.begin(0.0)
             closed.fill_windows()
@@ -129,10 +142,10 @@ def timings(package, name: str, messages: int):
         template = engine.MessageTemplate(payload_size=32)
         plan = engine.LoadPlan(rate=1e9, messages=messages, pacing_timer="loop")
         schedule = schedule_module.OpenLoopSchedule(1e9, messages, 0.0)
-        book = bookkeeping.StepBook(len(made), template.id_extractor(), 1, 0.0,
-                                    schedule.interval, template.id_fast_path())
+        book, correlator = books(len(made), template, schedule.interval)
         if open_module is not None:
-            driver = open_module.OpenLoopDriver(plan, template, 1, book, pool.writer())
+            driver = open_module.OpenLoopDriver(plan, template, 1, book, correlator,
+                                                pool.writer())
             driver.prepare(pool, connections)
             driver.begin(0.0)
             sending = driver.run  # everything is due at once: the timer never runs

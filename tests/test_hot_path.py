@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from WebSocketLoadLibrary.engine.bookkeeping import StepBook
+from step_books import Books
 from WebSocketLoadLibrary.engine.messages import MessageTemplate
 from fake_transport import fake_picows_sockets
 
@@ -81,8 +81,8 @@ def _general_outcome(reply: bytes, in_flight: set[int]) -> str:
 @pytest.mark.parametrize("interval", [None, 0.001])
 def test_digit_matching_gives_the_general_extractors_outcome_on_any_reply(reply, interval):
     template = MessageTemplate()
-    book = StepBook(1, template.id_extractor(), id_base=1000, start=10.0, interval=interval,
-                    id_fast_path=template.id_fast_path())
+    book = Books(1, template.id_extractor(), id_base=1000, start=10.0, interval=interval,
+                 id_fast_path=template.id_fast_path())
     book.sent_one(0, 1005, 10.1)
     book.reply(0, reply, 10.2)
     outcome = {(1, 0, 0): "matched", (0, 1, 0): "unmatched",
@@ -120,8 +120,8 @@ def test_the_fast_extractor_agrees_with_the_general_one_on_odd_replies():
 
 
 def test_closed_loop_latency_and_service_time_share_one_list_and_both_histograms_fill():
-    book = StepBook(1, MessageTemplate().id_extractor(), id_base=0, start=0.0, interval=None,
-                    id_fast_path=MessageTemplate().id_fast_path())
+    book = Books(1, MessageTemplate().id_extractor(), id_base=0, start=0.0, interval=None,
+                 id_fast_path=MessageTemplate().id_fast_path())
     for k in range(100):
         book.sent_one(0, k, 1.0)
         book.reply(0, b'{"message_id":%d,"x":1}' % k, 1.002)
@@ -139,9 +139,10 @@ def _closed_loop(id_base: int, window: int, messages: int = 10_000):
     connection = ws.connection
     template = MessageTemplate(payload_size=4)
     plan = LoadPlan(rate=None, messages=messages, window=window)
-    book = StepBook(1, template.id_extractor(), id_base, 0.0,
-                    ClosedLoopDriver.latency_interval(plan), template.id_fast_path())
-    driver = ClosedLoopDriver(plan, template, id_base, book, pool.writer())
+    book = Books(1, template.id_extractor(), id_base, 0.0,
+                 ClosedLoopDriver.latency_interval(plan), template.id_fast_path())
+    driver = ClosedLoopDriver(plan, template, id_base, book.recorder, book.correlator,
+                              pool.writer())
     driver.prepare(pool, [connection])
     driver.begin(0.0)     # installs its receivers on the connection
     driver.fill_windows()
@@ -174,8 +175,8 @@ def test_the_closed_loop_matches_every_reply_while_ids_pass_a_power_of_ten():
 @pytest.mark.parametrize("interval", [None, 0.001])
 def test_the_step_receiver_matches_every_reply_while_ids_pass_a_power_of_ten(interval):
     template = MessageTemplate(payload_size=4)
-    book = StepBook(1, template.id_extractor(), id_base=95, start=0.0, interval=interval,
-                    id_fast_path=template.id_fast_path())
+    book = Books(1, template.id_extractor(), id_base=95, start=0.0, interval=interval,
+                 id_fast_path=template.id_fast_path())
     render = template.renderer()
     now = 1.0
     for first in range(95, 1095, 10):  # ten in flight at a time: 95-104 first
@@ -209,7 +210,7 @@ def test_during_a_step_picows_frames_go_straight_to_its_receivers_and_after_it_t
     render = template.renderer()
     pool, sockets = fake_picows_sockets(2)
     connections = [ws.connection for ws in sockets]
-    book = StepBook(2, template.id_extractor(), 0, 0.0, interval, template.id_fast_path())
+    book = Books(2, template.id_extractor(), 0, 0.0, interval, template.id_fast_path())
     pool.receive_with(connections, book.frame_receivers)
     assert all(ws.on_ws_frame is not ws.own_listener for ws in sockets)
     for k in range(6):
@@ -217,7 +218,7 @@ def test_during_a_step_picows_frames_go_straight_to_its_receivers_and_after_it_t
     # one read of three frames on socket 0: they share the time of the first
     for k, last in ((0, False), (2, False), (4, True)):
         sockets[0].on_ws_frame(sockets[0].transport, _Frame(render(k, 0), last=last))
-    assert book._service_s == [book._service_s[0]] * 3 and book.last_reply > 1.0
+    assert book.service_s == [book.service_s[0]] * 3 and book.last_reply > 1.0
     # a reply in fragments takes the socket's own listener, which hands it back whole
     whole = render(1, 1)
     sockets[1].on_ws_frame(sockets[1].transport, _Frame(whole[:5], fin=False))

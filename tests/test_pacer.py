@@ -11,7 +11,7 @@ import time
 import pytest
 
 from WebSocketLoadLibrary.engine import LoadPlan, MessageTemplate, PlanError
-from WebSocketLoadLibrary.engine.bookkeeping import StepBook
+from step_books import Books
 from WebSocketLoadLibrary.engine.open_loop import OpenLoopDriver
 from WebSocketLoadLibrary.engine.schedule import MAX_RUN, OpenLoopSchedule
 from WebSocketLoadLibrary.engine.plan import auto_wake_interval
@@ -65,9 +65,10 @@ def _pace(rate: float, messages: int, connections: int, closed=(), wake_s=None, 
 
     async def run():
         start = time.perf_counter() + 0.002
-        book = StepBook(connections, template.id_extractor(), 500, start,
-                        OpenLoopDriver.latency_interval(plan), template.id_fast_path())
-        driver = OpenLoopDriver(plan, template, 500, book, pool.writer())
+        book = Books(connections, template.id_extractor(), 500, start,
+                     OpenLoopDriver.latency_interval(plan), template.id_fast_path())
+        driver = OpenLoopDriver(plan, template, 500, book.recorder, book.correlator,
+                                pool.writer())
         driver.prepare(pool, [ws.connection for ws in sockets])
         driver.begin(start)
         await driver.run()
@@ -94,7 +95,7 @@ def test_at_a_high_rate_connections_take_runs_and_the_pacer_wakes_at_most_every_
         assert ids == sorted(ids)
     # one lag sample per batch: 0.2 s of messages, at most one wake a millisecond, and a
     # wake that came late sends what fell due in batches of max_batch
-    assert len(book._lag_s) <= 0.2 / 0.001 + messages / 256 + 20
+    assert len(book.lag_s) <= 0.2 / 0.001 + messages / 256 + 20
     # each message is booked with its send time and its own intended time
     for slot in range(connections):
         for key, (sent_at, due_at) in book.outstanding[slot].items():
@@ -109,9 +110,9 @@ def test_without_a_wake_interval_every_due_message_goes_out_at_once():
     book, _, _ = _pace(rate=10_000, messages=1000, connections=5, wake_s=0.0)
     floored, _, _ = _pace(rate=10_000, messages=1000, connections=5)
     sparse, _, _ = _pace(rate=10_000, messages=1000, connections=5, wake_s=0.002)
-    assert len(floored._lag_s) <= 0.1 / 0.00025 + 20
-    assert len(sparse._lag_s) <= 0.1 / 0.002 + 20
-    assert len(book._lag_s) > 2 * len(sparse._lag_s), (len(book._lag_s), len(sparse._lag_s))
+    assert len(floored.lag_s) <= 0.1 / 0.00025 + 20
+    assert len(sparse.lag_s) <= 0.1 / 0.002 + 20
+    assert len(book.lag_s) > 2 * len(sparse.lag_s), (len(book.lag_s), len(sparse.lag_s))
 
 
 def test_a_closed_connection_gets_none_of_its_share_and_the_reason_is_kept():
@@ -132,7 +133,7 @@ def test_a_timer_that_wakes_early_does_not_push_the_message_later():
     # keep the planned wake, not add another wake interval to it
     book, sent, _ = _pace(rate=2000, messages=200, connections=4, timer="spin")
     assert sum(map(len, sent)) == 200
-    lags = sorted(book._lag_s)
+    lags = sorted(book.lag_s)
     assert lags[len(lags) // 2] < 0.00025, lags[len(lags) // 2]  # was 0.8-0.9 ms
 
 

@@ -9,7 +9,7 @@ from hdrh.histogram import HdrHistogram
 
 from WebSocketLoadLibrary.engine import (LatencyHistogram, LoadPlan, LoadResult, MessageTemplate,
                                          OpenLoopSchedule, PlanError, TemplateError)
-from WebSocketLoadLibrary.engine.bookkeeping import StepBook
+from step_books import Books
 
 
 # -- histogram -------------------------------------------------------------------------
@@ -154,8 +154,8 @@ def test_plans_that_cannot_run_are_refused(kwargs, message):
 
 # -- bookkeeping -----------------------------------------------------------------------
 def _book(connections=2, interval=0.001):
-    return StepBook(connections, MessageTemplate().extract_id, id_base=1000, start=10.0,
-                    interval=interval)
+    return Books(connections, MessageTemplate().extract_id, id_base=1000, start=10.0,
+                 interval=interval)
 
 
 def test_latency_is_measured_from_the_intended_time_and_service_time_from_the_send():
@@ -232,7 +232,7 @@ def test_a_flush_yields_after_each_chunk_and_a_stop_midway_loses_nothing(interva
         book.reply(0, b'{"message_id":%d}' % (1000 + k), 10.002)
     flushing = book.flushing()
     next(flushing)  # one chunk recorded and cut, the loop let through
-    assert len(book._latency_s) == total - CHUNK
+    assert len(book.latency_s) == total - CHUNK
     flushing.close()
     lists = 1 if interval is None else 2  # closed loop: latency and service time share one
     assert sum(1 for _ in book.flushing()) == 3 * lists - 1  # the rest: chunk, chunk, chunk

@@ -8,7 +8,7 @@ import math
 import sys
 import time
 
-from .bookkeeping import digits
+from .correlator import digits
 from .driver import LoadDriver
 from .frames import BINARY, TEXT
 from .result import CLOSED_LOOP_BASIS
@@ -20,8 +20,8 @@ class ClosedLoopDriver(LoadDriver):
     mode = "closed"
     latency_basis = CLOSED_LOOP_BASIS
 
-    def __init__(self, plan, template, id_base: int, book, writer):
-        super().__init__(plan, template, id_base, book, writer)
+    def __init__(self, plan, template, id_base: int, recorder, correlator, writer):
+        super().__init__(plan, template, id_base, recorder, correlator, writer)
         self.render = template.renderer()
         self.text = not template.binary
         self.limit = plan.messages or sys.maxsize
@@ -46,24 +46,24 @@ class ClosedLoopDriver(LoadDriver):
             self.replace_lost(lost_per_slot)
 
     def describe(self, result) -> None:
-        book = self.book
+        book = self.recorder
         result.planned_messages = book.sent + book.send_errors
         result.planned_duration_s = self.plan.duration_s or 0.0
         if book.sent:
             window = book.last_send - self.start
             result.achieved_send_rate = book.sent / window if window > 0 else 0.0
 
-    # every id issued is booked as sent (a send that fails issues none), so `book.sent` is
+    # every id issued is booked as sent (a send that fails issues none), so `sent` is
     # also the index of the next message
     def _more(self) -> bool:
-        return self.book.sent < self.limit and time.perf_counter() < self.deadline
+        return self.recorder.sent < self.limit and time.perf_counter() < self.deadline
 
     def _send(self, connection) -> bool:
         """Send the next message on `connection`; False if it is no longer open."""
         if not self.writer.is_open(connection.ws):
             return False
-        message_id = self.id_base + self.book.sent
-        self.book.sent_one(connection.slot, message_id, time.perf_counter())
+        message_id = self.id_base + self.recorder.sent
+        self.correlator.sent_one(connection.slot, message_id, time.perf_counter())
         self.writer.send(connection.ws, self.render(message_id, connection.slot), self.text)
         return True
 
@@ -71,9 +71,10 @@ class ClosedLoopDriver(LoadDriver):
         """Per connection, `on_frame(transport, frame)`: book the reply and, if it matched,
         send the next message in its place (frames.py: picows calls these directly).
 
-        Each does in one call what `StepBook.frame_receivers` and the template's extractor
-        and renderer do: it runs once per message, and each Python call costs ~0.1-0.2 us
-        here. Replies are matched as the book's receivers match them (ids booked as ascii
+        Each does in one call what `ReplyCorrelator.frame_receivers` and the template's
+        extractor and renderer do: it runs once per message, and each Python call costs
+        ~0.1-0.2 us here (a hook after the correlator's match would be one more per reply).
+        Replies are matched as the correlator's receivers match them (ids booked as ascii
         digits, sliced out of replies that start as the template does, the general
         extractor for every other reply); frames other than complete data frames go to
         `fallbacks[slot]`, the socket's own listener.
@@ -84,9 +85,9 @@ class ClosedLoopDriver(LoadDriver):
         digits end at a known offset, and finding the comma is left to the rare reply whose
         id is one digit longer or shorter (ids passing a power of ten).
         """
-        book, template = self.book, self.template
-        extract, outstanding = book.extract_id, book.outstanding
-        service_times = book._service_s  # closed loop: the latency list is this same list
+        book, template = self.recorder, self.template
+        extract, outstanding = self.correlator.extract_id, self.correlator.outstanding
+        service_times = book.service_s  # closed loop: the latency list is this same list
         fast = template.id_fast_path()
         prefix, start = fast if fast is not None else (None, 0)
         begin, render, head = template.batch_renderer()

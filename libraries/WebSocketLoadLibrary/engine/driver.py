@@ -13,7 +13,8 @@ Order of calls, by `LoadStep.run`:
 
 1. `Driver.latency_interval(plan)` (class method): the schedule's interval, which makes the
    book measure latency from each message's intended time; None: from its actual send.
-2. `Driver(plan, template, id_base, book, writer)`.
+2. `Driver(plan, template, id_base, recorder, correlator, writer)`: what it counts into
+   (recorder.py), what matches arriving messages (correlator.py), what it sends through.
 3. `prepare(pool, connections)`: all that takes time and must not eat into the schedule
    (10k connections' senders take ~20 ms, their receivers ~12 ms), before the step's clock
    starts.
@@ -43,9 +44,9 @@ class LoadDriver:
     def latency_interval(cls, plan) -> float | None:
         return None
 
-    def __init__(self, plan, template, id_base: int, book, writer):
+    def __init__(self, plan, template, id_base: int, recorder, correlator, writer):
         self.plan, self.template, self.id_base = plan, template, id_base
-        self.book, self.writer = book, writer
+        self.recorder, self.correlator, self.writer = recorder, correlator, writer
 
     def prepare(self, pool, connections) -> None:
         self.pool, self.connections = pool, connections

@@ -29,8 +29,8 @@ class OpenLoopDriver(LoadDriver):
     def latency_interval(cls, plan) -> float:
         return 1.0 / plan.rate
 
-    def __init__(self, plan, template, id_base: int, book, writer):
-        super().__init__(plan, template, id_base, book, writer)
+    def __init__(self, plan, template, id_base: int, recorder, correlator, writer):
+        super().__init__(plan, template, id_base, recorder, correlator, writer)
         self.schedule: OpenLoopSchedule | None = None
         self.senders: list | None = None
         self.backpressure_waits = 0        # times the pacer waited for the server to read
@@ -39,7 +39,7 @@ class OpenLoopDriver(LoadDriver):
     def prepare(self, pool, connections) -> None:
         super().prepare(pool, connections)
         self.senders = self._senders(self.writer, connections)
-        pool.receive_with(connections, self.book.frame_receivers)
+        pool.receive_with(connections, self.correlator.frame_receivers)
 
     def begin(self, start: float) -> None:
         super().begin(start)
@@ -49,7 +49,7 @@ class OpenLoopDriver(LoadDriver):
         await self._pace(self.schedule, self.writer, self.connections, self.senders)
 
     def describe(self, result) -> None:
-        schedule, book = self.schedule, self.book
+        schedule, book = self.schedule, self.recorder
         result.planned_messages = schedule.messages
         result.planned_duration_s = schedule.duration
         if book.sent:
@@ -97,7 +97,7 @@ class OpenLoopDriver(LoadDriver):
         and a write per connection touched (syscalls dearer here than a message's Python),
         so at high rates wakes are what a step would otherwise spend its CPU on.
         """
-        book, clock, wall = self.book, time.perf_counter, time.time
+        book, clock, wall = self.recorder, time.perf_counter, time.time
         total, max_batch, wake_s = schedule.messages, self.plan.max_batch, self.plan.wake_interval
         begin, render, head = self.template.batch_renderer()
         send_batch = self._batch_sender(schedule, writer, sockets, senders, render, head)
@@ -149,10 +149,10 @@ class OpenLoopDriver(LoadDriver):
         start of its run stays open to the run's end. Per message: the id, its booking with
         its send and intended times, its bytes and a hand-over to the connection's writer.
         """
-        book, id_base, count = self.book, self.id_base, len(sockets)
+        book, id_base, count = self.recorder, self.id_base, len(sockets)
         run = schedule.run_length(count, self.plan.wake_interval, self.plan.max_run or MAX_RUN)
         is_open, not_open, describe_closed = writer.is_open, writer.NotOpen, writer.describe_closed
-        outstanding, intended_time = book.outstanding, schedule.intended_time
+        outstanding, intended_time = self.correlator.outstanding, schedule.intended_time
         interval, connection_of = schedule.interval, schedule.connection_of
 
         def send_batch(k: int, end: int, now: float, batch: bytes) -> None:
@@ -184,6 +184,6 @@ class OpenLoopDriver(LoadDriver):
                             due_at += interval
                     k = stop
                 except not_open:  # a transport that found out for itself (websockets)
-                    book.not_sent(slot, message_id, "not sent: " + describe_closed(sockets[slot]))
+                    self.correlator.not_sent(slot, message_id, "not sent: " + describe_closed(sockets[slot]))
                     k = message_id - id_base + 1
         return send_batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .bookkeeping import StepBook
+from .correlator import ReplyCorrelator
 from .driver import LoadDriver, driver_for
 from .errors import EngineError
 from .histogram import CHUNK
@@ -18,6 +18,7 @@ from .messages import MessageTemplate
 from .plan import (PACING_TIMERS, WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S, LoadPlan,
                    auto_wake_interval)
 from .pool import ClientPool
+from .recorder import StepRecorder
 from .resources import ResourceSampler, UnreadBytes
 from .result import LoadResult
 from .step_result import build_result
@@ -36,7 +37,8 @@ class LoadStep:
         self.pool, self.plan, self.template = pool, plan, template
         self.id_base = id_base
         self.server_pid = server_pid
-        self.book: StepBook | None = None
+        self.recorder: StepRecorder | None = None
+        self.correlator: ReplyCorrelator | None = None
         self.driver: LoadDriver | None = None
         self.started = 0.0
         self.sending_done = False
@@ -44,7 +46,7 @@ class LoadStep:
 
     def progress(self) -> dict:
         """A snapshot for progress reports (safe to read from another thread)."""
-        book = self.book
+        book = self.recorder
         if book is None:
             return {"elapsed_s": 0.0, "sent": 0, "received": 0, "lost": 0}
         return {"elapsed_s": round(time.perf_counter() - self.started, 3), "sent": book.sent,
@@ -66,13 +68,17 @@ class LoadStep:
         sampler = ResourceSampler(self.server_pid, plan.sample_interval_s, unread)
         # its start is set below, once the driver is prepared: senders and receivers are
         # made before the step's clock starts (10k connections' take ~20 + ~12 ms)
-        self.book = book = StepBook(len(connections), template.id_extractor(), self.id_base,
-                                    0.0, style.latency_interval(plan), template.id_fast_path())
-        self.driver = driver = style(plan, template, self.id_base, book, self.pool.writer())
+        interval = style.latency_interval(plan)
+        self.recorder = book = StepRecorder(scheduled=interval is not None)
+        self.correlator = correlator = ReplyCorrelator(
+            book, len(connections), template.id_extractor(), self.id_base, 0.0, interval,
+            template.id_fast_path())
+        self.driver = driver = style(plan, template, self.id_base, book, correlator,
+                                     self.pool.writer())
         driver.prepare(self.pool, connections)
         started_at = time.time()
         self.started = time.perf_counter()
-        start = book.start = self.started + START_LEAD_S
+        start = correlator.start = self.started + START_LEAD_S
         driver.begin(start)
         ticking = asyncio.get_running_loop().create_task(self._tick(start, driver))
         sampler.start()
@@ -99,15 +105,15 @@ class LoadStep:
         Each of these pauses the pacer and the replies, so each is kept short: latencies
         are recorded at a tick as soon as a chunk's worth has gathered (at 200k msg/s a
         whole second's cost ~5 ms to record), else once a second, a chunk at a time
-        (`StepBook.flushing`) with the loop let through between; the timeline point is a
-        pause of its own.
+        (`StepRecorder.flushing`) with the loop let through between; the timeline point is
+        a pause of its own.
         """
-        book, timeout = self.book, self.plan.reply_timeout_s
+        book, correlator, timeout = self.recorder, self.correlator, self.plan.reply_timeout_s
         next_second = start + 1.0
         while True:
             await asyncio.sleep(0.1)
             now = time.perf_counter()
-            driver.expired(book.expire(now, timeout))
+            driver.expired(correlator.expire(now, timeout))
             if now >= next_second or book.pending() >= CHUNK:
                 # recorded early, a value still counts in the second it came in
                 for _ in book.flushing():
@@ -118,15 +124,15 @@ class LoadStep:
 
     async def _drain(self) -> None:
         """Wait for the replies still in flight; every one has its timeout, so this ends."""
-        book, timeout = self.book, self.plan.reply_timeout_s
+        correlator, timeout = self.correlator, self.plan.reply_timeout_s
         deadline = time.perf_counter() + timeout + 0.5
-        while book.in_flight() and time.perf_counter() < deadline:
+        while correlator.in_flight() and time.perf_counter() < deadline:
             await asyncio.sleep(0.005)
-        book.expire(float("inf"), 0.0)  # anything left is past its timeout by now
+        correlator.expire(float("inf"), 0.0)  # anything left is past its timeout by now
 
     def _connection_closed(self, connection) -> None:
-        book = self.book
-        lost = book.abandon(connection.slot)
+        book = self.recorder
+        lost = self.correlator.abandon(connection.slot)
         why = connection.describe_close()
         self.closes[why] = self.closes.get(why, 0) + 1
         book.error(why, 1)

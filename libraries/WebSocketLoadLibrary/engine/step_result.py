@@ -9,7 +9,7 @@ def build_result(step, driver, connections: int, started_at: float, start: float
                  end: float, resources: dict) -> LoadResult:
     """`started_at`: epoch seconds the step began; `start`: the perf_counter time its first
     message was due; `end`: when its last reply was in (or given up)."""
-    plan, book = step.plan, step.book
+    plan, book = step.plan, step.recorder
     result = LoadResult(
         name=plan.name, mode=driver.mode, latency_basis=driver.latency_basis,
         target_rate=plan.rate, connections=connections, started_at=started_at,

@@ -1,10 +1,10 @@
 """Live Prometheus metrics of the generator while steps run (prometheus-client).
 
 Nothing is added to the per-message hot path: a custom Collector reads, on each scrape, the
-running step's StepBook counters (plain ints the event loop updates) and turns a copy of
+running step's recorder counters (plain ints the event loop updates) and turns a copy of
 its HdrHistogram counts into cumulative Prometheus buckets. Finished steps are folded into
 running totals, so the counters only ever rise across steps. The step's histogram is filled
-once a second (StepBook.close_second), so latency lags the counters by up to a second.
+once a second (StepRecorder.close_second), so latency lags the counters by up to a second.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ PREFIX = "websocket_load"
 class LiveCounters:
     """Totals of finished steps plus the running step's book; read by the collector.
 
-    `step_started` / `step_finished` take the engine's LoadStep, whose `book` (StepBook)
+    `step_started` / `step_finished` take the engine's LoadStep, whose `recorder` (StepRecorder)
     appears once the step runs on the event loop."""
 
     def __init__(self):
@@ -39,7 +39,7 @@ class LiveCounters:
     def step_finished(self, step) -> None:
         """Fold the step into the totals (its histogram is complete once it has ended)."""
         with self._lock:
-            book = getattr(step, "book", None)
+            book = getattr(step, "recorder", None)
             if book is not None:
                 for name in self._finished:
                     self._finished[name] += getattr(book, name)
@@ -50,7 +50,7 @@ class LiveCounters:
     def snapshot(self, bounds_s=BUCKETS_S) -> dict:
         with self._lock:
             running = self._step is not None
-            book = getattr(self._step, "book", None)
+            book = getattr(self._step, "recorder", None)
             counters = dict(self._finished)
             if book is not None:
                 for name in counters:
