@@ -13,6 +13,8 @@ import pytest
 from robot_runs import run_robot
 
 SUITE = Path(__file__).parent / "robot" / "assertions_healthy_and_faulty.robot"
+# the first test runs the suite (its robot run may take up to 300 s beside a busy process)
+pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="module")

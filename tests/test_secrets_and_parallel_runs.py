@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from robot_runs import LIBRARIES, ROOT, run_robot
 
 TOKEN = "tok-5f3a9c1e7b2d4e68a0c9-secret"
@@ -58,6 +60,7 @@ def test_the_token_appears_in_no_output_at_trace_level(tmp_path):
     assert "<secret>" in files["output.xml"] or "Secret" in files["output.xml"]
 
 
+@pytest.mark.timeout(900)  # every suite: ~80 s on a quiet box, 2-3x that beside a busy one
 def test_pabot_runs_every_suite_in_parallel_with_the_ci_figures(tmp_path):
     """Two processes, one test per job: each starts its own mock server on a free port."""
     run = run_robot(tmp_path, "--processes", "2", "--testlevelsplit",

@@ -113,11 +113,11 @@ def test_a_hiccup_at_the_very_end_of_a_short_step_is_not_a_rate_short_of_its_tar
                           bound_s=0.020, final_lag_s=0.06)
     judge(result)
     assert result.load_applied, result.not_applied_reasons
-    result = _open_result(rate=50, messages=50, achieved=42.9, late=6, longest_s=0.12,
-                          bound_s=0.020, final_lag_s=0.15)       # 150 ms behind at the end
+    result = _open_result(rate=50, messages=50, achieved=37.9, late=15, longest_s=0.3,
+                          bound_s=0.020, final_lag_s=0.32)       # 320 ms behind at the end
     judge(result)
     assert not result.load_applied
-    assert result.not_applied_reasons[0].startswith("achieved send rate 42.9 msg/s")
+    assert result.not_applied_reasons[0].startswith("achieved send rate 37.9 msg/s")
 
 
 def test_a_step_planned_within_milliseconds_is_never_all_hiccup():
@@ -133,7 +133,7 @@ def test_a_step_planned_within_milliseconds_is_never_all_hiccup():
     assert not result.load_applied
 
 
-def test_a_hiccup_worth_less_than_a_tenth_of_a_second_is_applied_even_in_a_short_step():
+def test_a_hiccup_worth_less_than_a_quarter_second_is_applied_even_in_a_short_step():
     # 4 of 50 messages (8%) late: more than 5%, but 0.08 s of the schedule
     result = _open_result(rate=50, messages=50, late=4, longest_s=0.08, bound_s=0.020)
     judge(result)
@@ -141,14 +141,25 @@ def test_a_hiccup_worth_less_than_a_tenth_of_a_second_is_applied_even_in_a_short
 
 
 @pytest.mark.parametrize("late, longest_s, applied", [
-    (1_000, 0.2, True),       # 5% of 20,000 in short stretches: the limit itself
-    (1_001, 0.2, False),      # one more
-    (300, 1.01, False),       # 1.5%, but behind for over a second without a break
-    (300, 0.99, True),
+    (5_000, 0.2, True),       # 5% of 100,000 in short stretches: the limit itself
+    (5_001, 0.2, False),      # one more
+    (1_500, 1.01, False),     # 1.5%, but behind for over a second without a break
+    (1_500, 0.99, True),
 ])
 def test_lateness_sustained_over_5_percent_or_over_a_second_is_not_applied(late, longest_s,
                                                                          applied):
-    result = _open_result(late=late, longest_s=longest_s, lags_ms=[40] * 10)
+    result = _open_result(messages=100_000, late=late, longest_s=longest_s, lags_ms=[40] * 10)
+    judge(result)
+    assert result.load_applied is applied, result.not_applied_reasons
+
+
+@pytest.mark.parametrize("late, applied", [
+    (720, True),       # measured beside two busy processes: a 143 ms stall, 14.4% late
+    (1_250, True),     # a quarter-second hiccup
+    (1_251, False),
+])
+def test_a_one_second_step_forgives_a_quarter_second_hiccup_and_no_more(late, applied):
+    result = _open_result(rate=5_000, messages=5_000, late=late, longest_s=late / 5_000)
     judge(result)
     assert result.load_applied is applied, result.not_applied_reasons
 

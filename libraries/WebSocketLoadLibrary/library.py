@@ -5,8 +5,8 @@ from robot.api import logger
 from robotlibcore import DynamicCore
 
 from . import __version__
-from .engine import EngineError, TemplateError
-from .keywords.arguments import CONVERTERS
+from .errors import UsageError, WebSocketLoadError
+from .keywords.arguments import CONVERTERS, refuse_unconverted
 from .keywords.agents import AgentKeywords
 from .keywords.assertions import AssertionKeywords
 from .keywords.connections import ConnectionKeywords
@@ -15,14 +15,11 @@ from .keywords.metrics import MetricsKeywords
 from .keywords.reporting import ReportingKeywords
 from .keywords.server import ServerKeywords
 from .keywords.state import LibraryState
-from .mockserver import ControlError, MockServerError
-
-_TOOL_ERRORS = (EngineError, MockServerError, ControlError, TemplateError)
 
 
-class KeywordError(RuntimeError):
-    """A failure of the tool or the server under test, shown without a class name."""
-    ROBOT_SUPPRESS_NAME = True
+class KeywordError(WebSocketLoadError):
+    """One of the library's own errors as Robot shows it: the message alone, capitalised;
+    the error itself, and what caused it, chained to it for the DEBUG log."""
 
 
 class WebSocketLoadLibrary(DynamicCore):
@@ -74,7 +71,7 @@ class WebSocketLoadLibrary(DynamicCore):
     - *Load applied.* A paced step is marked *not applied*, with reasons, when the server
       did not get the planned load: messages could not be sent; the achieved send rate
       fell short of the target (5% by default) and the step ended behind its schedule by
-      more than a *hiccup* (0.1 s, at most a quarter of the step); the pacer was behind
+      more than a *hiccup* (0.25 s, at most a quarter of the step); the pacer was behind
       for a sustained part of the step -- more than 5% of the messages, and more than a
       hiccup's worth, went out *late*, or it was behind for an unbroken stretch of over
       1 s; or replies waited unread in the generator's sockets. A message is late when it
@@ -95,6 +92,16 @@ class WebSocketLoadLibrary(DynamicCore):
     ``500 msg/s``, or ``max``. Sizes: ``100 MB``, ``512 KiB``. Ratios: ``0.999`` or
     ``99.9%``. Percentiles: ``99.9`` or ``p99.9``. A malformed value fails the keyword
     with a message naming the argument and the accepted forms.
+
+    = Failures =
+
+    A keyword fails with a plain message when what it was given cannot be used (an
+    argument, a template, a file), when something the test needs fails (a connection, the
+    mock server, a load agent, a step that does not finish in time) or when a check of the
+    figures fails. What lay behind the message, the low-level error and where it was
+    raised, is in the log at DEBUG level (``--loglevel DEBUG``). A failure that starts with
+    a Python exception name (``ValueError: ...``, ``KeyError: ...``) is a bug of the
+    library: please report it with the traceback from the log.
 
     = Secrets =
 
@@ -164,7 +171,7 @@ class WebSocketLoadLibrary(DynamicCore):
 
     def __init__(self, loop: str = "asyncio"):
         if loop not in ("asyncio", "uvloop"):
-            raise ValueError(f"loop must be asyncio or uvloop, got {loop!r}")
+            raise UsageError(f"loop must be asyncio or uvloop, got {loop!r}")
         self.state = LibraryState(loop_kind=loop)
         self.ROBOT_LIBRARY_LISTENER = self
         self._agent_keywords = AgentKeywords(self)
@@ -173,12 +180,13 @@ class WebSocketLoadLibrary(DynamicCore):
                           MetricsKeywords(self), self._agent_keywords])
 
     def run_keyword(self, name, args, kwargs=None):
+        # Only the library's own error family becomes a plain failure. Anything else is a
+        # bug and goes to Robot as it is, so log.html names it and keeps its traceback.
         try:
+            refuse_unconverted(self.keywords[name], args, kwargs)
             return super().run_keyword(name, args, kwargs)
-        except _TOOL_ERRORS as error:
-            raise KeywordError(_capital(str(error))) from None
-        except ValueError as error:  # bad input the converters could not see, e.g. max as a minimum
-            raise KeywordError(_capital(str(error))) from None
+        except WebSocketLoadError as error:
+            raise KeywordError(_capital(str(error))) from _unhidden(error)
 
     # -- listener: nothing outlives the run --------------------------------------------
     def end_test(self, data, result) -> None:
@@ -205,3 +213,15 @@ class WebSocketLoadLibrary(DynamicCore):
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _unhidden(error: BaseException) -> BaseException:
+    """`error` with the low-level errors behind it shown in its traceback again. Raise sites
+    say `from None` to keep them out of the user's message; the DEBUG log, where Robot
+    writes the failure's traceback, is where they belong."""
+    seen, link = set(), error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__suppress_context__ = False
+        link = link.__cause__ or link.__context__
+    return error

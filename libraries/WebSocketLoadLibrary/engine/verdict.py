@@ -15,11 +15,13 @@ load counts as *not applied* when any of these holds:
 4. replies waited unread in the generator's sockets, at the median, for longer than the
    late bound (the generator could not keep up on its receiving side).
 
-A *hiccup* is HICCUP_S (0.1 s) of the schedule, but never more than HICCUP_SHARE_LIMIT (a
-quarter) of the step: a short step on a busy machine may lose a tenth of a second once
-(in a one-second step that alone moves the rate by 10%, or makes 10% of its messages
-late), while 20,000 messages planned within 2 ms (10M msg/s) and sent over 60 ms are all
-hiccup and no step.
+A *hiccup* is HICCUP_S (0.25 s) of the schedule, but never more than HICCUP_SHARE_LIMIT
+(a quarter) of the step: on a busy machine the scheduler can leave the generator off the
+CPU for 100-200 ms (measured here: 143 ms in a one-second step beside two busy processes,
+14% of its messages late), while 20,000 messages planned within 2 ms (10M msg/s) and sent
+over 60 ms are all hiccup and no step. Forgiving a hiccup cannot pass a test on load that
+never happened: the messages it delayed still went out, and their latency counts the delay
+(latency runs from the intended send time), so the figures only get worse for it.
 
 For 2 and 3 the verdict says whose doing it was: the server's when the pacer waited on TCP
 backpressure (it read more slowly than planned), the generator's otherwise (its CPU, or a
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 SATURATED_CPU_PERCENT = 90    # the event loop is one thread: ~100% is all it gets
 LATE_SHARE_LIMIT = 0.05
-HICCUP_S = 0.1
+HICCUP_S = 0.25
 HICCUP_SHARE_LIMIT = 0.25
 LONGEST_LATE_LIMIT_S = 1.0
 

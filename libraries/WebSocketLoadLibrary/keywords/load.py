@@ -8,6 +8,7 @@ from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult, Ste
 from ..engine.memory import release_freed_memory
 from ..engine.schedule import MAX_RUN
 from ..engine.plan import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
+from ..errors import ArgumentError, UsageError
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .state import ClientGroup
@@ -47,16 +48,16 @@ class LoadKeywords(LibraryComponent):
         if str(wake_interval).strip().lower() != "auto":
             try:
                 seconds = Duration.from_text(wake_interval)
-            except ValueError:
-                raise ValueError(f"a wake interval must be {Duration.FORMS}, or auto; got "
-                                 f"{wake_interval!r}") from None
+            except ArgumentError:
+                raise ArgumentError(f"a wake interval must be {Duration.FORMS}, or auto; got "
+                                    f"{wake_interval!r}") from None
             pacing["wake_interval_s"] = float(seconds)
         if str(max_run).strip().lower() != "auto":
             try:
                 pacing["max_run"] = int(str(max_run).strip())
             except ValueError:
-                raise ValueError(f"the longest run (max_run) must be a whole number of "
-                                 f"messages or auto, got {max_run!r}") from None
+                raise ArgumentError(f"the longest run (max_run) must be a whole number of "
+                                    f"messages or auto, got {max_run!r}") from None
         LoadPlan(rate=1, messages=1, **pacing)  # the engine's own checks of both, now
         self.state.pacing = pacing
         shortest, longest = WAKE_INTERVAL_S
@@ -97,7 +98,7 @@ class LoadKeywords(LibraryComponent):
         30 s), saying how far it got. A paced step whose achieved send rate falls short of
         the target by more than ``rate_tolerance``, or whose pacer was behind its schedule
         for a sustained part of the step (more than 5% of the messages sent late, beyond a
-        0.1 s hiccup's worth of them, or over 1 s behind without a break: messages sent
+        0.25 s hiccup's worth of them, or over 1 s behind without a break: messages sent
         late and bunched, not the planned load), is marked *not applied*; the assertion
         keywords refuse to pass such a result. A single late send recovered at once is not: its
         latency counts the delay. See "Load applied" in the library introduction.
@@ -166,7 +167,7 @@ class LoadKeywords(LibraryComponent):
         | Scaling Efficiency Should Be At Least | 0.95 |
         """
         if not rates:
-            raise ValueError("rates is empty: give at least one rate, e.g. [100, 500, 1k/s]")
+            raise UsageError("rates is empty: give at least one rate, e.g. [100, 500, 1k/s]")
         group = self._group()
         scaling = ScalingResult("rate", name)
         for rate in rates:
@@ -202,7 +203,7 @@ class LoadKeywords(LibraryComponent):
         | Scaling Efficiency Should Be At Least | 0.9 |
         """
         if not connection_counts:
-            raise ValueError("connection_counts is empty: give at least one count, e.g. [1, 5, 10]")
+            raise UsageError("connection_counts is empty: give at least one count, e.g. [1, 5, 10]")
         options = self._options_for(uri)
         scaling = ScalingResult("connections", name)
         engine = self.state.engine
