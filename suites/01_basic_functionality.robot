@@ -2,21 +2,27 @@
 Documentation     Basic functionality: the mock server answers, clients connect, messages are
 ...               sent on schedule, replies are correlated by id and latency is measured; and
 ...               the assertions fail when the server misbehaves.
+
 Resource          ../resources/throughput.resource
+
 Suite Setup       Start Load Test Target
 Suite Teardown    Stop Load Test Target
 Test Setup        Apply Quick Mode
 Test Teardown     Disconnect All Clients
+
 Test Tags         basic
 
 
 *** Test Cases ***
 Client Connects To The Target
+    [Documentation]    One connection to the target opens.
     [Tags]    quick    smoke
     ${open}=    Connect Test Clients    count=1
     Should Be Equal As Integers    ${open}    1
 
 Messages Are Answered And Correlated By Id
+    [Documentation]    Every message of a short paced burst gets its own reply, matched by id:
+    ...    none lost, none unmatched, and p50 latency within its target.
     [Tags]    quick    smoke
     Connect Test Clients    count=1
     ${result}=    Send Burst At Rate    messages=50    rate=50/s
@@ -27,6 +33,7 @@ Messages Are Answered And Correlated By Id
     Latency P50 Should Be Below    ${LATENCY_P50}
 
 Mock Server Counts What It Received
+    [Documentation]    The mock server's own counters agree with what the clients sent.
     [Tags]    quick
     Requires Embedded Mock Server
     Reset Mock Server Stats

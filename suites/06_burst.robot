@@ -1,16 +1,21 @@
 *** Settings ***
 Documentation     Bursts: a burst at the maximum configured rate is applied and answered, and an
 ...               unpaced burst (rate max) reaches the peak throughput target.
+
 Resource          ../resources/throughput.resource
+
 Suite Setup       Start Load Test Target
 Suite Teardown    Stop Load Test Target
 Test Setup        Apply Quick Mode
 Test Teardown     Disconnect All Clients
+
 Test Tags         burst
 
 
 *** Test Cases ***
 Burst At The Maximum Rate Is Delivered
+    [Documentation]    A paced burst at the maximum configured rate is applied, delivered and
+    ...    answered within the p99 target, at that throughput.
     Connect Test Clients    count=${CONNECTIONS}
     ${result}=    Send Burst At Rate    messages=${BURST_MESSAGES}    rate=${MAX_MESSAGE_RATE}
     Should Be True    ${result.load_applied}

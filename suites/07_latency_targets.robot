@@ -1,16 +1,21 @@
 *** Settings ***
 Documentation     Latency targets: p50, p95, p99 and p99.9 at the sustained rate, measured per
 ...               message from its intended send time; a slow or stalled server fails them.
+
 Resource          ../resources/throughput.resource
+
 Suite Setup       Start Load Test Target
 Suite Teardown    Stop Load Test Target
 Test Setup        Apply Quick Mode
 Test Teardown     Disconnect All Clients
+
 Test Tags         latency
 
 
 *** Test Cases ***
 Latency Percentiles Are Within Targets
+    [Documentation]    Five seconds' worth of messages at the sustained rate: p50, p95, p99 and
+    ...    p99.9 within their targets.
     [Tags]    quick
     Connect Test Clients    count=${CONNECTIONS}
     Send Burst At Rate    messages=${{${SUSTAINED_THROUGHPUT_TARGET} * 5}}    rate=${SUSTAINED_THROUGHPUT_TARGET}
@@ -20,6 +25,8 @@ Latency Percentiles Are Within Targets
     Latency Percentile Should Be Below    99.9    ${LATENCY_P999}
 
 A Slow Server Fails The Latency Target
+    [Documentation]    A reply delay of one and a half times the p95 target fails the p95
+    ...    assertion, with the figures.
     Requires Embedded Mock Server
     Connect Test Clients    count=${CONNECTIONS}
     ${delay}=    Evaluate    robot.utils.timestr_to_secs($LATENCY_P95) * 1.5    modules=robot.utils
@@ -35,7 +42,8 @@ A Stall Shows In The Tail Latency
     Requires Embedded Mock Server
     Connect Test Clients    count=${CONNECTIONS}
     Set Mock Server Faults    stall=1 s
-    ${result}=    Send Burst At Rate    messages=${{${SUSTAINED_THROUGHPUT_TARGET} * 3}}    rate=${SUSTAINED_THROUGHPUT_TARGET}
+    Send Burst At Rate    messages=${{${SUSTAINED_THROUGHPUT_TARGET} * 3}}
+    ...    rate=${SUSTAINED_THROUGHPUT_TARGET}
     Run Keyword And Expect Error    Latency p99 is *ms, expected below 200 ms*
     ...    Latency P99 Should Be Below    200 ms
     [Teardown]    Run Keywords    Clear Mock Server Faults    AND    Disconnect All Clients

@@ -1,16 +1,21 @@
 *** Settings ***
 Documentation     Stress: as fast as the server answers, on the most connections, for the stress
 ...               duration; then past the connection limit.
+
 Resource          ../resources/throughput.resource
+
 Suite Setup       Start Load Test Target
 Suite Teardown    Stop Load Test Target
 Test Setup        Apply Quick Mode
 Test Teardown     Disconnect All Clients
+
 Test Tags         stress
 
 
 *** Test Cases ***
 Unpaced Load On Many Connections Is Delivered
+    [Documentation]    Rate max on the most connections for the stress duration: delivered, at
+    ...    the peak throughput target, with the generator's memory within its limit.
     Connect Test Clients    count=${MAX_CONCURRENT_CONNECTIONS}
     Run Sustained Load    max    ${STRESS_TEST_DURATION}
     Delivery Ratio Should Be At Least    ${MIN_DELIVERY_RATIO}

@@ -1,18 +1,23 @@
 *** Settings ***
-Documentation     Smoke run of the load engine against the embedded mock server, through the
-...               engine's command line. The keyword library and the scenario suites build on
-...               the same engine.
-Library           Process
-Library           Collections
+Documentation    Smoke run of the load engine against the embedded mock server, through the
+...              engine's command line. The keyword library and the scenario suites build on
+...              the same engine.
+
+Library          Collections
+Library          Process
+
+Test Tags        quick    cli
+
 
 *** Variables ***
 ${RATE}           1000
 ${MESSAGES}       3000
 ${CONNECTIONS}    5
 
+
 *** Test Cases ***
 Engine Holds The Target Rate Against The Embedded Mock Server
-    [Tags]    quick    cli
+    [Documentation]    A paced step from the command line holds its rate and gets every reply.
     ${summary}=    Run Load Step    --rate    ${RATE}    --messages    ${MESSAGES}
     ...    --connections    ${CONNECTIONS}
     Should Be Equal As Integers    ${summary}[received]    ${MESSAGES}
@@ -21,13 +26,17 @@ Engine Holds The Target Rate Against The Embedded Mock Server
     ...    achieved ${summary}[achieved_send_rate] msg/s, target ${RATE} msg/s
 
 Unreachable Rate Is Reported As Not Applied
-    [Tags]    quick    cli
+    [Documentation]    Ten million messages a second cannot be sent from here: the command
+    ...    line says the load was not applied, why, and exits 1.
     ${summary}=    Run Load Step    --rate    10000000    --messages    20000    expected_rc=1
     Should Not Be True    ${summary}[load_applied]
     Should Contain    ${summary}[not_applied_reasons][0]    achieved send rate
 
+
 *** Keywords ***
 Run Load Step
+    [Documentation]    Runs ``python -m WebSocketLoadLibrary run ... --json`` with this
+    ...    interpreter, checks its exit code and returns the summary it printed.
     [Arguments]    @{args}    ${expected_rc}=0
     ${run}=    Run Process    ${{sys.executable}}    -m    WebSocketLoadLibrary    run    @{args}    --json
     ...    env:PYTHONPATH=${CURDIR}/../libraries    timeout=120 s

@@ -8,10 +8,13 @@ Documentation     One load step spread over load agents on other machines, one p
 ...               skipped. The load goes to ``\${AGENT_TARGET_URI}`` when set, otherwise to an
 ...               embedded mock server bound to ``\${AGENT_SERVER_HOST}`` (an address of this
 ...               machine the agents reach). See the README, "Load agents".
+
 Resource          ../resources/throughput.resource
+
 Suite Setup       Connect Agents Or Skip
 Suite Teardown    Release Agents
 Test Setup        Apply Quick Mode
+
 Test Tags         agents    distributed
 
 
@@ -58,6 +61,11 @@ Dropped Replies Fail The Merged Delivery Check
 
 *** Keywords ***
 Connect Agents Or Skip
+    [Documentation]    Suite setup: skips the suite without ``\${LOAD_AGENTS}``, else connects
+    ...    the agents and sets the suite's target ``\${AGENT_URI}``: the server under test or
+    ...    an embedded mock server the agents reach.
+    # the target is the suite's, for every test: what suite variables are for
+    # robocop: off=no-suite-variable
     Skip If    not $LOAD_AGENTS
     ...    No load agents given: set LOAD_AGENTS (or --variable LOAD_AGENTS:http://host:8270,...) to run this suite.
     Connect Load Agents    ${LOAD_AGENTS}
@@ -71,5 +79,6 @@ Connect Agents Or Skip
     END
 
 Release Agents
+    [Documentation]    Suite teardown: disconnects the agents and stops every mock server.
     Disconnect Load Agents
     Stop All Mock Servers

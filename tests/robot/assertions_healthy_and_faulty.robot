@@ -2,7 +2,9 @@
 Documentation     Every assertion keyword, once against a healthy mock server (it must pass)
 ...               and once against a faulty one (it must fail with expected vs measured).
 ...               Run by tests/test_keywords_in_robot.py, which reads output.xml.
+
 Library           WebSocketLoadLibrary
+
 Suite Setup       Start Mock Server    seed=7
 Suite Teardown    Stop All Mock Servers
 Test Setup        Connect Clients    count=2
@@ -128,4 +130,3 @@ Malformed Ratio
 
 Malformed Percentile
     Latency Percentile Should Be Below    101    1 s
-

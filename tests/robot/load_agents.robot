@@ -1,8 +1,10 @@
 *** Settings ***
 Documentation     The controller keywords against two loopback agents (started by the test),
 ...               at TRACE level so that a leaked secret would show.
+
 Library           WebSocketLoadLibrary
 Library           OperatingSystem
+
 Suite Setup       Start Mock Server
 Suite Teardown    Run Keywords    Disconnect Load Agents    AND    Stop All Mock Servers
 
@@ -62,7 +64,8 @@ An Agent Dying Mid-Step Fails The Step And Keeps The Others
     Evaluate    os.kill(${DOOMED_PID}, signal.SIGKILL)    modules=os,signal
     Run Keyword And Expect Error
     ...    Load step 'doomed step' failed on 1 of 2 load agents (agent-2): load agent agent-2 (http://127.0.0.1:*) cannot be reached*The results of the other agents (agent-1) are kept*
-    ...    Wait For Load On Agents    ${step}
+    ...    Wait For Load On Agents
+    ...    ${step}
     ${summary}=    Get Load Summary
     Should Be Equal As Integers    ${summary}[sent]    2000
     Should Not Be True    ${summary}[load_applied]

@@ -2,8 +2,10 @@
 Documentation     Charts, saved results, regression checks, merging and live metrics, as a user
 ...               meets them. Run by tests/test_reports.py, which reads output.xml, log.html and
 ...               the files under load-results/.
+
 Library           WebSocketLoadLibrary
 Library           String
+
 Suite Setup       Start Mock Server    seed=3
 Suite Teardown    Stop All Mock Servers
 Test Setup        Connect Clients    count=2
