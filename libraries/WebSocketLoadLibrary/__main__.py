@@ -27,9 +27,9 @@ import json
 import os
 import sys
 
-from .engine import (ConnectionOptions, EngineError, LoadEngine, LoadPlan, MessageTemplate,
-                     TemplateError)
-from .mockserver import MockServerError, MockServerProcess
+from .engine import ConnectionOptions, LoadEngine, LoadPlan, MessageTemplate
+from .errors import WebSocketLoadError
+from .mockserver import MockServerProcess
 
 
 def _rate(text: str) -> float | None:
@@ -105,7 +105,7 @@ def merge_command(args) -> int:
     folder = Path(args.folder)
     try:
         merged = merge_folder(folder)
-    except ValueError as error:
+    except WebSocketLoadError as error:  # anything else is a bug: its traceback shows
         print(f"error: {error}", file=sys.stderr)
         return 2
     json_path = Path(args.json_path or folder / "merged-load-results.json")
@@ -125,7 +125,7 @@ def compare_command(args) -> int:
     try:
         comparison = compare(read_records(args.baseline), read_records(args.current),
                              parse_tolerance(args.tolerance), args.latency_margin_ms)
-    except ValueError as error:
+    except WebSocketLoadError as error:  # anything else is a bug: its traceback shows
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(comparison.text())
@@ -150,7 +150,7 @@ def run_command(args) -> int:
                         window=args.window, reply_timeout_s=args.reply_timeout, name="cli")
         result = engine.run_step(pool, plan, MessageTemplate(payload_size=args.payload_size),
                                  server_pid=server.pid if server else None)
-    except (EngineError, MockServerError, TemplateError) as error:
+    except WebSocketLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:

@@ -19,6 +19,8 @@ import secrets
 import threading
 import time
 
+from ..errors import UsageError
+
 HEADER = "X-WSLoad-Signature"
 SCHEME = "v1"
 MIN_SECRET_LENGTH = 16
@@ -26,7 +28,7 @@ WINDOW_S = 900.0
 DEFAULT_SECRET_ENV = "LOAD_AGENT_SECRET"
 
 
-class SecretError(ValueError):
+class SecretError(UsageError):
     """No usable shared secret."""
 
 

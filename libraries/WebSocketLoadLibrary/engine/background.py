@@ -9,13 +9,14 @@ import asyncio
 import concurrent.futures
 import threading
 
-from .errors import StepTimeout
+from ..errors import UsageError
+from .errors import EngineError, StepTimeout
 
 
 class BackgroundLoop:
     def __init__(self, loop_kind: str = "asyncio"):
         if loop_kind not in ("asyncio", "uvloop"):
-            raise ValueError(f"loop_kind must be 'asyncio' or 'uvloop', got {loop_kind!r}")
+            raise UsageError(f"loop_kind must be 'asyncio' or 'uvloop', got {loop_kind!r}")
         self.loop_kind = loop_kind
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -44,7 +45,7 @@ class BackgroundLoop:
         self._thread = threading.Thread(target=run, name="websocket-load-engine", daemon=True)
         self._thread.start()
         if not ready.wait(10):
-            raise RuntimeError("the engine's event loop did not start")
+            raise EngineError("the engine's event loop did not start")
         self._loop = loop
 
     def submit(self, coroutine) -> concurrent.futures.Future:

@@ -13,6 +13,8 @@ import time
 
 import orjson
 
+from ..errors import UsageError
+
 PLACEHOLDERS = ("message_id", "send_time", "payload", "connection")
 DEFAULT_ID_FIELD = "message_id"
 
@@ -22,8 +24,8 @@ def default_template(id_field: str = DEFAULT_ID_FIELD) -> str:
     return '{"%s":$message_id,"send_time":$send_time,"payload":"$payload"}' % id_field
 
 
-class TemplateError(ValueError):
-    pass
+class TemplateError(UsageError):
+    """A template that cannot render messages or find ids as given."""
 
 
 class MessageTemplate:

@@ -12,6 +12,7 @@ from ..agents.controller import AgentFleet, AgentStepFailed, DistributedStep
 from ..agents.signing import DEFAULT_SECRET_ENV, check_secret, secret_from_env
 from ..engine import LoadPlan, LoadResult
 from ..engine.memory import release_freed_memory
+from ..errors import CheckFailed, UsageError
 from .arguments import ByteSize, Duration, Rate, Ratio
 from .component import LibraryComponent
 from .connections import connection_options
@@ -20,8 +21,8 @@ from .summary_table import column_table
 from .tokens import reveal
 
 
-class AgentStepError(AssertionError):
-    ROBOT_SUPPRESS_NAME = True
+class AgentStepError(CheckFailed):
+    """Load agents failed during a step; the others' result is kept."""
 
 
 class AgentKeywords(LibraryComponent):
@@ -71,7 +72,7 @@ class AgentKeywords(LibraryComponent):
         """
         uris = [uri for text in agent_uris for uri in re.split(r"[,\s]+", str(text)) if uri]
         if not uris:
-            raise ValueError("no load agents given: name at least one, e.g. "
+            raise UsageError("no load agents given: name at least one, e.g. "
                              "Connect Load Agents    http://10.0.0.5:8270")
         shared = (check_secret(reveal(secret), "the secret argument") if secret is not None
                   else secret_from_env(secret_env))
@@ -113,9 +114,9 @@ class AgentKeywords(LibraryComponent):
         | Connect Clients On Agents | ws://10.0.0.9:8765/ws | count=50 | token_env=API_TOKEN |
         """
         if count < 1:
-            raise ValueError(f"count must be at least 1, got {count}")
+            raise UsageError(f"count must be at least 1, got {count}")
         if token is not None and token_env:
-            raise ValueError("give either token or token_env, not both")
+            raise UsageError("give either token or token_env, not both")
         fleet = self._fleet()
         if uri is None:
             uri = self.state.servers.current.uri
@@ -203,7 +204,7 @@ class AgentKeywords(LibraryComponent):
                         fail_on_disconnect=fail_on_disconnect and failure is None)
         if failure is not None:
             self.console(f"[FAIL] {failure}")
-            raise AgentStepError(str(failure))
+            raise AgentStepError(str(failure)) from failure
         return result
 
     @keyword
@@ -266,7 +267,7 @@ class AgentKeywords(LibraryComponent):
 def _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name,
           pacing: dict) -> LoadPlan:
     if (messages is None) == (duration is None):
-        raise ValueError("give either messages or duration (not both)")
+        raise UsageError("give either messages or duration (not both)")
     default = (f"agents burst {messages:,} at {rate}" if messages is not None
                else f"agents sustained {rate} for {duration}")
     return LoadPlan(rate=rate.per_second, messages=messages,

@@ -1,15 +1,20 @@
 """Argument types of the keywords, converted by Robot Framework (ROBOT_LIBRARY_CONVERTERS).
 
-Each converter raises ValueError with the accepted forms; Robot adds the argument's name
-and value, so `rate=2x/s` fails as "Argument 'rate' got value '2x/s' that cannot be
-converted to Rate: ...".
+Each type's `from_text` raises ArgumentError (a ValueError) with the accepted forms. Given
+to Robot as it is, that would fail as Robot's own "ValueError: Argument 'rate' got value
+'2x/s' ...", a Python name on a typo. So the converters Robot gets hand back the refused
+value instead (`Unconverted`), and the library's keyword wrapper fails the keyword with
+the same sentence as one of our own errors (see `refuse_unconverted`).
 """
 from __future__ import annotations
 
+import inspect
 import math
 import re
 
 from robot.utils import timestr_to_secs
+
+from ..errors import ArgumentError
 
 _NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
 
@@ -29,7 +34,7 @@ class Rate(float):
             return cls(math.inf)
         match = cls._PATTERN.match(text)
         if not match:
-            raise ValueError(f"expected {cls.FORMS}")
+            raise ArgumentError(f"expected {cls.FORMS}")
         scale = {"k": 1e3, "K": 1e3, "M": 1e6}.get(match.group(2) or "", 1)
         number = float(match.group(1)) * scale
         return cls._checked(number, value)
@@ -37,7 +42,7 @@ class Rate(float):
     @classmethod
     def _checked(cls, number: float, original) -> "Rate":
         if not number > 0 or math.isnan(number):
-            raise ValueError(f"a rate must be above zero; expected {cls.FORMS}")
+            raise ArgumentError(f"a rate must be above zero; expected {cls.FORMS}")
         return cls(number)
 
     @property
@@ -69,9 +74,9 @@ class Duration(float):
             # `Latency P99 Should Be Below    0.5 ms` a check against 1 ms
             seconds = timestr_to_secs(value, round_to=None)
         except (ValueError, TypeError):
-            raise ValueError(f"expected {cls.FORMS}") from None
+            raise ArgumentError(f"expected {cls.FORMS}") from None
         if seconds < 0:
-            raise ValueError(f"a time cannot be negative; expected {cls.FORMS}")
+            raise ArgumentError(f"a time cannot be negative; expected {cls.FORMS}")
         return cls(seconds)
 
     def __str__(self) -> str:
@@ -93,10 +98,10 @@ class ByteSize(int):
         else:
             match = cls._PATTERN.match(str(value))
             if not match or match.group(2).lower() not in cls._UNITS:
-                raise ValueError(f"expected {cls.FORMS}")
+                raise ArgumentError(f"expected {cls.FORMS}")
             number, unit = float(match.group(1)), match.group(2).lower()
         if number < 0:
-            raise ValueError(f"a size cannot be negative; expected {cls.FORMS}")
+            raise ArgumentError(f"a size cannot be negative; expected {cls.FORMS}")
         return cls(round(number * cls._UNITS[unit]))
 
     def __str__(self) -> str:
@@ -116,9 +121,9 @@ class Ratio(float):
         try:
             number = float(text) * scale
         except ValueError:
-            raise ValueError(f"expected {cls.FORMS}") from None
+            raise ArgumentError(f"expected {cls.FORMS}") from None
         if not 0 <= number <= 1:
-            raise ValueError(f"{value} is outside 0..1; expected {cls.FORMS}")
+            raise ArgumentError(f"{value} is outside 0..1; expected {cls.FORMS}")
         return cls(number)
 
     def __str__(self) -> str:
@@ -135,17 +140,70 @@ class Percentile(float):
         try:
             number = float(text)
         except ValueError:
-            raise ValueError(f"expected {cls.FORMS}") from None
+            raise ArgumentError(f"expected {cls.FORMS}") from None
         if not 0 <= number <= 100:
-            raise ValueError(f"{value} is outside 0..100; expected {cls.FORMS}")
+            raise ArgumentError(f"{value} is outside 0..100; expected {cls.FORMS}")
         return cls(number)
 
     def __str__(self) -> str:
         return f"p{float(self):g}"
 
 
-CONVERTERS = {Rate: Rate.from_text, Duration: Duration.from_text, ByteSize: ByteSize.from_text,
-              Ratio: Ratio.from_text, Percentile: Percentile.from_text}
+class Unconverted:
+    """A value a converter refused, standing in for it until the keyword wrapper sees it."""
+    __slots__ = ("kind", "value", "error")
+
+    def __init__(self, kind: type, value, error: ArgumentError):
+        self.kind, self.value, self.error = kind, value, error
+
+    def message(self, argument: str) -> str:
+        # Robot's own sentence, which users and tests already know
+        return (f"Argument '{argument}' got value '{self.value}' that cannot be converted to "
+                f"{self.kind.__name__}: {self.error}")
+
+
+def _deferring(kind):
+    def convert(value: str | int | float):  # the annotation tells Robot what to hand over
+        if isinstance(value, str) and value.strip().upper() == "NONE":
+            # refused the ordinary way, so that Robot tries None next for `Duration | None`
+            raise ValueError(f"expected {kind.FORMS}")
+        try:
+            return kind.from_text(value)
+        except ArgumentError as error:
+            return Unconverted(kind, value, error)
+    convert.__name__ = convert.__qualname__ = f"{kind.__name__}_from_text"
+    return convert
+
+
+CONVERTERS = {kind: _deferring(kind) for kind in (Rate, Duration, ByteSize, Ratio, Percentile)}
+
+
+def refuse_unconverted(method, args, kwargs) -> None:
+    """ArgumentError naming the first argument of `method` a converter refused, if any."""
+    values = [*args, *(kwargs or {}).values()]
+    if not any(map(_refused, values)):
+        return  # every call passes here: one look at each value, nothing more
+    names = _positional_names(method, len(args)) + list(kwargs or {})
+    for name, value in zip(names, values):
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, Unconverted):
+                raise ArgumentError(item.message(name)) from item.error
+
+
+def _refused(value) -> bool:
+    if isinstance(value, (list, tuple)):  # list[Rate]: Robot converts each item
+        return any(isinstance(item, Unconverted) for item in value)
+    return isinstance(value, Unconverted)
+
+
+def _positional_names(method, count: int) -> list[str]:
+    names, rest = [], "*"
+    for parameter in inspect.signature(method).parameters.values():
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            names.append(parameter.name)
+        elif parameter.kind is parameter.VAR_POSITIONAL:
+            rest = parameter.name
+    return (names + [rest] * count)[:count]
 
 
 def format_seconds(seconds: float) -> str:

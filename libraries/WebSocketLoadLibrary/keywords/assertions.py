@@ -6,14 +6,15 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..engine import LoadResult, ScalingResult
+from ..errors import CheckFailed, UsageError
 from .arguments import ByteSize, Duration, Percentile, Rate, Ratio, format_bytes, format_seconds
 from .component import LibraryComponent
 
 SIDES = ("generator", "server")
 
 
-class LoadNotApplied(AssertionError):
-    ROBOT_SUPPRESS_NAME = True
+class LoadNotApplied(CheckFailed):
+    """The result's load was not applied, so no check on it may pass."""
 
 
 class AssertionKeywords(LibraryComponent):
@@ -105,7 +106,7 @@ class AssertionKeywords(LibraryComponent):
         | Throughput Should Be At Least | 2k/s |
         """
         if minimum.is_max:
-            raise ValueError("minimum must be a rate such as 1000/s, not max")
+            raise UsageError("minimum must be a rate such as 1000/s, not max")
         target = self._target(result, "throughput")
         if isinstance(target, ScalingResult):
             measured, over = target.peak_throughput, target.messages
@@ -136,17 +137,17 @@ class AssertionKeywords(LibraryComponent):
         """
         process = process.strip().lower()
         if process not in (*SIDES, "both"):
-            raise ValueError(f"process must be generator, server or both, got {process!r}")
+            raise UsageError(f"process must be generator, server or both, got {process!r}")
         target = self._target(result, "memory growth")
         sides = SIDES if process == "both" else (process,)
         growths = {side: _growth(target, side) for side in sides}
         measured = {side: g for side, g in growths.items() if g is not None}
         if not measured:
-            raise AssertionError(f"no memory samples of the {process} process in this result"
-                                 f"{' (an external server cannot be measured)' if process != 'generator' else ''}")
+            raise CheckFailed(f"no memory samples of the {process} process in this result"
+                              f"{' (an external server cannot be measured)' if process != 'generator' else ''}")
         if process == "server" and growths["server"] is None:
-            raise AssertionError("the server's memory was not sampled: only the embedded mock "
-                                 "server can be measured")
+            raise CheckFailed("the server's memory was not sampled: only the embedded mock "
+                              "server can be measured")
         over = target.messages if isinstance(target, ScalingResult) else target.sent
         failures = [f"{side} memory grew by {format_bytes(g)}, expected below {limit} "
                     f"(over {over:,} messages{_step(target)})"
@@ -170,8 +171,8 @@ class AssertionKeywords(LibraryComponent):
         """
         target = self._target(result, "scaling efficiency")
         if not isinstance(target, ScalingResult):
-            raise AssertionError("scaling efficiency needs the result of Run Rate Scaling or "
-                                 f"Run Connection Scaling, got a single step ({target.name!r})")
+            raise CheckFailed("scaling efficiency needs the result of Run Rate Scaling or "
+                              f"Run Connection Scaling, got a single step ({target.name!r})")
         failures = [f"step {step.name!r}: efficiency {efficiency:.3f}, expected at least "
                     f"{minimum:g} ({step.achieved_receive_rate:,.1f} of "
                     f"{target.ideal_throughput(step):,.1f} msg/s over {step.sent:,} messages)"
@@ -225,7 +226,7 @@ class AssertionKeywords(LibraryComponent):
             message = failures[0] if len(failures) == 1 else (
                 f"{len(failures)} steps failed:\n" + "\n".join(failures))
             self.console(f"[FAIL] {failures[0]}")
-            raise AssertionError(_capital(message))
+            raise CheckFailed(_capital(message))
         logger.info(_capital(passed))
         self.console(f"[PASS] {_capital(passed)}")
         return measured

@@ -6,6 +6,7 @@ from robot.api.deco import keyword
 from robot.api.types import Secret
 
 from ..engine import ConnectionOptions, MessageTemplate
+from ..errors import UsageError
 from .arguments import ByteSize, Duration
 from .component import LibraryComponent
 from .tokens import token_from
@@ -68,7 +69,7 @@ class ConnectionKeywords(LibraryComponent):
         if uri is None:
             uri = self.state.servers.current.uri
         if count < 1:
-            raise ValueError(f"count must be at least 1, got {count}")
+            raise UsageError(f"count must be at least 1, got {count}")
         options = connection_options(uri, token_from(token, token_env), headers, subprotocols,
                                      ca_file, insecure, compression, open_timeout,
                                      ping_interval, max_message_size, transport)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from robot.api import logger
 from robot.api.deco import keyword
 
+from ..errors import RunError, UsageError
 from .component import LibraryComponent
 
 
@@ -31,13 +32,13 @@ class MetricsKeywords(LibraryComponent):
         """
         from ..reports.metrics import MetricsEndpoint
         if self.state.metrics_endpoint is not None:
-            raise RuntimeError(f"the metrics endpoint already runs at "
-                               f"{self.state.metrics_endpoint.url}; stop it first")
+            raise UsageError(f"the metrics endpoint already runs at "
+                             f"{self.state.metrics_endpoint.url}; stop it first")
         try:
             endpoint = MetricsEndpoint(self.state.live, port=port, host=host)
         except OSError as error:
-            raise RuntimeError(f"cannot serve metrics on {host}:{port}: "
-                               f"{error.strerror or error}") from None
+            raise RunError(f"cannot serve metrics on {host}:{port}: "
+                           f"{error.strerror or error}") from None
         self.state.metrics_endpoint = endpoint
         logger.info(f"Metrics endpoint at {endpoint.url}")
         return endpoint.url

@@ -2,9 +2,11 @@
 ConnectionCache, but an entry can be closed and forgotten on its own."""
 from __future__ import annotations
 
+from ..errors import UsageError
 
-class NothingOpenError(RuntimeError):
-    ROBOT_SUPPRESS_NAME = True
+
+class NothingOpenError(UsageError):
+    """A keyword needs a server or client group that was never opened."""
 
 
 class Registry:

@@ -7,6 +7,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..engine import ScalingResult
+from ..errors import CheckFailed
 from ..reports.records import write_json_atomically, write_text_atomically
 from .arguments import Duration, Ratio
 from .component import LibraryComponent
@@ -170,7 +171,7 @@ class ReportingKeywords(LibraryComponent):
                              whole_run=current is not None)
         logger.info(comparison.html(), html=True)
         if not comparison.passed:
-            raise AssertionError(comparison.summary())
+            raise CheckFailed(comparison.summary())
         logger.info(comparison.summary())
 
     def _result(self, result):

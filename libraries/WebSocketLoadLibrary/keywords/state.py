@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ..engine import ConnectionOptions, LoadEngine, LoadResult, MessageTemplate, ScalingResult
 from ..engine.pool import ClientPool
+from ..errors import UsageError
 from ..reports.metrics import LiveCounters
 from .registry import Registry
 from .result_files import ResultFiles
@@ -65,11 +66,11 @@ class LibraryState:
         (`purpose` completes "No load result ...", e.g. "to check latency p95 on")."""
         target = result if result is not None else self.last_result
         if target is None:
-            raise AssertionError(f"No load result {purpose}: run a load keyword "
-                                 f"(Send Burst At Rate, Run Sustained Load, ...) first")
+            raise UsageError(f"No load result {purpose}: run a load keyword "
+                             f"(Send Burst At Rate, Run Sustained Load, ...) first")
         if not isinstance(target, (LoadResult, ScalingResult)):
-            raise TypeError(f"result must be what a load keyword returned, got "
-                            f"{type(target).__name__}")
+            raise UsageError(f"result must be what a load keyword returned, got "
+                             f"{type(target).__name__}")
         return target
 
     def close(self) -> None:

@@ -7,13 +7,14 @@ import time
 from robot.api import logger
 
 from ..engine import LoadResult
+from ..errors import CheckFailed
 from .summary_table import agents_table, log_charts, log_saved, result_table
 
 PROGRESS_EVERY_S = 2.0
 
 
-class ConnectionsLost(AssertionError):
-    ROBOT_SUPPRESS_NAME = True
+class ConnectionsLost(CheckFailed):
+    """The server closed connections during a step."""
 
 
 def report_step(component, result: LoadResult, name: str, remember: bool = True,

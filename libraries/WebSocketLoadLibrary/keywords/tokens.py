@@ -8,6 +8,7 @@ from robot.api import logger
 from robot.api.types import Secret
 
 from ..engine import SecretText
+from ..errors import UsageError
 
 
 def reveal(token: Secret | SecretText | str | None) -> str | None:
@@ -26,11 +27,11 @@ def reveal(token: Secret | SecretText | str | None) -> str | None:
 def token_from(token, token_env: str | None) -> SecretText | None:
     """The token as the engine wants it; `token_env` names an environment variable."""
     if token is not None and token_env:
-        raise ValueError("give either token or token_env, not both")
+        raise UsageError("give either token or token_env, not both")
     if token_env:
         value = os.environ.get(token_env)
         if not value:
-            raise ValueError(f"token_env={token_env}: that environment variable is not set "
+            raise UsageError(f"token_env={token_env}: that environment variable is not set "
                              f"or is empty")
         return SecretText(value)
     value = reveal(token)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..engine.result import LoadResult
 from ..engine.scaling import ScalingResult
+from ..errors import UsageError
 from .html import html_table, page
 from .records import MERGED_FORMAT, StepRecord, read_records
 
@@ -116,7 +117,7 @@ class MergedRun:
 
 def merge_records(records: list[StepRecord], sources: list[str] | None = None) -> MergedRun:
     if not records:
-        raise ValueError("no saved load results to merge")
+        raise UsageError("no saved load results to merge")
     records = _once_each(records)
     by_suite: dict[str, list[LoadResult]] = defaultdict(list)
     for record in records:
@@ -132,7 +133,7 @@ def merge_folder(folder) -> MergedRun:
     """Every result saved under `folder` (pabot_results/*/load-results/ included)."""
     records = read_records(folder)
     if not records:
-        raise ValueError(f"no saved load results under {folder}")
+        raise UsageError(f"no saved load results under {folder}")
     return merge_records(records)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..engine.result import LoadResult
 from ..engine.scaling import ScalingResult
+from ..errors import UsageError
 
 RESULT_FORMAT = "websocket-load-result/1"
 MERGED_FORMAT = "websocket-load-merged/1"
@@ -79,6 +80,8 @@ def slug(text: str, limit: int = 80) -> str:
 
 
 def records_from_document(data: dict, source: str = "") -> list[StepRecord]:
+    if not isinstance(data, dict):
+        raise UsageError(f"{source or 'document'} is not a saved load result")
     if data.get("format") == MERGED_FORMAT:
         return [StepRecord(LoadResult.from_dict(r["result"]), r.get("suite", ""),
                            r.get("test", ""), r.get("scaling", ""), r.get("scaling_kind", ""),
@@ -91,7 +94,7 @@ def records_from_document(data: dict, source: str = "") -> list[StepRecord]:
                 for step in scaling.steps]
     if "latency_histogram" in data:
         return [StepRecord(LoadResult.from_dict(data), suite, test, source=source)]
-    raise ValueError(f"{source or 'document'} is not a saved load result")
+    raise UsageError(f"{source or 'document'} is not a saved load result")
 
 
 def read_records(path) -> list[StepRecord]:
@@ -99,9 +102,13 @@ def read_records(path) -> list[StepRecord]:
     (recursively, so pabot's `pabot_results/N/load-results/` are found)."""
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"no saved load results at {path}: no such file or folder")
+        raise UsageError(f"no saved load results at {path}: no such file or folder")
     if path.is_file():
-        return records_from_document(_read(path), str(path))
+        try:
+            document = _read(path)
+        except (OSError, ValueError) as error:  # the user named it: a bad one is theirs to fix
+            raise UsageError(f"{path} cannot be read as a saved load result: {error}") from error
+        return records_from_document(document, str(path))
     records = []
     for file, data in result_documents(path):
         records.extend(records_from_document(data, str(file)))

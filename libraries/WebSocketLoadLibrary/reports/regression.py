@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..errors import UsageError
 from .html import BAD, GOOD, html_table, text_table
 from .records import StepRecord
 
@@ -94,7 +95,7 @@ def compare(baseline: list[StepRecord], current: list[StepRecord], tolerance: fl
     keyword's last result): baseline steps of other tests do not matter, and a current step
     without a baseline fails, since nothing about it could be checked."""
     if not 0 <= tolerance < 1:
-        raise ValueError(f"tolerance must be between 0% and 100%, got {tolerance}")
+        raise UsageError(f"tolerance must be between 0% and 100%, got {tolerance}")
     comparison = Comparison(tolerance)
     by_key = {r.key: r for r in baseline}
     by_name: dict[str, list[StepRecord]] = {}
@@ -143,8 +144,8 @@ def parse_tolerance(text) -> float:
     value = str(text).strip()
     match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*(%?)", value)
     if not match:
-        raise ValueError(f"tolerance must look like 10% or 0.1, got {text!r}")
+        raise UsageError(f"tolerance must look like 10% or 0.1, got {text!r}")
     number = float(match.group(1)) / (100 if match.group(2) else 1)
     if not 0 <= number < 1:
-        raise ValueError(f"tolerance must be between 0% and 100%, got {text!r}")
+        raise UsageError(f"tolerance must be between 0% and 100%, got {text!r}")
     return number
