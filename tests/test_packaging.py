@@ -206,7 +206,7 @@ def test_packaging_console_scripts(installed):
                          "--connections", "2", "--json")
     assert step.returncode == 0, step.stdout + step.stderr
     assert json.loads(step.stdout)["received"] == 300
-    # merge what the robot run saved, if it ran first; else an empty folder exits 2
+    # merge and its bad-input exit code: a folder with no saved result exits 2
     empty = installed.work / "nothing-saved"
     empty.mkdir()
     merged = installed.run("websocketload", "merge", str(empty))
