@@ -146,7 +146,8 @@ Closing On Purpose Can Be Allowed
     Connect Clients    count=2
     ${result}=    Send Burst At Rate    1000    1000/s    reply_timeout=1 s    fail_on_disconnect=False
     Should Be Equal As Integers    ${result.received}    200
-    Run Keyword And Expect Error    Refusing to judge delivery ratio*800 of 1000 messages could not be sent*1011*
+    # about 800 of 1000 are not sent: fewer when the close reaches the client late (busy box)
+    Run Keyword And Expect Error    Refusing to judge delivery ratio*of 1000 messages could not be sent*1011*
     ...    Delivery Ratio Should Be At Least    0.99
 """
 
