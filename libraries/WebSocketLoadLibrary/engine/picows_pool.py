@@ -20,7 +20,7 @@ import time
 from picows import WSCloseCode, WSListener, WSMsgType
 from picows.url import parse_url
 
-from ..picows_wire import make_protocol
+from ..picows_wire import NO_STATUS, make_protocol, read_close, reassemble
 from .connections import ConnectionOptions, explain_connect_error
 from .errors import ConnectError
 from .pool import ClientPool, PooledConnection, describe_close
@@ -28,7 +28,6 @@ from .pool import ClientPool, PooledConnection, describe_close
 TEXT, BINARY, CLOSE, PONG, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
                                            WSMsgType.PONG, WSMsgType.CONTINUATION)
 NORMAL_CLOSURE = 1000
-NO_STATUS = 1005
 
 
 class NotOpen(Exception):
@@ -78,7 +77,7 @@ class PicowsSocket(WSListener):
                 if frame.fin and ws._fragments is None:
                     payload = frame.get_payload_as_bytes()
                 else:  # a fragmented message: deliver it whole, at its last frame
-                    payload = ws._fragment(frame)
+                    ws._fragments, payload = reassemble(ws._fragments, frame)
                     if payload is None:
                         return
                 connection = ws.connection
@@ -90,21 +89,9 @@ class PicowsSocket(WSListener):
             ws._control_frame(transport, frame, kind)
         return on_ws_frame
 
-    def _fragment(self, frame) -> bytes | None:
-        """Keep a fragment; the whole message at the last one, else None."""
-        if self._fragments is None:
-            self._fragments = []
-        self._fragments.append(frame.get_payload_as_bytes())
-        if not frame.fin:
-            return None
-        payload, self._fragments = b"".join(self._fragments), None
-        return payload
-
     def _control_frame(self, transport, frame, kind) -> None:
         if kind is CLOSE:
-            data = frame.get_payload_as_bytes()
-            self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
-            self.close_reason = data[2:].decode(errors="replace")
+            self.close_code, self.close_reason = read_close(frame)
             transport.send_close(frame.get_close_code())
             transport.disconnect()
         elif kind is PONG and self._pong is not None and not self._pong.done():

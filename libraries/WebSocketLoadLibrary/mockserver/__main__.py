@@ -16,8 +16,9 @@ import sys
 import threading
 
 from .constants import AUTH_TOKEN_ENV
+from .core import CONTROL_PATH
 from .faults import Faults, FaultError
-from .server import CONTROL_PATH, MockServer
+from .server import MockServer
 
 
 def parse_args(argv=None) -> argparse.Namespace:

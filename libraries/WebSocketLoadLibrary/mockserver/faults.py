@@ -71,10 +71,6 @@ class Faults:
             else:
                 setattr(self, name, number)
 
-    @property
-    def delays_replies(self) -> bool:
-        return self.response_delay > 0 or self.stall_until > time.monotonic()
-
     def should_drop(self) -> bool:
         return self.drop_ratio > 0 and self._rng.random() < self.drop_ratio
 

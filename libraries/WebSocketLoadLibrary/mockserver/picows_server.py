@@ -3,7 +3,8 @@ counters and faults as the websockets engine, at several times its speed.
 
 A websockets server caps at about 48k msg/s on one core here, below what the generator
 sends; this one answers each frame from picows' C parser in a callback and writes all the
-replies of one loop pass with one `write` per connection (picows_wire.py).
+replies of one loop pass with one `write` per connection (picows_wire.py). What it answers
+is decided in core.py and pipeline.py, as for the websockets engine; this module is I/O.
 
 Differences from the websockets engine, on purpose or for lack of the feature in picows:
 - permessage-deflate is never negotiated (a client asking for it gets a plain connection,
@@ -15,28 +16,18 @@ Differences from the websockets engine, on purpose or for lack of the feature in
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from collections import deque
-from urllib.parse import parse_qs, urlsplit
 
-import orjson
 from picows import (WSCloseCode, WSListener, WSMsgType, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
 
-from ..picows_wire import make_protocol
-from .faults import FaultError, garble
-from .server import (CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER, CONTROL_PATH, MockServer)
+from ..picows_wire import make_protocol, read_close, reassemble
+from .core import LIMIT_REACHED, MockServerCore
 
 TEXT, BINARY, CLOSE, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
                                      WSMsgType.CONTINUATION)
 CLEAN_CLOSES = (1000, 1001)
-
-
-def _close_payload(frame) -> tuple[int | None, bytes]:
-    data = frame.get_payload_as_bytes()
-    return (int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005), data[2:]
 
 
 def _close(transport, code: int, reason: str) -> None:
@@ -48,88 +39,72 @@ class _EchoListener(WSListener):
     def __init__(self, server: "PicowsMockServer"):
         super().__init__()
         self.server = server
-        self.stats, self.faults = server.stats, server.faults
-        self.ack = server.mode == "ack"
         self.transport = None
-        self.counted = False        # an admitted connection (not refused at the limit)
+        self.exchange = None        # an admitted connection's (None: refused at the limit)
         self.closing_on_purpose = False
         self.code_received: int | None = None
         self.code_sent: int | None = None
-        self.received_here = 0
-        self.delayed: deque = deque()
         self.timer: asyncio.TimerHandle | None = None
         self.fragments: list | None = None
-        self.kind = TEXT
+        self.kind = TEXT            # a fragmented message's, from its first frame
 
     def on_ws_connected(self, transport) -> None:
         self.transport = transport
-        stats = self.stats
-        if stats.connections_active >= self.server.max_connections:
-            stats.connections_refused += 1
+        self.exchange = self.server.open(len)
+        if self.exchange is None:
             self.closing_on_purpose = True
-            _close(transport, CLOSE_TRY_AGAIN_LATER, "connection limit reached")
+            _close(transport, *LIMIT_REACHED)
             return
-        self.counted = True
         self.server.live.add(self)
-        stats.connections_opened += 1
-        stats.connections_active += 1
-        stats.connections_peak = max(stats.connections_peak, stats.connections_active)
 
     def on_ws_frame(self, transport, frame) -> None:
         kind = frame.msg_type
         if kind is CLOSE:
-            self.code_received, _ = _close_payload(frame)
+            self.code_received, _ = read_close(frame)
             transport.send_close(frame.get_close_code())
             transport.disconnect()
             return
         if kind is not TEXT and kind is not BINARY and kind is not CONTINUATION:
             return  # pings are answered by picows
-        if not self.counted or self.closing_on_purpose:
+        exchange = self.exchange
+        if exchange is None or self.closing_on_purpose:
             return
         if frame.fin and self.fragments is None:
-            message, self.kind = frame.get_payload_as_bytes(), kind
+            message = frame.get_payload_as_bytes()
         else:
             if self.fragments is None:
-                self.fragments, self.kind = [], kind
-            self.fragments.append(frame.get_payload_as_bytes())
-            if not frame.fin:
+                self.kind = kind
+            self.fragments, message = reassemble(self.fragments, frame)
+            if message is None:
                 return
-            message, self.fragments = b"".join(self.fragments), None
-        self._message(transport, message, self.kind)
-
-    def _message(self, transport, message: bytes, kind) -> None:
-        stats, faults = self.stats, self.faults
-        if faults.read_stall_until:
-            wait = faults.read_stall_until - time.monotonic()
-            if wait > 0:
-                transport.underlying_transport.pause_reading()
-                asyncio.get_running_loop().call_later(wait, self._resume_reading)
-            else:
-                faults.read_stall_until = 0.0
-        self.received_here += 1
-        stats.messages_received += 1
-        stats.bytes_received += len(message)
-        reply = self.server._ack(message) if self.ack else message
-        if faults.drop_ratio and faults.should_drop():
-            stats.messages_dropped += 1
+            kind = self.kind
+        reply = exchange.receive(message, kind)
+        if reply is not None:
+            transport.send(kind, reply)
         else:
-            if faults.garble_ratio and faults.should_garble():
-                reply = garble(reply)
-                stats.messages_garbled += 1
-            if not self.delayed and not faults.delays_replies:
+            self._otherwise(transport, message, kind)
+
+    def _otherwise(self, transport, message: bytes, kind) -> None:
+        """Carry out what the pipeline asked instead of one reply now (see pipeline.py)."""
+        exchange = self.exchange
+        while exchange.pause_s:
+            # the frames of this read are parsed already and answered now; the socket waits
+            transport.underlying_transport.pause_reading()
+            asyncio.get_running_loop().call_later(exchange.pause_s, self._resume_reading)
+            exchange.pause_s = 0.0
+            reply = exchange.receive(message, kind)
+            if reply is not None:
                 transport.send(kind, reply)
-                stats.messages_sent += 1
-                stats.bytes_sent += len(reply)
-            else:
-                self.delayed.append((time.monotonic() + faults.response_delay, kind, reply))
-                if self.timer is None:
-                    self._arm()
-        if faults.disconnect_after and self.received_here >= faults.disconnect_after:
-            stats.disconnects_injected += 1
+                return
+        outbox, exchange.outbox = exchange.outbox, []
+        for reply_kind, reply in outbox:
+            transport.send(reply_kind, reply)
+        if exchange.held and self.timer is None:
+            self._arm()
+        if exchange.close is not None:
             self.closing_on_purpose = True
-            self.code_sent = CLOSE_INTERNAL_ERROR
-            _close(transport, CLOSE_INTERNAL_ERROR,
-                   f"mock server fault: disconnect after {faults.disconnect_after} messages")
+            self.code_sent = exchange.close[0]
+            _close(transport, *exchange.close)
 
     def _resume_reading(self) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
@@ -137,38 +112,28 @@ class _EchoListener(WSListener):
 
     # -- replies held by response_delay or a stall, in order -----------------------------
     def _arm(self) -> None:
-        due = max(self.delayed[0][0], self.faults.stall_until)  # a stall holds waiting ones too
         self.timer = asyncio.get_running_loop().call_later(
-            max(0.0, due - time.monotonic()), self._release)
+            max(0.0, self.exchange.next_due() - time.monotonic()), self._release)
 
     def _release(self) -> None:
         self.timer = None
-        delayed, stats, faults, transport = self.delayed, self.stats, self.faults, self.transport
-        now = time.monotonic()
-        while delayed and delayed[0][0] <= now and faults.stall_until <= now:
-            _, kind, reply = delayed.popleft()
-            transport.send(kind, reply)
-            stats.messages_sent += 1
-            stats.bytes_sent += len(reply)
-        if delayed:
+        exchange, transport = self.exchange, self.transport
+        pop_due, now = exchange.pop_due, time.monotonic()
+        while (item := pop_due(now)) is not None:
+            transport.send(*item)
+        if exchange.held:
             self._arm()
 
     def on_ws_disconnected(self, transport) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        if not self.counted:
+        if self.exchange is None:
             return
-        stats = self.stats
         self.server.live.discard(self)
-        stats.replies_abandoned += len(self.delayed)
-        self.delayed.clear()
-        stats.connections_active -= 1
-        stats.connections_closed += 1
         code = self.code_received if self.code_received is not None else self.code_sent
-        stats.closed_with(code if code is not None else 1006)
-        if not self.closing_on_purpose and (self.code_received is None
-                                            or self.code_received not in CLEAN_CLOSES):
-            stats.connection_errors += 1
+        error = not self.closing_on_purpose and (self.code_received is None
+                                                 or self.code_received not in CLEAN_CLOSES)
+        self.server.closed(self.exchange, code if code is not None else 1006, error)
 
 
 class _ControlListener(WSListener):
@@ -184,19 +149,13 @@ class _ControlListener(WSListener):
             return
         if kind is not TEXT and kind is not BINARY:
             return
-        server = self.server
-        try:
-            command = orjson.loads(frame.get_payload_as_bytes())
-            answer = server._command(command.get("op"), command)
-        except (FaultError, ValueError, AttributeError, TypeError) as error:
-            server.stats.control_errors += 1
-            answer = {"ok": False, "error": str(error)}
-        transport.send(TEXT, orjson.dumps(answer, option=orjson.OPT_NON_STR_KEYS))
-        if answer.get("shutdown"):
-            asyncio.get_running_loop().create_task(server.stop())
+        answer, shutdown = self.server.control(frame.get_payload_as_bytes())
+        transport.send(TEXT, answer)
+        if shutdown:
+            asyncio.get_running_loop().create_task(self.server.stop())
 
 
-class PicowsMockServer(MockServer):
+class PicowsMockServer(MockServerCore):
     """MockServer's interface and counters, served by picows."""
     engine = "picows"
 
@@ -207,6 +166,8 @@ class PicowsMockServer(MockServer):
                              "use --engine websockets")
         self.compression = None
         self.live: set[_EchoListener] = set()
+        self._server = None
+        self.stopped = asyncio.Event()
 
     async def start(self) -> str:
         logging.getLogger("picows").setLevel(logging.CRITICAL)
@@ -232,18 +193,9 @@ class PicowsMockServer(MockServer):
         self.stopped.set()
 
     def _listener_for(self, request):
-        split = urlsplit(request.path.decode("latin-1"))
-        if split.path == CONTROL_PATH:
-            key = parse_qs(split.query).get("key", [""])[0]
-            if not self.control_key or not hmac.compare_digest(key, self.control_key):
-                return WSUpgradeResponseWithListener(
-                    WSUpgradeResponse.create_error_response(403, b"wrong control key\n"), None)
-            return _ControlListener(self)
-        if self._expected_auth is not None:
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), self._expected_auth.encode()):
-                self.stats.auth_failures += 1
-                return WSUpgradeResponseWithListener(
-                    WSUpgradeResponse.create_error_response(
-                        401, b"missing or wrong bearer token\n"), None)
-        return _EchoListener(self)
+        path = request.path.decode("latin-1")
+        refusal = self.check_request(path, request.headers.get("Authorization", ""))
+        if refusal is not None:
+            return WSUpgradeResponseWithListener(WSUpgradeResponse.create_error_response(
+                refusal.status, refusal.body.encode()), None)
+        return _ControlListener(self) if self.is_control(path) else _EchoListener(self)
