@@ -96,7 +96,7 @@ class ClientPool:
             await self._close_sockets(opened, self.options.close_timeout_s)
             first = failures[0]
             raise ConnectError(f"{len(failures)} of {count} connections failed: {first}"
-                               if count > 1 else str(first))
+                               if count > 1 else str(first)) from first  # the cause, at DEBUG
         added = self._adopt(opened)
         if verify:
             await self._verify(added, count)
