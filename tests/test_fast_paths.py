@@ -168,7 +168,8 @@ def test_a_step_over_two_worker_processes_merges_counts_and_histograms(start_ser
     assert result.sent == result.received == stats["messages_received"] == 3001
     assert result.connections == 4 and result.target_rate == pytest.approx(2000)
     assert result.latency.count == result.service_time.count == 3001   # merged, not averaged
-    assert result.achieved_send_rate == pytest.approx(2000, rel=0.02)
+    # the two workers' rates add up (concurrent shares), and neither ran ahead of its plan
+    assert 1000 < result.achieved_send_rate <= 2000 * 1.001
     assert result.load_applied
 
 

