@@ -155,22 +155,22 @@ def test_a_malformed_control_command_gets_a_clear_error_and_the_server_keeps_ser
 def test_response_delay_set_at_start_and_changed_at_run_time_delays_each_reply(start_server):
     server = start_server(response_delay=0.05, compression=False, seed=1)
     assert server.stats()["faults"]["response_delay"] == 0.05
+    # every reply takes at least the delay; a busy machine can make any one of them later,
+    # so the upper bound is on the quickest of three (a stall rarely hits all three)
     with open_client(server.uri) as ws:
-        for i in range(3):
-            reply, took = round_trip(ws, f"slow-{i}")
-            assert reply == f"slow-{i}"
-            assert 0.049 <= took <= 0.150, f"reply {i} took {took:.3f} s, expected ~0.05 s"
+        took = [round_trip(ws, f"slow-{i}") for i in range(3)]
+        assert [reply for reply, _ in took] == [f"slow-{i}" for i in range(3)]
+        assert all(t >= 0.049 for _, t in took) and min(t for _, t in took) <= 0.150, took
         assert server.set_faults(response_delay=0.1)["response_delay"] == 0.1
-        for i in range(3):
-            reply, took = round_trip(ws, f"slower-{i}")
-            assert reply == f"slower-{i}"
-            assert 0.099 <= took <= 0.250, f"reply {i} took {took:.3f} s, expected ~0.1 s"
+        took = [round_trip(ws, f"slower-{i}") for i in range(3)]
+        assert [reply for reply, _ in took] == [f"slower-{i}" for i in range(3)]
+        assert all(t >= 0.099 for _, t in took) and min(t for _, t in took) <= 0.250, took
         server.set_faults(response_delay=0)
-        reply, took = round_trip(ws, "fast")
-        assert reply == "fast"
-        assert took < 0.049, f"without a delay the reply took {took:.3f} s"
+        took = [round_trip(ws, f"fast-{i}") for i in range(3)]
+        assert [reply for reply, _ in took] == [f"fast-{i}" for i in range(3)]
+        assert min(t for _, t in took) < 0.049, f"without a delay the replies took {took}"
     stats = stats_when(server, lambda s: s["connections_closed"] == 1)
-    assert (stats["messages_received"], stats["messages_sent"]) == (7, 7)
+    assert (stats["messages_received"], stats["messages_sent"]) == (9, 9)
     assert stats["replies_abandoned"] == 0
 
 
@@ -190,7 +190,8 @@ def test_stall_holds_replies_for_its_duration_then_releases_them_all_in_order(se
         assert replies == messages
         assert arrivals[0] >= 0.49, f"first held reply came after {arrivals[0]:.3f} s"
         assert arrivals[-1] <= 1.5, f"last held reply came after {arrivals[-1]:.3f} s"
-        assert arrivals[-1] - arrivals[0] < 0.2, "held replies should leave together"
+        # released one by one they would come a stall (0.5 s) apart
+        assert arrivals[-1] - arrivals[0] < 0.45, "held replies should leave together"
         assert round_trip(ws, "after")[0] == "after"
     stats = server.stats()
     assert stats["faults"]["stall_remaining"] == 0.0
@@ -346,8 +347,9 @@ def test_clear_faults_resets_every_fault(server):
                                      "garble_ratio": 0, "seed": 1, "stall_remaining": 0,
                                      "read_stall_remaining": 0}
     with open_client(server.uri) as ws:
-        reply, took = round_trip(ws, "clean")
-    assert reply == "clean" and took < 0.1
+        took = [round_trip(ws, "clean") for _ in range(3)]
+    assert [reply for reply, _ in took] == ["clean"] * 3
+    assert min(t for _, t in took) < 0.1, took   # no 0.2 s delay left (the quickest of three)
 
 
 def test_reset_stats_zeroes_the_counters_but_keeps_live_connections(server):
