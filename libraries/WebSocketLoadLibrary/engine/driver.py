@@ -7,7 +7,7 @@ the connections' replies go to, what expiry means for the sending, and how the s
 describes itself in the result. Today's styles: `OpenLoopDriver` (open_loop.py, paced to
 a schedule) and `ClosedLoopDriver` (closed_loop.py, a window in flight per connection at
 rate `max`). A new style -- listen-only streams, publish/subscribe, connection churn -- is
-one new module with one class like these, and `driver_for` learns its name.
+one new module with one class like these, and `drivers.driver_for` learns its name.
 
 Order of calls, by `LoadStep.run`:
 
@@ -66,10 +66,3 @@ class LoadDriver:
     def verdict_inputs(self) -> dict:
         """Keyword arguments of `verdict.judge` beyond the result."""
         return {}
-
-
-def driver_for(plan) -> type[LoadDriver]:
-    """The driver of a plan's load style: the one place the style is decided."""
-    from .closed_loop import ClosedLoopDriver
-    from .open_loop import OpenLoopDriver
-    return OpenLoopDriver if plan.open_loop else ClosedLoopDriver

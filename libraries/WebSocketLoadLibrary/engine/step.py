@@ -11,7 +11,8 @@ import asyncio
 import time
 
 from .correlator import ReplyCorrelator
-from .driver import LoadDriver, driver_for
+from .driver import LoadDriver
+from .drivers import driver_for
 from .errors import EngineError
 from .histogram import CHUNK
 from .messages import MessageTemplate
