@@ -81,3 +81,14 @@ def start_agent(name: str, secret: str | None = SECRET, host: str = "127.0.0.1",
                            f"{process.stderr.read()!r}")
     uri = line.split("ready at ")[1].split()[0]
     return AgentProcess(process, uri, name, line.strip())
+
+
+def wait_for_text(read, text: str, timeout_s: float = 15) -> str:
+    """Call `read()` until what it returns holds `text`, or `timeout_s` has passed;
+    returns the last read (the caller asserts on it, so a miss shows what came)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = read()
+        if text in current or time.monotonic() > deadline:
+            return current
+        time.sleep(0.05)

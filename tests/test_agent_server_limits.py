@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from agent_processes import SECRET, start_agent
+from agent_processes import SECRET, start_agent, wait_for_text
 from WebSocketLoadLibrary.agents.client import AgentClient, AgentError
 from WebSocketLoadLibrary.agents.controller import AgentFleet
 from WebSocketLoadLibrary.agents.request_intake import MAX_RECEIVING
@@ -48,15 +48,6 @@ def tls_agent(agents, self_signed):
 def _address(uri: str) -> tuple[str, int]:
     parts = urlsplit(uri)
     return parts.hostname, parts.port
-
-
-def _wait_for(read, text: str, timeout_s: float = 15) -> str:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        current = read()
-        if text in current or time.monotonic() > deadline:
-            return current
-        time.sleep(0.05)
 
 
 def _still_open(sock: socket.socket) -> bool:
@@ -98,7 +89,7 @@ def test_a_flood_of_idle_sockets_neither_keeps_a_controller_out_nor_costs_thread
     assert threads_during <= threads_before + 2, (threads_before, threads_during)
     # the controller was served while the agent still held a full intake of idle sockets
     assert alive >= MAX_RECEIVING - 20, alive
-    stderr = _wait_for(agent.stderr, "the longest waiting is dropped")
+    stderr = wait_for_text(agent.stderr, "the longest waiting is dropped")
     assert f"more than {MAX_RECEIVING} connections" in stderr
 
 
@@ -134,7 +125,7 @@ def test_a_half_open_client_is_dropped_after_the_request_timeout(agents):
             except (BrokenPipeError, ConnectionResetError):
                 dropped = True
     assert dropped and time.monotonic() - started < 20
-    stderr = _wait_for(agent.stderr, "sent no whole request within 1 s")
+    stderr = wait_for_text(agent.stderr, "sent no whole request within 1 s")
     assert "connection(s) from 127.0.0.1: sent no whole request within 1 s" in stderr
     # ... and the agent serves the next controller as ever
     client = AgentClient(agent.uri, SECRET)
@@ -205,7 +196,7 @@ def test_the_wrong_scheme_either_way_fails_saying_so(agents, tls_agent, self_sig
         AgentFleet.connect([f"http://{host_port}"], SECRET, timeout_s=10)
     assert f"speaks TLS: give its address as https://{host_port} and the CA that signed its " \
            f"certificate as ca_file" in str(plain_to_tls.value)
-    assert "this agent speaks TLS" in _wait_for(tls_agent.stderr, "this agent speaks TLS")
+    assert "this agent speaks TLS" in wait_for_text(tls_agent.stderr, "this agent speaks TLS")
     plain = agents()
     plain_host_port = plain.uri.split("://", 1)[1]
     started = time.monotonic()

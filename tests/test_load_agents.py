@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from agent_processes import ROOT, SECRET, start_agent
+from agent_processes import ROOT, SECRET, start_agent, wait_for_text
 from WebSocketLoadLibrary import __version__
 from WebSocketLoadLibrary.agents.client import AgentClient, AgentError, normalise_uri
 from WebSocketLoadLibrary.agents.controller import AgentFleet, AgentStepFailed, DistributedStep
@@ -74,7 +74,7 @@ def test_a_wrong_secret_or_no_signature_is_refused_and_changes_nothing(agents, s
         xmlrpc.client.ServerProxy(agent.uri).run_keyword(
             "open_agent_connections", ['{"uri": "%s"}' % server.uri, 5], {})
     assert refused.value.errcode == 403
-    stderr = _wait_for(agent.stderr, "no signature")
+    stderr = wait_for_text(agent.stderr, "no signature")
     assert "wrong signature (a different shared secret?)" in stderr
     assert SECRET not in stderr
     # ... and nothing was opened: the genuine controller sees no connections, the server none
@@ -93,14 +93,14 @@ def test_a_recorded_request_cannot_be_replayed(agents):
     tampered, _ = _post(agent.uri, body.replace(b"get_agent_info", b"get_agent_clock"), headers)
     assert (first, second, tampered) == (200, 403, 403)
     assert b"shared secret" in answer
-    stderr = _wait_for(agent.stderr, "wrong signature")
+    stderr = wait_for_text(agent.stderr, "wrong signature")
     assert "replayed request (nonce already used)" in stderr
 
 
 def test_an_unreachable_agent_or_a_bad_address_is_named(agents):
     agent, = agents(1)
     with pytest.raises(AgentError) as error:
-        AgentFleet.connect([agent.uri, "http://127.0.0.1:9"], SECRET, timeout_s=5)
+        AgentFleet.connect([agent.uri, "http://127.0.0.1:9"], SECRET)
     assert str(error.value).startswith("1 of 2 load agents could not connect: load agent "
                                        "http://127.0.0.1:9 cannot be reached")
     assert "connection refused (is the agent running on that address and port?)" in str(error.value)
@@ -122,7 +122,7 @@ def test_an_agent_of_another_version_is_refused_by_name_before_any_session(agent
     current, = agents(1)
     old, = agents(1, env={"PYTHONPATH": str(tmp_path)})
     with pytest.raises(AgentError) as error:
-        AgentFleet.connect([current.uri, old.uri], SECRET, timeout_s=5)
+        AgentFleet.connect([current.uri, old.uri], SECRET)
     assert str(error.value) == (
         f"1 of 2 load agents could not connect: load agent agent-2 ({old.uri}) runs "
         f"WebSocketLoadLibrary 0.1.0, this controller {__version__}: install the same version "
@@ -130,7 +130,7 @@ def test_an_agent_of_another_version_is_refused_by_name_before_any_session(agent
     for agent in (current, old):  # neither keeps a session of the refused fleet
         info = AgentClient(agent.uri, SECRET).call_json("get_agent_info")
         assert info["sessions"] == 0
-    fleet = AgentFleet.connect([current.uri], SECRET, timeout_s=5)
+    fleet = AgentFleet.connect([current.uri], SECRET)
     fleet.close()
 
 
@@ -278,15 +278,6 @@ def _second(second: int, count: int) -> dict:
     histogram.record_seconds([0.001] * count)
     return {"second": second, "span_s": 1.0, "sent": count, "received": count, "lost": 0,
             "latency_histogram": histogram.encode()}
-
-
-def _wait_for(read, text: str, timeout_s: float = 5) -> str:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        current = read()
-        if text in current or time.monotonic() > deadline:
-            return current
-        time.sleep(0.05)
 
 
 def test_the_keywords_in_robot_at_trace_level_never_show_the_secret(agents, tmp_path):
