@@ -26,15 +26,17 @@ def late_bound_s(rate: float, connections: int) -> float:
 class Lateness:
     """Counts the late messages of one open-loop step and its longest stretch behind."""
 
-    __slots__ = ("bound_s", "late_messages", "longest_s", "_first", "_last", "_interval_s",
-                 "_due_count", "_intended_time")
+    __slots__ = ("bound_s", "late_messages", "longest_s", "_first", "_last", "_due_count",
+                 "_intended_time")
 
     def __init__(self, bound_s: float, schedule):
         self.bound_s = bound_s
         self.late_messages = 0
-        self.longest_s = 0.0      # longest unbroken stretch of the schedule that went out late
-        self._first = self._last = None   # intended times of an open stretch's first/last
-        self._interval_s = schedule.interval
+        # how long the pacer was behind without a break: from the due time of a stretch's
+        # first late message to the send of its last (wall time: a stall of 1 s is a 1 s
+        # stretch, and so is a step planned within 10 ms that took a second to send)
+        self.longest_s = 0.0
+        self._first = self._last = None
         self._due_count, self._intended_time = schedule.due_count, schedule.intended_time
 
     @property
@@ -51,7 +53,7 @@ class Lateness:
         self.late_messages += late_end - k
         if self._first is None:
             self._first = self._intended_time(k)
-        self._last = self._intended_time(late_end - 1)
+        self._last = now
         if late_end < end:  # caught up within this batch
             self._close()
 
@@ -61,7 +63,7 @@ class Lateness:
 
     def _close(self) -> None:
         if self._first is not None:
-            stretch_s = self._last - self._first + self._interval_s
+            stretch_s = self._last - self._first
             if stretch_s > self.longest_s:
                 self.longest_s = stretch_s
             self._first = self._last = None

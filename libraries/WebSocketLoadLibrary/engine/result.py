@@ -40,7 +40,7 @@ class LoadResult:
     final_lag_s: float = 0.0
     late_messages: int = 0              # sent later than late_bound_s after their due time
     late_bound_s: float = LATE_FLOOR_S
-    longest_late_s: float = 0.0         # the longest unbroken stretch behind (schedule time)
+    longest_late_s: float = 0.0         # the longest unbroken stretch behind (wall time)
     rate_tolerance: float = 0.05
     load_applied: bool = True
     not_applied_reasons: list = field(default_factory=list)
