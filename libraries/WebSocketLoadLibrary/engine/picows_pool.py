@@ -111,8 +111,7 @@ class PicowsSocket(WSListener):
         if connection is not None and not connection.closed:
             connection.closed = True
             connection.close_code, connection.close_reason = self.close_code, self.close_reason
-            if self.pool.on_close is not None:
-                self.pool.on_close(connection)
+            self.pool.connection_closed(connection)
 
     def pause_writing(self) -> None:
         self.paused = True

@@ -41,10 +41,22 @@ class ClientPool:
         self.connections: list[PooledConnection] = []
         self.stray_replies = 0
         self.on_message = self._stray
-        self.on_close = None
+        self._close_listeners: list = []
 
     def _stray(self, connection: PooledConnection, message, now: float):
         self.stray_replies += 1
+
+    def listen_for_closes(self, listener):
+        """Call `listener(connection)` whenever one of the pool's connections ends (a step
+        accounts for it, a reconnect policy replaces it, ...); returns a function that
+        stops the calls."""
+        self._close_listeners.append(listener)
+        return lambda: self._close_listeners.remove(listener)
+
+    def connection_closed(self, connection: PooledConnection) -> None:
+        """The transports report here that `connection` ended (its close code is set)."""
+        for listener in list(self._close_listeners):
+            listener(connection)
 
     def receive_with(self, connections: list[PooledConnection], make_receivers) -> None:
         """Hand every reply on `connections` to a step's receivers until `stop_receiving`:
@@ -167,8 +179,7 @@ class ClientPool:
             connection.close_reason = received.reason if received else ""
         finally:
             connection.closed = True
-            if self.on_close is not None:
-                self.on_close(connection)
+            self.connection_closed(connection)
 
     @property
     def open_connections(self) -> list[PooledConnection]:

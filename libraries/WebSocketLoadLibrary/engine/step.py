@@ -83,14 +83,14 @@ class LoadStep:
         driver.begin(start)
         ticking = asyncio.get_running_loop().create_task(self._tick(start, driver))
         sampler.start()
-        self.pool.on_close = self._connection_closed
+        stop_listening = self.pool.listen_for_closes(self._connection_closed)
         try:
             await driver.run()
             self.sending_done = True
             await self._drain()
         finally:
             self.pool.stop_receiving(connections)
-            self.pool.on_close = None
+            stop_listening()
             ticking.cancel()
             await asyncio.gather(ticking, return_exceptions=True)
             sampler.stop()
