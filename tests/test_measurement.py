@@ -90,8 +90,9 @@ def test_a_generator_that_stalls_for_a_sustained_share_of_a_step_is_flagged(serv
     assert result.received == 3000               # everything arrived, yet ...
     assert not result.load_applied               # ... not at the planned times
     assert result.late_messages >= 1000 and result.longest_late_s >= 1.0
-    assert "went out more than 10 ms late, the longest stretch behind" in \
-        result.not_applied_reasons[-1]
+    # (replies that queued unread during the stall may add a reason of their own)
+    assert any("went out more than 10 ms late, the longest stretch behind" in reason
+               for reason in result.not_applied_reasons), result.not_applied_reasons
 
 
 def test_closed_loop_at_max_rate_reports_service_time_as_latency(server, engine, connect):
