@@ -29,10 +29,6 @@ class ClosedLoopDriver(LoadDriver):
         self.window = plan.window
         self.done = asyncio.Event()
 
-    def prepare(self, pool, connections) -> None:
-        super().prepare(pool, connections)
-        self.pool = pool
-
     def begin(self, start: float) -> None:
         """The receivers are made here, not in `prepare`: they hold the deadline, and
         there is no schedule for their making to delay."""

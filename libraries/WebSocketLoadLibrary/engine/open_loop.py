@@ -43,7 +43,9 @@ class OpenLoopDriver(LoadDriver):
 
     def begin(self, start: float) -> None:
         super().begin(start)
-        self.schedule = OpenLoopSchedule(self.plan.rate, self.plan.planned_messages, start)
+        self.schedule = schedule = OpenLoopSchedule(self.plan.rate, self.plan.planned_messages,
+                                                    start)
+        self.lateness = Lateness(late_bound_s(schedule.rate, len(self.connections)), schedule)
 
     async def run(self) -> None:
         await self._pace(self.schedule, self.writer, self.connections, self.senders)
@@ -57,8 +59,7 @@ class OpenLoopDriver(LoadDriver):
             result.achieved_send_rate = book.sent / window if window > 0 else 0.0
             result.final_lag_s = max(0.0, book.last_send
                                      - schedule.intended_time(schedule.messages - 1))
-        lateness = self.lateness or Lateness(late_bound_s(schedule.rate, 1), schedule)
-        lateness.finish()   # a no-op unless the pacer stopped while behind
+        lateness = self.lateness
         result.late_messages, result.late_bound_s = lateness.late_messages, lateness.bound_s
         result.longest_late_s = lateness.longest_s
 
@@ -102,7 +103,7 @@ class OpenLoopDriver(LoadDriver):
         begin, render, head = self.template.batch_renderer()
         send_batch = self._batch_sender(schedule, writer, sockets, senders, render, head)
         due_count, intended_time = schedule.due_count, schedule.intended_time
-        self.lateness = lateness = Lateness(late_bound_s(schedule.rate, len(sockets)), schedule)
+        lateness = self.lateness
         late_bound = lateness.bound_s
         # `woke`: when the last wake was planned for (not when it came: a timer that fires
         # late must not push the next wake, and every later one, later still)

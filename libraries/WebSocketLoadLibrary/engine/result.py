@@ -219,7 +219,7 @@ def _rate_over_time(steps: list[tuple[float, int, float]]) -> float:
     """Messages per second over the time any of the steps was at it.
 
     `steps` are (started_at, count, rate). A step's window is count / rate long: the very
-    window the engine computed its rate over (engine/step.py `_result`), so one step merged
+    window the engine computed its rate over (`describe` of engine/open_loop.py and closed_loop.py), so one step merged
     alone keeps its rate. The engine's windows begin a fixed lead after `started_at`, the
     same for every step: taking `started_at` as the start moves every window alike and
     leaves their union as it is. A merged result, merged again, counts as one stretch
