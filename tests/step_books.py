@@ -11,10 +11,10 @@ class Books:
     then on the recorder (`books.sent_one(...)`, `books.received`)."""
 
     def __init__(self, connections: int, extract_id, id_base: int = 0, start: float = 0.0,
-                 interval: float | None = None, id_fast_path=None):
+                 interval: float | None = None, id_fast_path=None, push_pattern=None):
         self.recorder = StepRecorder(scheduled=interval is not None)
         self.correlator = ReplyCorrelator(self.recorder, connections, extract_id, id_base,
-                                          start, interval, id_fast_path)
+                                          start, interval, id_fast_path, push_pattern)
 
     def __getattr__(self, name):
         try:

@@ -3,7 +3,7 @@
 Rendering: `batch_renderer` (pre-split bytes, one `$send_time` per batch) against the
 template's %-format renderer. Matching: replies booked under their ids' ascii digits and
 sliced out of the reply, against the general JSON/regex extractor -- on ordinary and on odd
-replies, which must take the general route and come out matched, unmatched or invalid
+replies, which must take the general route and come out matched, unmatched, invalid or a push
 exactly as the general extractor alone would have it.
 """
 from __future__ import annotations
@@ -72,7 +72,9 @@ def _general_outcome(reply: bytes, in_flight: set[int]) -> str:
     extract = MessageTemplate().id_extractor()
     try:
         message_id = extract(reply)
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (KeyError, TypeError, IndexError):
+        return "push"  # JSON without the id: a heartbeat, a notification
+    except ValueError:
         return "invalid"
     return "matched" if message_id in in_flight else "unmatched"
 
@@ -85,8 +87,9 @@ def test_digit_matching_gives_the_general_extractors_outcome_on_any_reply(reply,
                  id_fast_path=template.id_fast_path())
     book.sent_one(0, 1005, 10.1)
     book.reply(0, reply, 10.2)
-    outcome = {(1, 0, 0): "matched", (0, 1, 0): "unmatched",
-               (0, 0, 1): "invalid"}[(book.received, book.unmatched, book.invalid_replies)]
+    outcome = {(1, 0, 0, 0): "matched", (0, 1, 0, 0): "unmatched", (0, 0, 1, 0): "invalid",
+               (0, 0, 0, 1): "push"}[(book.received, book.unmatched, book.invalid_replies,
+                                     book.pushes)]
     assert outcome == _general_outcome(reply, {1005})
     if outcome == "matched":
         book.close_second()
@@ -153,8 +156,9 @@ def _closed_loop(id_base: int, window: int, messages: int = 10_000):
 def test_the_closed_loop_receiver_gives_the_general_extractors_outcome_on_any_reply(reply):
     receive, book, connection, _ = _closed_loop(id_base=1000, window=10)  # 1000-1009 in flight
     receive(connection, reply, 1.0)
-    outcome = {(1, 0, 0): "matched", (0, 1, 0): "unmatched",
-               (0, 0, 1): "invalid"}[(book.received, book.unmatched, book.invalid_replies)]
+    outcome = {(1, 0, 0, 0): "matched", (0, 1, 0, 0): "unmatched", (0, 0, 1, 0): "invalid",
+               (0, 0, 0, 1): "push"}[(book.received, book.unmatched, book.invalid_replies,
+                                     book.pushes)]
     assert outcome == _general_outcome(reply, set(range(1000, 1010)))
 
 

@@ -82,14 +82,13 @@ class ClosedLoopDriver(LoadDriver):
         id is one digit longer or shorter (ids passing a power of ten).
         """
         book, template = self.recorder, self.template
-        extract, outstanding = self.correlator.extract_id, self.correlator.outstanding
+        other_key, outstanding = self.correlator.key_of_other(), self.correlator.outstanding
         service_times = book.service_s  # closed loop: the latency list is this same list
         fast = template.id_fast_path()
         prefix, start = fast if fast is not None else (None, 0)
         begin, render, head = template.batch_renderer()
         id_base, limit, deadline = self.id_base, self.limit, self.deadline
         clock, wall, loop, not_open = time.perf_counter, time.time, self, self.writer.NotOpen
-        bad_reply = (ValueError, KeyError, TypeError, IndexError)
         batch_at, sent_at, batch = None, 0.0, None
         stop = start + len(digits(id_base))  # where the digits of the ids in flight end
 
@@ -119,12 +118,10 @@ class ClosedLoopDriver(LoadDriver):
                     if end > start:
                         sent = waiting.pop(message[start:end], None)
                 if sent is None:
-                    try:
-                        message_id = extract(message)
-                    except bad_reply:
-                        book.invalid_replies += 1
+                    key = other_key(slot, message)
+                    if key is None:
                         return
-                    sent = waiting.pop(digits(message_id), None)
+                    sent = waiting.pop(key, None)
                     if sent is None:
                         book.unmatched += 1
                         return

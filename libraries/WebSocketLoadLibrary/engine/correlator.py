@@ -42,13 +42,15 @@ class ReplyCorrelator:
     """
 
     __slots__ = ("recorder", "extract_id", "id_base", "start", "interval", "outstanding",
-                 "_receivers", "id_fast_path")
+                 "_receivers", "id_fast_path", "push_pattern")
 
     def __init__(self, recorder: StepRecorder, connections: int, extract_id, id_base: int = 0,
                  start: float = 0.0, interval: float | None = None,
-                 id_fast_path: tuple[bytes, int] | None = None):
+                 id_fast_path: tuple[bytes, int] | None = None, push_pattern=None):
         self.recorder = recorder
+        recorder.count_pushes_of(connections)
         self.extract_id = extract_id
+        self.push_pattern = push_pattern
         self.id_fast_path = id_fast_path
         self.id_base = id_base
         self.start = start
@@ -63,6 +65,33 @@ class ReplyCorrelator:
         recorder = self.recorder
         recorder.sent += 1
         recorder.last_send = now
+
+    def key_of_other(self):
+        """`key(slot, message) -> digits | None`, for a message the hot path did not match:
+        the digits of its id to look up, or None when it is no reply at all -- then it is
+        counted here, as a *push* (it matches the push pattern, or it is JSON without the
+        id field: a heartbeat, a welcome, a notification) or as *invalid* (it cannot be
+        parsed, or its id is not an integer). Pushes never count against delivery.
+        Shared by every driver's receivers: the one place that says what a reply is."""
+        extract, book = self.extract_id, self.recorder
+        per_connection = book.pushes_per_connection
+        push = self.push_pattern.matches if self.push_pattern is not None else None
+        no_id = (KeyError, TypeError, IndexError)
+
+        def key(slot: int, message: bytes) -> bytes | None:
+            if push is not None and push(message):
+                book.pushes += 1
+                per_connection[slot] += 1
+                return None
+            try:
+                return digits(extract(message))
+            except no_id:
+                book.pushes += 1
+                per_connection[slot] += 1
+            except ValueError:
+                book.invalid_replies += 1
+            return None
+        return key
 
     def intended_time(self, message_id: int) -> float:
         return self.start + (message_id - self.id_base) * self.interval
@@ -90,15 +119,14 @@ class ReplyCorrelator:
         sliced at a known offset, and finding the comma is left to the rare reply whose id
         has another width (ids passing a power of ten).
         """
-        extract, outstanding = self.extract_id, self.outstanding
+        other_key, outstanding = self.key_of_other(), self.outstanding
         latencies, service_times = self.recorder.latency_s, self.recorder.service_s
         scheduled, id_base = self.interval is not None, self.id_base
         prefix, start = self.id_fast_path or (None, 0)
-        bad_reply = (ValueError, KeyError, TypeError, IndexError)
         clock, book = time.perf_counter, self.recorder
         read_at, stop = None, start + len(digits(id_base))
 
-        def receiver(waiting: dict, fallback):
+        def receiver(slot: int, waiting: dict, fallback):
             batch_now = 0.0
 
             def on_frame(transport, frame) -> bool:
@@ -121,10 +149,8 @@ class ReplyCorrelator:
                     if end > start:
                         sent_at = waiting.pop(message[start:end], None)
                 if sent_at is None:
-                    try:
-                        key = digits(extract(message))
-                    except bad_reply:
-                        book.invalid_replies += 1
+                    key = other_key(slot, message)
+                    if key is None:
                         return False
                     sent_at = waiting.pop(key, None)
                     if sent_at is None:
@@ -142,7 +168,8 @@ class ReplyCorrelator:
                     service_times.append(now - sent_at)
                 return True
             return on_frame
-        return [receiver(waiting, fallback) for waiting, fallback in zip(outstanding, fallbacks)]
+        return [receiver(slot, waiting, fallback)
+                for slot, (waiting, fallback) in enumerate(zip(outstanding, fallbacks))]
 
     def not_sent(self, connection: int, message_id: int, error: str) -> None:
         """Take back `sent_one`: the send raised (booked first so that no reply can race it)."""

@@ -14,6 +14,7 @@ import time
 import orjson
 
 from ..errors import UsageError
+from .message_pattern import pattern_or_none
 
 PLACEHOLDERS = ("message_id", "send_time", "payload", "connection")
 DEFAULT_ID_FIELD = "message_id"
@@ -33,11 +34,13 @@ class MessageTemplate:
 
     `id_field` is a JSON field name, dotted for nested objects (`data.id`).
     `id_pattern` (a regex with one group) replaces JSON parsing for non-JSON protocols.
+    `push_pattern` (message_pattern.py) says which arriving messages are pushes rather than
+    replies, beyond the JSON messages without the id field, which always are.
     """
 
     def __init__(self, template: str | None = None, payload_size: int = 32,
                  id_field: str = DEFAULT_ID_FIELD, id_pattern: str | None = None,
-                 binary: bool = False):
+                 binary: bool = False, push_pattern: str | None = None):
         if payload_size < 0:
             raise TemplateError(f"payload_size must be >= 0, got {payload_size}")
         self.text = template if template is not None else default_template(id_field)
@@ -54,6 +57,7 @@ class MessageTemplate:
         self._id_regex = re.compile(id_pattern.encode()) if id_pattern else None
         if self._id_regex is not None and self._id_regex.groups != 1:
             raise TemplateError(f"id_pattern needs exactly one group, got {id_pattern!r}")
+        self.push = pattern_or_none(push_pattern)
         self._id_prefix = self._fast_prefix()
         self._render = self.renderer()
         self._extract = self.id_extractor()
@@ -61,7 +65,7 @@ class MessageTemplate:
     def __reduce__(self):
         # compiled closures do not pickle: worker processes rebuild the template
         return (MessageTemplate, (self.text, self.payload_size, self.id_field, self.id_pattern,
-                                  self.binary))
+                                  self.binary, None if self.push is None else self.push.text))
 
     @staticmethod
     def _compile(text: str) -> list[tuple[str, bool]]:

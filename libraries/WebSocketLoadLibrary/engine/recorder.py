@@ -23,7 +23,7 @@ class StepRecorder:
     __slots__ = ("scheduled", "sent", "received", "lost", "unmatched", "invalid_replies",
                  "send_errors", "last_send", "last_reply", "latency_s", "service_s", "lag_s",
                  "latency", "service_time", "lag", "max_lag_s", "_second", "_second_marks",
-                 "timeline", "errors")
+                 "timeline", "errors", "pushes", "pushes_per_connection", "_pushes_mark")
 
     def __init__(self, scheduled: bool):
         self.scheduled = scheduled
@@ -42,6 +42,14 @@ class StepRecorder:
         self._second_marks = (0, 0, 0)
         self.timeline: list[dict] = []
         self.errors: dict[str, int] = {}
+        # messages that are no reply: a heartbeat, a welcome, a notification (correlator.py)
+        self.pushes = 0
+        self.pushes_per_connection: list[int] = []
+        self._pushes_mark = 0
+
+    def count_pushes_of(self, connections: int) -> None:
+        """Keep a push counter for each of `connections` connections."""
+        self.pushes_per_connection = [0] * connections
 
     def lagging(self, lag_s: float) -> None:
         """The pacer sent a batch `lag_s` after the first message of it was due."""
@@ -94,6 +102,9 @@ class StepRecorder:
         point = {"second": len(self.timeline), "span_s": round(span_s, 6), "sent": self.sent - sent,
                  "received": self.received - received, "lost": self.lost - lost,
                  **timeline_latency(self._second)}
+        if self.pushes:
+            point["pushes"] = self.pushes - self._pushes_mark
+            self._pushes_mark = self.pushes
         self.timeline.append(point)
         self._second_marks = (self.sent, self.received, self.lost)
         self.latency.add(self._second)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 
 from .histogram import LatencyHistogram
 from .lateness import LATE_FLOOR_S
+from .sections import merge_sections, sections_from_dict, sections_to_dict
 
 OPEN_LOOP_BASIS = "intended send time"
 CLOSED_LOOP_BASIS = "actual send time (closed loop: latency is service time)"
@@ -56,6 +57,8 @@ class LoadResult:
     parts: list = field(default_factory=list)
     # load agents only: per agent its name, uri, clock offset and own result (as a dict)
     agents: list = field(default_factory=list)
+    # figures of further kinds (pushes, streams, fan-out), by kind: sections.py
+    sections: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         rate = "max" if self.target_rate is None else f"{self.target_rate:g}/s"
@@ -115,12 +118,15 @@ class LoadResult:
                for side in ("generator", "server")
                for figure, key in (("cpu_percent", "cpu_percent_mean"),
                                    ("rss_growth_bytes", "rss_growth_bytes"))},
+            **{name: value for part in self.sections.values()
+               for name, value in part.summary().items()},
         }
 
     # -- exchange ----------------------------------------------------------------------
     def to_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("latency", "service_time", "lag")}
+                if f.name not in ("latency", "service_time", "lag", "sections")}
+        data["sections"] = sections_to_dict(self.sections)
         data["latency_histogram"] = self.latency.encode()
         data["service_time_histogram"] = self.service_time.encode()
         data["lag_histogram"] = self.lag.encode()
@@ -129,8 +135,9 @@ class LoadResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> "LoadResult":
-        known = {f.name for f in fields(cls)} - {"latency", "service_time", "lag"}
+        known = {f.name for f in fields(cls)} - {"latency", "service_time", "lag", "sections"}
         result = cls(**{k: v for k, v in data.items() if k in known})
+        result.sections = sections_from_dict(data.get("sections"))
         result.latency = LatencyHistogram.decode(data.get("latency_histogram", ""))
         result.service_time = LatencyHistogram.decode(data.get("service_time_histogram", ""))
         result.lag = LatencyHistogram.decode(data.get("lag_histogram", ""))
@@ -180,12 +187,17 @@ class LoadResult:
             for why, count in r.connections_closed.items():
                 merged.connections_closed[why] = merged.connections_closed.get(why, 0) + count
         merged.resources = {"parts": [r.resources for r in results]}
+        merged.sections = merge_sections(results)
         merged.parts = [r.name for r in results]
         return merged
 
 
 def _label(percentile) -> str:
     return str(percentile).replace(".", "_") if percentile != int(percentile) else str(int(percentile))
+
+
+_TIMELINE_OWN = ("second", "span_s", "sent", "received", "lost", "latency_p50_ms",
+                 "latency_p99_ms", "latency_max_ms", "latency_histogram")
 
 
 def _merge_timelines(results, start: float) -> list[dict]:
@@ -199,6 +211,9 @@ def _merge_timelines(results, start: float) -> list[dict]:
             slot["span_s"] = max(slot["span_s"], point.get("span_s", 1.0))
             for counter in ("sent", "received", "lost"):
                 slot[counter] += point.get(counter, 0)
+            for counter, count in point.items():  # a section's own (pushes, ...)
+                if counter not in _TIMELINE_OWN and isinstance(count, int):
+                    slot[counter] = slot.get(counter, 0) + count
             slot["histograms"].append(point.get("latency_histogram", ""))
     timeline = []
     for second in sorted(seconds):

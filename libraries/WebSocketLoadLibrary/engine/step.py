@@ -73,7 +73,7 @@ class LoadStep:
         self.recorder = book = StepRecorder(scheduled=interval is not None)
         self.correlator = correlator = ReplyCorrelator(
             book, len(connections), template.id_extractor(), self.id_base, 0.0, interval,
-            template.id_fast_path())
+            template.id_fast_path(), template.push)
         self.driver = driver = style(plan, template, self.id_base, book, correlator,
                                      self.pool.writer())
         driver.prepare(self.pool, connections)

@@ -1,6 +1,7 @@
 """A finished step's result: the figures every style shares, the driver's own, the verdict."""
 from __future__ import annotations
 
+from .push_counts import PushCounts
 from .result import LoadResult
 from .verdict import judge
 
@@ -24,6 +25,9 @@ def build_result(step, driver, connections: int, started_at: float, start: float
     if book.received:
         window = book.last_reply - start
         result.achieved_receive_rate = book.received / window if window > 0 else 0.0
+    pushes = PushCounts.of(book.pushes_per_connection, end - start)
+    if pushes is not None:
+        result.sections[pushes.kind] = pushes
     driver.describe(result)
     judge(result, **driver.verdict_inputs())
     return result

@@ -114,7 +114,7 @@ class ConnectionKeywords(LibraryComponent):
     @keyword
     def set_message_template(self, template: str | None = None, payload_size: int = 32,
                              id_field: str = "message_id", id_pattern: str | None = None,
-                             binary: bool = False) -> None:
+                             binary: bool = False, push_pattern: str | None = None) -> None:
         """Sets what the load keywords send, for a server with its own protocol.
 
         ``template`` is the message text with placeholders ``$message_id`` (a unique
@@ -125,11 +125,19 @@ class ConnectionKeywords(LibraryComponent):
         ``binary`` sends binary frames. Without arguments it restores the default JSON
         message ``{"message_id": ..., "send_time": ..., "payload": ...}``.
 
-        Example:
-        | Set Message Template | {"op": "echo", "data": {"id": $message_id, "body": "$payload"}} | id_field=data.id |
+        Not every message that arrives is a reply. A message is a *push* -- counted per
+        connection and per second in the result, never against delivery -- when it is JSON
+        without the id field (a heartbeat, a welcome, a notification), or when it matches
+        ``push_pattern``: either ``field == value`` (``type == heartbeat``, dotted fields
+        for nested objects, ``!=`` for the opposite) or a regular expression searched in
+        the message (``^PING``). A message that cannot be parsed is an *invalid reply*.
+
+        Examples:
+        | Set Message Template | {"kind": "echo", "data": {"id": $message_id, "body": "$payload"}} | id_field=data.id |
+        | Set Message Template | push_pattern=type == heartbeat |
         """
         self.state.template = MessageTemplate(template, payload_size=payload_size,
                                               id_field=id_field, id_pattern=id_pattern,
-                                              binary=binary)
+                                              binary=binary, push_pattern=push_pattern)
         sample = self.state.template.render(1)
         logger.info(f"Message template set; message 1 looks like: {sample[:200]!r}")

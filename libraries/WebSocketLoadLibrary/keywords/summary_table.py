@@ -66,7 +66,8 @@ def result_rows(result: LoadResult) -> list[tuple[str, str]]:
         ("duration (s)", f"{result.duration_s:.2f}"),
         ("generator CPU / RSS peak / growth", _resources(result, "generator")),
         ("server CPU / RSS peak / growth", _resources(result, "server")),
-    ] + [(f"errors: {error}", f"{count:,}") for error, count in result.errors.items()]
+    ] + [row for part in result.sections.values() for row in part.rows()] + [
+        (f"errors: {error}", f"{count:,}") for error, count in result.errors.items()]
 
 
 def _late(result: LoadResult) -> str:
