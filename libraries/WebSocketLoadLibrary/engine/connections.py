@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
 from .errors import ConnectError
+from .opening import OpeningMessages
 
 TRANSPORTS = ("auto", "websockets", "picows")
 
@@ -49,6 +50,8 @@ class ConnectionOptions:
     ping_interval_s / ping_timeout_s   keepalive; None disables
     max_queue      incoming messages buffered per connection before reading pauses
                    (websockets transport only)
+    opening        messages each connection sends right after its handshake, waiting for
+                   their replies, before it counts as open (opening.py)
     transport      "auto" (default), "websockets" or "picows". picows (C frame parser, no
                    task or queue per connection) carries about twice the messages per CPU
                    second; auto takes it unless a websockets-only feature is asked for:
@@ -68,6 +71,7 @@ class ConnectionOptions:
     max_size: int | None = 1 << 20
     max_queue: int = 1024
     transport: str = "auto"
+    opening: OpeningMessages | None = None
 
     def __post_init__(self):
         if self.transport not in TRANSPORTS:

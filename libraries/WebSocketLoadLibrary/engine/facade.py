@@ -81,7 +81,10 @@ class LoadEngine:
         """Open `count` connections; with `verify`, each must answer a ping (see ClientPool)."""
         pool = create_pool(options)
         if timeout_s is None:
-            timeout_s = options.open_timeout_s * (2 + count / concurrency) + 5
+            each = options.open_timeout_s
+            if options.opening is not None and options.opening.reply_pattern is not None:
+                each += options.opening.timeout_s * len(options.opening.messages)
+            timeout_s = each * (2 + count / concurrency) + 5
         self.loop.run(pool.open(count, concurrency, verify), timeout_s,
                       f"connecting {count} clients")
         self.pools.append(pool)

@@ -28,6 +28,7 @@ from .pool import ClientPool, PooledConnection, describe_close
 TEXT, BINARY, CLOSE, PONG, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
                                            WSMsgType.PONG, WSMsgType.CONTINUATION)
 NORMAL_CLOSURE = 1000
+EARLY_KEPT = 16
 
 
 class NotOpen(Exception):
@@ -49,6 +50,9 @@ class PicowsSocket(WSListener):
         self._fragments: list | None = None
         self._pong: asyncio.Future | None = None
         self._resumed: asyncio.Event | None = None
+        self.conversation = None   # opening messages under way (opening.py)
+        # what arrives between the handshake and the opening messages, for them to see
+        self.early: list | None = [] if pool.options.opening is not None else None
         # an instance attribute, not a method: picows' per-frame dispatch then finds a plain
         # function, with no bound method to build and no `self.` lookups inside (~0.2 us
         # of the engine's per-message cost in the closed loop). A running step puts its
@@ -83,6 +87,8 @@ class PicowsSocket(WSListener):
                 connection = ws.connection
                 if connection is not None:
                     pool.on_message(connection, payload, now)
+                elif ws.early is not None and len(ws.early) < EARLY_KEPT:
+                    ws.early.append(payload)  # before its opening messages: a welcome
                 return
             if frame.last_in_buffer:
                 batch_now = 0.0
@@ -107,6 +113,8 @@ class PicowsSocket(WSListener):
             self._pong.set_exception(ConnectionError("closed"))
         if self._resumed is not None:
             self._resumed.set()
+        if self.conversation is not None:
+            self.conversation.arrived.put_nowait(None)
         connection = self.connection
         if connection is not None and not connection.closed:
             connection.closed = True
@@ -253,6 +261,42 @@ class PicowsPool(ClientPool):
             if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
                 raise
             raise ConnectError(explain_connect_error(error, options)) from None
+
+    @staticmethod
+    def _text_sender(ws: PicowsSocket):
+        async def send(message: bytes) -> None:
+            if ws.closed or ws.transport.is_close_frame_sent:
+                raise ConnectionError("closed")
+            ws.transport.send(TEXT, message)
+        return send
+
+    async def _say_opening(self, ws: PicowsSocket, conversation) -> None:
+        """The opening messages of a socket not yet in the pool: its frames go to the
+        conversation (control frames to the socket, as always) until they are said."""
+        def collect(transport, frame) -> None:
+            kind = frame.msg_type
+            if kind is TEXT or kind is BINARY or kind is CONTINUATION:
+                if frame.fin and ws._fragments is None:
+                    conversation.arrived.put_nowait(frame.get_payload_as_bytes())
+                else:
+                    ws._fragments, payload = reassemble(ws._fragments, frame)
+                    if payload is not None:
+                        conversation.arrived.put_nowait(payload)
+            else:
+                ws._control_frame(transport, frame, kind)
+        if ws.closed:
+            raise ConnectError(f"connection {conversation.connection} closed before its "
+                               f"opening messages: {ws.describe_close()}")
+        for message in ws.early or ():
+            conversation.arrived.put_nowait(message)
+        ws.early = None
+        ws.conversation, ws.on_ws_frame = conversation, collect
+        try:
+            await conversation.run()
+        finally:
+            ws.conversation = None
+            if not ws.closed:
+                ws.on_ws_frame = ws.own_listener
 
     def _adopt(self, sockets: list[PicowsSocket]) -> list[PooledConnection]:
         base = len(self.connections)

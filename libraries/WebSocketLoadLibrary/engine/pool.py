@@ -16,6 +16,7 @@ from .closes import describe_close, describe_ws_close
 from .connections import ConnectionOptions, open_connection
 from .errors import ConnectError
 from .frames import by_connection
+from .opening import Conversation
 from .writer import FrameWriter
 
 __all__ = ["ClientPool", "PooledConnection", "describe_close", "describe_ws_close"]
@@ -95,10 +96,19 @@ class ClientPool:
             raise ConnectError(f"count must be at least 1, got {count}")
         ssl_context = self.options.ssl_context()
         semaphore = asyncio.Semaphore(concurrency)
+        opening, base = self.options.opening, len(self.connections)
 
         async def one(index):
             async with semaphore:
-                return await self._open_one(ssl_context)
+                sock = await self._open_one(ssl_context)
+                if opening is not None:
+                    try:
+                        await self._say_opening(sock, Conversation(opening, base + index,
+                                                                   self._text_sender(sock)))
+                    except BaseException:
+                        await self._close_sockets([sock], self.options.close_timeout_s)
+                        raise
+                return sock
 
         tasks = [asyncio.ensure_future(one(i)) for i in range(count)]
         done = await asyncio.gather(*tasks, return_exceptions=True)
@@ -124,6 +134,28 @@ class ClientPool:
     # -- what differs between transports -------------------------------------------------
     async def _open_one(self, ssl_context):
         return await open_connection(self.options, ssl_context)
+
+    @staticmethod
+    def _text_sender(ws):
+        async def send(message: bytes) -> None:
+            await ws.send(message.decode())
+        return send
+
+    async def _say_opening(self, ws, conversation: Conversation) -> None:
+        """The opening messages of a connection not yet in the pool (its reader not yet
+        started): what arrives meanwhile is read here and handed to the conversation."""
+        async def pump():
+            try:
+                while True:
+                    conversation.arrived.put_nowait(await ws.recv(decode=False))
+            except ConnectionClosed:
+                conversation.arrived.put_nowait(None)
+        reading = asyncio.get_running_loop().create_task(pump())
+        try:
+            await conversation.run()
+        finally:
+            reading.cancel()  # websockets: a cancelled recv loses no message
+            await asyncio.gather(reading, return_exceptions=True)
 
     def _adopt(self, sockets) -> list[PooledConnection]:
         base = len(self.connections)

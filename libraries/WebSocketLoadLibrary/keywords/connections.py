@@ -6,6 +6,7 @@ from robot.api.deco import keyword
 from robot.api.types import Secret
 
 from ..engine import ConnectionOptions, MessageTemplate
+from ..engine.opening import OpeningMessages
 from ..errors import UsageError
 from .arguments import ByteSize, Duration
 from .component import LibraryComponent
@@ -38,7 +39,9 @@ class ConnectionKeywords(LibraryComponent):
                         ping_interval: Duration | None = Duration(20),
                         max_message_size: ByteSize = ByteSize(1 << 20),
                         token_env: str | None = None, alias: str | None = None,
-                        transport: str = "auto") -> int:
+                        transport: str = "auto", opening_messages: list[str] | str | None = None,
+                        opening_reply: str | None = None,
+                        opening_timeout: Duration = Duration(5)) -> int:
         """Opens ``count`` WebSocket connections to ``uri`` and returns how many are open.
 
         The connections form one client group, which becomes current: the load keywords
@@ -60,9 +63,16 @@ class ConnectionKeywords(LibraryComponent):
         | ``max_message_size`` | largest message accepted, e.g. ``1 MB`` |
         | ``alias`` | a name for this group, for `Switch Clients` and `Disconnect Clients` |
         | ``transport`` | ``auto`` (default): picows (a C WebSocket implementation, several times faster) unless ``compression`` or ``subprotocols`` need websockets; or ``picows`` / ``websockets`` explicitly |
+        | ``opening_messages`` | a message, or a list of them, that each connection sends right after its handshake (join a room, subscribe, authenticate); ``$connection`` in them becomes the connection's number (0, 1, ...) |
+        | ``opening_reply`` | after each opening message, wait for a message matching this before the next one and before the connection counts as open: ``field == value`` (``op == subscribed``) or a regular expression |
+        | ``opening_timeout`` | how long each of those waits may take (default 5 s); the keyword fails naming the connection, the message and what arrived instead |
 
-        Example:
+        Messages that arrive before an opening message's reply (a welcome, a heartbeat)
+        are passed over. A connection that reconnects says its opening messages again.
+
+        Examples:
         | Connect Clients | ${TARGET_URI} | count=20 |
+        | Connect Clients | count=100 | alias=subscribers | opening_messages={"op":"subscribe","topic":"prices"} | opening_reply=op == subscribed |
         | VAR | ${token: Secret} | %{API_TOKEN} |
         | Connect Clients | wss://staging.example.com/ws | count=5 | token=${token} | ca_file=ca.pem |
         """
@@ -73,11 +83,17 @@ class ConnectionKeywords(LibraryComponent):
         options = connection_options(uri, token_from(token, token_env), headers, subprotocols,
                                      ca_file, insecure, compression, open_timeout,
                                      ping_interval, max_message_size, transport)
+        if opening_messages:
+            options.opening = OpeningMessages(opening_messages, opening_reply,
+                                              float(opening_timeout))
+        elif opening_reply:
+            raise UsageError("opening_reply needs opening_messages: the reply to what?")
         pool = self.state.engine.connect(options, count=count)
         group = ClientGroup(pool, options, count, alias)
         self.state.clients.register(group, alias)
+        said = f", each after {options.opening.describe()}" if options.opening else ""
         logger.info(f"{count} client connection(s) open to {uri}"
-                    f"{' with a bearer token' if options.token else ''}.")
+                    f"{' with a bearer token' if options.token else ''}{said}.")
         return group.open_count
 
     @keyword
