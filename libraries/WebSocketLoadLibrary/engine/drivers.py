@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from .closed_loop import ClosedLoopDriver
 from .driver import LoadDriver
+from .listen_only import ListenOnlyDriver
 from .open_loop import OpenLoopDriver
 
 
 def driver_for(plan) -> type[LoadDriver]:
-    """Paced requests when the plan has a rate; a closed loop at rate `max`."""
+    """Listen only when the plan says what stream to measure; else paced requests when it
+    has a rate, a closed loop at rate `max`."""
+    if plan.listen_only:
+        return ListenOnlyDriver
     return OpenLoopDriver if plan.open_loop else ClosedLoopDriver

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .errors import PlanError
 from .schedule import OpenLoopSchedule
+from .stream_tracker import StreamSpec
 
 PACING_TIMERS = ("precise", "spin", "loop")
 WAKE_INTERVAL_S = (0.00025, 0.001)  # the pacer's shortest and longest wake interval
@@ -44,6 +45,8 @@ class LoadPlan:
                     with the rate to 1 ms at 100,000 msg/s and above
     max_run         at most this many consecutive messages go to one connection before the
                     next one's turn (schedule.run_length); None: MAX_RUN (64); 1: plain turns
+    listen          a StreamSpec: send nothing and measure the stream that arrives, for
+                    duration_s or until `messages` have arrived (stream_tracker.py)
     pacing_timer    how the pacer sleeps to the next due time: "precise" (a timerfd, ~50 us;
                     "spin" where there is none), "spin" (wake 1 ms early, then yield to the
                     loop until due: exact but busy), "loop" (the event loop's 1 ms timers)
@@ -60,6 +63,7 @@ class LoadPlan:
     pacing_timer: str = "precise"
     name: str = ""
     sample_interval_s: float = 0.25
+    listen: StreamSpec | None = None    # listen only: send nothing, measure what arrives
 
     def __post_init__(self):
         if self.messages is None and self.duration_s is None:
@@ -83,6 +87,8 @@ class LoadPlan:
         if self.pacing_timer not in PACING_TIMERS:
             raise PlanError(f"pacing_timer must be one of {', '.join(PACING_TIMERS)}, "
                             f"got {self.pacing_timer!r}")
+        if self.listen is not None and self.rate is not None:
+            raise PlanError("a listen-only step sends nothing: it has no rate")
         if not 0 <= self.rate_tolerance < 1:
             raise PlanError(f"rate tolerance must be in [0, 1), got {self.rate_tolerance}")
 
@@ -99,6 +105,10 @@ class LoadPlan:
         if self.rate is not None:
             return OpenLoopSchedule.messages_for(self.rate, self.duration_s)
         return None
+
+    @property
+    def listen_only(self) -> bool:
+        return self.listen is not None
 
     @property
     def open_loop(self) -> bool:

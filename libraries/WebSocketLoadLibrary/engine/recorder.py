@@ -23,7 +23,8 @@ class StepRecorder:
     __slots__ = ("scheduled", "sent", "received", "lost", "unmatched", "invalid_replies",
                  "send_errors", "last_send", "last_reply", "latency_s", "service_s", "lag_s",
                  "latency", "service_time", "lag", "max_lag_s", "_second", "_second_marks",
-                 "timeline", "errors", "pushes", "pushes_per_connection", "_pushes_mark")
+                 "timeline", "errors", "pushes", "pushes_per_connection", "_pushes_mark",
+                 "series")
 
     def __init__(self, scheduled: bool):
         self.scheduled = scheduled
@@ -46,6 +47,15 @@ class StepRecorder:
         self.pushes = 0
         self.pushes_per_connection: list[int] = []
         self._pushes_mark = 0
+        # further distributions a driver records (a stream's staleness, its gaps), by name
+        self.series: dict[str, tuple[list, LatencyHistogram]] = {}
+
+    def add_series(self, name: str) -> list:
+        """A distribution of its own, flushed with the others: returns the list its values
+        (float seconds) are appended to; `series[name][1]` is its histogram."""
+        pending: list[float] = []
+        self.series[name] = (pending, LatencyHistogram())
+        return pending
 
     def count_pushes_of(self, connections: int) -> None:
         """Keep a push counter for each of `connections` connections."""
@@ -62,7 +72,8 @@ class StepRecorder:
 
     def pending(self) -> int:
         """Latencies waiting for `flush` (the largest of the lists)."""
-        return max(len(self.latency_s), len(self.service_s), len(self.lag_s))
+        return max(len(self.latency_s), len(self.service_s), len(self.lag_s),
+                   *(len(pending) for pending, _ in self.series.values()))
 
     def flush(self) -> None:
         """Move the latencies gathered since the last flush into the histograms."""
@@ -85,6 +96,7 @@ class StepRecorder:
         else:
             steps = ((self.latency_s, self._second), (self.service_s, self.service_time),
                      (self.lag_s, self.lag))
+        steps += tuple(self.series.values())
         for pending, histogram in steps:
             left = len(pending)
             while left:

@@ -27,7 +27,9 @@ For 2 and 3 the verdict says whose doing it was: the server's when the pacer wai
 backpressure (it read more slowly than planned), the generator's otherwise (its CPU, or a
 machine too busy to run it on time). The figures behind the rule stay in the result
 whatever the verdict: lag p99 and max, final lag, late messages and the longest stretch.
-A closed loop has no schedule to fall behind: only 1 applies to it.
+A closed loop has no schedule to fall behind: only 1 applies to it. A listen-only step
+sends nothing; it counts as not applied when the stream waited unread in its sockets (the
+median) for more than LISTEN_UNREAD_LIMIT_S: the generator, not the server, was behind.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ LATE_SHARE_LIMIT = 0.05
 HICCUP_S = 0.25
 HICCUP_SHARE_LIMIT = 0.25
 LONGEST_LATE_LIMIT_S = 1.0
+LISTEN_UNREAD_LIMIT_S = 0.1   # a listener this far behind its stream measures itself
 
 
 def judge(result, backpressure_waits: int = 0, reply_bytes: int = 0) -> None:
@@ -51,6 +54,15 @@ def judge(result, backpressure_waits: int = 0, reply_bytes: int = 0) -> None:
         first = next((e for e in result.errors if e.startswith("not sent")), "not sent")
         reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
                        f"sent ({first.removeprefix('not sent: ')})")
+    if result.mode == "listen":
+        unread_s = unread_reply_s(result, generator.get("unread_reply_bytes_median"),
+                                  reply_bytes)
+        if unread_s > LISTEN_UNREAD_LIMIT_S:
+            result.generator_saturated = True
+            reasons.append(
+                f"messages waited unread in the generator's sockets (median {unread_s * 1000:.1f}"
+                f" ms of the stream, generator CPU {cpu:.0f}%): the generator could not keep "
+                f"up reading, and staleness includes its own queueing")
     if result.mode == "open":
         reasons += _schedule_reasons(result, cpu, backpressure_waits)
         unread_s = unread_reply_s(result, generator.get("unread_reply_bytes_median"),
