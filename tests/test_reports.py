@@ -11,6 +11,7 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,9 @@ import pytest
 from robot_runs import LIBRARIES, run_robot
 from WebSocketLoadLibrary.engine import LatencyHistogram, LoadPlan, LoadResult, ScalingResult
 from WebSocketLoadLibrary.reports import charts
-from WebSocketLoadLibrary.reports.metrics import LiveCounters, MetricsEndpoint
+from WebSocketLoadLibrary.reports import metrics
+from WebSocketLoadLibrary.reports.metrics import (BUCKETS_S, Figure, LiveCollector, LiveCounters,
+                                                  MetricsEndpoint)
 from WebSocketLoadLibrary.reports.records import (StepRecord, read_records, result_document,
                                                   write_json_atomically)
 from WebSocketLoadLibrary.reports.regression import compare
@@ -204,6 +207,7 @@ def scrape(url: str) -> dict[str, float]:
 def test_the_prometheus_counters_rise_while_a_step_runs(server, engine, connect):
     live = LiveCounters()
     endpoint = MetricsEndpoint(live, port=0)
+    local = '{agent="local"}'
     try:
         pool = connect(server.uri, count=2)
         running = engine.start_step(pool, LoadPlan(rate=600, duration_s=2.5, name="scraped"))
@@ -217,18 +221,115 @@ def test_the_prometheus_counters_rise_while_a_step_runs(server, engine, connect)
         after = scrape(endpoint.url)
     finally:
         endpoint.stop()
-    sent = [s["websocket_load_messages_sent_total"] for s in seen]
+    sent = [s[f"websocket_load_messages_sent_total{local}"] for s in seen]
     assert 0 < sent[0] < sent[1] < sent[2] < result.sent, sent
-    received = [s["websocket_load_messages_received_total"] for s in seen]
+    received = [s[f"websocket_load_messages_received_total{local}"] for s in seen]
     assert received[0] < received[2]
-    assert all(s["websocket_load_step_running"] == 1 for s in seen)
-    assert seen[2]['websocket_load_latency_seconds_count'] > 0   # a second closed by then
-    assert after["websocket_load_messages_sent_total"] == result.sent
-    assert after["websocket_load_latency_seconds_count"] == result.latency.count
-    assert after['websocket_load_latency_seconds_bucket{le="+Inf"}'] == result.latency.count
+    assert all(s["websocket_load_steps_running"] == 1 for s in seen)
+    assert seen[2][f"websocket_load_latency_seconds_count{local}"] > 0  # a second closed by then
+    assert after[f"websocket_load_messages_sent_total{local}"] == result.sent
+    assert after[f"websocket_load_latency_seconds_count{local}"] == result.latency.count
+    assert after['websocket_load_latency_seconds_bucket{agent="local",le="+Inf"}'] == \
+        result.latency.count
     below_5ms, _, _ = result.latency.cumulative_counts([5000])
-    assert after['websocket_load_latency_seconds_bucket{le="0.005"}'] == below_5ms[0]
-    assert after["websocket_load_step_running"] == 0
+    assert after['websocket_load_latency_seconds_bucket{agent="local",le="0.005"}'] == \
+        below_5ms[0]
+    assert after["websocket_load_steps_running"] == 0
+    assert after["websocket_load_steps_finished_total"] == 1
+    assert after[f"websocket_load_late_messages_total{local}"] == result.late_messages
+    assert after[f"websocket_load_send_errors_total{local}"] == result.send_errors
+    assert after[f"websocket_load_generator_resident_memory_bytes{local}"] > 10e6
+    assert after[f"websocket_load_generator_cpu_seconds_total{local}"] > 0
+    assert after["process_cpu_seconds_total"] > 0   # prometheus-client's own, of this process
+
+
+class AgentStepStandIn:
+    """What the collector reads of a DistributedStep: its agents' live figures."""
+
+    def __init__(self, live: dict):
+        self.figures, self.finished = live, False
+
+    def live(self, refresh: bool = True) -> dict:
+        return self.figures
+
+
+def share(sent: int, late: int = 0, replies_under_1ms: int = 0) -> dict:
+    """An agent's live figures as step_snapshot sends them."""
+    below = [replies_under_1ms if bound >= 0.001 else 0 for bound in BUCKETS_S]
+    return {"figures": {"messages_sent_total": sent, "late_messages_total": late},
+            "latency": [*below, replies_under_1ms, replies_under_1ms * 0.0008],
+            "cpu_seconds": 2.5, "rss_bytes": 50_000_000, "open_connections": 4}
+
+
+def library_state(**values) -> SimpleNamespace:
+    return SimpleNamespace(**{"results": [], "agent_step": None, "last_result": None,
+                              "agents": None, "_engine": None, "clients": [], **values})
+
+
+def exposed(collector) -> dict[str, float]:
+    return {f"{sample.name}{_labels(sample.labels)}": sample.value
+            for family in collector.collect() for sample in family.samples}
+
+
+def _labels(labels: dict) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
+
+
+def test_an_agents_share_is_labelled_with_its_name_while_it_runs_and_once_remembered():
+    state = library_state()
+    collector = LiveCollector(LiveCounters(), state)
+    state.agent_step = AgentStepStandIn({"agent-1": share(100, late=3, replies_under_1ms=90)})
+    running = exposed(collector)
+    assert running['websocket_load_messages_sent_total{agent="agent-1"}'] == 100
+    assert running['websocket_load_messages_sent_total{agent="local"}'] == 0
+    assert running['websocket_load_late_messages_total{agent="agent-1"}'] == 3
+    assert running['websocket_load_latency_seconds_bucket{agent="agent-1",le="0.001"}'] == 90
+    assert running['websocket_load_latency_seconds_count{agent="agent-1"}'] == 90
+    assert running['websocket_load_generator_resident_memory_bytes{agent="agent-1"}'] == 50e6
+    assert running['websocket_load_generator_cpu_seconds_total{agent="agent-1"}'] == 2.5
+    assert running["websocket_load_steps_running"] == 1
+    # the step has ended, its result is not remembered yet: nothing goes down meanwhile
+    state.agent_step = None
+    assert exposed(collector)['websocket_load_messages_sent_total{agent="agent-1"}'] == 100
+    merged = SimpleNamespace(load_applied=False, agents=[
+        {"name": "agent-1", "live": share(150, late=3, replies_under_1ms=140), "result": {}}])
+    state.results.append(merged)
+    state.last_result = merged
+    done = exposed(collector)
+    assert done['websocket_load_messages_sent_total{agent="agent-1"}'] == 150
+    assert done['websocket_load_latency_seconds_count{agent="agent-1"}'] == 140
+    assert done["websocket_load_steps_running"] == 0
+    assert done["websocket_load_steps_finished_total"] == 1
+    assert done["websocket_load_last_step_load_applied"] == 0
+    # the next step on the agent adds to what its finished steps counted
+    state.agent_step = AgentStepStandIn({"agent-1": share(10)})
+    assert exposed(collector)['websocket_load_messages_sent_total{agent="agent-1"}'] == 160
+
+
+def test_a_new_figure_is_one_entry_read_from_the_step_or_from_results(monkeypatch):
+    monkeypatch.setattr(metrics, "FIGURES", metrics.FIGURES + (
+        Figure("pushes_total", "Pushes received", step="recorder.pushes"),
+        Figure("fanout_deliveries_total", "Fan-out deliveries", result="fanout.deliveries")))
+    state = library_state()
+    live = LiveCounters()
+    collector = LiveCollector(live, state)
+    step = SimpleNamespace(recorder=SimpleNamespace(
+        sent=5, received=5, lost=0, unmatched=0, send_errors=0, pushes=7,
+        latency=LatencyHistogram()))
+    live.step_started(step)
+    assert exposed(collector)['websocket_load_pushes_total{agent="local"}'] == 7
+    live.step_finished(step)
+    state.results.append(SimpleNamespace(agents=[], fanout={"deliveries": 40}, load_applied=True))
+    state.results.append(SimpleNamespace(load_applied=True, agents=[
+        {"name": "agent-1", "live": {"figures": {"pushes_total": 2}},
+         "result": {"fanout": {"deliveries": 9}}}]))
+    figures = exposed(collector)
+    assert figures['websocket_load_pushes_total{agent="local"}'] == 7
+    assert figures['websocket_load_pushes_total{agent="agent-1"}'] == 2
+    assert figures['websocket_load_fanout_deliveries_total{agent="local"}'] == 40
+    assert figures['websocket_load_fanout_deliveries_total{agent="agent-1"}'] == 9
+    # a closed loop has no lateness: the figure reads 0, it does not fail the scrape
+    assert figures['websocket_load_late_messages_total{agent="local"}'] == 0
 
 
 # -- the keywords in Robot ---------------------------------------------------------------

@@ -67,7 +67,7 @@ Merge Of The Run So Far
 Metric Value
     [Documentation]    The value of one metric in Prometheus' text format.
     [Arguments]    ${text}    ${name}
-    ${line}=    Get Lines Matching Pattern    ${text}    ${name} *
+    ${line}=    Get Lines Matching Pattern    ${text}    ${name}{agent="local"} *
     Should Not Be Empty    ${line}    No ${name} in the metrics
     ${value}=    Fetch From Right    ${line}    ${SPACE}
     RETURN    ${value}

@@ -27,6 +27,7 @@ import time
 from .. import __version__
 from ..engine import ConnectionOptions, EngineError, LoadEngine, LoadPlan, MessageTemplate
 from ..engine.memory import release_freed_memory
+from ..reports.metrics import step_snapshot
 
 MAX_START_DELAY_S = 60.0
 KEPT_STEPS = 8
@@ -46,10 +47,12 @@ class _AgentStep:
     def active(self) -> bool:
         return self.state in ("waiting", "running")
 
-    def status(self) -> dict:
+    def status(self, open_connections: int | None = None) -> dict:
         status = {"id": self.id, "state": self.state, "name": self.plan.name}
         if self.running is not None and self.state == "running":
             status["progress"] = self.running.progress()
+        if self.running is not None:   # running, or over: its final figures
+            status["live"] = step_snapshot(self.running.step, open_connections)
         if self.result is not None:
             status["result"] = self.result
         if self.error is not None:
@@ -158,10 +161,12 @@ class LoadAgentLibrary:
 
     def get_agent_step(self, session_id: str, step_id: int) -> str:
         """The state of a step (waiting, running, done, failed, cancelled), its progress,
-        and once done its result with encoded histograms, as JSON."""
+        its live figures for the controller's metrics endpoint, and once done its result
+        with encoded histograms, as JSON."""
+        session = self._session(session_id)
         step = self._step(session_id, step_id)
         with self._lock:
-            return json.dumps(step.status(), default=str)
+            return json.dumps(step.status(session.open_count), default=str)
 
     def cancel_agent_step(self, session_id: str, step_id: int) -> str:
         """Cancels a step that is waiting or running; returns its state."""

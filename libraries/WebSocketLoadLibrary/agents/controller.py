@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,6 +26,8 @@ from ..engine.workers import plan_shares
 from .client import AgentClient, AgentError
 
 POLL_INTERVAL_S = 0.5
+LIVE_MAX_AGE_S = 1.0       # live figures older than this are polled afresh on a scrape
+LIVE_POLL_TIMEOUT_S = 2.0
 UNANSWERED_POLLS_ALLOWED = 3   # a saturated agent may miss a poll; a dead one refuses at once
 MIN_START_LEAD_S = 0.25
 
@@ -142,7 +145,9 @@ class AgentFleet:
         template_json = json.dumps({"template": template.text,
                                     "payload_size": template.payload_size,
                                     "id_field": template.id_field,
-                                    "id_pattern": template.id_pattern, "binary": template.binary})
+                                    "id_pattern": template.id_pattern, "binary": template.binary,
+                                    "push_pattern": None if template.push is None
+                                    else template.push.text})
 
         def start_on(pair) -> int:
             agent, share = pair
@@ -175,6 +180,9 @@ class DistributedStep:
         self.statuses: dict[str, dict] = {}
         self.failures: dict[str, str] = {}
         self._server = _server_sampler(server_pid)
+        self._latest: dict[str, tuple[float, dict]] = {}   # name: (polled at, status)
+        self._latest_lock = threading.Lock()
+        self.finished = False   # wait() has returned
 
     def __repr__(self) -> str:
         rate = "max" if self.plan.rate is None else f"{self.plan.rate:g}/s"
@@ -191,6 +199,40 @@ class DistributedStep:
         totals["agents_done"] = sum(1 for s in self.statuses.values() if s.get("state") == "done")
         totals["agents"] = len(self.step_ids)
         return totals
+
+    def live(self, refresh: bool = True, max_age_s: float = LIVE_MAX_AGE_S,
+             timeout_s: float = LIVE_POLL_TIMEOUT_S) -> dict[str, dict]:
+        """Each agent's live figures as last reported (reports/metrics.py step_snapshot), by
+        agent name. `wait()` polls every agent often; when nobody has for `max_age_s` (the
+        step was started and not yet waited for), `refresh` polls the agents still running
+        now, in parallel, each within `timeout_s`: an agent that does not answer keeps its
+        last figures."""
+        now = time.monotonic()
+        with self._latest_lock:
+            latest = dict(self._latest)
+        stale = [agent for agent in self.fleet.agents if agent.name in self.step_ids
+                 and (agent.name not in latest or now - latest[agent.name][0] > max_age_s)
+                 and latest.get(agent.name, (0, {}))[1].get("state") not in _OVER]
+        if refresh and stale and not self.finished:
+            with ThreadPoolExecutor(max_workers=len(stale)) as pool:
+                for agent in stale:
+                    pool.submit(self._poll_live, agent, timeout_s)
+            with self._latest_lock:
+                latest = dict(self._latest)
+        return {name: status["live"] for name, (_, status) in latest.items()
+                if status.get("live")}
+
+    def _poll_live(self, agent: AgentClient, timeout_s: float) -> None:
+        polled_at = time.monotonic()
+        try:
+            self._note(agent.name, polled_at, _poll(agent, self.step_ids[agent.name], timeout_s))
+        except (AgentError, ValueError):
+            pass
+
+    def _note(self, name: str, polled_at: float, status: dict) -> None:
+        with self._latest_lock:
+            if name not in self._latest or self._latest[name][0] <= polled_at:
+                self._latest[name] = (polled_at, status)
 
     def cancel(self) -> None:
         for agent in self.fleet.agents:
@@ -216,6 +258,7 @@ class DistributedStep:
                     self.cancel()
                     break
                 self._sample_server()
+                polled_at = time.monotonic()
                 polls = {name: pool.submit(_poll, agent, self.step_ids[name])
                          for name, agent in pending.items()}
                 for name, future in polls.items():
@@ -233,6 +276,7 @@ class DistributedStep:
                     unanswered[name] = 0
                     status = future.result()
                     self.statuses[name] = status
+                    self._note(name, polled_at, status)
                     if status["state"] == "done":
                         del pending[name]
                     elif status["state"] in ("failed", "cancelled"):
@@ -245,6 +289,7 @@ class DistributedStep:
                         on_progress(self.progress())
                     time.sleep(poll_interval_s)
         self._sample_server()
+        self.finished = True
         result = self._merged()
         if self.failures:
             names = ", ".join(self.failures)
@@ -273,7 +318,9 @@ class DistributedStep:
                 "clock_offset_ms": round(agent.clock.offset_s * 1000, 3),
                 "clock_uncertainty_ms": round(agent.clock.uncertainty_s * 1000, 3),
                 "start_skew_ms": round((part.started_at - self.start_at) * 1000, 3),
-                "connections": part.connections, "result": part.to_dict()})
+                "connections": part.connections, "result": part.to_dict(),
+                # its figures for the live metrics at the end (reports/metrics.py)
+                "live": status.get("live")})
         if not parts:
             return None
         merged = LoadResult.merge(parts, name=self.plan.name or "agents")
@@ -290,8 +337,11 @@ class DistributedStep:
             self._server.sample(time.time() - self.start_at)
 
 
-def _poll(agent: AgentClient, step_id: int) -> dict:
-    return json.loads(agent.call_in_session("get_agent_step", step_id, timeout_s=10))
+_OVER = ("done", "failed", "cancelled")
+
+
+def _poll(agent: AgentClient, step_id: int, timeout_s: float = 10) -> dict:
+    return json.loads(agent.call_in_session("get_agent_step", step_id, timeout_s=timeout_s))
 
 
 def _shares(plan: LoadPlan, agents: list[AgentClient]) -> list[LoadPlan]:
