@@ -14,6 +14,7 @@ from .keywords.load import LoadKeywords
 from .keywords.metrics import MetricsKeywords
 from .keywords.reporting import ReportingKeywords
 from .keywords.server import ServerKeywords
+from .keywords.streams import StreamKeywords
 from .keywords.state import LibraryState
 
 
@@ -176,7 +177,7 @@ class WebSocketLoadLibrary(DynamicCore):
         self.ROBOT_LIBRARY_LISTENER = self
         self._agent_keywords = AgentKeywords(self)
         super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
-                          AssertionKeywords(self), ReportingKeywords(self),
+                          AssertionKeywords(self), StreamKeywords(self), ReportingKeywords(self),
                           MetricsKeywords(self), self._agent_keywords])
 
     def run_keyword(self, name, args, kwargs=None):

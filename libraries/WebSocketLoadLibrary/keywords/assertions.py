@@ -183,13 +183,7 @@ class AssertionKeywords(LibraryComponent):
 
     # -- shared ------------------------------------------------------------------------
     def _target(self, result, what: str):
-        target = self.state.result_or_last(result, f"to check {what} on")
-        if not target.load_applied:
-            message = (f"Refusing to judge {what}: the planned load was not applied, so the "
-                       f"figures do not describe it: " + "; ".join(target.not_applied_reasons))
-            self.console(f"[FAIL] {message}")
-            raise LoadNotApplied(message)
-        return target
+        return checked_target(self, result, what)
 
     def _results(self, result, what: str) -> list[LoadResult]:
         target = self._target(result, what)
@@ -222,14 +216,31 @@ class AssertionKeywords(LibraryComponent):
                              measured)
 
     def _verdict(self, failures: list[str], passed: str, measured):
-        if failures:
-            message = failures[0] if len(failures) == 1 else (
-                f"{len(failures)} steps failed:\n" + "\n".join(failures))
-            self.console(f"[FAIL] {failures[0]}")
-            raise CheckFailed(_capital(message))
-        logger.info(_capital(passed))
-        self.console(f"[PASS] {_capital(passed)}")
-        return measured
+        return verdict(self, failures, passed, measured)
+
+
+def checked_target(component, result, what: str):
+    """The result to check (the last one unless given), refused when its load was not
+    applied: no check may pass on figures that do not describe the planned load."""
+    target = component.state.result_or_last(result, f"to check {what} on")
+    if not target.load_applied:
+        message = (f"Refusing to judge {what}: the planned load was not applied, so the "
+                   f"figures do not describe it: " + "; ".join(target.not_applied_reasons))
+        component.console(f"[FAIL] {message}")
+        raise LoadNotApplied(message)
+    return target
+
+
+def verdict(component, failures: list[str], passed: str, measured):
+    """Fail with the failures (each says expected vs measured), or log the pass."""
+    if failures:
+        message = failures[0] if len(failures) == 1 else (
+            f"{len(failures)} steps failed:\n" + "\n".join(failures))
+        component.console(f"[FAIL] {failures[0]}")
+        raise CheckFailed(_capital(message))
+    logger.info(_capital(passed))
+    component.console(f"[PASS] {_capital(passed)}")
+    return measured
 
 
 def _step(target) -> str:

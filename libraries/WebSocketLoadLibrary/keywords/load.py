@@ -4,16 +4,14 @@ from __future__ import annotations
 from robot.api import logger
 from robot.api.deco import keyword
 
-from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult, StepTimeout
-from ..engine.memory import release_freed_memory
+from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult
 from ..engine.schedule import MAX_RUN
 from ..engine.plan import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
 from ..errors import ArgumentError, UsageError
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .state import ClientGroup
-from .step_report import (PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step,
-                          save_result)
+from .step_report import run_step, save_result
 from .summary_table import log_charts, scaling_table
 
 class LoadKeywords(LibraryComponent):
@@ -234,29 +232,7 @@ class LoadKeywords(LibraryComponent):
 
     def _run(self, group: ClientGroup, plan: LoadPlan, timeout: Duration | None,
              remember: bool = True, fail_on_disconnect: bool = True) -> LoadResult:
-        engine = self.state.engine
-        timeout_s = float(timeout) if timeout is not None else engine.default_timeout_s(plan)
-        self.console(f"[INFO] {plan.name}: {describe_plan(plan)} over {group.open_count} "
-                     f"connection(s)")
-        running = engine.start_step(group.pool, plan, self.state.template,
-                                    server_pid=self.state.server_pid_for(group.options.uri),
-                                    timeout_s=timeout_s)
-        self.state.live.step_started(running.step)
-        progress = ProgressPrinter(self.console, plan.name, plan.planned_messages)
-        try:
-            result = running.wait(poll_interval_s=PROGRESS_EVERY_S, on_progress=progress)
-        except StepTimeout as error:
-            running.cancel()
-            self.console(f"[FAIL] {plan.name}: {error}")
-            raise
-        except BaseException:
-            running.cancel()
-            raise
-        finally:
-            self.state.live.step_finished(running.step)
-            release_freed_memory()
-        report_step(self, result, plan.name, remember, fail_on_disconnect)
-        return result
+        return run_step(self, group, plan, timeout, remember, fail_on_disconnect)
 
     def _finish_scaling(self, scaling: ScalingResult) -> ScalingResult:
         self.state.files.remember_context(scaling)

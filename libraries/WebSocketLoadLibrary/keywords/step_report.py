@@ -6,7 +6,8 @@ import time
 
 from robot.api import logger
 
-from ..engine import LoadResult
+from ..engine import LoadResult, StepTimeout
+from ..engine.memory import release_freed_memory
 from ..errors import CheckFailed
 from .summary_table import agents_table, log_charts, log_saved, result_table
 
@@ -15,6 +16,36 @@ PROGRESS_EVERY_S = 2.0
 
 class ConnectionsLost(CheckFailed):
     """The server closed connections during a step."""
+
+
+def run_step(component, group, plan, timeout, remember: bool = True,
+             fail_on_disconnect: bool = True) -> LoadResult:
+    """Run one step of `plan` on a client group's connections, with console progress,
+    then `report_step` it. Every load keyword (local steps) comes through here."""
+    state = component.state
+    engine = state.engine
+    timeout_s = float(timeout) if timeout is not None else engine.default_timeout_s(plan)
+    component.console(f"[INFO] {plan.name}: {describe_plan(plan)} over {group.open_count} "
+                      f"connection(s)")
+    running = engine.start_step(group.pool, plan, state.template,
+                                server_pid=state.server_pid_for(group.options.uri),
+                                timeout_s=timeout_s)
+    state.live.step_started(running.step)
+    progress = ProgressPrinter(component.console, plan.name, plan.planned_messages)
+    try:
+        result = running.wait(poll_interval_s=PROGRESS_EVERY_S, on_progress=progress)
+    except StepTimeout as error:
+        running.cancel()
+        component.console(f"[FAIL] {plan.name}: {error}")
+        raise
+    except BaseException:
+        running.cancel()
+        raise
+    finally:
+        state.live.step_finished(running.step)
+        release_freed_memory()
+    report_step(component, result, plan.name, remember, fail_on_disconnect)
+    return result
 
 
 def report_step(component, result: LoadResult, name: str, remember: bool = True,
@@ -51,6 +82,11 @@ def report_step(component, result: LoadResult, name: str, remember: bool = True,
 
 def describe_plan(plan) -> str:
     """`5,000 messages at 1,000 msg/s`, `10 s at max`: a step's plan for the console."""
+    if plan.listen_only:
+        return ("listening, sending nothing, for "
+                + " or ".join(part for part in (
+                    f"{plan.duration_s:g} s" if plan.duration_s else "",
+                    f"{plan.messages:,} messages" if plan.messages else "") if part))
     rate = "max" if plan.rate is None else f"{plan.rate:,.0f} msg/s"
     amount = (f"{plan.planned_messages:,} messages" if plan.planned_messages
               else f"{plan.duration_s:g} s")
