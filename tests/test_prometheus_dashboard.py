@@ -134,10 +134,12 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus(tmp_path, mon
                             {"messages": 600})
         library.run_keyword("send_burst_at_rate", [400, Rate.from_text("200/s")], {})
         library.run_keyword("wait_for_load_on_agents", [], {})
-        wait_until(lambda: [s for s in api(base, "/api/v1/query",
-                                           query="websocket_load_steps_finished_total >= 2")
-                            ["data"]["result"]], 15, "Prometheus did not see both steps end")
-        at = time.time()
+        # evaluated just after the first scrape that saw both steps end: the rate window
+        # then covers the steps however long this machine took to get there
+        seen = wait_until(lambda: api(base, "/api/v1/query", query="timestamp("
+                                      "websocket_load_steps_finished_total >= 2)")
+                          ["data"]["result"], 15, "Prometheus did not see both steps end")
+        at = float(seen[0]["value"][1]) + 0.5
         generators = api(base, "/api/v1/label/agent/values",
                          **{"match[]": "websocket_load_messages_sent_total"})["data"]
         assert {"local", "prom-agent"} <= set(generators), generators
