@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from ..errors import UsageError
 
 FAULT_NAMES = ("response_delay", "stall", "read_stall", "drop_ratio", "disconnect_after",
-               "garble_ratio")
+               "garble_ratio", "slow_subscriber_delay", "sequence_gap_every")
 
 
 class FaultError(UsageError):
@@ -19,13 +19,17 @@ class FaultError(UsageError):
 class Faults:
     """What the server does wrong, on purpose.
 
-    response_delay  seconds added before every reply
-    stall_until     monotonic time until which no reply leaves (a `stall` of X s sets now + X)
+    response_delay  seconds added before every reply, delivery and stream message
+    stall_until     monotonic time until which nothing leaves (a `stall` of X s sets now + X)
     read_stall_until  monotonic time until which no message is read (`read_stall` of X s):
                     the client's sends back up through TCP, as with a server that stops consuming
-    drop_ratio      share of messages (0..1) that get no reply, counted as dropped
+    drop_ratio      share of messages (0..1) that get no reply, counted as dropped; of
+                    deliveries and stream messages too (a dropped stream message is a gap)
     disconnect_after  close each connection (code 1011) after it has sent N messages (0: never)
     garble_ratio    share of replies (0..1) replaced with text that is not the message
+    slow_subscriber_delay  seconds added to the deliveries to one subscriber: the connection
+                    that has held a subscription the longest (topics.py)
+    sequence_gap_every  every Nth stream seq number is skipped, never sent (0: none)
     """
     response_delay: float = 0.0
     stall_until: float = 0.0
@@ -33,6 +37,8 @@ class Faults:
     drop_ratio: float = 0.0
     disconnect_after: int = 0
     garble_ratio: float = 0.0
+    slow_subscriber_delay: float = 0.0
+    sequence_gap_every: int = 0
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
@@ -63,13 +69,19 @@ class Faults:
                 self.stall_until = time.monotonic() + number
             elif name == "read_stall":
                 self.read_stall_until = time.monotonic() + number
-            elif name == "disconnect_after":
-                self.disconnect_after = int(number)
+            elif name in ("disconnect_after", "sequence_gap_every"):
+                setattr(self, name, int(number))
             elif name == "seed":
                 self.seed = int(number)
                 self._rng.seed(self.seed)
             else:
                 setattr(self, name, number)
+
+    def clear(self) -> None:
+        """Every fault off (the seed stays)."""
+        self.update(response_delay=0, drop_ratio=0, disconnect_after=0, garble_ratio=0,
+                    slow_subscriber_delay=0, sequence_gap_every=0)
+        self.stall_until = self.read_stall_until = 0.0
 
     def should_drop(self) -> bool:
         return self.drop_ratio > 0 and self._rng.random() < self.drop_ratio

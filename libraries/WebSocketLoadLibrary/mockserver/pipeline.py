@@ -6,7 +6,8 @@ and close -- the split of the websockets library's own sans-I/O protocol core. S
 faults behave alike on both engines, and tests/test_mock_pipeline.py checks them by calling.
 
 `receive` returns the reply to send now -- nearly always, and then there is nothing else to
-do, which keeps the engines' per-message path to this one Python call -- or None. After a
+do, which keeps the engines' per-message path to this one Python call (after the push
+protocol's prefix test, commands.py) -- or None. After a
 None the engine takes the outputs, in this order:
 
   pause_s  > 0: stop reading this long (the engine sets it back to 0), then hand the same
@@ -15,12 +16,25 @@ None the engine takes the outputs, in this order:
   held     replies waiting for their time: keep a timer for `next_due()`, send `pop_due()`
   close    (code, reason): close the connection, once the outbox is sent
 
-`kind` is the engine's frame type (picows' opcode; websockets tells text from bytes by the
-type of the message, and passes None), kept with each reply and handed back untouched.
+`kind` is the engine's frame type (picows' opcode; websockets tells a reply's type from the
+message's and passes None, and for what the server makes passes `send`'s `text=` flag),
+kept with each reply and handed back untouched.
 
 A new fault that acts per message is a few lines in `receive` setting one of these outputs
 (a rate limit, say, holds the reply until its slot); one acting per connection or per
 handshake goes in core.py. An engine changes only for an output it does not yet carry out.
+
+The push protocol (pushes.py) sends through the same outputs, so what the server sends on
+its own leaves in order with the replies and under the same faults: a command's answer
+(`answer`), a heartbeat or welcome (`push`) and a publish to this connection as a
+subscriber (`deliver`) go to the outbox, or behind held items to `held`; the engine, told
+which connections have something new, sends their outboxes and arms their timers. A stream
+(streams.py) is the one output with a clock of its own: while `stream_wake(now)` says when,
+the engine sends what `stream_due(now)` returns. `peer` is the engine's handle of the
+connection (its listener or socket), kept here and handed back untouched.
+
+`replies` > 1 (several replies per message) makes the connection a `RepeatingExchange`
+(`repeat`): `Exchange.receive`, the one-reply path, pays nothing for the option.
 """
 from __future__ import annotations
 
@@ -30,6 +44,7 @@ from time import monotonic
 from .faults import garble
 
 CLOSE_INTERNAL_ERROR = 1011
+PUSH = "push"  # what a held item counts as when it leaves (None: a reply; else a topic's counts)
 
 
 def wire_size(message) -> int:
@@ -47,16 +62,19 @@ class Exchange:
     bytes only, `wire_size` when text comes as str).
     """
     __slots__ = ("stats", "faults", "ack", "size", "received", "held", "pause_s",
-                 "paused_for", "outbox", "close")
+                 "paused_for", "outbox", "close", "replies", "stream", "peer")
 
     def __init__(self, stats, faults, ack=None, size=len):
         self.stats, self.faults, self.ack, self.size = stats, faults, ack, size
         self.received = 0           # messages of this connection, for disconnect_after
-        self.held: deque = deque()  # (due, kind, reply), in order of arrival
+        self.held: deque = deque()  # (due, kind, item, counted as), in order of arrival
         self.pause_s = 0.0
         self.paused_for = 0.0       # the read stall this connection has paused for already
         self.outbox: list = []
         self.close: tuple[int, str] | None = None
+        self.replies = 1            # per message (see `repeat`)
+        self.stream = None          # the Stream of streams.py, running or the last one
+        self.peer = None            # the engine's
 
     def receive(self, message, kind=None):
         """The reply to send now, or None: see the module's docstring for what then."""
@@ -84,7 +102,7 @@ class Exchange:
             stall = faults.stall_until
             # behind a held reply a reply waits too: replies leave in order
             if self.held or faults.response_delay > 0 or (stall and stall > monotonic()):
-                self.held.append((monotonic() + faults.response_delay, kind, reply))
+                self.held.append((monotonic() + faults.response_delay, kind, reply, None))
                 reply = None
         if faults.disconnect_after and self.received >= faults.disconnect_after:
             stats.disconnects_injected += 1
@@ -100,30 +118,138 @@ class Exchange:
             stats.bytes_sent += size(reply)
         return reply
 
-    # -- replies held by response_delay or a stall --------------------------------------
+    def repeat(self, replies: int) -> None:
+        """Answer each message `replies` times from now on (see RepeatingExchange)."""
+        self.replies = replies
+        self.__class__ = Exchange if replies == 1 else RepeatingExchange
+
+    # -- what the server sends on its own (the push protocol) ---------------------------
+    def answer(self, kind, reply) -> None:
+        """A command's answer: a reply, under response_delay and a stall, never dropped."""
+        self._enqueue(kind, reply, None, self.faults.response_delay)
+
+    def push(self, kind, message) -> None:
+        """A heartbeat or welcome: on the server's own time, so only a stall holds it."""
+        self._enqueue(kind, message, PUSH, 0.0)
+
+    def deliver(self, kind, message, counts, delay_s: float = 0.0) -> None:
+        """A publish to this subscriber (`counts`: its topic's): dropped by drop_ratio,
+        delayed by response_delay plus `delay_s` (slow_subscriber_delay) and a stall."""
+        faults = self.faults
+        if faults.drop_ratio and faults.should_drop():
+            self.stats.deliveries_dropped += 1
+            counts.dropped += 1
+            return
+        self._enqueue(kind, message, counts, faults.response_delay + delay_s)
+
+    def _enqueue(self, kind, item, counted_as, delay_s: float) -> None:
+        stall = self.faults.stall_until
+        if self.held or delay_s > 0 or (stall and stall > monotonic()):
+            self.held.append((monotonic() + delay_s, kind, item, counted_as))
+        else:
+            self.outbox.append((kind, item))
+            self._count_sent(item, counted_as)
+
+    def _count_sent(self, item, counted_as, sign: int = 1) -> None:
+        stats = self.stats
+        stats.bytes_sent += sign * self.size(item)
+        if counted_as is None:
+            stats.messages_sent += sign
+        elif counted_as is PUSH:
+            stats.pushes_sent += sign
+        else:
+            stats.deliveries_sent += sign
+            counted_as.delivered += sign
+
+    def stream_wake(self, now: float) -> float | None:
+        """When to ask `stream_due` next (monotonic), or None: no stream running."""
+        stream = self.stream
+        return None if stream is None else stream.next_wake(now)
+
+    def stream_due(self, now: float) -> list:
+        """The stream's messages due at `now` to send now, counted; held ones go to `held`."""
+        stream = self.stream
+        if stream is None:
+            return []
+        batch = stream.due(now)
+        if not batch:
+            return batch
+        faults, kind = self.faults, stream.kind
+        stall, delay = faults.stall_until, faults.response_delay
+        if self.held or delay > 0 or (stall and stall > now):
+            self.held.extend([(now + delay, kind, message, PUSH) for message in batch])
+            return []
+        stats = self.stats
+        stats.pushes_sent += len(batch)
+        stats.bytes_sent += sum(map(len, batch))
+        return batch
+
+    # -- items held by response_delay or a stall ------------------------------------------
     def next_due(self) -> float | None:
-        """When the first held reply may leave (a stall holds it past its time), or None."""
+        """When the first held item may leave (a stall holds it past its time), or None."""
         if not self.held:
             return None
         return max(self.held[0][0], self.faults.stall_until)  # re-read: a stall set later counts
 
     def pop_due(self, now: float) -> tuple | None:
-        """The first held reply as (kind, reply) if it may leave at `now`, counted as sent."""
+        """The first held item as (kind, item) if it may leave at `now`, counted as sent."""
         held = self.held
         if not held or max(held[0][0], self.faults.stall_until) > now:
             return None
-        _, kind, reply = held.popleft()
-        self.stats.messages_sent += 1
-        self.stats.bytes_sent += self.size(reply)
-        return kind, reply
+        _, kind, item, counted_as = held.popleft()
+        self._count_sent(item, counted_as)
+        return kind, item
 
-    def unsent(self, reply) -> None:
-        """A reply counted as sent that the transport refused: the connection closed under it."""
-        self.stats.messages_sent -= 1
-        self.stats.bytes_sent -= self.size(reply)
+    def unsent(self, reply, counted_as=None) -> None:
+        """An item counted as sent that the transport refused: the connection closed under it."""
+        self._count_sent(reply, counted_as, -1)
 
     def abandon(self) -> int:
-        """The connection ended: its held replies never leave. Returns how many there were."""
+        """The connection ended: its held items never leave. Returns how many there were."""
         count = len(self.held)
         self.held.clear()
+        self.stream = None
         return count
+
+    def _read_stalled(self) -> bool:
+        """Exchange.receive's read_stall check, for the other receive paths."""
+        faults = self.faults
+        until = faults.read_stall_until
+        if until and until != self.paused_for:
+            wait = until - monotonic()
+            if wait > 0:
+                self.paused_for, self.pause_s = until, wait
+                return True
+            faults.read_stall_until = 0.0
+        return False
+
+
+class RepeatingExchange(Exchange):
+    """A connection with the server option `replies` > 1: each message gets that many
+    replies -- echo: copies of it; ack: `parts` acks, `"status":"partial"` then `"done"`.
+    A drop takes them all; each may be garbled; they are held and leave in order like one.
+    Always returns None, the replies in the outbox or held (the pipeline's outputs)."""
+    __slots__ = ()
+
+    def receive(self, message, kind=None):
+        if self._read_stalled():
+            return None
+        stats, faults = self.stats, self.faults
+        self.received += 1
+        stats.messages_received += 1
+        stats.bytes_received += self.size(message)
+        parts = self.replies
+        replies = [message] * parts if self.ack is None else self.ack(message, parts)
+        if faults.drop_ratio and faults.should_drop():
+            stats.messages_dropped += 1
+        else:
+            for reply in replies:
+                if faults.garble_ratio and faults.should_garble():
+                    reply = garble(reply)
+                    stats.messages_garbled += 1
+                self._enqueue(kind, reply, None, faults.response_delay)
+        if faults.disconnect_after and self.received >= faults.disconnect_after:
+            stats.disconnects_injected += 1
+            self.close = (CLOSE_INTERNAL_ERROR,
+                          f"mock server fault: disconnect after {faults.disconnect_after} messages")
+        return None

@@ -10,13 +10,35 @@ COUNTERS = (
     "messages_garbled", "invalid_messages", "disconnects_injected", "replies_abandoned",
     "bytes_received", "bytes_sent", "handshake_failures", "handshake_timeouts",
     "control_errors",
+    # the push protocol (pushes.py): pushes are heartbeats, welcomes and stream messages;
+    # a stream message dropped by drop_ratio or skipped by sequence_gap_every is a gap
+    "pushes_sent", "pushes_dropped", "sequence_gaps", "deliveries_sent",
+    "deliveries_dropped", "invalid_commands",
 )
 
 
-class ServerStats:
-    __slots__ = COUNTERS + ("connections_active", "connections_peak", "started", "close_codes")
+class TopicCounts:
+    """One topic's figures: its subscribers now, and since the last reset the publishes to
+    it, the deliveries sent and dropped, and the publishes nobody else was there to hear."""
+    __slots__ = ("subscribers", "published", "delivered", "dropped", "unheard")
 
     def __init__(self):
+        self.subscribers = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.published = self.delivered = self.dropped = self.unheard = 0
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class ServerStats:
+    __slots__ = COUNTERS + ("connections_active", "connections_peak", "started", "close_codes",
+                            "topics")
+
+    def __init__(self):
+        self.topics: dict[str, TopicCounts] = {}
         self.reset()
         self.started = time.monotonic()
 
@@ -26,6 +48,17 @@ class ServerStats:
         self.connections_active = getattr(self, "connections_active", 0)
         self.connections_peak = self.connections_active
         self.close_codes: dict[str, int] = {}
+        # a topic's counts are shared with the deliveries held for it: zeroed in place
+        for name, counts in list(self.topics.items()):
+            counts.reset()
+            if not counts.subscribers:
+                del self.topics[name]
+
+    def topic(self, name: str) -> TopicCounts:
+        counts = self.topics.get(name)
+        if counts is None:
+            counts = self.topics[name] = TopicCounts()
+        return counts
 
     def closed_with(self, code: int | None) -> None:
         key = str(code) if code is not None else "none"
@@ -39,3 +72,7 @@ class ServerStats:
         data["uptime_s"] = round(time.monotonic() - self.started, 3)
         data["pid"] = os.getpid()
         return data
+
+    def topics_as_dict(self) -> dict:
+        """Per topic its counts: beside the flat counters, as the faults are (control.py)."""
+        return {name: counts.as_dict() for name, counts in self.topics.items()}
