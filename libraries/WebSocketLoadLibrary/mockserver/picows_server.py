@@ -23,6 +23,7 @@ from picows import (WSCloseCode, WSListener, WSMsgType, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
 
 from ..picows_wire import make_protocol, read_close, reassemble
+from .commands import COMMAND_PREFIX
 from .core import LIMIT_REACHED, MockServerCore
 
 TEXT, BINARY, CLOSE, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
@@ -45,6 +46,8 @@ class _EchoListener(WSListener):
         self.code_received: int | None = None
         self.code_sent: int | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.stream_timer: asyncio.TimerHandle | None = None
+        self.timed_stream = None    # the stream stream_timer wakes for
         self.fragments: list | None = None
         self.kind = TEXT            # a fragmented message's, from its first frame
 
@@ -55,7 +58,10 @@ class _EchoListener(WSListener):
             self.closing_on_purpose = True
             _close(transport, *LIMIT_REACHED)
             return
+        self.exchange.peer = self
         self.server.live.add(self)
+        if self.exchange.outbox:  # a welcome
+            self.flush()
 
     def on_ws_frame(self, transport, frame) -> None:
         kind = frame.msg_type
@@ -78,6 +84,10 @@ class _EchoListener(WSListener):
             if message is None:
                 return
             kind = self.kind
+        if message.startswith(COMMAND_PREFIX):
+            for connection in self.server.command(exchange, message, kind):
+                connection.peer.flush()
+            return
         reply = exchange.receive(message, kind)
         if reply is not None:
             transport.send(kind, reply)
@@ -96,11 +106,7 @@ class _EchoListener(WSListener):
             if reply is not None:
                 transport.send(kind, reply)
                 return
-        outbox, exchange.outbox = exchange.outbox, []
-        for reply_kind, reply in outbox:
-            transport.send(reply_kind, reply)
-        if exchange.held and self.timer is None:
-            self._arm()
+        self.flush()
         if exchange.close is not None:
             self.closing_on_purpose = True
             self.code_sent = exchange.close[0]
@@ -110,7 +116,41 @@ class _EchoListener(WSListener):
         if self.transport is not None and not self.transport.is_disconnected:
             self.transport.underlying_transport.resume_reading()
 
-    # -- replies held by response_delay or a stall, in order -----------------------------
+    def flush(self) -> None:
+        """Send the outbox; arm the timers of held items and of a stream that has none."""
+        exchange, transport = self.exchange, self.transport
+        outbox, exchange.outbox = exchange.outbox, []
+        if transport.is_disconnected:
+            return
+        for kind, item in outbox:
+            transport.send(kind, item)
+        if exchange.held and self.timer is None:
+            self._arm()
+        stream = exchange.stream
+        if stream is not None and stream is not self.timed_stream and stream.running:
+            if self.stream_timer is not None:  # a stream that replaced another starts now
+                self.stream_timer.cancel()
+            self.timed_stream = stream
+            self._stream_wake()
+
+    # -- stream mode: what is due at each wake ---------------------------------------------
+    def _stream_wake(self) -> None:
+        self.stream_timer = None
+        exchange, transport = self.exchange, self.transport
+        now = time.monotonic()
+        batch = exchange.stream_due(now)
+        if batch and not transport.is_disconnected:
+            send, kind = transport.send, TEXT
+            for message in batch:
+                send(kind, message)
+        if exchange.held and self.timer is None:
+            self._arm()
+        wake = exchange.stream_wake(now)
+        if wake is not None:
+            self.stream_timer = asyncio.get_running_loop().call_later(
+                wake - time.monotonic(), self._stream_wake)
+
+    # -- items held by response_delay or a stall, in order --------------------------------
     def _arm(self) -> None:
         self.timer = asyncio.get_running_loop().call_later(
             max(0.0, self.exchange.next_due() - time.monotonic()), self._release)
@@ -127,6 +167,8 @@ class _EchoListener(WSListener):
     def on_ws_disconnected(self, transport) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        if self.stream_timer is not None:
+            self.stream_timer.cancel()
         if self.exchange is None:
             return
         self.server.live.discard(self)
@@ -158,6 +200,7 @@ class _ControlListener(WSListener):
 class PicowsMockServer(MockServerCore):
     """MockServer's interface and counters, served by picows."""
     engine = "picows"
+    text_kind = TEXT
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -167,6 +210,7 @@ class PicowsMockServer(MockServerCore):
         self.compression = None
         self.live: set[_EchoListener] = set()
         self._server = None
+        self._heartbeats: asyncio.Task | None = None
         self.stopped = asyncio.Event()
 
     async def start(self) -> str:
@@ -177,9 +221,19 @@ class PicowsMockServer(MockServerCore):
                                   handshake_timeout_s=self.open_timeout_s),
             self.host, self.port, ssl=self.ssl_context, backlog=4096)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._heartbeats = loop.create_task(self._beat())
         return self.uri
 
+    async def _beat(self) -> None:
+        while True:
+            now = time.monotonic()
+            await asyncio.sleep(self.heartbeat_wake(now) - now)
+            for exchange in self.heartbeat(time.monotonic()):
+                exchange.peer.flush()
+
     async def stop(self) -> None:
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
         if self._server is not None:
             self._server.close()
             for listener in list(self.live):

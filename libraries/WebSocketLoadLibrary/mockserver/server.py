@@ -17,47 +17,89 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.protocol import State
 
+from .commands import COMMAND_PREFIX, TEXT_COMMAND_PREFIX
 from .core import LIMIT_REACHED, MockServerCore
 from .pipeline import Exchange, wire_size
 from .stats import ServerStats
 
 
-class DelayedReplies:
-    """Sends one connection's held replies (response_delay, a stall) when they are due."""
+class Outgoing:
+    """Sends what one connection gets besides the replies its own reads send: the outbox
+    others fill (deliveries, heartbeats, command answers), held items when they are due and
+    a stream's messages, in one task per connection that needs it."""
 
     def __init__(self, ws, exchange: Exchange):
         self.ws, self.exchange = ws, exchange
-        self.wakeup = asyncio.Event()
+        self.waiter: asyncio.Future | None = None
+        self.timed_stream = None   # the stream stream_at is for
+        self.stream_at: float | None = None
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def wake(self) -> None:
-        self.wakeup.set()
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def _run(self):
+        try:
+            await self._send_all()
+        except ConnectionClosed:
+            pass  # the connection's own handler counts the close
+
+    async def _send_all(self):
         exchange, ws = self.exchange, self.ws
         while True:
+            if exchange.outbox:
+                outbox, exchange.outbox = exchange.outbox, []
+                for kind, item in outbox:
+                    await ws.send(item, text=kind)
+                continue
             now = time.monotonic()
             item = exchange.pop_due(now)
-            if item is None:
-                due = exchange.next_due()
-                if due is None:
-                    self.wakeup.clear()
-                    await self.wakeup.wait()
-                else:
-                    await asyncio.sleep(due - now)
+            if item is not None:
+                await ws.send(item[1], text=item[0])
                 continue
-            await _send(ws, exchange, item[1])
+            stream = exchange.stream
+            if stream is not self.timed_stream and stream is not None and stream.running:
+                self.timed_stream, self.stream_at = stream, now  # a new stream starts now
+            if self.stream_at is not None and self.stream_at <= now:
+                for message in exchange.stream_due(now):
+                    await ws.send(message, text=True)
+                self.stream_at = exchange.stream_wake(time.monotonic())
+                continue
+            wakes = [at for at in (exchange.next_due(), self.stream_at) if at is not None]
+            await self._nap(min(wakes) - now if wakes else None)
+
+    async def _nap(self, seconds: float | None) -> None:
+        """Sleep this long (None: until woken); `wake` ends it sooner."""
+        loop = asyncio.get_running_loop()
+        self.waiter = waiter = loop.create_future()
+        timer = None if seconds is None else loop.call_later(
+            max(0.0, seconds), lambda: waiter.done() or waiter.set_result(None))
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+            if timer is not None:
+                timer.cancel()
 
     def cancel(self) -> None:
         self.task.cancel()
 
 
-async def _send(ws, exchange: Exchange, reply) -> None:
+async def _send(ws, exchange: Exchange, reply, kind=None) -> None:
     try:
-        await ws.send(reply)
+        await ws.send(reply, text=kind)
     except ConnectionClosed:
         exchange.unsent(reply)
         raise
+
+
+def _flush(ws) -> None:
+    """Have the connection's Outgoing task look at what there is to send."""
+    if ws.outgoing is None:
+        ws.outgoing = Outgoing(ws, ws.exchange)
+    ws.outgoing.wake()
 
 
 def _close_code(ws) -> int:
@@ -72,7 +114,7 @@ class CountedConnection(ServerConnection):
     time out (a slowloris client), which websockets otherwise only logs."""
     stats: ServerStats
     exchange: Exchange | None = None   # None: a control connection, or refused
-    delayed: DelayedReplies | None = None
+    outgoing: Outgoing | None = None
 
     async def handshake(self, *args, **kwargs):
         try:
@@ -107,10 +149,12 @@ def _refused_on_purpose(connection) -> bool:
 
 class MockServer(MockServerCore):
     engine = "websockets"
+    text_kind = True  # ws.send(data, text=kind): text frames of bytes
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._server = None
+        self._heartbeats: asyncio.Task | None = None
         self.stopped = asyncio.Event()
 
     async def start(self) -> str:
@@ -129,9 +173,19 @@ class MockServer(MockServerCore):
             open_timeout=self.open_timeout_s, create_connection=Connection,
             backlog=4096)  # thousands of clients may connect at once
         self.port = self._server.sockets[0].getsockname()[1]
+        self._heartbeats = asyncio.get_running_loop().create_task(self._beat())
         return self.uri
 
+    async def _beat(self) -> None:
+        while True:
+            now = time.monotonic()
+            await asyncio.sleep(self.heartbeat_wake(now) - now)
+            for exchange in self.heartbeat(time.monotonic()):
+                _flush(exchange.peer)
+
     async def stop(self) -> None:
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
         if self._server is not None:
             self._server.close(close_connections=True)
             await asyncio.wait_for(self._server.wait_closed(), 5)
@@ -151,6 +205,8 @@ class MockServer(MockServerCore):
         if ws.exchange is None:
             ws.protocol.send_close(*LIMIT_REACHED)
             ws.send_data()
+        else:
+            ws.exchange.peer = ws
 
     async def _handle(self, ws):
         if self.is_control(ws.request.path):
@@ -160,20 +216,28 @@ class MockServer(MockServerCore):
             return  # refused in _admit; websockets finishes the closing handshake
         error = False
         try:
+            outbox, exchange.outbox = exchange.outbox, []  # a welcome, before any reply
+            for kind, item in outbox:
+                await ws.send(item, text=kind)
             await self._serve(ws, exchange)
         except ConnectionClosedError:
             error = True
         except ConnectionClosed:
             pass
         finally:
-            if ws.delayed is not None:
-                ws.delayed.cancel()
+            if ws.outgoing is not None:
+                ws.outgoing.cancel()
             self.closed(exchange, _close_code(ws), error)
 
     async def _serve(self, ws, exchange: Exchange):
-        receive = exchange.receive
+        command = self.command
         async for message in ws:
-            reply = receive(message)
+            text = type(message) is str
+            if message.startswith(TEXT_COMMAND_PREFIX if text else COMMAND_PREFIX):
+                for connection in command(exchange, message, text):
+                    _flush(connection.peer)
+                continue
+            reply = exchange.receive(message)  # not bound once: `repeat` changes its class
             if reply is None:
                 reply = await self._otherwise(ws, exchange, message)
                 if reply is None:
@@ -197,12 +261,10 @@ class MockServer(MockServerCore):
             if reply is not None:
                 return reply
         outbox, exchange.outbox = exchange.outbox, []
-        for _, reply in outbox:
-            await _send(ws, exchange, reply)
+        for kind, reply in outbox:
+            await _send(ws, exchange, reply, kind)
         if exchange.held:
-            if ws.delayed is None:
-                ws.delayed = DelayedReplies(ws, exchange)
-            ws.delayed.wake()
+            _flush(ws)
         if exchange.close is not None:
             await ws.close(*exchange.close)
         return None
