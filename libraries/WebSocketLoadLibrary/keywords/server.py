@@ -25,7 +25,9 @@ class ServerKeywords(LibraryComponent):
                           subprotocols: list[str] | None = None, seed: int | None = None,
                           alias: str | None = None,
                           startup_timeout: Duration = Duration(15),
-                          engine: str = "websockets", host: str = "127.0.0.1") -> str:
+                          engine: str = "websockets", host: str = "127.0.0.1",
+                          replies: int = 1, heartbeat: Duration = Duration(0),
+                          welcome: bool = False) -> str:
         """Starts the embedded mock WebSocket server in its own process and returns its URI.
 
         The server binds 127.0.0.1 (or ``host``) on a free port chosen by the operating system, so any
@@ -49,10 +51,21 @@ class ServerKeywords(LibraryComponent):
         | ``seed`` | seed of the random drops and garbles, for repeatable runs |
         | ``host`` | the address to bind, 127.0.0.1 by default; another local address (say, the one load agents on other machines reach) exposes the server there |
         | ``engine`` | ``websockets`` (default) or ``picows``: a server several times faster (over 200k msg/s here), for generator benchmarks where the server must not be the limit; it offers no compression or subprotocols and does not count failed handshakes |
+        | ``replies`` | replies per message: in ``ack`` mode that many acks (``"status":"partial"``, part 1 of N, ..., then ``"done"``), in ``echo`` mode that many copies; 1 (default) keeps the single reply |
+        | ``heartbeat`` | push ``{"type":"heartbeat","ts":...}`` to every connection this often, e.g. ``200 ms``; 0 (default) is off |
+        | ``welcome`` | push ``{"type":"welcome","connection":N}`` to each connection right after its handshake |
+
+        Besides echoing or acking, the server speaks a small JSON push protocol: a message
+        starting with ``{"op":`` is a command -- ``subscribe``, ``unsubscribe``,
+        ``publish`` (delivered to the topic's other subscribers) and ``stream`` /
+        ``stop_stream`` (numbered messages pushed at a rate). See the README section
+        "The mock server's push protocol"; `Set Mock Server Options` changes ``replies``,
+        ``heartbeat`` and ``welcome`` while it runs.
 
         Example:
         | ${uri}= | Start Mock Server | mode=ack | response_delay=20 ms |
         | Connect Clients | ${uri} | count=10 |
+        | ${uri}= | Start Mock Server | mode=ack | replies=3 | heartbeat=500 ms | welcome=True |
         """
         server = MockServerProcess(
             mode=mode, max_connections=max_connections, auth_token=reveal(auth_token),
@@ -60,7 +73,8 @@ class ServerKeywords(LibraryComponent):
             stall=float(stall), drop_ratio=float(drop_ratio), disconnect_after=disconnect_after,
             garble_ratio=float(garble_ratio), seed=seed, compression=compression,
             id_field=id_field, subprotocols=subprotocols,
-            startup_timeout_s=float(startup_timeout), engine=engine, host=host)
+            startup_timeout_s=float(startup_timeout), engine=engine, host=host,
+            replies=replies, heartbeat=float(heartbeat), welcome=welcome)
         uri = server.start()
         self.state.servers.register(server, alias)
         logger.info(f"Mock server ({mode}) listening at {uri}, pid {server.pid}"
@@ -116,7 +130,9 @@ class ServerKeywords(LibraryComponent):
                                stall: Duration | None = None, drop_ratio: Ratio | None = None,
                                disconnect_after: int | None = None,
                                garble_ratio: Ratio | None = None,
-                               read_stall: Duration | None = None) -> dict:
+                               read_stall: Duration | None = None,
+                               slow_subscriber_delay: Duration | None = None,
+                               sequence_gap_every: int | None = None) -> dict:
         """Changes the current mock server's faults while it runs; returns all its faults.
 
         Only the faults given change; the others keep their values. ``stall`` and
@@ -125,17 +141,49 @@ class ServerKeywords(LibraryComponent):
         up through TCP. Works across processes (pabot) because it goes through the server's
         control endpoint.
 
+        For the push protocol: ``response_delay``, ``stall`` and ``drop_ratio`` act on
+        deliveries to subscribers and stream messages too (a dropped stream message is a
+        gap in its ``seq``); ``slow_subscriber_delay`` delays the deliveries to one
+        subscriber, the connection subscribed the longest; ``sequence_gap_every=N`` skips
+        every Nth stream ``seq`` (0: off).
+
         Example:
         | Set Mock Server Faults | response_delay=250 ms | drop_ratio=2% |
         | Set Mock Server Faults | stall=1.5 s |
+        | Set Mock Server Faults | slow_subscriber_delay=300 ms | sequence_gap_every=100 |
         """
         faults = {name: value for name, value in (
             ("response_delay", response_delay), ("stall", stall), ("drop_ratio", drop_ratio),
             ("disconnect_after", disconnect_after), ("garble_ratio", garble_ratio),
-            ("read_stall", read_stall)) if value is not None}
+            ("read_stall", read_stall), ("slow_subscriber_delay", slow_subscriber_delay),
+            ("sequence_gap_every", sequence_gap_every)) if value is not None}
         reply = self._server().set_faults(**{k: float(v) for k, v in faults.items()})
         logger.info(f"Mock server faults set: {faults}; now {reply.get('faults', reply)}")
         return reply.get("faults", reply)
+
+    @keyword
+    def set_mock_server_options(self, replies: int | None = None,
+                                heartbeat: Duration | None = None,
+                                welcome: bool | None = None) -> dict:
+        """Changes the current mock server's push protocol options while it runs; returns
+        all of them.
+
+        Only the options given change. ``replies`` applies to the open connections at once,
+        ``heartbeat`` (``0`` is off) starts counting within 0.1 s, ``welcome`` applies to
+        connections opened from now on. The arguments mean what they mean for
+        `Start Mock Server`.
+
+        Example:
+        | Set Mock Server Options | replies=3 |
+        | Set Mock Server Options | heartbeat=200 ms | welcome=True |
+        """
+        options = {name: value for name, value in (
+            ("replies", replies),
+            ("heartbeat_interval", None if heartbeat is None else float(heartbeat)),
+            ("welcome", welcome)) if value is not None}
+        now = self._server().set_options(**options)
+        logger.info(f"Mock server options set: {options}; now {now}")
+        return now
 
     @keyword
     def clear_mock_server_faults(self) -> None:
@@ -148,7 +196,10 @@ class ServerKeywords(LibraryComponent):
 
         Keys include ``connections_open``, ``connections_total``, ``connections_refused``,
         ``auth_failures``, ``messages_received``, ``messages_sent``, ``messages_dropped``,
-        ``messages_garbled``, ``errors`` and the current ``faults``.
+        ``messages_garbled``, ``errors`` and the current ``faults``; for the push protocol
+        ``pushes_sent``, ``deliveries_sent``, ``deliveries_dropped``, ``invalid_commands``,
+        ``topics`` (per topic ``subscribers``, ``published``, ``delivered``, ``dropped``,
+        ``unheard``) and the current ``options``.
 
         Example:
         | ${stats}= | Get Mock Server Stats |

@@ -18,6 +18,7 @@ import threading
 from .constants import AUTH_TOKEN_ENV
 from .core import CONTROL_PATH
 from .faults import Faults, FaultError
+from .pushes import OptionError, PushOptions
 from .server import MockServer
 
 
@@ -50,7 +51,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--drop-ratio", type=float, default=0.0)
     parser.add_argument("--disconnect-after", type=int, default=0, metavar="N")
     parser.add_argument("--garble-ratio", type=float, default=0.0)
+    parser.add_argument("--slow-subscriber-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="delay the deliveries to the longest-subscribed connection")
+    parser.add_argument("--sequence-gap-every", type=int, default=0, metavar="N",
+                        help="skip every Nth stream seq number (0: none)")
     parser.add_argument("--seed", type=int, default=None, help="seed of drop/garble choices")
+    parser.add_argument("--replies", type=int, default=1, metavar="N",
+                        help="replies per message: N acks (partial, ..., done) or N echoes")
+    parser.add_argument("--heartbeat", type=float, default=0.0, metavar="SECONDS",
+                        help='push {"type":"heartbeat","ts":...} to every connection this '
+                             "often (0: off)")
+    parser.add_argument("--welcome", action="store_true",
+                        help='push {"type":"welcome","connection":N} after each handshake')
     parser.add_argument("--engine", choices=("websockets", "picows"), default="websockets",
                         help="websockets (every feature) or picows (several times faster; "
                              "no compression, no subprotocols)")
@@ -95,8 +107,11 @@ async def main(args: argparse.Namespace) -> int:
     try:
         faults.update(response_delay=args.response_delay, drop_ratio=args.drop_ratio,
                       disconnect_after=args.disconnect_after, garble_ratio=args.garble_ratio,
-                      stall=args.stall or None)
-    except FaultError as error:
+                      stall=args.stall or None, slow_subscriber_delay=args.slow_subscriber_delay,
+                      sequence_gap_every=args.sequence_gap_every)
+        options = PushOptions(replies=args.replies, heartbeat_interval=args.heartbeat,
+                              welcome=args.welcome)
+    except (FaultError, OptionError) as error:
         print(f"mock server: {error}", file=sys.stderr)
         return 2
     control_key = secrets.token_urlsafe(16)
@@ -109,7 +124,8 @@ async def main(args: argparse.Namespace) -> int:
                               certfile=args.certfile, keyfile=args.keyfile, id_field=args.id_field,
                               faults=faults, control_key=control_key,
                               compression=not args.no_compression, max_size=args.max_size,
-                              subprotocols=args.subprotocols, open_timeout_s=args.open_timeout)
+                              subprotocols=args.subprotocols, open_timeout_s=args.open_timeout,
+                              options=options)
     except ValueError as error:
         print(f"mock server: {error}", file=sys.stderr)
         return 2
@@ -136,7 +152,8 @@ async def main(args: argparse.Namespace) -> int:
                        return_when=asyncio.FIRST_COMPLETED)
     if not server.stopped.is_set():
         await server.stop()
-    print(json.dumps({"event": "stopped", "stats": server.stats.as_dict()}), flush=True)
+    stats = {**server.stats.as_dict(), "topics": server.stats.topics_as_dict()}
+    print(json.dumps({"event": "stopped", "stats": stats}), flush=True)
     return 0
 
 

@@ -40,13 +40,18 @@ class MockServerControl:
 
     def stats(self) -> dict:
         answer = self.request("stats")
-        return {**answer["stats"], "faults": answer["faults"]}
+        return {**answer["stats"], "faults": answer["faults"], "options": answer["options"],
+                "topics": answer["topics"]}
 
     def set_faults(self, **faults) -> dict:
         return self.request("set_faults", faults=faults)["faults"]
 
     def clear_faults(self) -> dict:
         return self.request("clear_faults")["faults"]
+
+    def set_options(self, **options) -> dict:
+        """The push protocol's server options (replies, heartbeat_interval, welcome)."""
+        return self.request("set_options", options=options)["options"]
 
     def reset_stats(self) -> dict:
         return self.request("reset_stats")["stats"]

@@ -40,7 +40,9 @@ class MockServerProcess:
                  compression: bool = True, id_field: str = "message_id", loop: str = "auto",
                  max_size: int = 1 << 20, subprotocols: list[str] | None = None,
                  open_timeout_s: float = 10.0, startup_timeout_s: float = 15.0,
-                 engine: str = "websockets", extra_args: list[str] | None = None):
+                 engine: str = "websockets", replies: int = 1, heartbeat: float = 0.0,
+                 welcome: bool = False, slow_subscriber_delay: float = 0.0,
+                 sequence_gap_every: int = 0, extra_args: list[str] | None = None):
         self._args = [
             "--host", host, "--port", str(port), "--mode", mode,
             "--max-connections", str(max_connections), "--id-field", id_field,
@@ -49,8 +51,13 @@ class MockServerProcess:
             "--garble-ratio", repr(float(garble_ratio)), "--loop", loop,
             "--exit-on-stdin-eof", "--parent-pid", str(os.getpid()),
             "--max-size", str(int(max_size)), "--open-timeout", repr(float(open_timeout_s)),
-            "--engine", engine,
+            "--engine", engine, "--replies", str(int(replies)),
+            "--heartbeat", repr(float(heartbeat)),
+            "--slow-subscriber-delay", repr(float(slow_subscriber_delay)),
+            "--sequence-gap-every", str(int(sequence_gap_every)),
         ]
+        if welcome:
+            self._args.append("--welcome")
         for name in subprotocols or []:
             self._args += ["--subprotocol", name]
         if seed is not None:
@@ -193,6 +200,9 @@ class MockServerProcess:
 
     def clear_faults(self) -> dict:
         return self.control.clear_faults()
+
+    def set_options(self, **options) -> dict:
+        return self.control.set_options(**options)
 
 
 @atexit.register
