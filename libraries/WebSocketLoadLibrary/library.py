@@ -10,6 +10,7 @@ from .keywords.arguments import CONVERTERS, refuse_unconverted
 from .keywords.agents import AgentKeywords
 from .keywords.assertions import AssertionKeywords
 from .keywords.connections import ConnectionKeywords
+from .keywords.fanout import FanoutKeywords
 from .keywords.load import LoadKeywords
 from .keywords.metrics import MetricsKeywords
 from .keywords.reporting import ReportingKeywords
@@ -177,7 +178,8 @@ class WebSocketLoadLibrary(DynamicCore):
         self.ROBOT_LIBRARY_LISTENER = self
         self._agent_keywords = AgentKeywords(self)
         super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
-                          AssertionKeywords(self), StreamKeywords(self), ReportingKeywords(self),
+                          AssertionKeywords(self), StreamKeywords(self), FanoutKeywords(self),
+                          ReportingKeywords(self),
                           MetricsKeywords(self), self._agent_keywords])
 
     def run_keyword(self, name, args, kwargs=None):

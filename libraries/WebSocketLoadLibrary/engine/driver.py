@@ -26,11 +26,18 @@ Order of calls, by `LoadStep.run`:
 7. `describe(result)`: fill in the style's own figures (mode, latency basis, what was
    planned, the achieved send rate, schedule lateness) and the inputs of the verdict.
 
+Before 2, `Driver.make_correlator(...)` (class method) makes the correlator: one reply per
+message by default; fan-out's matches every subscriber's delivery to one publish.
+
 Attributes: `mode` ("open", "closed", ...), `latency_basis` (words for the result),
+`roles` (other groups of connections the style needs, e.g. `subscribers`: the step hands
+them over as `members`, role -> (pool, open connections), before `prepare`),
 `samples_unread_replies` (the step probes the sockets' unread bytes: meaningful where a
 schedule could hide a receiving side that falls behind).
 """
 from __future__ import annotations
+
+from .correlator import ReplyCorrelator
 
 
 class LoadDriver:
@@ -39,10 +46,23 @@ class LoadDriver:
     mode = ""
     latency_basis = ""
     samples_unread_replies = False
+    roles: tuple[str, ...] = ()     # other groups of connections the style needs, by role
+    members: dict = {}              # role -> (pool, open connections), set by the step
 
     @classmethod
     def latency_interval(cls, plan) -> float | None:
         return None
+
+    @classmethod
+    def make_correlator(cls, recorder, plan, template, connections: int, id_base: int,
+                        interval, members: dict):
+        """What matches arriving messages: one reply per message, on its connection."""
+        return ReplyCorrelator(recorder, connections, template.id_extractor(), id_base, 0.0,
+                               interval, template.id_fast_path(), template.push)
+
+    def unread_sockets(self, pool, connections) -> list[int]:
+        """The sockets whose unread bytes show a receiving side that falls behind."""
+        return pool.socket_fds(connections)
 
     def __init__(self, plan, template, id_base: int, recorder, correlator, writer):
         self.plan, self.template, self.id_base = plan, template, id_base

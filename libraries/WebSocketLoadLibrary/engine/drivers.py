@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .closed_loop import ClosedLoopDriver
 from .driver import LoadDriver
+from .fanout import FanoutDriver
 from .listen_only import ListenOnlyDriver
 from .open_loop import OpenLoopDriver
 
@@ -12,4 +13,6 @@ def driver_for(plan) -> type[LoadDriver]:
     has a rate, a closed loop at rate `max`."""
     if plan.listen_only:
         return ListenOnlyDriver
+    if plan.fanout is not None:
+        return FanoutDriver
     return OpenLoopDriver if plan.open_loop else ClosedLoopDriver

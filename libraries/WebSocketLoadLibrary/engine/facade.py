@@ -96,16 +96,19 @@ class LoadEngine:
         self.loop.run(pool.close(timeout_s=timeout_s / 2), timeout_s, "disconnecting clients")
 
     def start_step(self, pool: ClientPool, plan: LoadPlan, template: MessageTemplate | None = None,
-                   server_pid: int | None = None, timeout_s: float | None = None) -> RunningStep:
+                   server_pid: int | None = None, timeout_s: float | None = None,
+                   roles: dict[str, ClientPool] | None = None) -> RunningStep:
+        """`roles`: other groups the plan's style needs (fan-out: `subscribers`)."""
         template = template or MessageTemplate()
-        step = LoadStep(pool, plan, template, self._take_ids(plan), server_pid)
+        step = LoadStep(pool, plan, template, self._take_ids(plan), server_pid, roles)
         if timeout_s is None:
             timeout_s = self.default_timeout_s(plan)
         return RunningStep(self, step, self.loop.submit(step.run()), timeout_s)
 
     def run_step(self, pool: ClientPool, plan: LoadPlan, template: MessageTemplate | None = None,
-                 server_pid: int | None = None, timeout_s: float | None = None) -> LoadResult:
-        return self.start_step(pool, plan, template, server_pid, timeout_s).wait()
+                 server_pid: int | None = None, timeout_s: float | None = None,
+                 roles: dict[str, ClientPool] | None = None) -> LoadResult:
+        return self.start_step(pool, plan, template, server_pid, timeout_s, roles).wait()
 
     def _take_ids(self, plan: LoadPlan) -> int:
         """Each step gets its own id range, so a late reply to one step never matches another."""

@@ -45,6 +45,8 @@ class LoadPlan:
                     with the rate to 1 ms at 100,000 msg/s and above
     max_run         at most this many consecutive messages go to one connection before the
                     next one's turn (schedule.run_length); None: MAX_RUN (64); 1: plain turns
+    fanout          a FanoutSpec (fanout.py): the messages are publishes, each expected on
+                    every connection of the step's `subscribers` group
     listen          a StreamSpec: send nothing and measure the stream that arrives, for
                     duration_s or until `messages` have arrived (stream_tracker.py)
     pacing_timer    how the pacer sleeps to the next due time: "precise" (a timerfd, ~50 us;
@@ -64,6 +66,7 @@ class LoadPlan:
     name: str = ""
     sample_interval_s: float = 0.25
     listen: StreamSpec | None = None    # listen only: send nothing, measure what arrives
+    fanout: object | None = None        # a FanoutSpec: publishes, each expected at every subscriber
 
     def __post_init__(self):
         if self.messages is None and self.duration_s is None:
@@ -89,6 +92,8 @@ class LoadPlan:
                             f"got {self.pacing_timer!r}")
         if self.listen is not None and self.rate is not None:
             raise PlanError("a listen-only step sends nothing: it has no rate")
+        if self.fanout is not None and self.rate is None:
+            raise PlanError("a fan-out step publishes at a paced rate, not at max")
         if not 0 <= self.rate_tolerance < 1:
             raise PlanError(f"rate tolerance must be in [0, 1), got {self.rate_tolerance}")
 

@@ -76,9 +76,19 @@ class LoadResult:
         return self.sent + self.send_errors
 
     @property
+    def expected(self) -> int:
+        """Replies the plan expected: one per message it wanted sent; in a fan-out step one
+        delivery per publish and subscriber (a section that says so: `expected_deliveries`)."""
+        for part in self.sections.values():
+            expected = getattr(part, "expected_deliveries", None)
+            if expected is not None:
+                return expected
+        return self.attempted
+
+    @property
     def delivery_ratio(self) -> float:
-        """Replies received per message the plan wanted sent (send failures count as lost)."""
-        return self.received / self.attempted if self.attempted else 0.0
+        """Replies (deliveries) received per one expected (send failures count as lost)."""
+        return self.received / self.expected if self.expected else 0.0
 
     def latency_ms(self, percentile: float) -> float:
         return self.latency.percentile_us(percentile) / 1000.0

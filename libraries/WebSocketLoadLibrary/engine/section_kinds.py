@@ -1,5 +1,6 @@
 """Every section kind, imported once so that saved results find their classes."""
+from .fanout_figures import FanoutFigures
 from .push_counts import PushCounts
 from .stream_figures import StreamFigures
 
-__all__ = ["PushCounts", "StreamFigures"]
+__all__ = ["FanoutFigures", "PushCounts", "StreamFigures"]

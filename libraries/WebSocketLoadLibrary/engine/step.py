@@ -34,8 +34,10 @@ class LoadStep:
     """Runs a plan over a pool's open connections and returns a LoadResult."""
 
     def __init__(self, pool: ClientPool, plan: LoadPlan, template: MessageTemplate,
-                 id_base: int = 0, server_pid: int | None = None):
+                 id_base: int = 0, server_pid: int | None = None,
+                 roles: dict[str, ClientPool] | None = None):
         self.pool, self.plan, self.template = pool, plan, template
+        self.roles = dict(roles or {})   # other groups the driver needs: role -> pool
         self.id_base = id_base
         self.server_pid = server_pid
         self.recorder: StepRecorder | None = None
@@ -64,18 +66,19 @@ class LoadStep:
             connection.slot = slot
         plan, template = self.plan, self.template
         style = driver_for(plan)
-        unread = (UnreadBytes(self.pool.socket_fds(connections))
-                  if style.samples_unread_replies else None)
-        sampler = ResourceSampler(self.server_pid, plan.sample_interval_s, unread)
+        members = self._members(style)
         # its start is set below, once the driver is prepared: senders and receivers are
         # made before the step's clock starts (10k connections' take ~20 + ~12 ms)
         interval = style.latency_interval(plan)
         self.recorder = book = StepRecorder(scheduled=interval is not None)
-        self.correlator = correlator = ReplyCorrelator(
-            book, len(connections), template.id_extractor(), self.id_base, 0.0, interval,
-            template.id_fast_path(), template.push)
+        self.correlator = correlator = style.make_correlator(
+            book, plan, template, len(connections), self.id_base, interval, members)
         self.driver = driver = style(plan, template, self.id_base, book, correlator,
                                      self.pool.writer())
+        driver.members = members
+        unread = (UnreadBytes(driver.unread_sockets(self.pool, connections))
+                  if style.samples_unread_replies else None)
+        sampler = ResourceSampler(self.server_pid, plan.sample_interval_s, unread)
         driver.prepare(self.pool, connections)
         started_at = time.time()
         self.started = time.perf_counter()
@@ -83,14 +86,18 @@ class LoadStep:
         driver.begin(start)
         ticking = asyncio.get_running_loop().create_task(self._tick(start, driver))
         sampler.start()
-        stop_listening = self.pool.listen_for_closes(self._connection_closed)
+        stop_listening = [self.pool.listen_for_closes(self._connection_closed)] + [
+            pool.listen_for_closes(self._member_closed) for pool, _ in members.values()]
         try:
             await driver.run()
             self.sending_done = True
             await self._drain()
         finally:
             self.pool.stop_receiving(connections)
-            stop_listening()
+            for pool, group in members.values():
+                pool.stop_receiving(group)
+            for stop in stop_listening:
+                stop()
             ticking.cancel()
             await asyncio.gather(ticking, return_exceptions=True)
             sampler.stop()
@@ -130,6 +137,28 @@ class LoadStep:
         while correlator.in_flight() and time.perf_counter() < deadline:
             await asyncio.sleep(0.005)
         correlator.expire(float("inf"), 0.0)  # anything left is past its timeout by now
+
+    def _members(self, style) -> dict:
+        """The other groups the driver needs (`style.roles`), each as (pool, its open
+        connections numbered from 0)."""
+        members = {}
+        for role in style.roles:
+            pool = self.roles.get(role)
+            if pool is None:
+                raise EngineError(f"a {style.mode} step needs a group of connections as its "
+                                  f"{role}; none was given")
+            group = pool.open_connections
+            for slot, connection in enumerate(group):
+                connection.slot = slot
+            members[role] = (pool, group)
+        return members
+
+    def _member_closed(self, connection) -> None:
+        """A connection of another group (a subscriber) ended: what it was to receive
+        expires as lost; the close is counted like the step's own."""
+        why = connection.describe_close()
+        self.closes[why] = self.closes.get(why, 0) + 1
+        self.recorder.error(why, 1)
 
     def _connection_closed(self, connection) -> None:
         book = self.recorder

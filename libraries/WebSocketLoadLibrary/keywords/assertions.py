@@ -87,7 +87,7 @@ class AssertionKeywords(LibraryComponent):
             if step.delivery_ratio < minimum:
                 failures.append(
                     f"delivery ratio {step.delivery_ratio:.6f}, expected at least {minimum:g} "
-                    f"({step.received:,} replies to {step.attempted:,} messages: {step.lost:,} "
+                    f"({_received(step)}: {step.lost:,} "
                     f"lost, {step.send_errors:,} not sent, {step.unmatched:,} unmatched and "
                     f"{step.invalid_replies:,} invalid replies{_step(step)})")
         measured = min(step.delivery_ratio for step in results)
@@ -193,14 +193,14 @@ class AssertionKeywords(LibraryComponent):
         label = f"latency {percentile}"
         failures, values = [], []
         for step in self._results(result, label):
-            over = (f"over {step.attempted:,} messages: {step.received:,} replies, "
+            over = (f"over {_over(step)}, "
                     f"{step.lost + step.send_errors:,} lost; latency from "
                     f"{step.latency_basis}{_step(step)}")
             if step.received == 0:
                 failures.append(f"{label} cannot be measured: no replies ({over})")
                 continue
             # lost messages rank above every reply: the percentile among all messages
-            within = percentile * step.attempted / step.received
+            within = percentile * step.expected / step.received
             if within > 100:
                 failures.append(
                     f"{label} is beyond the reply timeout ({format_seconds(step.reply_timeout_s)}): "
@@ -241,6 +241,20 @@ def verdict(component, failures: list[str], passed: str, measured):
     logger.info(_capital(passed))
     component.console(f"[PASS] {_capital(passed)}")
     return measured
+
+
+def _over(step) -> str:
+    """`400 messages: 400 replies`; in a fan-out step, the deliveries expected and made."""
+    if step.mode == "fanout":
+        return f"{step.expected:,} expected deliveries: {step.received:,} delivered"
+    return f"{step.attempted:,} messages: {step.received:,} replies"
+
+
+def _received(step) -> str:
+    """`900 replies to 1,000 messages`; in a fan-out step, deliveries to those expected."""
+    if step.mode == "fanout":
+        return f"{step.received:,} deliveries of {step.expected:,} expected"
+    return f"{step.received:,} replies to {step.attempted:,} messages"
 
 
 def _step(target) -> str:

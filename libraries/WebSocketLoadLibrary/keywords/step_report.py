@@ -19,9 +19,10 @@ class ConnectionsLost(CheckFailed):
 
 
 def run_step(component, group, plan, timeout, remember: bool = True,
-             fail_on_disconnect: bool = True) -> LoadResult:
+             fail_on_disconnect: bool = True, roles: dict | None = None) -> LoadResult:
     """Run one step of `plan` on a client group's connections, with console progress,
-    then `report_step` it. Every load keyword (local steps) comes through here."""
+    then `report_step` it. Every load keyword (local steps) comes through here.
+    `roles`: other client groups the step needs, by role (fan-out: `subscribers`)."""
     state = component.state
     engine = state.engine
     timeout_s = float(timeout) if timeout is not None else engine.default_timeout_s(plan)
@@ -29,7 +30,8 @@ def run_step(component, group, plan, timeout, remember: bool = True,
                       f"connection(s)")
     running = engine.start_step(group.pool, plan, state.template,
                                 server_pid=state.server_pid_for(group.options.uri),
-                                timeout_s=timeout_s)
+                                timeout_s=timeout_s,
+                                roles={role: g.pool for role, g in (roles or {}).items()})
     state.live.step_started(running.step)
     progress = ProgressPrinter(component.console, plan.name, plan.planned_messages)
     try:
