@@ -59,3 +59,17 @@ MEMORY_TEST_DURATION = "15 s"
 # Resources and delivery
 MAX_MEMORY_GROWTH = "100 MB"
 MIN_DELIVERY_RATIO = 0.95
+
+# Servers that push (suites/13_server_push.robot): each stream connection asks the server
+# for STREAM_RATE_PER_CONNECTION messages a second and listens for STREAM_DURATION
+STREAM_CONNECTIONS = 10
+STREAM_RATE_PER_CONNECTION = 200
+STREAM_DURATION = "3 s"
+STALENESS_P99 = "100 ms"
+HEARTBEAT_INTERVAL = "100 ms"
+
+# Pub/sub fan-out (suites/14_fan_out.robot): one publisher, FANOUT_SUBSCRIBERS subscribers
+FANOUT_SUBSCRIBERS = 20
+FANOUT_RATE = 50                     # publishes/s: x subscribers = deliveries/s
+FANOUT_DURATION = "3 s"
+FANOUT_LATENCY_P99 = "100 ms"
