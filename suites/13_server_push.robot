@@ -67,6 +67,30 @@ Heartbeats Are Pushes, Not Invalid Replies
     [Teardown]    Run Keywords    Set Mock Server Options    heartbeat=0    AND
     ...    Disconnect All Clients
 
+Every Part Of A Reply In Parts Arrives
+    [Documentation]    The server answers each message three times: every message gets its
+    ...    three parts, and its latency runs to the last of them.
+    Set Mock Server Options    replies=3
+    Connect Test Clients
+    Send Burst At Rate    ${SUSTAINED_THROUGHPUT_TARGET}    rate=${SUSTAINED_THROUGHPUT_TARGET}
+    ...    replies=3
+    Delivery Ratio Should Be At Least    100%
+    Latency P99 Should Be Below    ${LATENCY_P99}
+    [Teardown]    Run Keywords    Set Mock Server Options    replies=1    AND
+    ...    Disconnect All Clients
+
+A Missing Part Fails Delivery
+    [Documentation]    The server answers twice where three parts are expected: no message
+    ...    is complete, and the delivery check fails with the figures.
+    Set Mock Server Options    replies=2
+    Connect Test Clients
+    Send Burst At Rate    ${{${SUSTAINED_THROUGHPUT_TARGET} // 2}}
+    ...    rate=${SUSTAINED_THROUGHPUT_TARGET}    replies=3    reply_timeout=1 s
+    Run Keyword And Expect Error    Delivery ratio 0.000000, expected at least *
+    ...    Delivery Ratio Should Be At Least    99%
+    [Teardown]    Run Keywords    Set Mock Server Options    replies=1    AND
+    ...    Disconnect All Clients
+
 Without Heartbeats The Pushes Check Fails
     [Documentation]    The same step against a server that pushes nothing.
     Connect Test Clients

@@ -5,6 +5,7 @@ from .closed_loop import ClosedLoopDriver
 from .driver import LoadDriver
 from .fanout import FanoutDriver
 from .listen_only import ListenOnlyDriver
+from .multi_reply import MultiReplyDriver
 from .open_loop import OpenLoopDriver
 
 
@@ -15,4 +16,6 @@ def driver_for(plan) -> type[LoadDriver]:
         return ListenOnlyDriver
     if plan.fanout is not None:
         return FanoutDriver
+    if plan.replies is not None:
+        return MultiReplyDriver
     return OpenLoopDriver if plan.open_loop else ClosedLoopDriver

@@ -45,6 +45,7 @@ class LoadPlan:
                     with the rate to 1 ms at 100,000 msg/s and above
     max_run         at most this many consecutive messages go to one connection before the
                     next one's turn (schedule.run_length); None: MAX_RUN (64); 1: plain turns
+    replies         a MultiReplySpec (multi_reply.py): each request is answered in parts
     fanout          a FanoutSpec (fanout.py): the messages are publishes, each expected on
                     every connection of the step's `subscribers` group
     listen          a StreamSpec: send nothing and measure the stream that arrives, for
@@ -67,6 +68,7 @@ class LoadPlan:
     sample_interval_s: float = 0.25
     listen: StreamSpec | None = None    # listen only: send nothing, measure what arrives
     fanout: object | None = None        # a FanoutSpec: publishes, each expected at every subscriber
+    replies: object | None = None       # a MultiReplySpec: several replies per request
 
     def __post_init__(self):
         if self.messages is None and self.duration_s is None:
@@ -94,6 +96,8 @@ class LoadPlan:
             raise PlanError("a listen-only step sends nothing: it has no rate")
         if self.fanout is not None and self.rate is None:
             raise PlanError("a fan-out step publishes at a paced rate, not at max")
+        if self.replies is not None and self.rate is None:
+            raise PlanError("several replies per request need a paced rate, not max")
         if not 0 <= self.rate_tolerance < 1:
             raise PlanError(f"rate tolerance must be in [0, 1), got {self.rate_tolerance}")
 

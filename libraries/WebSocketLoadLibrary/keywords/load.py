@@ -5,6 +5,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult
+from ..engine.multi_reply import MultiReplySpec
 from ..engine.schedule import MAX_RUN
 from ..engine.plan import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
 from ..errors import ArgumentError, UsageError
@@ -72,7 +73,8 @@ class LoadKeywords(LibraryComponent):
                            reply_timeout: Duration = Duration(5), window: int = 16,
                            rate_tolerance: Ratio = Ratio(0.05),
                            name: str | None = None,
-                           fail_on_disconnect: bool = True) -> LoadResult:
+                           fail_on_disconnect: bool = True, replies: int = 1,
+                           last_reply: str | None = None) -> LoadResult:
         """Sends ``messages`` messages at ``rate`` over the current clients; returns the result.
 
         ``rate`` is the total rate over all connections: ``1000``, ``1000/s``, ``2k/s``, or
@@ -110,6 +112,15 @@ class LoadKeywords(LibraryComponent):
         ``fail_on_disconnect=False`` returns the result instead, for tests that close
         connections on purpose.
 
+        A server that answers each message in several parts (a GraphQL subscription's
+        ``next`` ... ``complete``, an RPC stream): ``replies=3`` waits for three replies per
+        message, ``last_reply=status == done`` until a reply matches that pattern (a
+        ``field == value`` comparison or a regular expression). Latency then runs to the
+        last part, and the latency to the first part is reported besides; a message whose
+        last part did not come within ``reply_timeout`` is lost (*incomplete* when some parts
+        came: its missing parts are counted as lost parts), and a part beyond the expected
+        ones is counted as an extra part. Needs a paced rate.
+
         Example:
         | Connect Clients | count=10 |
         | Send Burst At Rate | 5000 | 1000/s |
@@ -118,7 +129,8 @@ class LoadKeywords(LibraryComponent):
         """
         plan = LoadPlan(rate=rate.per_second, messages=messages, window=window,
                         reply_timeout_s=float(reply_timeout), rate_tolerance=float(rate_tolerance),
-                        name=name or f"burst {messages:,} at {rate}", **self.state.pacing)
+                        name=name or f"burst {messages:,} at {rate}",
+                        replies=_replies(replies, last_reply), **self.state.pacing)
         return self._run(self._group(), plan, timeout, fail_on_disconnect=fail_on_disconnect)
 
     @keyword
@@ -126,14 +138,16 @@ class LoadKeywords(LibraryComponent):
                            reply_timeout: Duration = Duration(5), window: int = 16,
                            rate_tolerance: Ratio = Ratio(0.05),
                            name: str | None = None,
-                           fail_on_disconnect: bool = True) -> LoadResult:
+                           fail_on_disconnect: bool = True, replies: int = 1,
+                           last_reply: str | None = None) -> LoadResult:
         """Sends at ``rate`` for ``duration`` over the current clients; returns the result.
 
         The same as `Send Burst At Rate` with a duration instead of a count: a paced rate
         sends rate x duration messages on schedule; ``max`` keeps ``window`` messages in
         flight per connection until the time is up. Memory of the generator and the mock
         server is sampled throughout, for `Memory Growth Should Be Below`. Connections closed
-        during the step fail it unless ``fail_on_disconnect=False``, as in `Send Burst At Rate`.
+        during the step fail it unless ``fail_on_disconnect=False``, as in `Send Burst At Rate`,
+        and ``replies`` / ``last_reply`` wait for replies in several parts as there.
 
         Example:
         | Run Sustained Load | 500/s | 30 s |
@@ -141,7 +155,8 @@ class LoadKeywords(LibraryComponent):
         """
         plan = LoadPlan(rate=rate.per_second, duration_s=float(duration), window=window,
                         reply_timeout_s=float(reply_timeout), rate_tolerance=float(rate_tolerance),
-                        name=name or f"sustained {rate} for {duration}", **self.state.pacing)
+                        name=name or f"sustained {rate} for {duration}",
+                        replies=_replies(replies, last_reply), **self.state.pacing)
         return self._run(self._group(), plan, timeout, fail_on_disconnect=fail_on_disconnect)
 
     @keyword
@@ -246,3 +261,12 @@ class LoadKeywords(LibraryComponent):
 
     def _save(self, result) -> None:
         save_result(self, result)
+
+
+def _replies(replies: int, last_reply: str | None) -> MultiReplySpec | None:
+    """The plan's several-replies rule, or None for one reply per message."""
+    if replies < 1:
+        raise UsageError(f"replies must be at least 1, got {replies}")
+    if replies == 1 and not last_reply:
+        return None
+    return MultiReplySpec(None if last_reply and replies == 1 else replies, last_reply or None)
