@@ -188,8 +188,8 @@ class LiveCounters:
 
     def _fold(self, results: list) -> None:
         """Results remembered since the last scrape: agents' shares, result-only figures."""
-        if len(results) < self._results_seen:
-            self._results_seen = 0
+        if len(results) < self._results_seen:   # the list was replaced: count no step twice
+            self._results_seen = len(results)
         for result in results[self._results_seen:]:
             for name, live, part in _parts(result):
                 totals = self._finished.setdefault(name, _Totals())
