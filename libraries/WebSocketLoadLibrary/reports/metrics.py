@@ -57,6 +57,14 @@ FIGURES: tuple[Figure, ...] = (
     Figure("late_messages_total", "Messages sent later than the step's late bound after "
            "their due time (open loop: the generator fell behind its schedule)",
            step="driver.lateness.late_messages"),
+    Figure("pushes_received_total", "Messages the server pushed that were not replies "
+           "(heartbeats, notifications)", step="recorder.pushes"),
+    Figure("invalid_replies_total", "Messages that could not be parsed",
+           step="recorder.invalid_replies"),
+    Figure("stream_missing_total", "Listen-only streams: messages the sequence numbers say "
+           "were skipped", step="driver.tracker.missing"),
+    Figure("fanout_deliveries_lost_total", "Fan-out: deliveries that did not reach a "
+           "subscriber within the delivery timeout", step="correlator.lost_deliveries"),
 )
 
 
