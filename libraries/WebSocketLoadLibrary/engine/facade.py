@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from .arrivals import ArrivalPlan, open_at_rate
 from .background import BackgroundLoop
 from .connections import ConnectionOptions
 from .errors import EngineError, StepTimeout
@@ -89,6 +90,21 @@ class LoadEngine:
                       f"connecting {count} clients")
         self.pools.append(pool)
         return pool
+
+    def open_at_rate(self, options: ConnectionOptions, plan: ArrivalPlan,
+                     timeout_s: float | None = None) -> tuple[ClientPool, LoadResult]:
+        """Open `plan.count` connections at `plan.rate` (arrivals.py): the pool of those
+        that opened, and the storm's result (connect latency by phase, failures by kind)."""
+        pool = create_pool(options)
+        if timeout_s is None:
+            each = options.open_timeout_s
+            if options.opening is not None:
+                each += options.opening.timeout_s * len(options.opening.messages)
+            timeout_s = plan.count / plan.rate + each + 30
+        self.pools.append(pool)
+        result = self.loop.run(open_at_rate(pool, plan), timeout_s,
+                               f"opening {plan.count} connections at {plan.rate:g}/s")
+        return pool, result
 
     def disconnect(self, pool: ClientPool, timeout_s: float = 10.0) -> None:
         if pool in self.pools:

@@ -23,7 +23,7 @@ from picows.url import parse_url
 from ..picows_wire import NO_STATUS, make_protocol, read_close, reassemble
 from .connections import ConnectionOptions, explain_connect_error
 from .errors import ConnectError
-from .pool import ClientPool, PooledConnection, describe_close
+from .pool import ClientPool, PooledConnection, _tcp_socket, describe_close
 
 TEXT, BINARY, CLOSE, PONG, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
                                            WSMsgType.PONG, WSMsgType.CONTINUATION)
@@ -230,6 +230,40 @@ class PicowsPool(ClientPool):
     @staticmethod
     def _raw_transport(ws):
         return ws.transport.underlying_transport
+
+    async def _open_phased(self, ssl_context, phases: dict) -> PicowsSocket:
+        """A picows connection with TCP connect, TLS and the WebSocket handshake timed."""
+        url, loop, clock = self._url, asyncio.get_running_loop(), time.perf_counter
+        began = clock()
+        sock = await _tcp_socket(self.options.uri)
+        phases["tcp"] = clock() - began
+        began = clock()
+        extra = {"server_hostname": url.host} if ssl_context is not None else {}
+        try:
+            transport, ws_protocol = await loop.create_connection(
+                self._protocol(), sock=sock, ssl=ssl_context, **extra)
+        except BaseException:
+            sock.close()
+            raise
+        phases["tls"] = clock() - began
+        began = clock()
+        try:
+            await ws_protocol.wait_until_handshake_complete()
+        except BaseException:
+            transport.abort()
+            raise
+        phases["handshake"] = clock() - began
+        return ws_protocol.listener
+
+    def _protocol(self):
+        options, url = self.options, self._url
+        headers = options.request_headers()
+        return lambda: make_protocol(True, lambda: PicowsSocket(self), netloc=url.netloc,
+                                     path=url.resource_name, handshake_timeout_s=None,
+                                     max_frame_size=options.max_size or (1 << 62),
+                                     extra_headers=headers or None,
+                                     ping_interval_s=options.ping_interval_s,
+                                     ping_timeout_s=options.ping_timeout_s)
 
     async def _open_one(self, ssl_context) -> PicowsSocket:
         options, url = self.options, self._url

@@ -8,12 +8,16 @@ drops it.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
+from urllib.parse import urlsplit
 
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from .closes import describe_close, describe_ws_close
-from .connections import ConnectionOptions, open_connection
+from .connect_outcome import ConnectOutcome, failure_category
+from .connections import ConnectionOptions, explain_connect_error, open_connection
 from .errors import ConnectError
 from .frames import by_connection
 from .opening import Conversation
@@ -122,6 +126,56 @@ class ClientPool:
         added = self._adopt(opened)
         if verify:
             await self._verify(added, count)
+
+    async def attempt(self, ssl_context, number: int, due: float = 0.0) -> ConnectOutcome:
+        """Open one connection, its phases timed (connect_outcome.py); on success it joins
+        the pool at once. A failure is an outcome, not an exception: a connection storm
+        counts its failures by kind. Cancelled with the caller, leaving nothing open."""
+        outcome = ConnectOutcome(number, due=due)
+        clock, options = time.perf_counter, self.options
+        try:
+            sock = await asyncio.wait_for(self._open_phased(ssl_context, outcome.phases),
+                                          options.open_timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:  # noqa: BLE001 - sorted into the outcome
+            outcome.failure, outcome.detail = failure_category(error), explain_connect_error(
+                error, options)
+            outcome.finished = clock()
+            return outcome
+        if options.opening is not None:
+            began = clock()
+            try:
+                await self._say_opening(sock, Conversation(options.opening, number,
+                                                           self._text_sender(sock)))
+            except asyncio.CancelledError:
+                await self._close_sockets([sock], options.close_timeout_s)
+                raise
+            except BaseException as error:  # noqa: BLE001 - sorted into the outcome
+                await self._close_sockets([sock], options.close_timeout_s)
+                outcome.failure, outcome.detail = "opening messages", str(error)
+                outcome.finished = clock()
+                return outcome
+            outcome.phases["opening"] = clock() - began
+        outcome.connection = self._adopt([sock])[0]
+        outcome.finished = clock()
+        return outcome
+
+    async def _open_phased(self, ssl_context, phases: dict):
+        """A websockets connection with its TCP connect timed apart from the handshake
+        (TLS, when there is one, is part of websockets' handshake)."""
+        began = time.perf_counter()
+        sock = await _tcp_socket(self.options.uri)
+        phases["tcp"] = time.perf_counter() - began
+        began = time.perf_counter()
+        try:
+            ws = await connect(self.options.uri, sock=sock,
+                               **self.options.connect_kwargs(ssl_context))
+        except BaseException:
+            sock.close()
+            raise
+        phases["handshake"] = time.perf_counter() - began
+        return ws
 
     def socket_fds(self, connections: list[PooledConnection]) -> list[int]:
         """Each connection's OS socket (-1 where there is none), for probes off the loop."""
@@ -240,6 +294,24 @@ class ClientPool:
                 c.reader.cancel()
         await asyncio.gather(*(c.reader for c in connections if c.reader),
                              return_exceptions=True)
+
+
+async def _tcp_socket(uri: str) -> socket.socket:
+    """A connected non-blocking TCP socket to the URI's host and port (the first address
+    the name resolves to)."""
+    split = urlsplit(uri)
+    port = split.port or (443 if split.scheme == "wss" else 80)
+    loop = asyncio.get_running_loop()
+    family, kind, proto, _, address = (await loop.getaddrinfo(
+        split.hostname, port, type=socket.SOCK_STREAM))[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _fileno(transport) -> int:

@@ -1,7 +1,8 @@
 """Every section kind, imported once so that saved results find their classes."""
+from .connect_figures import ConnectFigures
 from .fanout_figures import FanoutFigures
 from .multi_reply import MultiReplyFigures
 from .push_counts import PushCounts
 from .stream_figures import StreamFigures
 
-__all__ = ["FanoutFigures", "MultiReplyFigures", "PushCounts", "StreamFigures"]
+__all__ = ["ConnectFigures", "FanoutFigures", "MultiReplyFigures", "PushCounts", "StreamFigures"]
