@@ -11,6 +11,7 @@ from .keywords.agents import AgentKeywords
 from .keywords.assertions import AssertionKeywords
 from .keywords.connections import ConnectionKeywords
 from .keywords.fanout import FanoutKeywords
+from .keywords.lifecycle import LifecycleKeywords
 from .keywords.load import LoadKeywords
 from .keywords.metrics import MetricsKeywords
 from .keywords.reporting import ReportingKeywords
@@ -179,7 +180,7 @@ class WebSocketLoadLibrary(DynamicCore):
         self._agent_keywords = AgentKeywords(self)
         super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
                           AssertionKeywords(self), StreamKeywords(self), FanoutKeywords(self),
-                          ReportingKeywords(self),
+                          LifecycleKeywords(self), ReportingKeywords(self),
                           MetricsKeywords(self), self._agent_keywords])
 
     def run_keyword(self, name, args, kwargs=None):

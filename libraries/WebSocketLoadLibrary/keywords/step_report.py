@@ -61,9 +61,7 @@ def report_step(component, result: LoadResult, name: str, remember: bool = True,
         save_result(component, result)
         log_charts(result)  # a scaling series charts all its steps at its end
     verdict = "[INFO]" if result.load_applied else "[WARN]"
-    line = (f"{verdict} {name}: sent {result.sent:,}, received {result.received:,}, "
-            f"lost {result.lost:,}, {result.achieved_receive_rate:,.0f} msg/s, "
-            f"p95 {result.latency_ms(95):.2f} ms")
+    line = f"{verdict} {name}: {console_figures(result)}"
     if not result.load_applied:
         line += " - load NOT applied: " + "; ".join(result.not_applied_reasons)
         logger.warn(f"{name}: load not applied: " + "; ".join(result.not_applied_reasons))
@@ -80,6 +78,29 @@ def report_step(component, result: LoadResult, name: str, remember: bool = True,
                    f"kept as the last result and saved.")
         component.console(f"[FAIL] {message}")
         raise ConnectionsLost(message)
+
+
+def console_figures(result: LoadResult) -> str:
+    """The step's headline figures in its own terms, for the console line."""
+    if result.mode == "connect":
+        connect = result.sections["connect"]
+        return (f"opened {connect.opened:,} of {connect.attempted:,} connections at "
+                f"{connect.achieved_rate:,.0f}/s, failed {connect.failed:,}, connect p95 "
+                f"{connect.latency_ms(95):.2f} ms")
+    if result.mode == "listen":
+        stream = result.sections["stream"]
+        return (f"received {stream.messages:,} stream messages, {stream.rate:,.0f} msg/s"
+                + (f", missing {stream.missing:,}" if stream.sequence_field else "")
+                + (f", staleness p99 {stream.staleness_ms(99):.2f} ms"
+                   if stream.timestamp_field else ""))
+    if result.mode == "fanout":
+        fanout = result.sections["fanout"]
+        return (f"published {fanout.publishes:,}, delivered {fanout.deliveries:,} of "
+                f"{fanout.expected_deliveries:,} ({fanout.delivery_ratio:.4f}), "
+                f"{result.achieved_receive_rate:,.0f} deliveries/s, p95 "
+                f"{result.latency_ms(95):.2f} ms")
+    return (f"sent {result.sent:,}, received {result.received:,}, lost {result.lost:,}, "
+            f"{result.achieved_receive_rate:,.0f} msg/s, p95 {result.latency_ms(95):.2f} ms")
 
 
 def describe_plan(plan) -> str:

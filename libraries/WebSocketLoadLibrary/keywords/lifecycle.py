@@ -1,0 +1,157 @@
+"""Keywords for connection storms: open connections at a rate, check how fast and how many."""
+from __future__ import annotations
+
+from robot.api import logger
+from robot.api.deco import keyword
+from robot.api.types import Secret
+
+from ..engine import LoadResult
+from ..engine.arrivals import ArrivalPlan
+from ..engine.connect_figures import ConnectFigures
+from ..engine.connect_outcome import PHASES
+from ..engine.opening import OpeningMessages
+from ..errors import UsageError
+from .arguments import ByteSize, Duration, Percentile, Rate, format_seconds
+from .assertions import checked_target, verdict
+from .component import LibraryComponent
+from .connections import connection_options
+from .state import ClientGroup
+from .step_report import report_step
+from .streams import _count_or_share
+from .tokens import token_from
+
+PHASE_NAMES = ("total",) + PHASES
+
+
+class LifecycleKeywords(LibraryComponent):
+
+    @keyword
+    def open_connections_at_rate(self, count: int, rate: Rate, uri: str | None = None,
+                                 alias: str | None = None,
+                                 opening_messages: list[str] | str | None = None,
+                                 opening_reply: str | None = None,
+                                 opening_timeout: Duration = Duration(5),
+                                 open_timeout: Duration = Duration(10),
+                                 token: Secret | str | None = None, token_env: str | None = None,
+                                 headers: dict | None = None, ca_file: str | None = None,
+                                 insecure: bool = False, transport: str = "auto",
+                                 ping_interval: Duration | None = Duration(20),
+                                 max_message_size: ByteSize = ByteSize(1 << 20),
+                                 name: str | None = None) -> LoadResult:
+        """Opens ``count`` connections at ``rate`` per second (``2000/s``) and returns the
+        result: connect latency by phase, and the failures by kind. The connections that
+        opened form a client group (``alias``), which becomes current: a load step can run
+        on them next.
+
+        A connection storm -- a deploy drops every client and they all come back, a fleet
+        reconnects after an outage -- is an open loop of connections: connection k is due
+        at k / rate, and its attempt starts then whether or not earlier ones have opened,
+        so a server slow to accept sees the pile-up it would see in production. *Connect
+        latency* runs from the due time to the connection being open (its opening messages
+        answered, when there are any); each phase is timed besides: ``tcp`` (TCP connect),
+        ``tls`` (picows transport only; with websockets TLS is part of the handshake),
+        ``handshake`` (the HTTP upgrade) and ``opening`` (the opening messages).
+
+        A failed connection does not fail the keyword: it is counted by kind -- refused,
+        timed out, ``HTTP 503``, ``HTTP 429``, ``HTTP 401``, TLS, DNS, reset, opening
+        messages -- with the first explanation of each kind in the summary table. Check
+        them with `Connection Failures Should Be At Most`, and the latency with `Connect
+        Latency P95 Should Be Below`. If the generator could not start the attempts on
+        schedule (over 5% more than the late bound behind, or behind for over a second),
+        the result is marked *not applied* and those checks refuse to pass.
+
+        Arguments not described here are as in `Connect Clients`; ``open_timeout`` bounds
+        each attempt's TCP connect and handshake (an attempt past it is *timed out*).
+
+        Example:
+        | Open Connections At Rate | 1000 | 500/s | opening_messages={"op":"subscribe","topic":"t"} | opening_reply=op == subscribed |
+        | Connection Failures Should Be At Most | 0 |
+        | Connect Latency P95 Should Be Below | 100 ms |
+        | Send Burst At Rate | 10000 | 2k/s |
+        """
+        if rate.per_second is None:
+            raise UsageError("connections open at a paced rate such as 500/s, not max")
+        if uri is None:
+            uri = self.state.servers.current.uri
+        options = connection_options(uri, token_from(token, token_env), headers, None, ca_file,
+                                     insecure, False, open_timeout, ping_interval,
+                                     max_message_size, transport)
+        if opening_messages:
+            options.opening = OpeningMessages(opening_messages, opening_reply,
+                                              float(opening_timeout))
+        plan = ArrivalPlan(count, rate.per_second,
+                           name or f"{count:,} connections at {rate}")
+        self.console(f"[INFO] {plan.name}: opening {count:,} connections at "
+                     f"{rate.per_second:,.0f}/s")
+        pool, result = self.state.engine.open_at_rate(options, plan)
+        self.state.clients.register(ClientGroup(pool, options, count, alias), alias)
+        connect = result.sections[ConnectFigures.kind]
+        report_step(self, result, plan.name)
+        logger.info(f"{connect.opened:,} of {count:,} connections open; failures: "
+                    f"{connect.describe_failures()}.")
+        return result
+
+    @keyword
+    def connect_latency_p95_should_be_below(self, limit: Duration, phase: str = "total",
+                                            result=None) -> float:
+        """Fails unless 95% of the connections opened within ``limit`` of their due time
+        (``phase=total``), or within ``limit`` in one phase (``tcp``, ``tls``, ``handshake``,
+        ``opening``). See `Connect Latency Percentile Should Be Below`."""
+        return self.connect_latency_percentile_should_be_below(Percentile(95), limit, phase,
+                                                               result)
+
+    @keyword
+    def connect_latency_percentile_should_be_below(self, percentile: Percentile,
+                                                   limit: Duration, phase: str = "total",
+                                                   result=None) -> float:
+        """Fails unless the given ``percentile`` of connect latency is below ``limit``.
+
+        Connect latency runs from a connection's due time in `Open Connections At Rate`
+        to its being open; a phase is timed from its own start. Failed connections rank
+        above every opened one (as lost messages do for message latency): with more than
+        (100 - percentile)% failed, the check fails however fast the rest opened. Returns
+        the measured value in ms."""
+        if phase not in PHASE_NAMES:
+            raise UsageError(f"phase must be one of {', '.join(PHASE_NAMES)}, got {phase!r}")
+        connect = self._connect(result, f"connect latency {percentile}")
+        label = f"connect latency {percentile}" + ("" if phase == "total" else f" ({phase})")
+        histogram = connect.histograms[phase]
+        over = (f"over {connect.attempted:,} connections: {connect.opened:,} opened, "
+                f"{connect.failed:,} failed ({connect.describe_failures()})")
+        if not histogram.count:
+            return verdict(self, [f"{label} cannot be measured: no connection got through "
+                                  f"that phase ({over})"], "", None)
+        within = percentile * connect.attempted / histogram.count if phase == "total" \
+            else float(percentile)
+        if within > 100:
+            return verdict(self, [f"{label} is beyond the open timeout: more than "
+                                  f"{100 - percentile:g}% of connections failed ({over})"], "",
+                           None)
+        measured = histogram.percentile_us(within) / 1000
+        if measured >= limit * 1000:
+            return verdict(self, [f"{label} is {measured:,.3f} ms, expected below "
+                                  f"{format_seconds(limit)} ({over})"], "", None)
+        return verdict(self, [], f"{label} {measured:,.3f} ms < {format_seconds(limit)} "
+                                 f"({over})", measured)
+
+    @keyword
+    def connection_failures_should_be_at_most(self, maximum: str, result=None) -> int:
+        """Fails unless at most ``maximum`` connections failed to open: a count (``0``) or a
+        share of the attempts (``1%``). The message lists the failures by kind. Returns the
+        number that failed."""
+        connect = self._connect(result, "connection failures")
+        limit, share = _count_or_share(maximum)
+        allowed = limit if share is None else share * connect.attempted
+        detail = (f"{connect.failed:,} of {connect.attempted:,} connections failed "
+                  f"({connect.failure_ratio:.2%}): {connect.describe_failures()}")
+        if connect.failed > allowed:
+            return verdict(self, [f"{detail}; expected at most {maximum}"], "", None)
+        return verdict(self, [], f"{detail}; at most {maximum}", connect.failed)
+
+    def _connect(self, result, what: str) -> ConnectFigures:
+        target = checked_target(self, result, what)
+        connect = target.sections.get(ConnectFigures.kind)
+        if connect is None:
+            raise UsageError(f"cannot check {what}: {target.name!r} has no connection figures "
+                             f"(they come from Open Connections At Rate)")
+        return connect
