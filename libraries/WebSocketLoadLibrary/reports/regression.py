@@ -5,12 +5,21 @@ exactly one baseline step has it. Per matched step: throughput (replies per seco
 fall by more than the tolerance, and p95 and p99 latency must not rise by more than the
 tolerance -- and, for latency, by more than `latency_margin_ms` too, so that 0.20 -> 0.25 ms
 of loopback jitter does not count as a regression.
+
+Then every figure a result section names in its `higher_is_worse` / `lower_is_worse`
+(engine/sections.py: a stream's rate, a fan-out's lost deliveries, ...), read from the
+sections' classes, so a new kind of figure is compared with no edit here. The same rule:
+lower-is-worse figures must not fall by more than the tolerance, higher-is-worse ones must
+not rise by more than it (those in ms: and by more than the latency margin). A figure the
+baseline has and the current step lacks is MISSING (it could not be checked); one only the
+current step has is new. Results saved before sections existed have none: nothing to check.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
+from ..engine.sections import SECTIONS
 from ..errors import UsageError
 from .html import BAD, GOOD, html_table, text_table
 from .records import StepRecord
@@ -27,6 +36,7 @@ class Check:
     allowed: str
     verdict: str          # "ok", "improved", "new", or failed: "REGRESSED", "MISSING",
                           # "NO BASELINE"
+    unit: str | None = None   # None: msg/s for throughput, ms for the others (p95, p99)
 
     @property
     def failed(self) -> bool:
@@ -41,8 +51,10 @@ class Check:
         return f"{(self.current - self.baseline) / self.baseline:+.1%}"
 
     def cells(self) -> tuple:
-        unit = " msg/s" if self.figure == "throughput" else " ms"
-        show = (lambda v: "-" if v is None else f"{v:,.3f}{unit}")
+        unit = self.unit if self.unit is not None else (
+            " msg/s" if self.figure == "throughput" else " ms")
+        show = (lambda v: "-" if v is None else
+                (f"{v:,.3f}" if self.unit is None else _number(v)) + unit)
         return (self.step, self.figure, show(self.baseline), show(self.current), self.change,
                 self.allowed, self.verdict)
 
@@ -63,11 +75,15 @@ class Comparison:
 
     def summary(self) -> str:
         steps = len({c.step for c in self.checks if c.figure != "step"})
-        new = sum(c.verdict == "new" for c in self.checks)
+        new_steps = sum(c.verdict == "new" and c.figure == "step" for c in self.checks)
+        new_figures = sum(c.verdict == "new" and c.figure != "step" for c in self.checks)
         if self.passed:
-            return (f"No regression beyond {self.tolerance:.0%} in {steps} step(s) "
-                    f"(throughput, p95, p99)" + (f"; {new} new step(s) without a baseline"
-                                                 if new else ""))
+            figures = ", ".join(dict.fromkeys(c.figure for c in self.checks
+                                              if c.figure != "step" and c.verdict != "new"))
+            return (f"No regression beyond {self.tolerance:.0%} in {steps} step(s) ({figures})"
+                    + (f"; {new_steps} new step(s) without a baseline" if new_steps else "")
+                    + (f"; {new_figures} figure(s) the baseline did not have"
+                       if new_figures else ""))
         parts = [f"{c.step}: {c.figure} {c.verdict.lower()}"
                  + (f" ({c.change}, allowed {c.allowed})" if c.verdict == "REGRESSED" else "")
                  for c in self.failures]
@@ -136,7 +152,62 @@ def _step_checks(name, base, now, tolerance, margin_ms) -> list[Check]:
                    else "ok")
         checks.append(Check(name, f"p{percentile}", before, after, f"<= {ceiling:,.3f}",
                             verdict))
+    return checks + _section_checks(name, base, now, tolerance, margin_ms)
+
+
+def section_figures() -> list[tuple[str, str, bool]]:
+    """(summary name, words, higher is worse) of every figure a section kind names for the
+    regression check, kind by kind in the order they were registered."""
+    from ..engine import section_kinds  # noqa: F401 - the kinds register themselves
+    return [(figure, words, higher) for kind in SECTIONS.values()
+            for higher, named in ((False, kind.lower_is_worse), (True, kind.higher_is_worse))
+            for figure, words in named.items()]
+
+
+def _section_checks(name, base, now, tolerance, margin_ms) -> list[Check]:
+    before_figures, after_figures = _figures(base), _figures(now)
+    checks = []
+    for figure, words, higher_is_worse in section_figures():
+        before, after = before_figures.get(figure), after_figures.get(figure)
+        if before is None and after is None:
+            continue   # neither step has this kind of traffic
+        if before is None:
+            checks.append(Check(name, words, None, after, "-", "new", unit=""))
+        elif after is None:
+            checks.append(Check(name, words, before, None, "-", "MISSING", unit=""))
+        elif higher_is_worse:
+            margin = margin_ms if figure.endswith("_ms") else 0.0
+            ceiling = max(before * (1 + tolerance), before + margin)
+            verdict = ("REGRESSED" if after > ceiling else
+                       "improved" if after < before * (1 - tolerance) and before - after > margin
+                       else "ok")
+            checks.append(Check(name, words, before, after, f"<= {_bound(ceiling, before)}",
+                                verdict, unit=""))
+        else:
+            floor = before * (1 - tolerance)
+            verdict = ("REGRESSED" if after < floor else
+                       "improved" if after > before * (1 + tolerance) else "ok")
+            checks.append(Check(name, words, before, after, f">= {_bound(floor, before)}",
+                                verdict, unit=""))
     return checks
+
+
+def _figures(result) -> dict:
+    """The numeric figures of a result's sections (what its summary says of them)."""
+    return {figure: value for part in result.sections.values()
+            for figure, value in part.summary().items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+
+
+def _number(value) -> str:
+    """Counts as counts, ratios with the digits their small differences need."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.3f}" if abs(value) > 1 else f"{value:.6f}"
+
+
+def _bound(bound: float, before) -> str:
+    return f"{bound:,.1f}" if isinstance(before, int) else _number(bound)
 
 
 def parse_tolerance(text) -> float:
