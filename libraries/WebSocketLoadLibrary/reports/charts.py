@@ -49,13 +49,33 @@ def charts_html(charts) -> str:
 
 
 # -- one step --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Traffic:
+    """What a step's timeline counts, in the words of its mode: `sent` None when nothing
+    was sent (listen only). Legend labels are these words with "/s"."""
+    sent: str | None = "sent"
+    received: str = "received"
+    lost: str = "lost"
+
+
+TRAFFIC = {"listen": Traffic(None, "stream messages", "lost"),
+           "fanout": Traffic("publishes", "deliveries", "lost deliveries")}
+PUSHES = "#9467bd"
+SUBTITLE_CHARACTERS = 86    # wider runs off the figure's right edge
+
+
 def step_timeline_chart(result: LoadResult, title: str | None = None,
                         throughput: float | None = None, show_target: bool = True) -> Chart:
     """Sent/received per second above, latency p50/p99 per second below, over the run.
 
+    In the words of the step's mode: a listen-only step draws its stream's messages per
+    second and no latency (it has none per second: staleness is in its own chart), a
+    fan-out step publishes and deliveries. Pushes per second are drawn when any arrived.
     `throughput` overrides the result's achieved rate in the subtitle (a merged run's steps
     did not all run at once, so their rates do not add up)."""
     title = title or result.name or "load step"
+    words = TRAFFIC.get(result.mode, Traffic())
+    listen = result.mode == "listen"
     points = _with_gaps(result.timeline)
     x = [p["second"] + p["span_s"] / 2 if p else math.nan for p in points]
 
@@ -65,41 +85,111 @@ def step_timeline_chart(result: LoadResult, title: str | None = None,
     def latency(key):
         return [p[key] if p and p["received"] else math.nan for p in points]
 
-    series = {"sent (msg/s)": rate("sent"), "received (msg/s)": rate("received"),
-              "lost (msg/s)": rate("lost"), "p50 (ms)": latency("latency_p50_ms"),
-              "p99 (ms)": latency("latency_p99_ms")}
-    p50, p99 = result.latency_ms(50), result.latency_ms(99)
+    rates = {}   # legend label -> (series label, per second, style)
+    if words.sent:
+        rates[f"{words.sent}/s"] = (f"{words.sent} (msg/s)", rate("sent"),
+                                    dict(color=SENT, marker="o", markersize=3))
+    rates[f"{words.received}/s"] = (f"{words.received} (msg/s)", rate("received"),
+                                    dict(color=RECEIVED, marker="o", markersize=3,
+                                         linestyle="-" if listen else "--"))
+    series = {key: ys for key, ys, _ in rates.values()}
+    pushes = rate("pushes") if any("pushes" in p for p in result.timeline) else None
+    if pushes is not None:
+        series["pushes (msg/s)"] = pushes
+    lost = rate("lost")
+    if not listen:
+        series[f"{words.lost} (msg/s)"] = lost
+        series["p50 (ms)"] = latency("latency_p50_ms")
+        series["p99 (ms)"] = latency("latency_p99_ms")
     throughput = result.achieved_receive_rate if throughput is None else throughput
-    subtitle = (f"{result.sent:,} sent, {result.received:,} received, {result.lost:,} lost; "
-                f"{throughput:,.0f} msg/s; p50 {p50:,.2f} ms, p99 {p99:,.2f} ms")
-    with _figure(height_in=4.2, one_axes=False) as (figure, _):
-        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(1, 1))
+    subtitle = _wrapped(_timeline_subtitle(result, throughput))
+    with _figure(height_in=HEIGHT_IN if listen else 4.2, one_axes=False) as (figure, _):
+        if listen:
+            top, bottom = figure.subplots(), None
+        else:
+            top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(1, 1))
         figure.suptitle(f"{title}\n{subtitle}", fontsize=10, x=0.02, ha="left")
-        top.plot(x, series["sent (msg/s)"], color=SENT, marker="o", markersize=3, label="sent")
-        top.plot(x, series["received (msg/s)"], color=RECEIVED, marker="o", markersize=3,
-                 linestyle="--", label="received")
+        for label, (_, ys, style) in rates.items():
+            top.plot(x, ys, label=label, **style)
         if result.lost:
-            top.bar(x, series["lost (msg/s)"], width=0.6, color=LOST, alpha=0.6, label="lost")
+            top.bar(x, lost, width=0.6, color=LOST, alpha=0.6, label=f"{words.lost}/s")
         if result.target_rate and show_target:
             top.axhline(result.target_rate, color=TARGET, linestyle=":", linewidth=1,
                         label=f"target {result.target_rate:,.0f}")
         top.set_ylabel("messages / s")
-        top.set_ylim(0, _top(series["sent (msg/s)"] + series["received (msg/s)"]
+        top.set_ylim(0, _top([y for _, ys, _ in rates.values() for y in ys]
                              + [result.target_rate or 0]) * 1.15)
-        top.legend(loc="lower right", ncols=4)
-        bottom.plot(x, series["p50 (ms)"], color=P50, marker="o", markersize=3, label="p50")
-        bottom.plot(x, series["p99 (ms)"], color=P99, marker="o", markersize=3, label="p99")
-        bottom.set_ylabel("latency (ms)")
-        bottom.set_xlabel("time since the step started (s)")
-        bottom.set_ylim(0, _top(series["p99 (ms)"] + series["p50 (ms)"]) * 1.45)
-        bottom.legend(loc="upper right", ncols=2)  # the headroom above keeps it off the lines
+        if pushes is None:
+            top.legend(loc="lower right", ncols=4)
+        else:  # a scale of their own: a heartbeat a second next to 10k replies a second
+            right = top.twinx()
+            right.plot(x, pushes, color=PUSHES, marker=".", markersize=3, linestyle=":",
+                       label="pushes/s")
+            right.set_ylabel("pushes / s", color=PUSHES)
+            right.set_ylim(0, _top(pushes) * 1.3)
+            right.grid(False)
+            right.spines["right"].set_visible(True)
+            handles, labels = top.get_legend_handles_labels()
+            more_handles, more_labels = right.get_legend_handles_labels()
+            right.legend(handles + more_handles, labels + more_labels, loc="lower right",
+                         ncols=5)  # on the axes drawn last: above both
+        if bottom is None:
+            top.set_xlabel("time since the step started (s)")
+        else:
+            bottom.plot(x, series["p50 (ms)"], color=P50, marker="o", markersize=3,
+                        label="p50")
+            bottom.plot(x, series["p99 (ms)"], color=P99, marker="o", markersize=3,
+                        label="p99")
+            bottom.set_ylabel("latency (ms)" if result.mode != "fanout"
+                              else "delivery latency (ms)")
+            bottom.set_xlabel("time since the step started (s)")
+            bottom.set_ylim(0, _top(series["p99 (ms)"] + series["p50 (ms)"]) * 1.45)
+            bottom.legend(loc="upper right", ncols=2)  # the headroom keeps it off the lines
         svg = _svg(figure)
     return Chart(title, svg, {label: _pairs(x, ys) for label, ys in series.items()})
 
 
-def latency_distribution_chart(histograms: dict, title: str = "Latency by percentile") -> Chart:
+def _timeline_subtitle(result: LoadResult, throughput: float) -> str:
+    p50, p99 = result.latency_ms(50), result.latency_ms(99)
+    stream, fanout = result.sections.get("stream"), result.sections.get("fanout")
+    if result.mode == "listen" and stream is not None:
+        text = (f"{stream.messages:,} stream messages on {stream.connections:,} connections"
+                + (f", {stream.missing:,} missing" if stream.sequence_field else "")
+                + f"; {throughput:,.0f} msg/s")
+        if stream.timestamp_field:
+            text += (f"; staleness p50 {stream.staleness_ms(50):,.2f} ms, "
+                     f"p99 {stream.staleness_ms(99):,.2f} ms")
+    elif result.mode == "fanout" and fanout is not None:
+        text = (f"{fanout.publishes:,} publishes to {fanout.subscribers:,} subscribers: "
+                f"{fanout.deliveries:,} deliveries, {fanout.lost_deliveries:,} lost; "
+                f"{throughput:,.0f} deliveries/s; p50 {p50:,.2f} ms, p99 {p99:,.2f} ms")
+    else:
+        text = (f"{result.sent:,} sent, {result.received:,} received, {result.lost:,} lost; "
+                f"{throughput:,.0f} msg/s; p50 {p50:,.2f} ms, p99 {p99:,.2f} ms")
+    pushes = result.sections.get("pushes")
+    if pushes is not None:
+        text += f"; {pushes.total:,} pushes"
+    return text
+
+
+def _wrapped(subtitle: str) -> str:
+    """Lines of at most SUBTITLE_CHARACTERS, broken only between "; "-separated parts."""
+    lines = []
+    for part in subtitle.split("; "):
+        if lines and len(lines[-1]) + 2 + len(part) <= SUBTITLE_CHARACTERS:
+            lines[-1] += "; " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def latency_distribution_chart(histograms: dict, title: str = "Latency by percentile",
+                               value_label: str = "latency (ms)", counted: str = "messages",
+                               empty: str = "no replies") -> Chart:
     """The HdrHistogram percentile spectrum of each histogram (label -> LatencyHistogram),
-    on the usual 1/(1-p) axis so that the tail gets the room it deserves."""
+    on the usual 1/(1-p) axis so that the tail gets the room it deserves. Any distribution
+    in microseconds fits (a stream's staleness, its gaps): `value_label` names the y axis,
+    `counted` what a histogram counts (a word, or label -> word), `empty` the empty chart."""
     series = {}
     with _figure() as (figure, axes):
         axes.set_title(title, loc="left")
@@ -113,9 +203,10 @@ def latency_distribution_chart(histograms: dict, title: str = "Latency by percen
             largest_x = max(largest_x, xs[-1])
             marks = histogram.percentiles_us((50, 95, 99))
             p50, p95, p99 = (marks[q] / 1000 for q in (50.0, 95.0, 99.0))
+            word = counted.get(label, "messages") if isinstance(counted, dict) else counted
             axes.plot(xs, [ms for _, ms in points], color=colour, linewidth=1.5,
                       label=f"{label}: p50 {p50:,.2f} / p95 {p95:,.2f} / p99 {p99:,.2f} ms "
-                            f"({histogram.count:,} messages)")
+                            f"({histogram.count:,} {word})")
             axes.plot([2, 20, 100], [p50, p95, p99], linestyle="none", marker="o",
                       markersize=4, color=colour)
             series[label] = points
@@ -125,14 +216,150 @@ def latency_distribution_chart(histograms: dict, title: str = "Latency by percen
         axes.minorticks_off()
         axes.set_xlim(1, max(100, ticks[-1][0]))
         axes.set_xlabel("percentile (log scale of 1 / (1 - p))")
-        axes.set_ylabel("latency (ms)")
+        axes.set_ylabel(value_label)
         axes.set_ylim(bottom=0)
         if series:
             axes.legend(loc="upper left")
         else:
-            axes.text(0.5, 0.5, "no replies", transform=axes.transAxes, ha="center")
+            axes.text(0.5, 0.5, empty, transform=axes.transAxes, ha="center")
         svg = _svg(figure)
     return Chart(title, svg, series)
+
+
+# -- sections: the charts of each further kind of traffic --------------------------------
+def stream_charts(result: LoadResult, stream) -> list[Chart]:
+    """A listen-only stream: staleness (with a timestamp field) and the gaps between
+    messages, by percentile."""
+    name = result.name or "step"
+    curves, counted = {}, {}
+    if stream.timestamp_field:
+        label = f"staleness ({stream.timestamp_field})"
+        curves[label], counted[label] = stream.staleness, "messages"
+    if stream.gap.count:
+        curves["gap between messages"], counted["gap between messages"] = stream.gap, "gaps"
+    if not curves:
+        return []
+    what = "staleness" if stream.timestamp_field else "gap between messages"
+    return [latency_distribution_chart(
+        curves, f"{name}: {what} by percentile",
+        value_label="staleness / gap (ms)" if len(curves) > 1 else f"{what} (ms)",
+        counted=counted, empty="no timestamps")]
+
+
+SUBSCRIBER_BARS = 40       # up to this many subscribers: a bar each, in connection order
+SUBSCRIBER_BINS = 40       # more: how many subscribers fell in each of this many bins
+
+
+def fanout_charts(result: LoadResult, fanout) -> list[Chart]:
+    """A fan-out: delivery latency and publish to last subscriber by percentile, and the
+    subscribers' delivery ratio and mean latency."""
+    name = result.name or "step"
+    return [latency_distribution_chart(
+                {"delivery": result.latency, "publish to last subscriber": fanout.last_delivery},
+                f"{name}: delivery latency by percentile",
+                counted={"delivery": "deliveries", "publish to last subscriber": "publishes"},
+                empty="no deliveries"),
+            subscribers_chart(fanout, f"{name}: delivery ratio and mean latency per subscriber")]
+
+
+def subscribers_chart(fanout, title: str) -> Chart:
+    """Delivery ratio above, mean delivery latency below, per subscriber.
+
+    A few subscribers: a bar each, in connection order, the worst and the slowest in red.
+    More: how many subscribers got each delivery ratio and each mean latency, in
+    SUBSCRIBER_BINS bins on a log scale of counts, so that one bad subscriber among 10,000
+    still shows as a bar (a curve of all of them sorted puts it in a corner no one sees);
+    the SVG keeps its size and the cost is one numpy pass, at 50 subscribers or 100,000.
+    The worst and the slowest are named in the subtitle and their bins are red."""
+    ratios = fanout.subscriber_ratios()
+    means = fanout.subscriber_latency_mean_ms
+    worst, worst_ratio = fanout.worst_subscriber
+    slowest, slowest_ms = fanout.slowest_subscriber
+    silent = sum(mean is None for mean in means)
+    subtitle = (f"{len(ratios):,} subscribers; worst {worst} got {worst_ratio:.4f} of "
+                f"{fanout.publishes:,} publishes; slowest {slowest} {slowest_ms:,.2f} ms mean"
+                + (f"; {silent:,} got none" if silent else ""))
+    with _figure(height_in=4.2, one_axes=False) as (figure, _):
+        top, bottom = figure.subplots(2, 1, height_ratios=(1, 1))
+        figure.suptitle(f"{title}\n{subtitle}", fontsize=10, x=0.02, ha="left")
+        if len(ratios) <= SUBSCRIBER_BARS:
+            ratio_points = list(enumerate(ratios))
+            latency_points = [(i, mean) for i, mean in enumerate(means) if mean is not None]
+            _bars(top, ratio_points, RECEIVED, worst if worst_ratio < 1 else None)
+            _bars(bottom, latency_points, P50, slowest)
+            top.set_ylim(0, max(ratios + [1.0]) * 1.05)
+            bottom.set_ylim(0, _top([m for _, m in latency_points]) * 1.15)
+            for axes in (top, bottom):
+                axes.set_xlabel("subscriber (connection order)")
+                axes.xaxis.get_major_locator().set_params(integer=True)
+            top.set_ylabel("delivery ratio")
+            bottom.set_ylabel("mean latency (ms)")
+            series = {"delivery ratio": ratio_points, "mean latency (ms)": latency_points}
+        else:
+            by_ratio = _binned(top, ratios, RECEIVED, worst_ratio if worst_ratio < 1 else None)
+            by_latency = _binned(bottom, [m for m in means if m is not None], P50,
+                                 slowest_ms if slowest >= 0 else None)
+            top.set_xlabel("delivery ratio")
+            bottom.set_xlabel("mean delivery latency (ms)")
+            for axes in (top, bottom):
+                axes.set_ylabel("subscribers")
+            series = {"subscribers by delivery ratio": by_ratio,
+                      "subscribers by mean latency (ms)": by_latency}
+        svg = _svg(figure)
+    return Chart(title, svg, series)
+
+
+def _bars(axes, points: list[tuple[int, float]], colour: str, marked: int | None) -> None:
+    axes.bar([i for i, _ in points], [v for _, v in points], width=0.7,
+             color=[LOST if i == marked else colour for i, _ in points])
+
+
+def _binned(axes, values: list[float], colour: str, marked: float | None) -> list:
+    """How many values fall in each of SUBSCRIBER_BINS bins, drawn as bars on a log scale of
+    counts; the bin holding `marked` in red. Returns (bin start, count) of non-empty bins."""
+    import numpy as np
+    if not values:
+        axes.text(0.5, 0.5, "no deliveries", transform=axes.transAxes, ha="center")
+        return []
+    low, high = min(values), max(values)
+    if high - low < 1e-9:  # every subscriber alike: one bin around the value
+        low, high = low - max(abs(low) * 0.01, 1e-3), high + max(abs(high) * 0.01, 1e-3)
+    counts, edges = np.histogram(values, bins=SUBSCRIBER_BINS, range=(low, high))
+    starts, widths = edges[:-1], np.diff(edges)
+    marked_bin = (min(int(np.searchsorted(edges, marked, side="right")) - 1, len(counts) - 1)
+                  if marked is not None else -1)
+    axes.bar(starts, counts, width=widths * 0.9, align="edge",
+             color=[LOST if k == marked_bin else colour for k in range(len(counts))])
+    axes.set_yscale("log")
+    axes.set_ylim(0.7, max(counts) * 2)
+    axes.minorticks_off()
+    return [(float(start), int(count)) for start, count in zip(starts, counts) if count]
+
+
+@dataclass(frozen=True)
+class SectionCharts:
+    """How a section kind is charted: `draw(result, section)` gives its charts;
+    `distribution`: they include the step's latency distribution (the plain one of replies
+    would be empty or the same again)."""
+    draw: object
+    distribution: bool = False
+
+
+# by section kind (engine/sections.py), in the order their charts follow the timeline;
+# pushes have no chart of their own: the timeline draws them per second
+SECTION_CHARTS = {"stream": SectionCharts(stream_charts, distribution=True),
+                  "fanout": SectionCharts(fanout_charts, distribution=True)}
+
+
+def section_charts(result: LoadResult) -> tuple[list[Chart], bool]:
+    """The charts of the result's sections, and whether they drew its latency distribution."""
+    drawn, distribution = [], False
+    for kind, how in SECTION_CHARTS.items():
+        part = result.sections.get(kind)
+        if part is not None:
+            drawn.extend(how.draw(result, part))
+            distribution = distribution or how.distribution
+    return drawn, distribution
 
 
 # -- scaling ---------------------------------------------------------------------------
@@ -202,7 +429,9 @@ def connection_scaling_chart(scaling: ScalingResult) -> Chart:
 
 
 def result_charts(result) -> list[Chart]:
-    """The charts of a load keyword's result: a step, or a rate or connection scaling."""
+    """The charts of a load keyword's result: a step, or a rate or connection scaling. A
+    step's sections add theirs (SECTION_CHARTS), a stream's or a fan-out's in place of the
+    distribution of reply latency."""
     if isinstance(result, ScalingResult):
         first = (rate_scaling_chart(result) if result.kind == "rate"
                  else connection_scaling_chart(result))
@@ -210,15 +439,21 @@ def result_charts(result) -> list[Chart]:
             {step.name.removeprefix(f"{result.name}: "): step.latency for step in result.steps},
             f"{result.name}: latency by percentile, per step")]
     name = result.name or "step"
+    own, distribution = section_charts(result)
     if result.agents:
         parts = result.agent_results()
-        return [step_timeline_chart(result, f"{name} (all {len(parts)} agents)"),
-                agents_timeline_chart(result, parts),
-                latency_distribution_chart(
-                    {"all agents": result.latency, **{p.name: p.latency for p in parts}},
-                    f"{name}: latency by percentile, merged and per agent")]
-    return [step_timeline_chart(result),
-            latency_distribution_chart({name: result.latency}, f"{name}: latency by percentile")]
+        drawn = [step_timeline_chart(result, f"{name} (all {len(parts)} agents)"),
+                 agents_timeline_chart(result, parts)]
+        if not distribution:
+            drawn.append(latency_distribution_chart(
+                {"all agents": result.latency, **{p.name: p.latency for p in parts}},
+                f"{name}: latency by percentile, merged and per agent"))
+        return drawn + own
+    drawn = [step_timeline_chart(result)]
+    if not distribution:
+        drawn.append(latency_distribution_chart({name: result.latency},
+                                                f"{name}: latency by percentile"))
+    return drawn + own
 
 
 def agents_timeline_chart(result: LoadResult, parts: list[LoadResult]) -> Chart:
@@ -289,9 +524,10 @@ def _with_gaps(timeline: list[dict]) -> list[dict | None]:
 
 def _per_second(points: list[dict | None], key: str) -> list[float]:
     """`key` per second of each timeline point; NaN for gaps and for a sliver of a last
-    second (a few ms give a rate from a handful of messages: noise)."""
+    second (a few ms give a rate from a handful of messages: noise). A second without the
+    key counts 0 (pushes appear in the timeline from the first one on)."""
     measured = sum(1 for p in points if p is not None)
-    return [p[key] / p["span_s"] if p is not None and (p["span_s"] >= 0.5 or measured == 1)
+    return [p.get(key, 0) / p["span_s"] if p is not None and (p["span_s"] >= 0.5 or measured == 1)
             else math.nan for p in points]
 
 
