@@ -204,5 +204,12 @@ class ReplyCorrelator:
         self.recorder.lost += lost
         return lost
 
+    def cut(self, connection: int) -> int:
+        """The client closed the connection on purpose (churn): what it waits for is cut,
+        counted neither delivered nor lost. Returns how many."""
+        cut = len(self.outstanding[connection])
+        self.outstanding[connection].clear()
+        return cut
+
     def in_flight(self) -> int:
         return sum(len(waiting) for waiting in self.outstanding)

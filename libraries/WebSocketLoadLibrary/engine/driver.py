@@ -77,6 +77,10 @@ class LoadDriver:
     async def run(self) -> None:
         raise NotImplementedError
 
+    def replaced(self, slot: int, connection) -> None:
+        """A lifecycle policy put a new connection in `slot` (the pool has installed the
+        step's receiver on it): a driver that sends on connections takes it up."""
+
     def expired(self, lost_per_slot: list[int]) -> None:
         """Messages counted lost: nothing to do unless the sending depends on replies."""
 

@@ -11,6 +11,8 @@ import time
 
 from .arrivals import ArrivalPlan, open_at_rate
 from .background import BackgroundLoop
+from .churn import Churner, ChurnPolicy
+from .reconnect import ReconnectPolicy, Reconnector
 from .connections import ConnectionOptions
 from .errors import EngineError, StepTimeout
 from .messages import MessageTemplate
@@ -105,6 +107,19 @@ class LoadEngine:
         result = self.loop.run(open_at_rate(pool, plan), timeout_s,
                                f"opening {plan.count} connections at {plan.rate:g}/s")
         return pool, result
+
+    def set_lifecycle(self, pool: ClientPool, reconnect: ReconnectPolicy | None = None,
+                      churn: ChurnPolicy | None = None, keep: bool = False) -> None:
+        """Put lifecycle policies to work on a pool (churn.py, reconnect.py); without
+        `keep`, the ones at work are stopped first (no arguments: none at work)."""
+        async def apply():
+            if not keep:
+                await pool.stop_policies()
+            if reconnect is not None:
+                Reconnector(pool, reconnect)
+            if churn is not None:
+                Churner(pool, churn)
+        self.loop.run(apply(), 15, "setting the connections' lifecycle")
 
     def disconnect(self, pool: ClientPool, timeout_s: float = 10.0) -> None:
         if pool in self.pools:

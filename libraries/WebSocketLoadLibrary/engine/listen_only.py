@@ -30,6 +30,10 @@ class ListenOnlyDriver(LoadDriver):
         self.tracker = StreamTracker(self.plan.listen, self.recorder, len(connections))
         pool.receive_with(connections, self.tracker.frame_receivers)
 
+    def replaced(self, slot: int, connection) -> None:
+        """A new connection's stream starts its numbers afresh: a new baseline."""
+        self.tracker.highest[slot] = None
+
     async def run(self) -> None:
         plan, book = self.plan, self.recorder
         deadline = self.start + plan.duration_s if plan.duration_s else math.inf

@@ -39,7 +39,15 @@ class OpenLoopDriver(LoadDriver):
     def prepare(self, pool, connections) -> None:
         super().prepare(pool, connections)
         self.senders = self._senders(self.writer, connections)
+        self.sockets = [c.ws for c in connections]
         pool.receive_with(connections, self.correlator.frame_receivers)
+
+    def replaced(self, slot: int, connection) -> None:
+        """The pacer reads these lists per run of messages: the new socket takes the slot's
+        next messages."""
+        self.sockets[slot] = connection.ws
+        self.senders[slot] = self.writer.sender(connection.ws, not self.template.binary,
+                                                known_open=True)
 
     def begin(self, start: float) -> None:
         super().begin(start)
@@ -81,7 +89,7 @@ class OpenLoopDriver(LoadDriver):
             if timer == "spin":
                 sleeper.close()  # no timerfd: the spinning fallback
         try:
-            await self._send_all(schedule, writer, [c.ws for c in connections], senders, sleeper)
+            await self._send_all(schedule, writer, self.sockets, senders, sleeper)
         finally:
             if sleeper is not None:
                 sleeper.close()
@@ -142,6 +150,22 @@ class OpenLoopDriver(LoadDriver):
                 waking = True
         lateness.finish()
 
+    def _not_open(self, slot: int, count: int, why: str) -> None:
+        """`count` messages due on a connection that is not open: with a lifecycle policy
+        at work the connection is being replaced -- cut by the client's own close (churn)
+        or lost while down (reconnect); without one they could not be sent."""
+        book, lifecycle = self.recorder, self.pool.lifecycle
+        if self.pool.policies and lifecycle is not None:
+            if self.connections[slot].closed_by_us:
+                lifecycle.cut_by_close += count
+            else:
+                lifecycle.lost_while_down += count
+                book.lost += count
+            return
+        book.sent -= count
+        book.send_errors += count
+        book.error("not sent: " + why, count)
+
     def _batch_sender(self, schedule, writer, sockets, senders, render, head):
         """`send_batch(k, end, now, batch)`: messages k..end-1, booked as sent at `now`.
 
@@ -150,7 +174,7 @@ class OpenLoopDriver(LoadDriver):
         start of its run stays open to the run's end. Per message: the id, its booking with
         its send and intended times, its bytes and a hand-over to the connection's writer.
         """
-        book, id_base, count = self.recorder, self.id_base, len(sockets)
+        id_base, count = self.id_base, len(sockets)
         run = schedule.run_length(count, self.plan.wake_interval, self.plan.max_run or MAX_RUN)
         is_open, not_open, describe_closed = writer.is_open, writer.NotOpen, writer.describe_closed
         outstanding, intended_time = self.correlator.outstanding, schedule.intended_time
@@ -161,10 +185,7 @@ class OpenLoopDriver(LoadDriver):
                 slot = connection_of(k, count, run)
                 stop = min(end, (k // run + 1) * run)  # where this run ends
                 if not is_open(sockets[slot]):
-                    why = "not sent: " + describe_closed(sockets[slot])
-                    book.sent -= stop - k
-                    book.send_errors += stop - k
-                    book.error(why, stop - k)
+                    self._not_open(slot, stop - k, describe_closed(sockets[slot]))
                     k = stop
                     continue
                 send, waiting = senders[slot], outstanding[slot]
@@ -185,6 +206,11 @@ class OpenLoopDriver(LoadDriver):
                             due_at += interval
                     k = stop
                 except not_open:  # a transport that found out for itself (websockets)
-                    self.correlator.not_sent(slot, message_id, "not sent: " + describe_closed(sockets[slot]))
+                    why = describe_closed(sockets[slot])
+                    if self.pool.policies and self.pool.lifecycle is not None:
+                        waiting.pop(str(message_id).encode(), None)
+                        self._not_open(slot, 1, why)
+                    else:
+                        self.correlator.not_sent(slot, message_id, "not sent: " + why)
                     k = message_id - id_base + 1
         return send_batch

@@ -227,6 +227,10 @@ class PicowsPool(ClientPool):
             if not ws.closed:  # a closed socket has let go of its listeners
                 ws.on_ws_frame = receivers[slot] if receivers is not None else ws.own_listener
 
+    def _install(self, connection: PooledConnection, receiver) -> None:
+        if not connection.ws.closed:
+            connection.ws.on_ws_frame = receiver
+
     @staticmethod
     def _raw_transport(ws):
         return ws.transport.underlying_transport
@@ -373,6 +377,7 @@ class PicowsPool(ClientPool):
                     ws.transport.disconnect(False)
 
     async def close(self, timeout_s: float = 5.0) -> None:
+        await self.stop_policies()
         connections, self.connections = self.connections, []
         await self._close_sockets([c.ws for c in connections], timeout_s)
 

@@ -26,7 +26,8 @@ from .writer import FrameWriter
 __all__ = ["ClientPool", "PooledConnection", "describe_close", "describe_ws_close"]
 
 class PooledConnection:
-    __slots__ = ("slot", "ws", "reader", "closed", "close_code", "close_reason")
+    __slots__ = ("slot", "ws", "reader", "closed", "close_code", "close_reason",
+                 "closed_by_us", "number", "opened_at", "closed_at")
 
     def __init__(self, slot: int, ws):
         self.ws = ws
@@ -35,6 +36,10 @@ class PooledConnection:
         self.closed = False
         self.close_code: int | None = None
         self.close_reason = ""
+        self.closed_by_us = False   # a churn policy ended it (its in-flight messages are cut)
+        self.number = slot          # its place in the pool, kept by its replacements
+        self.opened_at = time.perf_counter()
+        self.closed_at = 0.0
 
     def describe_close(self) -> str:
         return describe_close(self.close_code, self.close_reason)
@@ -47,6 +52,10 @@ class ClientPool:
         self.stray_replies = 0
         self.on_message = self._stray
         self._close_listeners: list = []
+        self._replacement_listeners: list = []
+        self._receiving: tuple[list, list] | None = None   # a step's connections, receivers
+        self.policies: list = []    # lifecycle policies at work (churn.py, reconnect.py)
+        self.lifecycle = None       # their counters (lifecycle.py), made by the first
 
     def _stray(self, connection: PooledConnection, message, now: float):
         self.stray_replies += 1
@@ -60,8 +69,50 @@ class ClientPool:
 
     def connection_closed(self, connection: PooledConnection) -> None:
         """The transports report here that `connection` ended (its close code is set)."""
+        connection.closed_at = time.perf_counter()
         for listener in list(self._close_listeners):
             listener(connection)
+
+    def listen_for_replacements(self, listener):
+        """Call `listener(old, new, why)` when a lifecycle policy puts `new` in the place of
+        `old` (new None: it gave `old` up, `why` says why); returns the way to stop."""
+        self._replacement_listeners.append(listener)
+        return lambda: self._replacement_listeners.remove(listener)
+
+    async def replace(self, old: PooledConnection) -> ConnectOutcome:
+        """Open a connection in the place of `old` (its pool place, its step slot, its
+        opening messages with its number): a running step's receivers take it over, and
+        the replacement listeners are told. The outcome says how the attempt went."""
+        outcome = await self.attempt(self.options.ssl_context(), old.number)
+        new = outcome.connection
+        if new is None:
+            return outcome
+        self.connections.remove(new)   # `attempt` appended it: it goes to old's place
+        try:
+            self.connections[self.connections.index(old)] = new
+        except ValueError:             # the pool was closed meanwhile
+            await self._close_sockets([new.ws], self.options.close_timeout_s)
+            outcome.connection = None
+            outcome.failure, outcome.detail = "pool closed", "the pool was closed"
+            return outcome
+        new.slot, new.number = old.slot, old.number
+        if self._receiving is not None:
+            connections, receivers = self._receiving
+            if 0 <= old.slot < len(connections) and connections[old.slot] is old:
+                connections[old.slot] = new
+                self._install(new, receivers[old.slot])
+        for listener in list(self._replacement_listeners):
+            listener(old, new, "")
+        return outcome
+
+    def gave_up(self, old: PooledConnection, why: str) -> None:
+        """A policy will not replace `old`: the listeners are told why."""
+        for listener in list(self._replacement_listeners):
+            listener(old, None, why)
+
+    def _install(self, connection: PooledConnection, receiver) -> None:
+        """A running step's receiver for a connection that joined it (here: `on_message`
+        dispatches by slot, so there is nothing to do)."""
 
     def receive_with(self, connections: list[PooledConnection], make_receivers) -> None:
         """Hand every reply on `connections` to a step's receivers until `stop_receiving`:
@@ -70,11 +121,13 @@ class ClientPool:
         receivers = make_receivers(self._frame_fallbacks(connections))
         self.on_message = by_connection(receivers)
         self._listen(connections, receivers)
+        self._receiving = (connections, receivers)
 
     def stop_receiving(self, connections: list[PooledConnection]) -> None:
         """Replies are strays again (counted, not booked)."""
         self.on_message = self._stray
         self._listen(connections, None)
+        self._receiving = None
 
     def _frame_fallbacks(self, connections: list[PooledConnection]) -> list:
         return [None] * len(connections)  # no frames but whole messages: never called
@@ -279,7 +332,22 @@ class ClientPool:
                 summary[text] = summary.get(text, 0) + 1
         return summary
 
+    async def close_one(self, connection: PooledConnection, timeout_s: float = 5.0) -> None:
+        """Close one connection (a normal close) and wait until its close listeners have
+        heard of it, at most `timeout_s`."""
+        if not connection.closed:
+            await self._close_sockets([connection.ws], min(timeout_s, self.options.close_timeout_s))
+        deadline = time.perf_counter() + timeout_s
+        while not connection.closed and time.perf_counter() < deadline:
+            await asyncio.sleep(0.001)
+
+    async def stop_policies(self) -> None:
+        for policy in list(self.policies):
+            await policy.stop()
+        self.policies.clear()
+
     async def close(self, timeout_s: float = 5.0) -> None:
+        await self.stop_policies()
         connections, self.connections = self.connections, []
         if not connections:
             return

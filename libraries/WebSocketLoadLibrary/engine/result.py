@@ -83,7 +83,9 @@ class LoadResult:
             expected = getattr(part, "expected_deliveries", None)
             if expected is not None:
                 return expected
-        return self.attempted
+        # messages cut by the client's own close (churn) were never the server's to answer
+        return self.attempted - sum(getattr(part, "not_expected", 0)
+                                    for part in self.sections.values())
 
     @property
     def delivery_ratio(self) -> float:

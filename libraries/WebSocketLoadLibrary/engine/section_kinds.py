@@ -1,8 +1,10 @@
 """Every section kind, imported once so that saved results find their classes."""
 from .connect_figures import ConnectFigures
 from .fanout_figures import FanoutFigures
+from .lifecycle import LifecycleFigures
 from .multi_reply import MultiReplyFigures
 from .push_counts import PushCounts
 from .stream_figures import StreamFigures
 
-__all__ = ["ConnectFigures", "FanoutFigures", "MultiReplyFigures", "PushCounts", "StreamFigures"]
+__all__ = ["ConnectFigures", "FanoutFigures", "LifecycleFigures", "MultiReplyFigures",
+           "PushCounts", "StreamFigures"]

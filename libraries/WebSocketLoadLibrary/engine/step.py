@@ -15,10 +15,12 @@ from .driver import LoadDriver
 from .drivers import driver_for
 from .errors import EngineError
 from .histogram import CHUNK
+from .lifecycle import LifecycleCounters
 from .messages import MessageTemplate
 from .plan import (PACING_TIMERS, WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S, LoadPlan,
                    auto_wake_interval)
 from .pool import ClientPool
+from .reconnect import Reconnector
 from .recorder import StepRecorder
 from .resources import ResourceSampler, UnreadBytes
 from .result import LoadResult
@@ -86,8 +88,12 @@ class LoadStep:
         driver.begin(start)
         ticking = asyncio.get_running_loop().create_task(self._tick(start, driver))
         sampler.start()
-        stop_listening = [self.pool.listen_for_closes(self._connection_closed)] + [
+        stop_listening = [self.pool.listen_for_closes(self._connection_closed),
+                          self.pool.listen_for_replacements(self._replaced)] + [
             pool.listen_for_closes(self._member_closed) for pool, _ in members.values()]
+        for pool in [self.pool] + [pool for pool, _ in members.values()]:
+            if pool.policies:
+                pool.lifecycle = LifecycleCounters()  # this step's share of their work
         try:
             await driver.run()
             self.sending_done = True
@@ -155,14 +161,37 @@ class LoadStep:
 
     def _member_closed(self, connection) -> None:
         """A connection of another group (a subscriber) ended: what it was to receive
-        expires as lost; the close is counted like the step's own."""
+        expires as lost; the close is counted like the step's own -- unless a lifecycle
+        policy closed it (churn) or will replace it (reconnect)."""
+        pool = next((pool for pool, group in self.driver.members.values()
+                     if connection in group), None)
+        if connection.closed_by_us or (pool is not None and any(
+                isinstance(p, Reconnector) for p in pool.policies)):
+            return
         why = connection.describe_close()
+        self.closes[why] = self.closes.get(why, 0) + 1
+        self.recorder.error(why, 1)
+
+    def _replaced(self, old, new, why: str) -> None:
+        """A lifecycle policy put `new` in `old`'s place (the pool has moved the step's
+        receiver over), or gave `old` up (`new` None): then it counts as a lost connection."""
+        if new is not None:
+            self.driver.replaced(new.slot, new)
+            return
         self.closes[why] = self.closes.get(why, 0) + 1
         self.recorder.error(why, 1)
 
     def _connection_closed(self, connection) -> None:
         book = self.recorder
+        if connection.closed_by_us:   # churn: what was in flight is cut, not lost
+            self.pool.lifecycle.cut_by_close += self.correlator.cut(connection.slot)
+            return
         lost = self.correlator.abandon(connection.slot)
+        if any(isinstance(p, Reconnector) for p in self.pool.policies):
+            # the reconnector takes it from here; a connection it gives up counts as closed
+            if lost:
+                book.error("replies lost when a connection closed", lost)
+            return
         why = connection.describe_close()
         self.closes[why] = self.closes.get(why, 0) + 1
         book.error(why, 1)
