@@ -7,11 +7,13 @@ from robot.api.types import Secret
 
 from ..engine import LoadResult
 from ..engine.arrivals import ArrivalPlan
+from ..engine.churn import ChurnPolicy
+from ..engine.reconnect import ReconnectPolicy
 from ..engine.connect_figures import ConnectFigures
 from ..engine.connect_outcome import PHASES
 from ..engine.opening import OpeningMessages
 from ..errors import UsageError
-from .arguments import ByteSize, Duration, Percentile, Rate, format_seconds
+from .arguments import ByteSize, Duration, Percentile, Rate, Ratio, format_seconds
 from .assertions import checked_target, verdict
 from .component import LibraryComponent
 from .connections import connection_options
@@ -147,6 +149,72 @@ class LifecycleKeywords(LibraryComponent):
         if connect.failed > allowed:
             return verdict(self, [f"{detail}; expected at most {maximum}"], "", None)
         return verdict(self, [], f"{detail}; at most {maximum}", connect.failed)
+
+    @keyword
+    def reconnect_clients_automatically(self, max_attempts: int = 5,
+                                        initial_delay: Duration = Duration(0.1),
+                                        max_delay: Duration = Duration(5),
+                                        multiplier: float = 2.0, jitter: Ratio = Ratio(0.2),
+                                        alias: str | None = None) -> None:
+        """From now on, a connection of the current (or ``alias``) client group that the
+        server closes, or that drops, is opened again in its place.
+
+        Before each attempt it waits a backoff: ``initial_delay``, times ``multiplier`` per
+        failed attempt, at most ``max_delay``, each spread by up to ``jitter`` either way so
+        that a fleet does not come back in the same millisecond. The new connection says
+        the group's opening messages again and takes over the old one's share of the load
+        at once. After ``max_attempts`` failed attempts in a row the connection is given up:
+        a load step then fails on it as on any lost connection, naming the reason.
+
+        During a step, the result's lifecycle figures count reconnects, failed attempts,
+        the time from a close to the connection being back (a histogram), and the
+        messages lost while it was down (they count as lost for the delivery ratio). A
+        close that was recovered from does not fail the step. Without this keyword
+        (the default) a closed connection stays closed.
+
+        Example:
+        | Connect Clients | count=100 |
+        | Reconnect Clients Automatically | max_attempts=10 | initial_delay=50 ms |
+        | Run Sustained Load | 1000/s | 60 s |
+        | Delivery Ratio Should Be At Least | 99% |
+        """
+        policy = ReconnectPolicy(max_attempts, float(initial_delay), float(max_delay),
+                                 float(multiplier), float(jitter))
+        group = self.state.clients.get(alias)
+        self.state.engine.set_lifecycle(group.pool, reconnect=policy, keep=True)
+        logger.info(f"Client group {alias or 'current'}: {policy.describe()}.")
+
+    @keyword
+    def churn_clients(self, lifetime: Duration, max_lifetime: Duration | None = None,
+                      alias: str | None = None) -> None:
+        """From now on, each connection of the current (or ``alias``) client group lives
+        ``lifetime`` (or a time uniformly between ``lifetime`` and ``max_lifetime``), then
+        the client closes it and opens another in its place at once, holding the number of
+        open connections steady while messages flow.
+
+        The first lifetimes of the connections already open are spread over one lifetime,
+        so that churn is steady from the start. Messages in flight on a connection closed
+        this way are *cut by close*: neither delivered nor lost, and left out of the
+        delivery ratio (the client's doing, not the server's); the result's lifecycle
+        figures count them, with the connections closed and opened. `Stop Churn And
+        Reconnects` ends it.
+
+        Example:
+        | Churn Clients | 2 s | 5 s |
+        | Run Sustained Load | 500/s | 30 s |
+        | Delivery Ratio Should Be At Least | 100% |
+        """
+        policy = ChurnPolicy(float(lifetime), None if max_lifetime is None
+                             else float(max_lifetime))
+        group = self.state.clients.get(alias)
+        self.state.engine.set_lifecycle(group.pool, churn=policy, keep=True)
+        logger.info(f"Client group {alias or 'current'}: {policy.describe()}.")
+
+    @keyword
+    def stop_churn_and_reconnects(self, alias: str | None = None) -> None:
+        """Ends `Churn Clients` and `Reconnect Clients Automatically` on the current (or
+        ``alias``) client group: its connections stay as they are from now on."""
+        self.state.engine.set_lifecycle(self.state.clients.get(alias).pool)
 
     def _connect(self, result, what: str) -> ConnectFigures:
         target = checked_target(self, result, what)

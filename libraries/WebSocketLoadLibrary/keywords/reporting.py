@@ -148,6 +148,13 @@ class ReportingKeywords(LibraryComponent):
         above baseline x (1 + tolerance) *and* by more than ``latency_margin``, so that
         sub-millisecond jitter on loopback is not a regression.
 
+        Steps of the other kinds are compared on their own figures too, by the same rule
+        (figures in ms also get ``latency_margin``): a stream's rate, missing messages and
+        staleness p99; a fan-out's delivery ratio, lost deliveries and publish-to-last p99;
+        a connection storm's connect rate, connect p95 and failed connections; reconnects'
+        time to recover and messages lost while down; lost reply parts. A figure the
+        baseline has and the current step lacks fails (it could not be checked).
+
         The same check from the shell, exiting 1 on a regression:
         ``python -m WebSocketLoadLibrary compare baseline.json current.json --tolerance 10%``
 
