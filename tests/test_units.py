@@ -287,7 +287,10 @@ def test_merged_results_sum_counters_and_merge_histograms():
     assert (merged.sent, merged.received, merged.lost, merged.connections) == (110, 100, 10, 2)
     assert merged.target_rate == 100.0   # b started after a: see test_merge_rates.py
     assert merged.latency.count == 100
-    assert merged.latency_ms(95) == pytest.approx(50.0, rel=0.01)
+    assert merged.reply_latency_ms(95) == pytest.approx(50.0, rel=0.01)
+    # the one definition ranks the 10 lost above every reply: p95 is among them
+    assert merged.latency_ms(95) == float("inf") and merged.summary()["latency_p95_ms"] is None
+    assert merged.latency_ms(90) == pytest.approx(50.0, rel=0.01)
     assert [p["second"] for p in merged.timeline] == [0, 1]
     assert merged.parts == ["a", "b"]
 

@@ -38,8 +38,12 @@ class ReportingKeywords(LibraryComponent):
         """Returns the figures of the last result (or ``result``) as a dictionary, in user
         units: ``sent``, ``received``, ``lost``, ``delivery_ratio``, ``achieved_send_rate``,
         ``achieved_receive_rate``, ``latency_p50_ms`` ... ``latency_p99_9_ms``,
-        ``latency_max_ms``, ``service_p99_ms``, ``max_lag_ms``, ``load_applied``, ...
-        For a scaling result: ``efficiency``, ``peak_throughput`` and ``steps`` (a list of
+        ``latency_max_ms``, ``service_p99_ms``, ``max_lag_ms``, ``load_applied``, ... and
+        the figures of the step's kind (``stream_rate``, ``fanout_delivery_ratio``,
+        ``connect_p95_ms``, ``pushes_total``, ...). A latency percentile is ranked among
+        all the replies expected, a lost message above every reply (as the assertions
+        rank it); it is ``None`` when it falls among the lost ones (beyond the reply
+        timeout). For a scaling result: ``efficiency``, ``peak_throughput`` and ``steps`` (a list of
         the steps' dictionaries). For a step run on load agents also ``agents``: one
         dictionary per agent with its own figures and ``agent``, ``address``,
         ``clock_offset_ms``, ``clock_uncertainty_ms`` and ``start_skew_ms``.

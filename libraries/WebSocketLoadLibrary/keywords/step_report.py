@@ -7,6 +7,7 @@ import time
 from robot.api import logger
 
 from ..engine import LoadResult, StepTimeout
+from ..engine.result import format_latency_ms
 from ..engine.memory import release_freed_memory
 from ..errors import CheckFailed
 from .summary_table import agents_table, log_charts, log_saved, result_table
@@ -98,9 +99,10 @@ def console_figures(result: LoadResult) -> str:
         return (f"published {fanout.publishes:,}, delivered {fanout.deliveries:,} of "
                 f"{fanout.expected_deliveries:,} ({fanout.delivery_ratio:.4f}), "
                 f"{result.achieved_receive_rate:,.0f} deliveries/s, p95 "
-                f"{result.latency_ms(95):.2f} ms")
+                f"{format_latency_ms(result.latency_ms(95), 2)} ms")
     return (f"sent {result.sent:,}, received {result.received:,}, lost {result.lost:,}, "
-            f"{result.achieved_receive_rate:,.0f} msg/s, p95 {result.latency_ms(95):.2f} ms")
+            f"{result.achieved_receive_rate:,.0f} msg/s, p95 "
+            f"{format_latency_ms(result.latency_ms(95), 2)} ms")
 
 
 def describe_plan(plan) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from robot.api import logger
 
 from ..engine import LoadResult, ScalingResult
+from ..engine.result import format_latency_ms
 from .arguments import format_bytes
 
 _STYLE = ("border-collapse:collapse;font-family:monospace;font-size:12px;margin:4px 0")
@@ -20,7 +21,7 @@ def _rate(value) -> str:
 
 
 def _ms(value) -> str:
-    return f"{value:,.3f}"
+    return format_latency_ms(value)
 
 
 def _resource(result: LoadResult, side: str, key: str) -> str:
@@ -37,7 +38,7 @@ def _resources(result: LoadResult, side: str) -> str:
 
 
 def result_rows(result: LoadResult) -> list[tuple[str, str]]:
-    latency = result.latency.percentiles_us((50, 90, 95, 99, 99.9))
+    latency = {float(p): result.latency_ms(p) for p in (50, 90, 95, 99, 99.9)}
     service = result.service_time.percentiles_us((50, 99))
     applied = "yes" if result.load_applied else "NO: " + "; ".join(result.not_applied_reasons)
     return [
@@ -53,9 +54,8 @@ def result_rows(result: LoadResult) -> list[tuple[str, str]]:
          f"{result.lost:,} / {result.unmatched:,} / {result.invalid_replies:,} / "
          f"{result.send_errors:,}"),
         ("delivery ratio", f"{result.delivery_ratio:.6f}"),
-        ("latency p50 / p90 / p95 (ms)", " / ".join(_ms(latency[p] / 1000) for p in (50, 90, 95))),
-        ("latency p99 / p99.9 / max (ms)", f"{_ms(latency[99.0] / 1000)} / "
-                                           f"{_ms(latency[99.9] / 1000)} / "
+        ("latency p50 / p90 / p95 (ms)", " / ".join(_ms(latency[p]) for p in (50, 90, 95))),
+        ("latency p99 / p99.9 / max (ms)", f"{_ms(latency[99.0])} / {_ms(latency[99.9])} / "
                                            f"{_ms(result.latency.max_us() / 1000)}"),
         ("latency measured from", result.latency_basis),
         ("service time p50 / p99 (ms)", f"{_ms(service[50.0] / 1000)} / {_ms(service[99.0] / 1000)}"),
@@ -101,11 +101,11 @@ def column_table(columns, rows, caption: str) -> str:
 def scaling_table(scaling: ScalingResult) -> str:
     body = []
     for step, efficiency in zip(scaling.steps, scaling.efficiencies):
-        p = step.latency.percentiles_us((50, 95, 99))
+        p = {float(q): step.latency_ms(q) for q in (50, 95, 99)}
         cells = (step.name, f"{step.connections:,}", _rate(step.target_rate),
                  _rate(step.achieved_send_rate), _rate(step.achieved_receive_rate),
-                 f"{efficiency:.3f}", f"{step.sent:,}", f"{step.lost:,}", _ms(p[50.0] / 1000),
-                 _ms(p[95.0] / 1000), _ms(p[99.0] / 1000), _ms(step.max_lag_s * 1000),
+                 f"{efficiency:.3f}", f"{step.sent:,}", f"{step.lost:,}", _ms(p[50.0]),
+                 _ms(p[95.0]), _ms(p[99.0]), _ms(step.max_lag_s * 1000),
                  "yes" if step.load_applied else "NO")
         body.append(cells)
     return column_table(SCALING_COLUMNS, body,
@@ -123,11 +123,11 @@ def agents_table(result: LoadResult) -> str:
     """One row per load agent of a step run on agents, under the merged result's table."""
     body = []
     for agent, part in zip(result.agents, result.agent_results()):
-        p = part.latency.percentiles_us((50, 95, 99))
+        p = {float(q): part.latency_ms(q) for q in (50, 95, 99)}
         cells = (agent["name"], agent["uri"], f"{part.connections:,}", _rate(part.target_rate),
                  _rate(part.achieved_send_rate), _rate(part.achieved_receive_rate),
-                 f"{part.sent:,}", f"{part.received:,}", f"{part.lost:,}", _ms(p[50.0] / 1000),
-                 _ms(p[95.0] / 1000), _ms(p[99.0] / 1000), _ms(part.max_lag_s * 1000),
+                 f"{part.sent:,}", f"{part.received:,}", f"{part.lost:,}", _ms(p[50.0]),
+                 _ms(p[95.0]), _ms(p[99.0]), _ms(part.max_lag_s * 1000),
                  f"{agent['clock_offset_ms']:+,.3f} ± {agent['clock_uncertainty_ms']:,.3f}",
                  f"{agent['start_skew_ms']:+,.3f}",
                  "yes" if part.load_applied else "NO: " + "; ".join(part.not_applied_reasons))

@@ -8,6 +8,8 @@ the merged timeline.
 """
 from __future__ import annotations
 
+import math
+
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -33,15 +35,16 @@ class MergedRun:
     # -- figures -------------------------------------------------------------------------
     def row(self, name: str, results: list[LoadResult], merged: LoadResult) -> dict:
         busy_s = busy_seconds(results)
-        p = merged.latency.percentiles_us((50, 95, 99, 99.9))
+        p = {float(q): merged.latency_ms(q) for q in (50, 95, 99, 99.9)}
         return {
             "name": name, "steps": len(results), "sent": merged.sent,
             "received": merged.received, "lost": merged.lost, "unmatched": merged.unmatched,
             "delivery_ratio": round(merged.delivery_ratio, 6), "busy_s": round(busy_s, 3),
             "throughput_msg_s": round(merged.received / busy_s, 1) if busy_s else 0.0,
             "peak_msg_s": round(peak_per_second(merged), 1),
-            "latency_p50_ms": p[50.0] / 1000, "latency_p95_ms": p[95.0] / 1000,
-            "latency_p99_ms": p[99.0] / 1000, "latency_p99_9_ms": p[99.9] / 1000,
+            # None: beyond the reply timeout (LoadResult.latency_ms)
+            **{f"latency_p{label}_ms": None if math.isinf(p[q]) else p[q]
+               for label, q in (("50", 50.0), ("95", 95.0), ("99", 99.0), ("99_9", 99.9))},
             "latency_max_ms": merged.latency.max_us() / 1000,
             "service_p99_ms": merged.service_time.percentile_us(99) / 1000,
             "load_applied": merged.load_applied,
@@ -166,11 +169,15 @@ def peak_per_second(merged: LoadResult) -> float:
     return max(rates, default=0.0)
 
 
+def _latency(value) -> str:
+    return "lost" if value is None else f"{value:,.3f}"
+
+
 def _cells(row: dict) -> tuple:
     return (row["name"], f"{row['steps']:,}", f"{row['sent']:,}", f"{row['received']:,}",
             f"{row['lost']:,}", f"{row['unmatched']:,}", f"{row['delivery_ratio']:.4f}",
             f"{row['busy_s']:,.1f}", f"{row['throughput_msg_s']:,.1f}",
-            f"{row['peak_msg_s']:,.1f}", f"{row['latency_p50_ms']:,.3f}",
-            f"{row['latency_p95_ms']:,.3f}", f"{row['latency_p99_ms']:,.3f}",
-            f"{row['latency_p99_9_ms']:,.3f}", f"{row['latency_max_ms']:,.3f}",
+            f"{row['peak_msg_s']:,.1f}", *(_latency(row[f"latency_p{label}_ms"])
+                                           for label in ("50", "95", "99", "99_9")),
+            f"{row['latency_max_ms']:,.3f}",
             f"{row['service_p99_ms']:,.3f}", "yes" if row["load_applied"] else "NO")
