@@ -323,7 +323,8 @@ def test_set_faults_rejects_an_unknown_fault_name_with_a_clear_message(server):
         server.set_faults(lag=1)
     assert str(refused.value) == (
         "mock server refused set_faults: unknown fault(s) ['lag']; known: "
-        "['response_delay', 'stall', 'read_stall', 'drop_ratio', 'disconnect_after', 'garble_ratio']")
+        "['response_delay', 'stall', 'read_stall', 'drop_ratio', 'disconnect_after', 'garble_ratio', "
+        "'slow_subscriber_delay', 'sequence_gap_every']")
 
 
 @pytest.mark.parametrize("fault, value, expected", [
@@ -344,7 +345,8 @@ def test_clear_faults_resets_every_fault(server):
     server.set_faults(response_delay=0.2, stall=5, read_stall=5, drop_ratio=0.5,
                       disconnect_after=4, garble_ratio=0.5)
     assert server.clear_faults() == {"response_delay": 0, "drop_ratio": 0, "disconnect_after": 0,
-                                     "garble_ratio": 0, "seed": 1, "stall_remaining": 0,
+                                     "garble_ratio": 0, "slow_subscriber_delay": 0,
+                                     "sequence_gap_every": 0, "seed": 1, "stall_remaining": 0,
                                      "read_stall_remaining": 0}
     with open_client(server.uri) as ws:
         took = [round_trip(ws, "clean") for _ in range(3)]
