@@ -3,10 +3,8 @@
 Per connection: messages and bytes, the gap since the connection's previous message, and
 when asked for, a sequence number (missing, duplicate and out-of-order messages) and a
 timestamp the server put in (staleness: arrival minus server time, on the generator's wall
-clock, minus the server's clock offset). Fields are found with one regular expression each
-(`"seq"\\s*:\\s*(\\d+)`): no JSON parse per message, so a stream of several hundred thousand
-messages a second is read on one core. A dotted field (`data.seq`) is sought by its last
-name, the first occurrence in the message.
+clock, minus the server's clock offset). A message with a field to read is parsed once
+with orjson (a dotted field, `data.seq`, is a path into it).
 
 Sequence numbers are judged per connection against the highest seen: a jump counts the
 numbers skipped as missing (kept in a bounded set), a number below the highest that was
@@ -19,6 +17,8 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
+
+import orjson
 
 from ..errors import UsageError
 from .frames import BINARY, TEXT
@@ -49,10 +49,26 @@ class StreamSpec:
                                  f"for nested fields), got {value!r}")
 
 
-def _field_regex(field: str, text: bool) -> re.Pattern:
-    name = re.escape(field.rsplit(".", 1)[-1]).encode()
-    value = rb'"([^"]*)"' if text else rb"(-?[0-9][0-9.eE+\-]*)"
-    return re.compile(rb'"' + name + rb'"\s*:\s*' + value)
+def _iso_seconds(text) -> float:
+    if not isinstance(text, str):
+        raise TypeError("an ISO-8601 time is text")
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _getter(field: str):
+    """`get(data) -> value | None` for a parsed message and a (dotted) field name."""
+    path = tuple(field.split("."))
+    if len(path) == 1:
+        key = path[0]
+        return lambda data: data.get(key) if type(data) is dict else None
+
+    def get(data):
+        for key in path:
+            if type(data) is not dict:
+                return None
+            data = data.get(key)
+        return data
+    return get
 
 
 class StreamTracker:
@@ -73,19 +89,22 @@ class StreamTracker:
         self.first_at = self.last_at = 0.0
 
     def frame_receivers(self, fallbacks: list) -> list:
-        """Per connection `on_frame(transport, frame)` (frames.py)."""
+        """Per connection `on_frame(transport, frame)` (frames.py).
+
+        With a field to read, the message is parsed once (orjson: ~0.45 us for a
+        100-byte message here, less than finding and converting two fields by hand) and
+        the fields looked up; a message that is not JSON, or lacks a field, is counted."""
         spec, book = self.spec, self.recorder
         staleness, gaps, messages = self.staleness_s, self.gap_s, self.messages
-        seq_search = (_field_regex(spec.sequence_field, False).search
-                      if spec.sequence_field else None)
+        highest, sequence = self.highest, self._sequence
+        seq_get = _getter(spec.sequence_field) if spec.sequence_field else None
+        ts_get = _getter(spec.timestamp_field) if spec.timestamp_field else None
+        parse = seq_get is not None or ts_get is not None
         iso = spec.timestamp_unit == "iso"
-        ts_search = (_field_regex(spec.timestamp_field, iso).search
-                     if spec.timestamp_field else None)
-        scale = TIMESTAMP_UNITS[spec.timestamp_unit]
-        clock, tracker = time.perf_counter, self
+        scale = TIMESTAMP_UNITS[spec.timestamp_unit] or 1.0
+        clock, tracker, loads = time.perf_counter, self, orjson.loads
         # arrival on the server's clock, from the monotonic reading: perf + offset
         wall_offset = time.time() - clock() + spec.clock_offset_s
-        sequence = self._sequence
 
         def receiver(slot: int, fallback):
             batch_now = 0.0
@@ -108,20 +127,27 @@ class StreamTracker:
                 if last:
                     gaps.append(now - last)
                 last = now
-                if seq_search is not None:
-                    found = seq_search(message)
-                    try:
-                        sequence(slot, int(found.group(1)))
-                    except (AttributeError, ValueError):
+                if not parse:
+                    return True
+                try:
+                    data = loads(message)
+                except ValueError:
+                    data = None
+                if seq_get is not None:
+                    number = seq_get(data)
+                    if type(number) is not int:
                         tracker.without_sequence += 1
-                if ts_search is not None:
-                    found = ts_search(message)
-                    try:
-                        if iso:
-                            sent = datetime.fromisoformat(found.group(1).decode()).timestamp()
+                    else:
+                        previous = highest[slot]
+                        if previous is not None and number == previous + 1:
+                            highest[slot] = number
                         else:
-                            sent = float(found.group(1)) * scale
-                    except (AttributeError, ValueError):
+                            sequence(slot, number)
+                if ts_get is not None:
+                    sent = ts_get(data)
+                    try:
+                        sent = _iso_seconds(sent) if iso else float(sent) * scale
+                    except (TypeError, ValueError):
                         tracker.without_timestamp += 1
                     else:
                         stale = now + wall_offset - sent
