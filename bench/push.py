@@ -219,7 +219,7 @@ def bench_memory(subscribers: int = 10_000) -> None:
         rss_before = psutil.Process().memory_info().rss
         started = time.perf_counter()
         readers = engine.connect(ConnectionOptions(
-            server.uri, transport="picows", ping_interval=None, opening=OpeningMessages(
+            server.uri, transport="picows", ping_interval_s=None, opening=OpeningMessages(
                 SUBSCRIBE, "op == subscribed")), count=subscribers, concurrency=200)
         opened_s = time.perf_counter() - started
         gc.collect()
