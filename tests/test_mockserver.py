@@ -324,7 +324,8 @@ def test_set_faults_rejects_an_unknown_fault_name_with_a_clear_message(server):
     assert str(refused.value) == (
         "mock server refused set_faults: unknown fault(s) ['lag']; known: "
         "['response_delay', 'stall', 'read_stall', 'drop_ratio', 'disconnect_after', 'garble_ratio', "
-        "'slow_subscriber_delay', 'sequence_gap_every']")
+        "'slow_subscriber_delay', 'sequence_gap_every', 'handshake_delay', 'refuse_for', "
+        "'hang_handshakes', 'close_after', 'max_handshake_rate', 'max_message_rate']")
 
 
 @pytest.mark.parametrize("fault, value, expected", [
@@ -347,7 +348,10 @@ def test_clear_faults_resets_every_fault(server):
     assert server.clear_faults() == {"response_delay": 0, "drop_ratio": 0, "disconnect_after": 0,
                                      "garble_ratio": 0, "slow_subscriber_delay": 0,
                                      "sequence_gap_every": 0, "seed": 1, "stall_remaining": 0,
-                                     "read_stall_remaining": 0}
+                                     "read_stall_remaining": 0, "handshake_delay": 0,
+                                     "close_after": 0, "max_handshake_rate": 0,
+                                     "max_message_rate": 0, "refuse_for_remaining": 0,
+                                     "hang_handshakes_remaining": 0, "message_backlog_s": 0}
     with open_client(server.uri) as ws:
         took = [round_trip(ws, "clean") for _ in range(3)]
     assert [reply for reply, _ in took] == ["clean"] * 3

@@ -8,7 +8,8 @@ from robot.api.deco import keyword
 from robot.api.types import Secret
 
 from ..mockserver import MockServerError, MockServerProcess
-from .arguments import Duration, Ratio
+from ..errors import ArgumentError
+from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
 from .tokens import reveal
 
@@ -27,7 +28,12 @@ class ServerKeywords(LibraryComponent):
                           startup_timeout: Duration = Duration(15),
                           engine: str = "websockets", host: str = "127.0.0.1",
                           replies: int = 1, heartbeat: Duration = Duration(0),
-                          welcome: bool = False) -> str:
+                          welcome: bool = False, handshake_delay: Duration = Duration(0),
+                          refuse_for: Duration = Duration(0),
+                          hang_handshakes: Duration = Duration(0),
+                          close_after: Duration = Duration(0),
+                          max_handshake_rate: int | Rate = 0,
+                          max_message_rate: int | Rate = 0) -> str:
         """Starts the embedded mock WebSocket server in its own process and returns its URI.
 
         The server binds 127.0.0.1 (or ``host``) on a free port chosen by the operating system, so any
@@ -54,6 +60,16 @@ class ServerKeywords(LibraryComponent):
         | ``replies`` | replies per message: in ``ack`` mode that many acks (``"status":"partial"``, part 1 of N, ..., then ``"done"``), in ``echo`` mode that many copies; 1 (default) keeps the single reply |
         | ``heartbeat`` | push ``{"type":"heartbeat","ts":...}`` to every connection this often, e.g. ``200 ms``; 0 (default) is off |
         | ``welcome`` | push ``{"type":"welcome","connection":N}`` to each connection right after its handshake |
+        | ``handshake_delay`` | answer every opening handshake this late, e.g. ``500 ms`` (other connections go on meanwhile); ``websockets`` engine only |
+        | ``refuse_for`` | refuse every new handshake with HTTP 503 for this long from start |
+        | ``hang_handshakes`` | for this long from start, accept TCP and never answer the handshake: the client's open timeout fires (the server drops it after its own 10 s); ``websockets`` engine only |
+        | ``close_after`` | close each connection with code 1001 this long after its handshake |
+        | ``max_handshake_rate`` | handshakes per second accepted (a bucket of one second's worth); those beyond get HTTP 429; 0 (default): no limit |
+        | ``max_message_rate`` | the server serves at most this many messages per second, all connections together: one queue in front of the handler, each reply leaving at its slot, so beyond it latency grows without bound and nothing is dropped; 0 (default): no limit |
+
+        The server counts ``handshakes_accepted``, ``handshakes_refused_401``, ``_429`` and
+        ``_503``, ``handshakes_delayed``, ``handshakes_hung``, ``restarts``,
+        ``closes_by_restart`` and ``closes_by_close_after`` (see `Get Mock Server Stats`).
 
         Besides echoing or acking, the server speaks a small JSON push protocol: a message
         starting with ``{"op":`` is a command -- ``subscribe``, ``unsubscribe``,
@@ -74,7 +90,11 @@ class ServerKeywords(LibraryComponent):
             garble_ratio=float(garble_ratio), seed=seed, compression=compression,
             id_field=id_field, subprotocols=subprotocols,
             startup_timeout_s=float(startup_timeout), engine=engine, host=host,
-            replies=replies, heartbeat=float(heartbeat), welcome=welcome)
+            replies=replies, heartbeat=float(heartbeat), welcome=welcome,
+            handshake_delay=float(handshake_delay), refuse_for=float(refuse_for),
+            hang_handshakes=float(hang_handshakes), close_after=float(close_after),
+            max_handshake_rate=_per_second("max_handshake_rate", max_handshake_rate),
+            max_message_rate=_per_second("max_message_rate", max_message_rate))
         uri = server.start()
         self.state.servers.register(server, alias)
         logger.info(f"Mock server ({mode}) listening at {uri}, pid {server.pid}"
@@ -132,7 +152,13 @@ class ServerKeywords(LibraryComponent):
                                garble_ratio: Ratio | None = None,
                                read_stall: Duration | None = None,
                                slow_subscriber_delay: Duration | None = None,
-                               sequence_gap_every: int | None = None) -> dict:
+                               sequence_gap_every: int | None = None,
+                               handshake_delay: Duration | None = None,
+                               refuse_for: Duration | None = None,
+                               hang_handshakes: Duration | None = None,
+                               close_after: Duration | None = None,
+                               max_handshake_rate: int | Rate | None = None,
+                               max_message_rate: int | Rate | None = None) -> dict:
         """Changes the current mock server's faults while it runs; returns all its faults.
 
         Only the faults given change; the others keep their values. ``stall`` and
@@ -147,17 +173,30 @@ class ServerKeywords(LibraryComponent):
         subscriber, the connection subscribed the longest; ``sequence_gap_every=N`` skips
         every Nth stream ``seq`` (0: off).
 
+        For the connection lifecycle and capacity, as for `Start Mock Server`:
+        ``handshake_delay``, ``refuse_for`` and ``hang_handshakes`` (both start now),
+        ``close_after`` (for connections opened from now on), ``max_handshake_rate`` and
+        ``max_message_rate`` (``0`` is off). `Restart Mock Server Connections` closes every
+        connection at once. The ``picows`` engine refuses ``handshake_delay`` and
+        ``hang_handshakes`` with a message naming the ``websockets`` engine.
+
         Example:
         | Set Mock Server Faults | response_delay=250 ms | drop_ratio=2% |
         | Set Mock Server Faults | stall=1.5 s |
         | Set Mock Server Faults | slow_subscriber_delay=300 ms | sequence_gap_every=100 |
+        | Set Mock Server Faults | refuse_for=2 s | max_handshake_rate=100/s |
+        | Set Mock Server Faults | max_message_rate=500/s |
         """
         faults = {name: value for name, value in (
             ("response_delay", response_delay), ("stall", stall), ("drop_ratio", drop_ratio),
             ("disconnect_after", disconnect_after), ("garble_ratio", garble_ratio),
             ("read_stall", read_stall), ("slow_subscriber_delay", slow_subscriber_delay),
-            ("sequence_gap_every", sequence_gap_every)) if value is not None}
-        reply = self._server().set_faults(**{k: float(v) for k, v in faults.items()})
+            ("sequence_gap_every", sequence_gap_every), ("handshake_delay", handshake_delay),
+            ("refuse_for", refuse_for), ("hang_handshakes", hang_handshakes),
+            ("close_after", close_after),
+            ("max_handshake_rate", max_handshake_rate),
+            ("max_message_rate", max_message_rate)) if value is not None}
+        reply = self._server().set_faults(**{k: _per_second(k, v) for k, v in faults.items()})
         logger.info(f"Mock server faults set: {faults}; now {reply.get('faults', reply)}")
         return reply.get("faults", reply)
 
@@ -184,6 +223,30 @@ class ServerKeywords(LibraryComponent):
         now = self._server().set_options(**options)
         logger.info(f"Mock server options set: {options}; now {now}")
         return now
+
+    @keyword
+    def restart_mock_server_connections(self, after: Duration = Duration(0),
+                                        down_for: Duration = Duration(0)) -> int:
+        """Closes every client connection of the current mock server at once, as a restart
+        does, with code 1012 (service restart); the server keeps accepting new ones.
+
+        With ``after`` the server does it itself that long from now, so the keyword returns
+        at once and a load step started next sees the restart in its middle. With
+        ``down_for`` new handshakes get HTTP 503 that long from the restart on, as from a
+        server still coming back (the ``refuse_for`` fault). Returns the number of
+        connections open as the server answers. Counted in the stats as ``restarts`` and
+        ``closes_by_restart``.
+
+        Example:
+        | Restart Mock Server Connections |
+        | Restart Mock Server Connections | after=1 s | down_for=300 ms |
+        | Run Sustained Load | rate=200/s | duration=3 s |
+        """
+        open_now = self._server().restart(after=float(after), down_for=float(down_for))
+        logger.info(f"Mock server restart {'in ' + str(float(after)) + ' s' if after else 'done'}"
+                    f"{f', refusing new connections {float(down_for):g} s' if down_for else ''}; "
+                    f"{open_now} connection(s) open as it answered.")
+        return open_now
 
     @keyword
     def clear_mock_server_faults(self) -> None:
@@ -221,3 +284,10 @@ class ServerKeywords(LibraryComponent):
                                   f"(exit code {server.process.poll()})")
         return server
 
+
+
+def _per_second(name: str, value) -> float:
+    """A fault's number; a rate fault takes a Rate but not ``max`` (0 is off)."""
+    if isinstance(value, Rate) and value.is_max:
+        raise ArgumentError(f"the fault {name} takes a number per second, not max (0 is no limit)")
+    return float(value)

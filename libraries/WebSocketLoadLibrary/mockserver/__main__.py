@@ -55,6 +55,20 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="delay the deliveries to the longest-subscribed connection")
     parser.add_argument("--sequence-gap-every", type=int, default=0, metavar="N",
                         help="skip every Nth stream seq number (0: none)")
+    parser.add_argument("--handshake-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="answer every opening handshake this late (websockets engine)")
+    parser.add_argument("--refuse-for", type=float, default=0.0, metavar="SECONDS",
+                        help="refuse every handshake with HTTP 503 for this long from start")
+    parser.add_argument("--hang-handshakes", type=float, default=0.0, metavar="SECONDS",
+                        help="for this long from start, accept TCP and never answer the "
+                             "handshake (websockets engine)")
+    parser.add_argument("--close-after", type=float, default=0.0, metavar="SECONDS",
+                        help="close each connection (1001) this long after its handshake")
+    parser.add_argument("--max-handshake-rate", type=float, default=0.0, metavar="PER_S",
+                        help="answer handshakes beyond this rate with HTTP 429 (0: no limit)")
+    parser.add_argument("--max-message-rate", type=float, default=0.0, metavar="PER_S",
+                        help="serve at most this many messages/s, all connections together; "
+                             "beyond it replies queue up (0: no limit)")
     parser.add_argument("--seed", type=int, default=None, help="seed of drop/garble choices")
     parser.add_argument("--replies", type=int, default=1, metavar="N",
                         help="replies per message: N acks (partial, ..., done) or N echoes")
@@ -108,7 +122,11 @@ async def main(args: argparse.Namespace) -> int:
         faults.update(response_delay=args.response_delay, drop_ratio=args.drop_ratio,
                       disconnect_after=args.disconnect_after, garble_ratio=args.garble_ratio,
                       stall=args.stall or None, slow_subscriber_delay=args.slow_subscriber_delay,
-                      sequence_gap_every=args.sequence_gap_every)
+                      sequence_gap_every=args.sequence_gap_every,
+                      handshake_delay=args.handshake_delay, refuse_for=args.refuse_for or None,
+                      hang_handshakes=args.hang_handshakes or None, close_after=args.close_after,
+                      max_handshake_rate=args.max_handshake_rate,
+                      max_message_rate=args.max_message_rate)
         options = PushOptions(replies=args.replies, heartbeat_interval=args.heartbeat,
                               welcome=args.welcome)
     except (FaultError, OptionError) as error:

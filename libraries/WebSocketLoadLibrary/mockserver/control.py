@@ -53,5 +53,11 @@ class MockServerControl:
         """The push protocol's server options (replies, heartbeat_interval, welcome)."""
         return self.request("set_options", options=options)["options"]
 
+    def restart(self, after: float = 0.0, down_for: float = 0.0) -> int:
+        """Close every client connection (1012), now or `after` seconds from now; with
+        `down_for`, refuse new ones with 503 that long from the restart. Returns how many
+        connections are open as it answers (before a restart `after` a while)."""
+        return self.request("restart", after=after, down_for=down_for)["connections"]
+
     def reset_stats(self) -> dict:
         return self.request("reset_stats")["stats"]

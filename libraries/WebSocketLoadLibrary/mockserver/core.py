@@ -3,9 +3,15 @@ what the counters say when one ends, the replies of ack mode and the control com
 
 The two engines (server.py, picows_server.py) subclass `MockServerCore` with their I/O: they
 ask it at each handshake, connection, close and control request, and do what it answers.
-A fault at the handshake (a refusal with some status, a rate of handshakes above which to
-refuse) is a few lines in `check_request`; one per connection (closing it after a time)
-goes where `open` makes its `Exchange`. Per-message faults are in pipeline.py.
+A fault at the handshake is decided in `handshake_wait` (how long to leave it unanswered:
+handshake_delay, or for ever with hang_handshakes) and `check_request` (refuse_for's 503,
+max_handshake_rate's 429, the bearer token's 401); one per connection (close_after) where
+`open` makes its `Exchange`; `restart` closes every connection at once. Per-message faults
+are in pipeline.py (max_message_rate's queue too).
+
+Two engine hooks let these plain objects act on time and on connections without I/O of
+their own: `later(seconds, callback)` (the event loop's call_later) and
+`close_connection(exchange, code, reason)`; tests replace them with recorders.
 
 It also holds the push protocol's server-wide parts (pushes.py): the options, the topics,
 the commands and the heartbeat. `command` and `heartbeat` return the connections with
@@ -14,6 +20,7 @@ something new to send; the engine sends what each has (see pipeline.py).
 from __future__ import annotations
 
 import hmac
+import math
 import ssl
 import time
 from typing import NamedTuple
@@ -32,6 +39,10 @@ CONTROL_PATH = "/_control"
 CLOSE_TRY_AGAIN_LATER = 1013
 # how a connection over max_connections is closed right after its handshake
 LIMIT_REACHED = (CLOSE_TRY_AGAIN_LATER, "connection limit reached")
+# how `restart` and close_after close a connection
+RESTARTED = (1012, "mock server restart")
+LIFETIME_OVER = (1001, "mock server fault: close after {:g} s")
+HANG = math.inf  # handshake_wait's answer for a handshake never to be answered
 
 
 class Refusal(NamedTuple):
@@ -75,6 +86,17 @@ class MockServerCore:
         self.heartbeats = Heartbeats(self.options)
         self.exchanges: set[Exchange] = set()  # the connections open now
         self.admitted = 0  # connections admitted since the start, never reset (welcome's n)
+        self._tokens = 0.0      # max_handshake_rate's bucket, and when it was last filled
+        self._tokens_at: float | None = None
+
+    # -- the engine's hooks ------------------------------------------------------------
+    def later(self, seconds: float, callback) -> None:
+        """Call `callback()` after `seconds` on the server's loop (the engine's)."""
+        raise NotImplementedError
+
+    def close_connection(self, exchange: Exchange, code: int, reason: str) -> None:
+        """Close an open connection with this code on purpose (the engine's)."""
+        raise NotImplementedError
 
     @property
     def uri(self) -> str:
@@ -87,20 +109,64 @@ class MockServerCore:
     def is_control(path: str) -> bool:
         return urlsplit(path).path == CONTROL_PATH
 
-    def check_request(self, path: str, authorization: str) -> Refusal | None:
+    def handshake_wait(self, path: str, now: float | None = None) -> float:
+        """How long to leave this handshake unanswered before `check_request` (counted):
+        0, handshake_delay's seconds, or HANG (hang_handshakes: never). The control
+        endpoint is never kept waiting."""
+        faults = self.faults
+        if not (faults.hang_until or faults.handshake_delay) or self.is_control(path):
+            return 0.0
+        now = time.monotonic() if now is None else now
+        if faults.hang_until > now:
+            self.stats.handshakes_hung += 1
+            return HANG
+        if faults.handshake_delay > 0:
+            self.stats.handshakes_delayed += 1
+            return faults.handshake_delay
+        return 0.0
+
+    def check_request(self, path: str, authorization: str,
+                      now: float | None = None) -> Refusal | None:
         """None to go on with the handshake, else the answer that refuses it (counted).
-        The control endpoint wants its key, not the bearer token."""
+        The control endpoint wants its key, not the bearer token, and no fault acts on it.
+        In order: refuse_for (503), max_handshake_rate (429), the bearer token (401)."""
         split = urlsplit(path)
         if split.path == CONTROL_PATH:
             key = parse_qs(split.query).get("key", [""])[0]
             if not self.control_key or not hmac.compare_digest(key, self.control_key):
                 return Refusal(403, "wrong control key\n")
             return None
+        stats, faults = self.stats, self.faults
+        if faults.refuse_until or faults.max_handshake_rate:
+            now = time.monotonic() if now is None else now
+            if faults.refuse_until > now:
+                stats.handshakes_refused_503 += 1
+                return Refusal(503, "mock server fault: refusing new connections (refuse_for)\n")
+            if faults.max_handshake_rate and not self._take_token(now):
+                stats.handshakes_refused_429 += 1
+                return Refusal(429, f"mock server fault: over max_handshake_rate "
+                                    f"{faults.max_handshake_rate:g}/s\n")
         if self._expected_auth is not None:
             if not hmac.compare_digest(authorization.encode(), self._expected_auth.encode()):
-                self.stats.auth_failures += 1
+                stats.auth_failures += 1
+                stats.handshakes_refused_401 += 1
                 return Refusal(401, "missing or wrong bearer token\n")
+        stats.handshakes_accepted += 1
         return None
+
+    def _take_token(self, now: float) -> bool:
+        """max_handshake_rate as a token bucket holding one second's worth (at least 1)."""
+        rate = self.faults.max_handshake_rate
+        depth = max(1.0, rate)
+        if self._tokens_at is None:
+            self._tokens = depth   # a limit set on an idle server starts full
+        else:
+            self._tokens = min(depth, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
 
     def open(self, size=len) -> Exchange | None:
         """A connection that finished its handshake: its Exchange (`size` as there), or None
@@ -116,11 +182,39 @@ class MockServerCore:
         exchange = Exchange(stats, self.faults, self.ack if self.mode == "ack" else None, size)
         self.exchanges.add(exchange)
         self.admitted += 1
-        if self.options.replies != 1:
+        if self.options.replies != 1 or self.faults.max_message_rate:
             exchange.repeat(self.options.replies)
+        lifetime = self.faults.close_after
+        if lifetime > 0:
+            self.later(lifetime, lambda: self._lifetime_over(exchange, lifetime))
         if self.options.welcome:
             exchange.push(self.text_kind, welcome_message(self.admitted))
         return exchange
+
+    def _lifetime_over(self, exchange: Exchange, lifetime: float) -> None:
+        if exchange in self.exchanges:
+            self.stats.closes_by_close_after += 1
+            code, reason = LIFETIME_OVER
+            self.close_connection(exchange, code, reason.format(lifetime))
+
+    def restart(self, after_s: float = 0.0, down_for_s: float = 0.0) -> None:
+        """Close every open connection at once (1012 service restart), now or after
+        `after_s`; new connections are accepted meanwhile, or refused with 503 for
+        `down_for_s` from the restart on (refuse_for), as a server that takes time to
+        come back."""
+        for name, value in (("after", after_s), ("down_for", down_for_s)):
+            if not isinstance(value, (int, float)) or value < 0 or value != value:
+                raise ValueError(f"restart {name} must be seconds >= 0, got {value!r}")
+        if after_s > 0:
+            self.later(after_s, lambda: self.restart(0.0, down_for_s))
+            return
+        self.stats.restarts += 1
+        if down_for_s > 0:
+            self.faults.update(refuse_for=down_for_s)
+        code, reason = RESTARTED
+        for exchange in list(self.exchanges):
+            self.stats.closes_by_restart += 1
+            self.close_connection(exchange, code, reason)
 
     def closed(self, exchange: Exchange, code: int, error: bool) -> None:
         """An opened connection ended with `code` (1006: no close frame got through);
@@ -196,10 +290,15 @@ class MockServerCore:
             if not isinstance(faults, dict):
                 raise ValueError(f"faults must be an object of name: value, got {faults!r}")
             self.faults.update(**faults)
+            self._pace_all()
             return {"ok": True, "faults": self.faults.describe()}
         if op == "clear_faults":
             self.faults.clear()
+            self._pace_all()
             return {"ok": True, "faults": self.faults.describe()}
+        if op == "restart":
+            self.restart(command.get("after", 0.0), command.get("down_for", 0.0))
+            return {"ok": True, "connections": len(self.exchanges)}
         if op == "set_options":
             options = command.get("options", {})
             if not isinstance(options, dict):
@@ -216,3 +315,8 @@ class MockServerCore:
         if op == "shutdown":
             return {"ok": True, "shutdown": True}
         raise ValueError(f"unknown control op {op!r}")
+
+    def _pace_all(self) -> None:
+        """max_message_rate changed: the open connections' exchanges follow (pipeline.py)."""
+        for exchange in self.exchanges:
+            exchange.pace()

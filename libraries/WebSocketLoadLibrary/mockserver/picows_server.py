@@ -11,7 +11,10 @@ Differences from the websockets engine, on purpose or for lack of the feature in
   as from any server without the extension); subprotocols are refused at start;
 - handshakes that fail or time out are not counted (`handshake_failures`/`_timeouts` stay 0);
 - `read_stall` pauses reading of the socket at the next message instead of after
-  websockets' 64-message queue fills.
+  websockets' 64-message queue fills;
+- the faults handshake_delay and hang_handshakes are refused (at start and when set):
+  picows (2.3) reads the request and writes its answer in one synchronous call of the
+  listener factory, so a handshake cannot be left unanswered for a while there.
 """
 from __future__ import annotations
 
@@ -25,6 +28,11 @@ from picows import (WSCloseCode, WSListener, WSMsgType, WSUpgradeResponse,
 from ..picows_wire import make_protocol, read_close, reassemble
 from .commands import COMMAND_PREFIX
 from .core import LIMIT_REACHED, MockServerCore
+from .faults import FaultError
+
+_NEEDS_WEBSOCKETS = ("needs the websockets engine (--engine websockets, engine=websockets): "
+                     "picows answers a handshake in the same call that reads it")
+UNSUPPORTED_FAULTS = {"handshake_delay": _NEEDS_WEBSOCKETS, "hang_handshakes": _NEEDS_WEBSOCKETS}
 
 TEXT, BINARY, CLOSE, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
                                      WSMsgType.CONTINUATION)
@@ -208,6 +216,10 @@ class PicowsMockServer(MockServerCore):
             raise ValueError("the picows engine does not negotiate subprotocols: "
                              "use --engine websockets")
         self.compression = None
+        self.faults.unsupported = dict(UNSUPPORTED_FAULTS)
+        if self.faults.handshake_delay or self.faults.hang_until:
+            name = "handshake_delay" if self.faults.handshake_delay else "hang_handshakes"
+            raise FaultError(f"fault {name} {_NEEDS_WEBSOCKETS}")
         self.live: set[_EchoListener] = set()
         self._server = None
         self._heartbeats: asyncio.Task | None = None
@@ -245,6 +257,18 @@ class PicowsMockServer(MockServerCore):
             except asyncio.TimeoutError:
                 pass
         self.stopped.set()
+
+    # -- the core's hooks ------------------------------------------------------------------
+    def later(self, seconds: float, callback) -> None:
+        asyncio.get_running_loop().call_later(seconds, callback)
+
+    def close_connection(self, exchange, code: int, reason: str) -> None:
+        listener = exchange.peer
+        if listener.transport.is_disconnected:
+            return
+        listener.closing_on_purpose = True
+        listener.code_sent = code
+        _close(listener.transport, code, reason)
 
     def _listener_for(self, request):
         path = request.path.decode("latin-1")

@@ -34,7 +34,14 @@ the engine sends what `stream_due(now)` returns. `peer` is the engine's handle o
 connection (its listener or socket), kept here and handed back untouched.
 
 `replies` > 1 (several replies per message) makes the connection a `RepeatingExchange`
-(`repeat`): `Exchange.receive`, the one-reply path, pays nothing for the option.
+(`repeat`), and the fault max_message_rate a `PacedExchange` (`pace`): `Exchange.receive`,
+the one-reply path, pays nothing for either while it is off.
+
+max_message_rate K is one queue for the whole server (its slots are kept by the shared
+Faults): each message is served at its slot, 1/K s after the one before it, and its
+reply is held until then (or later, under response_delay or a stall). A held reply
+leaves in order behind those of its connection held before it, as any held item does,
+so beyond K the replies wait longer and longer and none is dropped.
 """
 from __future__ import annotations
 
@@ -121,7 +128,14 @@ class Exchange:
     def repeat(self, replies: int) -> None:
         """Answer each message `replies` times from now on (see RepeatingExchange)."""
         self.replies = replies
-        self.__class__ = Exchange if replies == 1 else RepeatingExchange
+        self.pace()
+
+    def pace(self) -> None:
+        """Take the class for `replies` and the fault max_message_rate as they are now."""
+        if self.replies != 1:
+            self.__class__ = RepeatingExchange   # it paces too, when asked
+        else:
+            self.__class__ = PacedExchange if self.faults.max_message_rate else Exchange
 
     # -- what the server sends on its own (the push protocol) ---------------------------
     def answer(self, kind, reply) -> None:
@@ -224,6 +238,36 @@ class Exchange:
         return False
 
 
+class PacedExchange(Exchange):
+    """A one-reply connection while max_message_rate is on: each reply waits for its
+    slot in the server's queue (see the module's docstring). Always returns None, the
+    reply in the outbox when its slot is now, else held."""
+    __slots__ = ()
+
+    def receive(self, message, kind=None):
+        if self._read_stalled():
+            return None
+        stats, faults = self.stats, self.faults
+        now = monotonic()
+        wait = (faults.service_slot(now) - now) if faults.max_message_rate else 0.0
+        self.received += 1
+        stats.messages_received += 1
+        stats.bytes_received += self.size(message)
+        reply = message if self.ack is None else self.ack(message)
+        if faults.drop_ratio and faults.should_drop():
+            stats.messages_dropped += 1
+        else:
+            if faults.garble_ratio and faults.should_garble():
+                reply = garble(reply)
+                stats.messages_garbled += 1
+            self._enqueue(kind, reply, None, max(wait, faults.response_delay))
+        if faults.disconnect_after and self.received >= faults.disconnect_after:
+            stats.disconnects_injected += 1
+            self.close = (CLOSE_INTERNAL_ERROR,
+                          f"mock server fault: disconnect after {faults.disconnect_after} messages")
+        return None
+
+
 class RepeatingExchange(Exchange):
     """A connection with the server option `replies` > 1: each message gets that many
     replies -- echo: copies of it; ack: `parts` acks, `"status":"partial"` then `"done"`.
@@ -240,6 +284,10 @@ class RepeatingExchange(Exchange):
         stats.bytes_received += self.size(message)
         parts = self.replies
         replies = [message] * parts if self.ack is None else self.ack(message, parts)
+        delay = faults.response_delay
+        if faults.max_message_rate:  # one slot of the server's queue for all its replies
+            now = monotonic()
+            delay = max(delay, faults.service_slot(now) - now)
         if faults.drop_ratio and faults.should_drop():
             stats.messages_dropped += 1
         else:
@@ -247,7 +295,7 @@ class RepeatingExchange(Exchange):
                 if faults.garble_ratio and faults.should_garble():
                     reply = garble(reply)
                     stats.messages_garbled += 1
-                self._enqueue(kind, reply, None, faults.response_delay)
+                self._enqueue(kind, reply, None, delay)
         if faults.disconnect_after and self.received >= faults.disconnect_after:
             stats.disconnects_injected += 1
             self.close = (CLOSE_INTERNAL_ERROR,

@@ -42,7 +42,10 @@ class MockServerProcess:
                  open_timeout_s: float = 10.0, startup_timeout_s: float = 15.0,
                  engine: str = "websockets", replies: int = 1, heartbeat: float = 0.0,
                  welcome: bool = False, slow_subscriber_delay: float = 0.0,
-                 sequence_gap_every: int = 0, extra_args: list[str] | None = None):
+                 sequence_gap_every: int = 0, handshake_delay: float = 0.0,
+                 refuse_for: float = 0.0, hang_handshakes: float = 0.0,
+                 close_after: float = 0.0, max_handshake_rate: float = 0.0,
+                 max_message_rate: float = 0.0, extra_args: list[str] | None = None):
         self._args = [
             "--host", host, "--port", str(port), "--mode", mode,
             "--max-connections", str(max_connections), "--id-field", id_field,
@@ -56,6 +59,13 @@ class MockServerProcess:
             "--slow-subscriber-delay", repr(float(slow_subscriber_delay)),
             "--sequence-gap-every", str(int(sequence_gap_every)),
         ]
+        for flag, value in (("--handshake-delay", handshake_delay), ("--refuse-for", refuse_for),
+                            ("--hang-handshakes", hang_handshakes),
+                            ("--close-after", close_after),
+                            ("--max-handshake-rate", max_handshake_rate),
+                            ("--max-message-rate", max_message_rate)):
+            if value:
+                self._args += [flag, repr(float(value))]
         if welcome:
             self._args.append("--welcome")
         for name in subprotocols or []:
@@ -203,6 +213,9 @@ class MockServerProcess:
 
     def set_options(self, **options) -> dict:
         return self.control.set_options(**options)
+
+    def restart(self, after: float = 0.0, down_for: float = 0.0) -> int:
+        return self.control.restart(after=after, down_for=down_for)
 
 
 @atexit.register

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.protocol import State
 
 from .commands import COMMAND_PREFIX, TEXT_COMMAND_PREFIX
-from .core import LIMIT_REACHED, MockServerCore
+from .core import HANG, LIMIT_REACHED, MockServerCore
 from .pipeline import Exchange, wire_size
 from .stats import ServerStats
 
@@ -115,11 +115,15 @@ class CountedConnection(ServerConnection):
     stats: ServerStats
     exchange: Exchange | None = None   # None: a control connection, or refused
     outgoing: Outgoing | None = None
+    hung = False              # left unanswered by hang_handshakes (counted there)
+    closed_on_purpose = False  # by restart or close_after: not a connection error
 
     async def handshake(self, *args, **kwargs):
         try:
             await super().handshake(*args, **kwargs)
         except asyncio.CancelledError:  # open_timeout expired
+            if self.hung:
+                raise
             # websockets drops a request it cannot parse and waits out the timeout
             if self.protocol.handshake_exc is not None or self.transport.is_closing():
                 self.stats.handshake_failures += 1
@@ -142,9 +146,9 @@ class CountedConnection(ServerConnection):
 
 
 def _refused_on_purpose(connection) -> bool:
-    """401 (auth) and 403 (control key) answers are counted where they are decided."""
+    """401 (auth), 403 (control key), 429 and 503 (faults) are counted where decided."""
     response = connection.response
-    return response is not None and response.status_code in (401, 403)
+    return response is not None and response.status_code in (401, 403, 429, 503)
 
 
 class MockServer(MockServerCore):
@@ -156,6 +160,7 @@ class MockServer(MockServerCore):
         self._server = None
         self._heartbeats: asyncio.Task | None = None
         self.stopped = asyncio.Event()
+        self._stopping = asyncio.Event()  # ends the handshakes kept waiting
 
     async def start(self) -> str:
         logging.getLogger("websockets").setLevel(logging.CRITICAL)
@@ -184,6 +189,7 @@ class MockServer(MockServerCore):
                 _flush(exchange.peer)
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._heartbeats is not None:
             self._heartbeats.cancel()
         if self._server is not None:
@@ -191,8 +197,27 @@ class MockServer(MockServerCore):
             await asyncio.wait_for(self._server.wait_closed(), 5)
         self.stopped.set()
 
+    # -- the core's hooks ------------------------------------------------------------------
+    def later(self, seconds: float, callback) -> None:
+        asyncio.get_running_loop().call_later(seconds, callback)
+
+    def close_connection(self, exchange: Exchange, code: int, reason: str) -> None:
+        ws = exchange.peer
+        ws.closed_on_purpose = True
+        asyncio.get_running_loop().create_task(ws.close(code, reason))
+
     # -- admission ---------------------------------------------------------------------
-    def _process_request(self, connection, request):
+    async def _process_request(self, connection, request):
+        wait = self.handshake_wait(request.path)
+        if wait:
+            connection.hung = wait == HANG
+            # until the time is up, the server stops, or (hung) open_timeout cancels us
+            try:
+                await asyncio.wait_for(self._stopping.wait(), None if connection.hung else wait)
+            except asyncio.TimeoutError:
+                pass
+            if self._stopping.is_set():
+                return connection.respond(503, "mock server stopping\n")
         refusal = self.check_request(request.path, request.headers.get("Authorization", ""))
         return None if refusal is None else connection.respond(*refusal)
 
@@ -221,7 +246,7 @@ class MockServer(MockServerCore):
                 await ws.send(item, text=kind)
             await self._serve(ws, exchange)
         except ConnectionClosedError:
-            error = True
+            error = not ws.closed_on_purpose
         except ConnectionClosed:
             pass
         finally:

@@ -14,6 +14,13 @@ COUNTERS = (
     # a stream message dropped by drop_ratio or skipped by sequence_gap_every is a gap
     "pushes_sent", "pushes_dropped", "sequence_gaps", "deliveries_sent",
     "deliveries_dropped", "invalid_commands",
+    # the connection lifecycle (core.py): handshakes answered 101 (control ones left out);
+    # refused per HTTP status: 401 (auth, also in auth_failures), 429 (max_handshake_rate),
+    # 503 (refuse_for); delayed by handshake_delay; left unanswered by hang_handshakes;
+    # restarts and the connections they closed; connections closed by close_after
+    "handshakes_accepted", "handshakes_refused_401", "handshakes_refused_429",
+    "handshakes_refused_503", "handshakes_delayed", "handshakes_hung", "restarts",
+    "closes_by_restart", "closes_by_close_after",
 )
 
 
