@@ -428,12 +428,82 @@ def connection_scaling_chart(scaling: ScalingResult) -> Chart:
                               "efficiency (%)": list(zip(counts, efficiency))})
 
 
+def capacity_chart(search: ScalingResult) -> Chart:
+    """A capacity search: achieved rate (with the ideal line) and p95/p99 by target rate,
+    the latency targets as horizontal lines, the knee (the capacity found, and the first
+    rate that missed) as vertical ones, a probe the generator could not apply crossed out.
+
+    Drawn from the probes' capacity sections alone, so a search rebuilt from a merged file
+    (a plain ScalingResult of its probes) charts the same as the keyword's result."""
+    probes = sorted((step for step in search.steps if "capacity" in step.sections),
+                    key=lambda step: step.sections["capacity"].rate)
+    rates = [step.sections["capacity"].rate for step in probes]
+    achieved = [step.achieved_receive_rate for step in probes]
+    found = probes[0].sections["capacity"].found if probes else {}
+    targets = probes[0].sections["capacity"].targets if probes else {}
+    bounds = {float(p): ms for p, ms in (targets.get("latency_ms") or {}).items()}
+    shown = sorted({95.0, 99.0} | set(bounds))[:4]
+    latency = {p: [step.latency_ms(p) for step in probes] for p in shown}
+    finite = [v for values in latency.values() for v in values if math.isfinite(v)]
+    top = max(finite + list(bounds.values()) + [0.001]) * 1.3
+    capacity, missed = found.get("capacity_msg_s"), found.get("first_missed_msg_s")
+    limit = found.get("generator_limit_msg_s")
+    title = f"{search.name}: achieved rate and latency by target rate"
+    subtitle = (f"capacity {'above ' if found.get('lower_bound') else ''}{capacity:,.0f} msg/s"
+                if capacity is not None else "no rate met the targets")
+    subtitle += f" ({found.get('stop_reason', '?')}, {len(probes)} probes"
+    subtitle += f", {found['total_s']:.1f} s)" if "total_s" in found else ")"
+    with _figure() as (figure, axes):
+        axes.set_title(f"{title}\n{subtitle}", loc="left")
+        if rates:
+            edge = max(rates + achieved)
+            axes.plot([0, edge], [0, edge], color=TARGET, linestyle=":", label="ideal (= target)")
+        axes.plot(rates, achieved, color=RECEIVED, marker="o", linestyle="-",
+                  label="achieved (replies/s)")
+        if capacity is not None:
+            axes.axvline(capacity, color=RECEIVED, linestyle="--", linewidth=1,
+                         label=f"knee: met at {capacity:,.0f}/s")
+        if missed is not None:
+            axes.axvline(missed, color=LOST, linestyle="--", linewidth=1,
+                         label=f"missed at {missed:,.0f}/s")
+        if limit is not None:
+            limited = [(r, a) for r, a in zip(rates, achieved) if r == limit]
+            axes.plot([r for r, _ in limited], [a for _, a in limited], color=LOST, marker="x",
+                      markersize=10, linestyle="none", label=f"generator limit ({limit:,.0f}/s)")
+        axes.set_xlabel("target rate (msg/s)")
+        axes.set_ylabel("achieved rate (msg/s)")
+        axes.set_xlim(left=0)
+        axes.set_ylim(bottom=0)
+        right = axes.twinx()
+        colours = {95.0: P95, 99.0: P99}
+        spare = _cycle(("#9467bd", "#8c564b"))
+        series = {"achieved (msg/s)": list(zip(rates, achieved))}
+        for percentile in shown:
+            colour = colours.get(percentile) or next(spare)
+            ys = [min(v, top * 0.97) for v in latency[percentile]]  # beyond the timeout: top
+            right.plot(rates, ys, color=colour, marker="s", linestyle="--",
+                       label=f"p{percentile:g} latency")
+            series[f"p{percentile:g} (ms)"] = list(zip(rates, latency[percentile]))
+            if percentile in bounds:
+                right.axhline(bounds[percentile], color=colour, linestyle=":", linewidth=1,
+                              label=f"p{percentile:g} target {bounds[percentile]:g} ms")
+        right.set_ylabel("latency (ms)")
+        right.set_ylim(bottom=0, top=top)
+        right.grid(False)
+        right.spines["right"].set_visible(True)
+        _joint_legend(axes, right)
+        figure.legends[-1].set_ncols(3)
+        svg = _svg(figure)
+    return Chart(title, svg, series)
+
+
 def result_charts(result) -> list[Chart]:
-    """The charts of a load keyword's result: a step, or a rate or connection scaling. A
-    step's sections add theirs (SECTION_CHARTS), a stream's or a fan-out's in place of the
-    distribution of reply latency."""
+    """The charts of a load keyword's result: a step, or a rate or connection scaling, or a
+    capacity search. A step's sections add theirs (SECTION_CHARTS), a stream's or a
+    fan-out's in place of the distribution of reply latency."""
     if isinstance(result, ScalingResult):
         first = (rate_scaling_chart(result) if result.kind == "rate"
+                 else capacity_chart(result) if result.kind == "capacity"
                  else connection_scaling_chart(result))
         return [first, latency_distribution_chart(
             {step.name.removeprefix(f"{result.name}: "): step.latency for step in result.steps},

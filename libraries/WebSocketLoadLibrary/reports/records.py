@@ -2,8 +2,10 @@
 
 A saved file is a result's `to_dict()` (histograms in their encoded form) plus where it came
 from: `format`, `suite`, `test`, `run_id`, `saved_at`. A scaling result is one file with its
-steps inside. Reading flattens everything into `StepRecord`s, one per load step, whether the
-file is a single step, a scaling series, or a merged run (whose `records` carry the steps).
+steps inside, as is a capacity search (its probes, each with a `capacity` section that
+carries what the whole search found). Reading flattens everything into `StepRecord`s, one
+per load step, whether the file is a single step, a scaling series, or a merged run (whose
+`records` carry the steps).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine import capacity  # noqa: F401 - registers the probes' section kind
 from ..engine.result import LoadResult
 from ..engine.scaling import ScalingResult
 from ..errors import UsageError

@@ -13,6 +13,13 @@ lower-is-worse figures must not fall by more than the tolerance, higher-is-worse
 not rise by more than it (those in ms: and by more than the latency margin). A figure the
 baseline has and the current step lacks is MISSING (it could not be checked); one only the
 current step has is new. Results saved before sections existed have none: nothing to check.
+
+A capacity search is compared as one figure, its capacity, not probe by probe (its probes'
+rates differ from run to run). Its probes are recognised by their `capacity` section and
+grouped by suite / test / search name. The capacity regresses when it falls below baseline x
+(1 - tolerance). A current capacity below that floor that is only a lower bound (the
+generator's limit, or a budget that ran out before a rate missed the targets) cannot be
+judged: it fails as GENERATOR LIMIT or LOWER BOUND, never passes.
 """
 from __future__ import annotations
 
@@ -40,7 +47,8 @@ class Check:
 
     @property
     def failed(self) -> bool:
-        return self.verdict in ("REGRESSED", "MISSING", "NO BASELINE")
+        return self.verdict in ("REGRESSED", "MISSING", "NO BASELINE", "GENERATOR LIMIT",
+                                "LOWER BOUND")
 
     @property
     def change(self) -> str:
@@ -113,6 +121,8 @@ def compare(baseline: list[StepRecord], current: list[StepRecord], tolerance: fl
     if not 0 <= tolerance < 1:
         raise UsageError(f"tolerance must be between 0% and 100%, got {tolerance}")
     comparison = Comparison(tolerance)
+    base_searches, baseline = _capacity_searches(baseline)
+    now_searches, current = _capacity_searches(current)
     by_key = {r.key: r for r in baseline}
     by_name: dict[str, list[StepRecord]] = {}
     for record in baseline:
@@ -133,7 +143,62 @@ def compare(baseline: list[StepRecord], current: list[StepRecord], tolerance: fl
         for record in baseline:
             if id(record) not in matched:
                 comparison.checks.append(Check(record.key, "step", None, None, "-", "MISSING"))
+    comparison.checks.extend(_capacity_checks(base_searches, now_searches, tolerance,
+                                              whole_run))
     return comparison
+
+
+def _capacity_searches(records: list[StepRecord]) -> tuple[dict, list[StepRecord]]:
+    """The capacity searches among `records` (key -> (search name, what it found)), and the
+    other records."""
+    searches, others = {}, []
+    for record in records:
+        probe = record.result.sections.get("capacity")
+        if probe is None or not probe.search:
+            others.append(record)
+            continue
+        key = " / ".join(part for part in (record.suite, record.test, probe.search) if part)
+        searches.setdefault(key, (probe.search, probe.found))
+    return searches, others
+
+
+def _capacity_checks(baseline: dict, current: dict, tolerance: float,
+                     whole_run: bool) -> list[Check]:
+    by_name: dict[str, list] = {}
+    for name, found in baseline.values():
+        by_name.setdefault(name, []).append(found)
+    checks, matched = [], set()
+    for key, (name, found) in current.items():
+        now = found.get("capacity_msg_s")
+        base_found = baseline.get(key, (None, None))[1]
+        if base_found is None and len(by_name.get(name, [])) == 1:
+            base_found = by_name[name][0]
+        if base_found is None:
+            checks.append(Check(key, "capacity", None, now, "-",
+                                "new" if whole_run else "NO BASELINE", unit=" msg/s"))
+            continue
+        matched.add(id(base_found))
+        before = base_found.get("capacity_msg_s")
+        if before is None:   # the baseline found none: nothing to hold this run to
+            checks.append(Check(key, "capacity", None, now, "-", "new", unit=" msg/s"))
+            continue
+        floor = before * (1 - tolerance)
+        if now is not None and now >= floor:
+            verdict = "improved" if now > before * (1 + tolerance) else "ok"
+        elif found.get("stop_reason") == "generator limit":
+            verdict = "GENERATOR LIMIT"
+        elif now is not None and found.get("lower_bound"):
+            verdict = "LOWER BOUND"
+        else:
+            verdict = "REGRESSED"
+        checks.append(Check(key, "capacity", before, now, f">= {floor:,.1f}", verdict,
+                            unit=" msg/s"))
+    if whole_run:
+        for key, (_, found) in baseline.items():
+            if id(found) not in matched:
+                checks.append(Check(key, "capacity", found.get("capacity_msg_s"), None, "-",
+                                    "MISSING", unit=" msg/s"))
+    return checks
 
 
 def _step_checks(name, base, now, tolerance, margin_ms) -> list[Check]:
