@@ -27,6 +27,8 @@ import time
 from .. import __version__
 from ..engine import ConnectionOptions, EngineError, LoadEngine, LoadPlan, MessageTemplate
 from ..engine.memory import release_freed_memory
+from ..engine.opening import OpeningMessages
+from ..engine.plan import plan_from_dict
 from ..reports.metrics import step_snapshot
 
 MAX_START_DELAY_S = 60.0
@@ -145,7 +147,7 @@ class LoadAgentLibrary:
                 raise EngineError(f"agent {self._name} has no connections for this "
                                   f"controller: open them first")
             self._refuse_while_running(session, "start another step")
-            plan = LoadPlan(**json.loads(plan_json))
+            plan = plan_from_dict(json.loads(plan_json))
             template = MessageTemplate(**json.loads(template_json))
             delay = float(start_at) - time.time()
             if delay > MAX_START_DELAY_S:
@@ -256,6 +258,8 @@ class LoadAgentLibrary:
 
 
 def _options(data: dict) -> ConnectionOptions:
+    if data.get("opening"):
+        data["opening"] = OpeningMessages(**data["opening"])
     token_env = data.pop("token_env", None)
     if token_env:
         token = os.environ.get(token_env)

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..engine import ConnectionOptions, LoadEngine, LoadPlan, LoadResult, MessageTemplate
 from ..engine.resources import ProcessSampler
+from ..engine.plan import plan_to_dict
 from ..engine.workers import plan_shares
 from .client import AgentClient, AgentError
 
@@ -151,8 +152,14 @@ class AgentFleet:
 
         def start_on(pair) -> int:
             agent, share = pair
+            if share.listen is not None:
+                # staleness on the agent's clock: the server's offset from the controller
+                # (the user's) less the agent's own
+                share = dataclasses.replace(share, listen=dataclasses.replace(
+                    share.listen, clock_offset_s=share.listen.clock_offset_s
+                    - agent.clock.offset_s))
             return int(agent.call_in_session(
-                "start_agent_step", json.dumps(dataclasses.asdict(share)), template_json,
+                "start_agent_step", json.dumps(plan_to_dict(share)), template_json,
                 start_at + agent.clock.offset_s, timeout_s))
         with ThreadPoolExecutor(max_workers=len(self.agents)) as pool:
             futures = [pool.submit(start_on, pair) for pair in zip(self.agents, shares)]
@@ -352,6 +359,11 @@ def _shares(plan: LoadPlan, agents: list[AgentClient]) -> list[LoadPlan]:
 
 def _options_json(options: ConnectionOptions, token_env: str | None) -> str:
     data = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    opening = data.pop("opening", None)
+    if opening is not None:
+        data["opening"] = {"messages": opening.messages, "timeout_s": opening.timeout_s,
+                           "reply_pattern": None if opening.reply_pattern is None
+                           else opening.reply_pattern.text}
     token = data.pop("token", None)
     if token_env:
         data["token_env"] = token_env

@@ -1,6 +1,7 @@
 """What one load step sends: the plan, checked when it is made, and the pacer's wake rule."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -124,3 +125,27 @@ class LoadPlan:
         """Paced to a schedule (a rate), rather than as fast as replies come (`max`)."""
         return self.rate is not None
 
+
+def plan_to_dict(plan: LoadPlan) -> dict:
+    """The plan as JSON-ready data, nested specs included (load agents, worker processes)."""
+    data = {f.name: getattr(plan, f.name) for f in dataclasses.fields(plan)}
+    for name in ("listen", "fanout"):
+        if data[name] is not None:
+            data[name] = dataclasses.asdict(data[name])
+    if plan.replies is not None:
+        data["replies"] = {"parts": plan.replies.parts,
+                           "last_part": None if plan.replies.last_part is None
+                           else plan.replies.last_part.text}
+    return data
+
+
+def plan_from_dict(data: dict) -> LoadPlan:
+    """`plan_to_dict` undone (checked again on the way in)."""
+    from .fanout import FanoutSpec
+    from .multi_reply import MultiReplySpec
+    data = dict(data)
+    for name, spec in (("listen", StreamSpec), ("fanout", FanoutSpec),
+                       ("replies", MultiReplySpec)):
+        if data.get(name) is not None:
+            data[name] = spec(**data[name])
+    return LoadPlan(**data)

@@ -12,10 +12,12 @@ from ..agents.controller import AgentFleet, AgentStepFailed, DistributedStep
 from ..agents.signing import DEFAULT_SECRET_ENV, check_secret, secret_from_env
 from ..engine import LoadPlan, LoadResult
 from ..engine.memory import release_freed_memory
+from ..engine.opening import OpeningMessages
 from ..errors import CheckFailed, UsageError
 from .arguments import ByteSize, Duration, Rate, Ratio
 from .component import LibraryComponent
 from .connections import connection_options
+from .streams import listen_plan
 from .step_report import PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step
 from .summary_table import column_table
 from .tokens import reveal
@@ -94,7 +96,10 @@ class AgentKeywords(LibraryComponent):
                                   open_timeout: Duration = Duration(10),
                                   ping_interval: Duration | None = Duration(20),
                                   max_message_size: ByteSize = ByteSize(1 << 20),
-                                  transport: str = "auto") -> int:
+                                  transport: str = "auto",
+                                  opening_messages: list[str] | str | None = None,
+                                  opening_reply: str | None = None,
+                                  opening_timeout: Duration = Duration(5)) -> int:
         """Has every load agent open ``count`` connections to ``uri``; returns how many are
         open in all (``count`` x agents).
 
@@ -105,7 +110,10 @@ class AgentKeywords(LibraryComponent):
         a ``token`` given as a Secret is sent to the agents inside the signed request, in
         clear text on the wire unless the agents use TLS (``https://``, see `Connect Load
         Agents`).
-        ``ca_file`` is a path on the agents' machines.
+        ``ca_file`` is a path on the agents' machines. ``opening_messages`` (with
+        ``$connection``, the connection's number on its agent), ``opening_reply`` and
+        ``opening_timeout`` are said by each connection after its handshake, as in `Connect
+        Clients`.
 
         Connections replace any the agents had open. The keyword fails naming every agent
         that could not connect, with the reason.
@@ -123,6 +131,9 @@ class AgentKeywords(LibraryComponent):
         options = connection_options(uri, reveal(token), headers, subprotocols, ca_file,
                                      insecure, compression, open_timeout, ping_interval,
                                      max_message_size, transport)
+        if opening_messages:
+            options.opening = OpeningMessages(opening_messages, opening_reply,
+                                              float(opening_timeout))
         total = fleet.open_connections(options, count, token_env)
         logger.info(f"{total} connection(s) open to {uri} from {len(fleet.agents)} load "
                     f"agent(s): " + ", ".join(f"{n} {c}" for n, c in fleet.connections.items()))
@@ -227,6 +238,41 @@ class AgentKeywords(LibraryComponent):
         """
         step = self.start_load_on_agents(rate, messages, duration, window, reply_timeout,
                                          rate_tolerance, name, timeout, start_delay)
+        return self.wait_for_load_on_agents(step, fail_on_disconnect)
+
+    @keyword
+    def listen_for_messages_on_agents(self, duration: Duration | None = None,
+                                      count: int | None = None,
+                                      sequence_field: str | None = None,
+                                      timestamp_field: str | None = None,
+                                      timestamp_unit: str = "s", clock_offset: str = "0 s",
+                                      timeout: Duration | None = None,
+                                      name: str | None = None,
+                                      fail_on_disconnect: bool = True) -> LoadResult:
+        """`Listen For Messages` on every load agent's connections at one moment, for
+        ``duration`` (or until each agent has ``count`` / agents messages); returns one
+        merged result: the streams' figures summed and their staleness and gap histograms
+        merged, so percentiles are those of every message.
+
+        ``clock_offset`` is the server's clock minus *this* machine's; each agent's own
+        measured offset is taken off it (see `Connect Load Agents`), so staleness is
+        measured on the server's clock everywhere.
+
+        Example:
+        | Connect Clients On Agents | ws://10.0.0.9:8765/feed | count=500 | opening_messages={"op":"subscribe","topic":"prices"} | opening_reply=op == subscribed |
+        | Listen For Messages On Agents | 30 s | sequence_field=seq | timestamp_field=ts |
+        | Staleness P99 Should Be Below | 100 ms |
+        """
+        plan = listen_plan(duration, count, sequence_field, timestamp_field, timestamp_unit,
+                           clock_offset, name)
+        fleet = self._fleet()
+        target = fleet.options.uri if fleet.options is not None else None
+        step = fleet.start_step(plan, self.state.template, None,
+                                float(timeout) if timeout is not None else None,
+                                self.state.server_pid_for(target))
+        self.state.agent_step = step
+        self.console(f"[INFO] {plan.name}: {describe_plan(plan)} on {len(step.step_ids)} load "
+                     f"agent(s), {sum(fleet.connections.values())} connection(s)")
         return self.wait_for_load_on_agents(step, fail_on_disconnect)
 
     @keyword

@@ -64,23 +64,10 @@ class StreamKeywords(LibraryComponent):
         | Missing Messages Should Be At Most | 0 |
         | Staleness P99 Should Be Below | 50 ms |
         """
-        if duration is None and count is None:
-            raise UsageError("Listen For Messages needs a duration or a count")
-        if count is not None and count < 1:
-            raise UsageError(f"count must be at least 1, got {count}")
-        try:
-            offset_s = timestr_to_secs(clock_offset, round_to=None)
-        except (ValueError, TypeError):
-            raise ArgumentError(f"clock_offset: expected a time such as -12 ms or 0.3 s, got "
-                                f"{clock_offset!r}") from None
-        spec = StreamSpec(sequence_field or None, timestamp_field or None, timestamp_unit,
-                          offset_s)
+        plan = listen_plan(duration, count, sequence_field, timestamp_field, timestamp_unit,
+                           clock_offset, name)
         if timeout is None and duration is None:
             timeout = Duration(LISTEN_TIMEOUT_S)
-        what = (f"{count:,} messages" if duration is None else
-                f"{format_seconds(duration)}" + (f" or {count:,} messages" if count else ""))
-        plan = LoadPlan(messages=count, duration_s=None if duration is None else float(duration),
-                        listen=spec, name=name or f"listen {what}")
         return run_step(self, self.state.clients.current, plan, timeout,
                         fail_on_disconnect=fail_on_disconnect)
 
@@ -182,6 +169,25 @@ class StreamKeywords(LibraryComponent):
 
     def _pass(self, message: str, measured):
         return verdict(self, [], message, measured)
+
+
+def listen_plan(duration, count, sequence_field, timestamp_field, timestamp_unit,
+                clock_offset, name) -> LoadPlan:
+    """The plan of `Listen For Messages` (here and on load agents) from its arguments."""
+    if duration is None and count is None:
+        raise UsageError("listening needs a duration or a count")
+    if count is not None and count < 1:
+        raise UsageError(f"count must be at least 1, got {count}")
+    try:
+        offset_s = timestr_to_secs(clock_offset, round_to=None)
+    except (ValueError, TypeError):
+        raise ArgumentError(f"clock_offset: expected a time such as -12 ms or 0.3 s, got "
+                            f"{clock_offset!r}") from None
+    spec = StreamSpec(sequence_field or None, timestamp_field or None, timestamp_unit, offset_s)
+    what = (f"{count:,} messages" if duration is None else
+            f"{format_seconds(duration)}" + (f" or {count:,} messages" if count else ""))
+    return LoadPlan(messages=count, duration_s=None if duration is None else float(duration),
+                    listen=spec, name=name or f"listen {what}")
 
 
 def _count_or_share(text) -> tuple[int | None, float | None]:

@@ -1,0 +1,57 @@
+"""The new kinds of step on load agents: opening messages, listen-only streams and replies
+in parts travel to the agents and come back merged."""
+from __future__ import annotations
+
+import pytest
+
+from agent_processes import SECRET, start_agent
+from WebSocketLoadLibrary.agents.controller import AgentFleet
+from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan, LoadResult
+from WebSocketLoadLibrary.engine.multi_reply import MultiReplySpec
+from WebSocketLoadLibrary.engine.opening import OpeningMessages
+from WebSocketLoadLibrary.engine.plan import plan_from_dict, plan_to_dict
+from WebSocketLoadLibrary.engine.stream_tracker import StreamSpec
+
+
+@pytest.fixture
+def fleet():
+    started = [start_agent(f"agent-{i + 1}") for i in range(2)]
+    fleet = AgentFleet.connect([agent.uri for agent in started], SECRET)
+    yield fleet
+    fleet.close()
+    for agent in started:
+        agent.stop()
+
+
+def test_plans_with_nested_specs_survive_the_trip():
+    plan = LoadPlan(rate=10, messages=5, replies=MultiReplySpec(3, "status == done"))
+    again = plan_from_dict(plan_to_dict(plan))
+    assert (again.replies.parts, again.replies.last_part.text) == (3, "status == done")
+    listen = LoadPlan(duration_s=2, listen=StreamSpec("seq", "ts", "ms", 0.5))
+    assert plan_from_dict(plan_to_dict(listen)).listen == listen.listen
+
+
+def test_a_stream_listened_to_on_two_agents_merges_into_one_result(fleet, start_server):
+    server = start_server(engine="picows")
+    opening = OpeningMessages('{"op":"stream","rate":200,"duration":30}', "op == streaming")
+    assert fleet.open_connections(ConnectionOptions(server.uri, opening=opening),
+                                  count_per_agent=2) == 4
+    merged = fleet.start_step(LoadPlan(duration_s=1.5, name="listen", listen=StreamSpec(
+        "seq", "ts"))).wait()
+    stream = merged.sections["stream"]
+    parts = [part.sections["stream"] for part in merged.agent_results()]
+    assert merged.mode == "listen" and len(parts) == 2
+    assert stream.messages == sum(p.messages for p in parts) >= 4 * 200 * 0.5
+    assert stream.connections == 4 and stream.missing == 0
+    assert stream.staleness.count == stream.messages
+    assert stream.staleness_ms(50) < 1000      # the agents' clocks are this machine's
+    assert LoadResult.from_dict(merged.to_dict()).sections["stream"].messages == stream.messages
+
+
+def test_replies_in_parts_on_agents(fleet, start_server):
+    server = start_server(mode="ack", replies=2)
+    fleet.open_connections(ConnectionOptions(server.uri), count_per_agent=1)
+    merged = fleet.start_step(LoadPlan(rate=200, messages=100, name="parts",
+                                       replies=MultiReplySpec(2))).wait()
+    assert (merged.received, merged.lost) == (100, 0)
+    assert merged.sections["multi_reply"].parts_received == 200
