@@ -181,3 +181,26 @@ def test_expected_receivers_given_by_the_user_and_bad_plans():
     finally:
         engine.close()
         server.close()
+
+
+def test_subscribers_that_never_receive_anything_show_as_lost_against_the_mock_server(
+        start_server):
+    """Each subscriber subscribes to a topic of its own (`$connection`); the publishes go to
+    t0: subscriber 0 gets them all, the others nothing -- and the figures say exactly that."""
+    server = start_server(engine="picows")
+    engine = LoadEngine()
+    try:
+        audience = engine.connect(ConnectionOptions(server.uri, opening=OpeningMessages(
+            '{"op":"subscribe","topic":"t$connection"}', "op == subscribed")), count=3)
+        writers = engine.connect(ConnectionOptions(server.uri), count=1)
+        result = engine.run_step(writers, LoadPlan(
+            rate=100, messages=30, reply_timeout_s=0.5, fanout=FanoutSpec()),
+            MessageTemplate(PUBLISH.replace('"topic":"t"', '"topic":"t0"')),
+            roles={"subscribers": audience})
+    finally:
+        engine.close()
+    fanout = result.sections["fanout"]
+    assert fanout.subscriber_deliveries == [30, 0, 0]
+    assert (fanout.lost_deliveries, fanout.reached_some, fanout.reached_none) == (60, 30, 0)
+    assert fanout.worst_subscriber == (1, 0.0)
+    assert server.stats()["topics"]["t0"]["delivered"] == 30
