@@ -14,7 +14,6 @@ permessage-deflate, subprotocols, max_queue (picows reads as fast as data comes)
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 
 from picows import WSCloseCode, WSListener, WSMsgType
@@ -23,16 +22,14 @@ from picows.url import parse_url
 from ..picows_wire import NO_STATUS, make_protocol, read_close, reassemble
 from .connections import ConnectionOptions, explain_connect_error
 from .errors import ConnectError
-from .pool import ClientPool, PooledConnection, _tcp_socket, describe_close
+from .pool import ClientPool, PooledConnection, describe_close
+from .picows_writer import PicowsWriter
+from .pool_changes import tcp_socket
 
 TEXT, BINARY, CLOSE, PONG, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
                                            WSMsgType.PONG, WSMsgType.CONTINUATION)
 NORMAL_CLOSURE = 1000
 EARLY_KEPT = 16
-
-
-class NotOpen(Exception):
-    """A message was handed to a connection that is closed or closing."""
 
 
 class PicowsSocket(WSListener):
@@ -150,61 +147,6 @@ class PicowsSocket(WSListener):
         return describe_close(self.close_code, self.close_reason)
 
 
-class PicowsWriter:
-    """FrameWriter's surface over picows sockets (the coalescing is in the transport)."""
-    NotOpen = NotOpen
-
-    def __init__(self, pool: "PicowsPool"):
-        self.pool = pool
-
-    @staticmethod
-    def send(ws: PicowsSocket, data: bytes, text: bool) -> None:
-        if ws.closed or ws.transport.is_close_frame_sent:
-            raise NotOpen()
-        ws.transport.send(TEXT if text else BINARY, data)
-
-    @staticmethod
-    def sender(ws: PicowsSocket, text: bool, known_open: bool = False):
-        """`send(data)` for one connection: `send(ws, data, text)` without the per-message
-        argument passing and lookups (the hot loops hold one per connection).
-
-        `known_open`: the caller sends only from within this connection's own data-frame
-        callback, so the check -- a Python call per message -- is left out. Within a step
-        the engine sends no close frame (pools close after the step), and a server's close
-        frame disconnects at once; the one gap is a server sending data after its own close
-        frame in the same read: picows then drops the message silently, and the step counts
-        it lost when the connection closes (never as a reply).
-        """
-        transport = ws.transport
-        send, kind = transport.send, TEXT if text else BINARY
-        if known_open:
-            return functools.partial(send, kind)
-
-        def send_message(data: bytes) -> None:
-            if ws.closed or transport.is_close_frame_sent:
-                raise NotOpen()
-            send(kind, data)
-        return send_message
-
-    def backlogged(self) -> list:
-        """Connections whose write buffer is over the limit (picows paused writing)."""
-        return list(self.pool.paused) if self.pool.paused else []
-
-    @staticmethod
-    async def drain(ws: PicowsSocket) -> None:
-        await ws.drain()
-
-    @staticmethod
-    def is_open(ws: PicowsSocket) -> bool:
-        return not ws.closed and not ws.transport.is_close_frame_sent
-
-    @staticmethod
-    def describe_closed(ws: PicowsSocket) -> str:
-        if ws.closed:
-            return ws.describe_close()
-        return "connection is closing"
-
-
 class PicowsPool(ClientPool):
     """ClientPool over picows connections (same open/verify/close/close_summary contract)."""
     transport = "picows"
@@ -239,7 +181,7 @@ class PicowsPool(ClientPool):
         """A picows connection with TCP connect, TLS and the WebSocket handshake timed."""
         url, loop, clock = self._url, asyncio.get_running_loop(), time.perf_counter
         began = clock()
-        sock = await _tcp_socket(self.options.uri)
+        sock = await tcp_socket(self.options.uri)
         phases["tcp"] = clock() - began
         began = clock()
         extra = {"server_hostname": url.host} if ssl_context is not None else {}

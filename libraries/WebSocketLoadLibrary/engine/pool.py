@@ -8,18 +8,16 @@ drops it.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from .closes import describe_close, describe_ws_close
-from .connect_outcome import ConnectOutcome, failure_category
-from .connections import ConnectionOptions, explain_connect_error, open_connection
+from .connections import ConnectionOptions, open_connection
 from .errors import ConnectError
 from .frames import by_connection
+from .pool_changes import ChangingPool, tcp_socket
 from .opening import Conversation
 from .writer import FrameWriter
 
@@ -45,7 +43,7 @@ class PooledConnection:
         return describe_close(self.close_code, self.close_reason)
 
 
-class ClientPool:
+class ClientPool(ChangingPool):
     def __init__(self, options: ConnectionOptions):
         self.options = options
         self.connections: list[PooledConnection] = []
@@ -72,43 +70,6 @@ class ClientPool:
         connection.closed_at = time.perf_counter()
         for listener in list(self._close_listeners):
             listener(connection)
-
-    def listen_for_replacements(self, listener):
-        """Call `listener(old, new, why)` when a lifecycle policy puts `new` in the place of
-        `old` (new None: it gave `old` up, `why` says why); returns the way to stop."""
-        self._replacement_listeners.append(listener)
-        return lambda: self._replacement_listeners.remove(listener)
-
-    async def replace(self, old: PooledConnection) -> ConnectOutcome:
-        """Open a connection in the place of `old` (its pool place, its step slot, its
-        opening messages with its number): a running step's receivers take it over, and
-        the replacement listeners are told. The outcome says how the attempt went."""
-        outcome = await self.attempt(self.options.ssl_context(), old.number)
-        new = outcome.connection
-        if new is None:
-            return outcome
-        self.connections.remove(new)   # `attempt` appended it: it goes to old's place
-        try:
-            self.connections[self.connections.index(old)] = new
-        except ValueError:             # the pool was closed meanwhile
-            await self._close_sockets([new.ws], self.options.close_timeout_s)
-            outcome.connection = None
-            outcome.failure, outcome.detail = "pool closed", "the pool was closed"
-            return outcome
-        new.slot, new.number = old.slot, old.number
-        if self._receiving is not None:
-            connections, receivers = self._receiving
-            if 0 <= old.slot < len(connections) and connections[old.slot] is old:
-                connections[old.slot] = new
-                self._install(new, receivers[old.slot])
-        for listener in list(self._replacement_listeners):
-            listener(old, new, "")
-        return outcome
-
-    def gave_up(self, old: PooledConnection, why: str) -> None:
-        """A policy will not replace `old`: the listeners are told why."""
-        for listener in list(self._replacement_listeners):
-            listener(old, None, why)
 
     def _install(self, connection: PooledConnection, receiver) -> None:
         """A running step's receiver for a connection that joined it (here: `on_message`
@@ -180,45 +141,11 @@ class ClientPool:
         if verify:
             await self._verify(added, count)
 
-    async def attempt(self, ssl_context, number: int, due: float = 0.0) -> ConnectOutcome:
-        """Open one connection, its phases timed (connect_outcome.py); on success it joins
-        the pool at once. A failure is an outcome, not an exception: a connection storm
-        counts its failures by kind. Cancelled with the caller, leaving nothing open."""
-        outcome = ConnectOutcome(number, due=due)
-        clock, options = time.perf_counter, self.options
-        try:
-            sock = await asyncio.wait_for(self._open_phased(ssl_context, outcome.phases),
-                                          options.open_timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as error:  # noqa: BLE001 - sorted into the outcome
-            outcome.failure, outcome.detail = failure_category(error), explain_connect_error(
-                error, options)
-            outcome.finished = clock()
-            return outcome
-        if options.opening is not None:
-            began = clock()
-            try:
-                await self._say_opening(sock, Conversation(options.opening, number,
-                                                           self._text_sender(sock)))
-            except asyncio.CancelledError:
-                await self._close_sockets([sock], options.close_timeout_s)
-                raise
-            except BaseException as error:  # noqa: BLE001 - sorted into the outcome
-                await self._close_sockets([sock], options.close_timeout_s)
-                outcome.failure, outcome.detail = "opening messages", str(error)
-                outcome.finished = clock()
-                return outcome
-            outcome.phases["opening"] = clock() - began
-        outcome.connection = self._adopt([sock])[0]
-        outcome.finished = clock()
-        return outcome
-
     async def _open_phased(self, ssl_context, phases: dict):
         """A websockets connection with its TCP connect timed apart from the handshake
         (TLS, when there is one, is part of websockets' handshake)."""
         began = time.perf_counter()
-        sock = await _tcp_socket(self.options.uri)
+        sock = await tcp_socket(self.options.uri)
         phases["tcp"] = time.perf_counter() - began
         began = time.perf_counter()
         try:
@@ -332,20 +259,6 @@ class ClientPool:
                 summary[text] = summary.get(text, 0) + 1
         return summary
 
-    async def close_one(self, connection: PooledConnection, timeout_s: float = 5.0) -> None:
-        """Close one connection (a normal close) and wait until its close listeners have
-        heard of it, at most `timeout_s`."""
-        if not connection.closed:
-            await self._close_sockets([connection.ws], min(timeout_s, self.options.close_timeout_s))
-        deadline = time.perf_counter() + timeout_s
-        while not connection.closed and time.perf_counter() < deadline:
-            await asyncio.sleep(0.001)
-
-    async def stop_policies(self) -> None:
-        for policy in list(self.policies):
-            await policy.stop()
-        self.policies.clear()
-
     async def close(self, timeout_s: float = 5.0) -> None:
         await self.stop_policies()
         connections, self.connections = self.connections, []
@@ -362,24 +275,6 @@ class ClientPool:
                 c.reader.cancel()
         await asyncio.gather(*(c.reader for c in connections if c.reader),
                              return_exceptions=True)
-
-
-async def _tcp_socket(uri: str) -> socket.socket:
-    """A connected non-blocking TCP socket to the URI's host and port (the first address
-    the name resolves to)."""
-    split = urlsplit(uri)
-    port = split.port or (443 if split.scheme == "wss" else 80)
-    loop = asyncio.get_running_loop()
-    family, kind, proto, _, address = (await loop.getaddrinfo(
-        split.hostname, port, type=socket.SOCK_STREAM))[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setblocking(False)
-    try:
-        await loop.sock_connect(sock, address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _fileno(transport) -> int:
