@@ -19,10 +19,9 @@ flight (past its deadline, or one more than expected) is unmatched.
 from __future__ import annotations
 
 import re
-import time
 
 from .correlator import ReplyCorrelator
-from .frames import BINARY, TEXT
+from .frames import BINARY, TEXT, message_receiver
 
 
 class FanoutCorrelator(ReplyCorrelator):
@@ -75,23 +74,12 @@ class FanoutCorrelator(ReplyCorrelator):
         deliveries, sums, maxes = self.deliveries, self.latency_sum_s, self.latency_max_s
         other_key, search = self.key_of_other(), (
             self.id_regex.search if self.id_regex is not None else None)
-        clock, first_push_slot = time.perf_counter, self.publishers
+        first_push_slot = self.publishers
 
         def receiver(s: int, fallback):
-            batch_now = 0.0
             push_slot = first_push_slot + s
 
-            def on_frame(transport, frame):
-                nonlocal batch_now
-                kind = frame.msg_type
-                if (kind is not TEXT and kind is not BINARY) or not frame.fin:
-                    return fallback(transport, frame)
-                if transport is None:
-                    now = frame.at
-                else:
-                    now = batch_now or clock()
-                    batch_now = 0.0 if frame.last_in_buffer else now
-                message = frame.get_payload_as_bytes()
+            def deliver(message: bytes, now: float) -> bool:
                 found = search(message) if search is not None else None
                 key = found.group(1) if found is not None else other_key(push_slot, message)
                 if key is None:
@@ -117,7 +105,7 @@ class FanoutCorrelator(ReplyCorrelator):
                 else:
                     delivered[key] = count
                 return True
-            return on_frame
+            return message_receiver(deliver, fallback)
         return [receiver(s, fallback) for s, fallback in enumerate(fallbacks)]
 
     def expire(self, now: float, timeout_s: float) -> list[int]:

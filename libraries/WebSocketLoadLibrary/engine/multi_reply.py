@@ -11,12 +11,11 @@ flight (one more than expected, or after the deadline) is an extra part.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from .correlator import ReplyCorrelator
 from .errors import PlanError
-from .frames import BINARY, TEXT
+from .frames import message_receiver
 from .histogram import LatencyHistogram
 from .message_pattern import MessagePattern, pattern_or_none
 from .open_loop import OpenLoopDriver
@@ -62,22 +61,10 @@ class MultiReplyCorrelator(ReplyCorrelator):
         expected = self.spec.parts or 0
         last_part = self.spec.last_part.matches if self.spec.last_part is not None else None
         prefix, start = self.id_fast_path or (None, 0)
-        clock, correlator = time.perf_counter, self
+        correlator = self
 
         def receiver(slot: int, waiting: dict, so_far: dict, fallback):
-            batch_now = 0.0
-
-            def on_frame(transport, frame):
-                nonlocal batch_now
-                kind = frame.msg_type
-                if (kind is not TEXT and kind is not BINARY) or not frame.fin:
-                    return fallback(transport, frame)
-                if transport is None:
-                    now = frame.at
-                else:
-                    now = batch_now or clock()
-                    batch_now = 0.0 if frame.last_in_buffer else now
-                message = frame.get_payload_as_bytes()
+            def take(message: bytes, now: float) -> bool:
                 key = None
                 if prefix is not None and message[:start] == prefix:
                     end = message.find(b",", start)
@@ -106,7 +93,7 @@ class MultiReplyCorrelator(ReplyCorrelator):
                 else:
                     so_far[key] = count
                 return True
-            return on_frame
+            return message_receiver(take, fallback)
         return [receiver(slot, waiting, so_far, fallback) for slot, (waiting, so_far, fallback)
                 in enumerate(zip(self.outstanding, self.parts_so_far, fallbacks))]
 
