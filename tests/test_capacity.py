@@ -16,6 +16,7 @@ from WebSocketLoadLibrary.engine.capacity import (
     GENERATOR_LIMIT, HIGH_BOUND, LOW_MISSED, MET, MISSED, NOT_APPLIED, PRECISION,
     PROBE_BUDGET, PROBE_ERROR, SERVER_LOST, TIME_BUDGET, CapacityResult, CapacitySearchError,
     CapacityTargets, SearchSettings, find_capacity)
+from WebSocketLoadLibrary.engine.plan import LoadPlan
 from WebSocketLoadLibrary.engine.result import LoadResult
 from WebSocketLoadLibrary.reports.merge import merge_records
 from WebSocketLoadLibrary.reports.records import records_from_document, result_document
@@ -317,3 +318,52 @@ def test_the_capacity_chart_marks_the_targets_and_the_knee():
     assert "knee" in drawn[0].svg and "p95 target" in drawn[0].svg
     limited, _, _ = search(1e9, low=1000, generator_limit=5000)
     assert "generator limit" in charts.result_charts(limited)[0].svg
+
+
+# -- a real search ---------------------------------------------------------------------
+CAPACITY = 400   # msg/s the mock server serves (max_message_rate): one queue, no drops
+
+
+def test_a_real_search_finds_the_mock_servers_capacity(start_server, engine, connect):
+    """The mock server serves at most 400 msg/s; beyond, its queue grows and so does
+    latency. A 2% overload adds ~40 ms over a 2 s probe, so with p95 < 50 ms the knee is
+    found near 400: asserted within -15% / +10% on a busy machine."""
+    server = start_server(compression=False, engine="picows", max_message_rate=CAPACITY)
+    pool = connect(server.uri, count=5)
+
+    def run(rate, duration_s, name):
+        return engine.run_step(pool, LoadPlan(rate=rate, duration_s=duration_s,
+                                              reply_timeout_s=2.0, name=name),
+                               server_pid=server.pid)
+
+    settings = SearchSettings(CAPACITY * 0.3, CAPACITY * 10, probe_s=1.5, warm_up_s=0.5,
+                              pause_s=0.5, time_budget_s=90)
+    found = find_capacity(settings, CapacityTargets({95: 50.0}, min_delivery_ratio=0.99),
+                          run, "mock capacity")
+    assert found.stop_reason == PRECISION, found.message
+    assert CAPACITY * 0.85 <= found.capacity_msg_s <= CAPACITY * 1.10, found.message
+    assert found.first_missed_msg_s > CAPACITY * 0.85
+    assert all(step.load_applied for step in found.steps)
+    assert found.total_s < 60
+
+
+def test_a_real_server_that_dies_mid_search_ends_it_with_the_reason(start_server, engine,
+                                                                    connect):
+    server = start_server(compression=False, engine="picows")
+    pool = connect(server.uri, count=2)
+    calls = []
+
+    def run(rate, duration_s, name):
+        calls.append(rate)
+        if len(calls) == 3:   # the second probe's warm-up went fine: now the server dies
+            server.stop()
+        return engine.run_step(pool, LoadPlan(rate=rate, duration_s=duration_s,
+                                              reply_timeout_s=1.0, name=name))
+
+    found = find_capacity(SearchSettings(100, 10_000, probe_s=0.5, warm_up_s=0.2, pause_s=0),
+                          CapacityTargets({95: 100.0}), run, "dies")
+    assert found.failed and found.stop_reason in (SERVER_LOST, PROBE_ERROR), found.message
+    assert found.outcomes[0] == MET and found.capacity_msg_s == 100
+    assert "200 msg/s" in found.error
+    assert found.message.startswith("the search stopped: ")
+    assert json.loads(json.dumps(found.to_dict(), default=str))["capacity"]["error"]

@@ -37,3 +37,15 @@ STREAM_DURATION = "2 s"
 FANOUT_SUBSCRIBERS = 10
 FANOUT_RATE = 20
 FANOUT_DURATION = "2 s"
+
+# Capacity search (suites/17_capacity.robot): the mock server serves CAPACITY_KNOWN msg/s
+# (max_message_rate) and the search finds it within 10%: probes of CAPACITY_PROBE_DURATION
+# after CAPACITY_WARM_UP, CAPACITY_PAUSE apart, judged by p95 < CAPACITY_P95, within
+# CAPACITY_TIME_BUDGET; the generator's own limit is searched for from CAPACITY_GENERATOR_LOW
+CAPACITY_KNOWN = 400
+CAPACITY_P95 = "50 ms"
+CAPACITY_PROBE_DURATION = "1.5 s"
+CAPACITY_WARM_UP = "0.5 s"
+CAPACITY_PAUSE = "0.5 s"
+CAPACITY_TIME_BUDGET = "30 s"
+CAPACITY_GENERATOR_LOW = 32000

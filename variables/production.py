@@ -47,3 +47,15 @@ FANOUT_SUBSCRIBERS = 1000
 FANOUT_RATE = 100
 FANOUT_DURATION = "60 s"
 FANOUT_LATENCY_P99 = "100 ms"
+
+# Capacity search (suites/17_capacity.robot): the mock server serves CAPACITY_KNOWN msg/s
+# (max_message_rate) and the search finds it within 10%: probes of CAPACITY_PROBE_DURATION
+# after CAPACITY_WARM_UP, CAPACITY_PAUSE apart, judged by p95 < CAPACITY_P95, within
+# CAPACITY_TIME_BUDGET; the generator's own limit is searched for from CAPACITY_GENERATOR_LOW
+CAPACITY_KNOWN = 5000
+CAPACITY_P95 = "100 ms"
+CAPACITY_PROBE_DURATION = "5 s"
+CAPACITY_WARM_UP = "2 s"
+CAPACITY_PAUSE = "2 s"
+CAPACITY_TIME_BUDGET = "3 min"
+CAPACITY_GENERATOR_LOW = 32000

@@ -9,6 +9,7 @@ from .errors import UsageError, WebSocketLoadError
 from .keywords.arguments import CONVERTERS, refuse_unconverted
 from .keywords.agents import AgentKeywords
 from .keywords.assertions import AssertionKeywords
+from .keywords.capacity import CapacityKeywords
 from .keywords.connections import ConnectionKeywords
 from .keywords.fanout import FanoutKeywords
 from .keywords.lifecycle import LifecycleKeywords
@@ -181,7 +182,7 @@ class WebSocketLoadLibrary(DynamicCore):
         super().__init__([ServerKeywords(self), ConnectionKeywords(self), LoadKeywords(self),
                           AssertionKeywords(self), StreamKeywords(self), FanoutKeywords(self),
                           LifecycleKeywords(self), ReportingKeywords(self),
-                          MetricsKeywords(self), self._agent_keywords])
+                          MetricsKeywords(self), self._agent_keywords, CapacityKeywords(self)])
 
     def run_keyword(self, name, args, kwargs=None):
         # Only the library's own error family becomes a plain failure. Anything else is a

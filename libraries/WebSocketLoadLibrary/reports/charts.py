@@ -491,8 +491,10 @@ def capacity_chart(search: ScalingResult) -> Chart:
         right.set_ylim(bottom=0, top=top)
         right.grid(False)
         right.spines["right"].set_visible(True)
-        _joint_legend(axes, right)
-        figure.legends[-1].set_ncols(3)
+        handles, labels = axes.get_legend_handles_labels()
+        more_handles, more_labels = right.get_legend_handles_labels()
+        figure.legend(handles + more_handles, labels + more_labels,
+                      loc="outside lower center", ncols=3)   # up to 9 entries: rows of 3
         svg = _svg(figure)
     return Chart(title, svg, series)
 
