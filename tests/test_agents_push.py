@@ -55,3 +55,30 @@ def test_replies_in_parts_on_agents(fleet, start_server):
                                        replies=MultiReplySpec(2))).wait()
     assert (merged.received, merged.lost) == (100, 0)
     assert merged.sections["multi_reply"].parts_received == 200
+
+
+PUBLISH = '{"op":"publish","topic":"t","message_id":$message_id,"send_time":$send_time}'
+
+
+def test_publishers_on_one_agent_subscribers_on_another_one_merged_fan_out(fleet,
+                                                                          start_server):
+    from WebSocketLoadLibrary.engine.messages import MessageTemplate
+    server = start_server(engine="picows")
+    fleet.open_connections(ConnectionOptions(server.uri, opening=OpeningMessages(
+        '{"op":"subscribe","topic":"t"}', "op == subscribed")), count_per_agent=3,
+        only=["agent-2"])
+    fleet.open_connections(ConnectionOptions(server.uri), count_per_agent=1, only=["agent-1"])
+    merged = fleet.start_fanout(LoadPlan(rate=100, messages=100, name="split fan-out",
+                                         reply_timeout_s=2.0),
+                                publishers=["agent-1"], subscribers=["agent-2"],
+                                template=MessageTemplate(PUBLISH)).wait()
+    fanout = merged.sections["fanout"]
+    assert (merged.mode, merged.sent) == ("fanout", 100)
+    assert (fanout.publishes, fanout.expected_receivers, fanout.deliveries) == (100, 3, 300)
+    assert (merged.received, merged.lost, merged.delivery_ratio) == (300, 0, 1.0)
+    assert merged.load_applied, merged.not_applied_reasons
+    # latency against the schedule on another agent's clock: loopback, both clocks this one
+    assert 0 < merged.latency_ms(50) < 500
+    assert server.stats()["topics"]["t"]["delivered"] == 300
+    with pytest.raises(Exception, match="either publishes or subscribes"):
+        fleet.start_fanout(LoadPlan(rate=10, messages=10), ["agent-1"], ["agent-1"])

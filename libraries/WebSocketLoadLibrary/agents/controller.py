@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..engine import ConnectionOptions, LoadEngine, LoadPlan, LoadResult, MessageTemplate
 from ..engine.resources import ProcessSampler
+from ..engine.fanout import FanoutSpec
 from ..engine.plan import plan_to_dict
 from ..engine.workers import plan_shares
 from .client import AgentClient, AgentError
@@ -31,6 +33,7 @@ LIVE_MAX_AGE_S = 1.0       # live figures older than this are polled afresh on a
 LIVE_POLL_TIMEOUT_S = 2.0
 UNANSWERED_POLLS_ALLOWED = 3   # a saturated agent may miss a poll; a dead one refuses at once
 MIN_START_LEAD_S = 0.25
+FANOUT_IDS = 10 ** 15   # fan-out ids on agents start here (engines count up from 1)
 
 
 class AgentStepFailed(AgentError):
@@ -74,13 +77,14 @@ class AgentFleet:
         return fleet
 
     # -- on every agent at once ---------------------------------------------------------
-    def _each(self, action, what: str) -> list:
-        """`action(agent)` on every agent in parallel; AgentError naming every agent that
-        failed (all are tried)."""
-        with ThreadPoolExecutor(max_workers=len(self.agents)) as pool:
-            futures = [pool.submit(action, agent) for agent in self.agents]
+    def _each(self, action, what: str, agents: list[AgentClient] | None = None) -> list:
+        """`action(agent)` on every agent (or each of `agents`) in parallel; AgentError naming
+        every agent that failed (all are tried)."""
+        agents = self.agents if agents is None else agents
+        with ThreadPoolExecutor(max_workers=len(agents)) as pool:
+            futures = [pool.submit(action, agent) for agent in agents]
         results, failures = [], []
-        for agent, future in zip(self.agents, futures):
+        for agent, future in zip(agents, futures):
             error = future.exception()
             if error is None:
                 results.append(future.result())
@@ -88,26 +92,39 @@ class AgentFleet:
                 failures.append(str(error) if isinstance(error, AgentError)
                                 else f"load agent {agent.label}: {type(error).__name__}: {error}")
         if failures:
-            raise AgentError(f"{len(failures)} of {len(self.agents)} load agents could not "
+            raise AgentError(f"{len(failures)} of {len(agents)} load agents could not "
                              f"{what}: " + "; ".join(failures))
         return results
 
     def open_connections(self, options: ConnectionOptions, count_per_agent: int,
-                         token_env: str | None = None) -> int:
-        """Each agent opens `count_per_agent` connections to the server under test;
-        `token_env` names an environment variable on the agents that holds the token."""
+                         token_env: str | None = None, only: list[str] | None = None) -> int:
+        """Each agent (or each named in `only`) opens `count_per_agent` connections to the
+        server under test; `token_env` names an environment variable on the agents that
+        holds the token."""
         if count_per_agent < 1:
             raise AgentError(f"count must be at least 1, got {count_per_agent}")
         payload = _options_json(options, token_env)
         timeout_s = options.open_timeout_s * (2 + count_per_agent / 100) + 10
+        agents = self.named(only) if only else self.agents
 
         def open_on(agent: AgentClient) -> int:
             return int(agent.call_in_session("open_agent_connections", payload,
                                              count_per_agent, timeout_s=timeout_s))
-        counts = self._each(open_on, f"connect to {options.uri}")
-        self.connections = {agent.name: count for agent, count in zip(self.agents, counts)}
+        counts = self._each(open_on, f"connect to {options.uri}", agents)
+        if not only:
+            self.connections = {}
+        self.connections.update({agent.name: count for agent, count in zip(agents, counts)})
         self.options = options
         return sum(counts)
+
+    def named(self, names: list[str]) -> list[AgentClient]:
+        """The agents of these names (as in the agents table), in that order."""
+        by_name = {agent.name: agent for agent in self.agents}
+        unknown = [name for name in names if name not in by_name]
+        if unknown:
+            raise AgentError(f"no load agent named {', '.join(map(repr, unknown))}; the agents: "
+                             f"{', '.join(by_name)}")
+        return [by_name[name] for name in names]
 
     def close_connections(self) -> int:
         counts = self._each(lambda agent: int(agent.call_in_session("close_agent_connections",
@@ -135,14 +152,58 @@ class AgentFleet:
         if not self.connections:
             raise AgentError("the load agents have no connections: use Connect Clients On "
                              "Agents first")
+        return self._start(plan, list(zip(self.agents, _shares(plan, self.agents))), template,
+                           start_lead_s, timeout_s, server_pid)
+
+    def start_fanout(self, plan: LoadPlan, publishers: list[str], subscribers: list[str],
+                     template: MessageTemplate | None = None, start_lead_s: float | None = None,
+                     timeout_s: float | None = None,
+                     server_pid: int | None = None) -> "DistributedStep":
+        """A fan-out with the publishers on some agents and the subscribers on others
+        (engine/fanout_split.py): the publishers split `plan` (its rate and messages) with
+        id ranges of their own; each subscriber agent books all their schedules and counts
+        the deliveries on its connections; one merged result."""
+        overlap = set(publishers) & set(subscribers)
+        if overlap:
+            raise AgentError(f"an agent either publishes or subscribes, not both: "
+                             f"{', '.join(sorted(overlap))}")
+        writers, readers = self.named(publishers), self.named(subscribers)
+        if not writers or not readers:
+            raise AgentError("a fan-out on agents needs at least one publishing and one "
+                             "subscribing agent")
+        idle = [agent.name for agent in writers + readers if not self.connections.get(agent.name)]
+        if idle:
+            raise AgentError(f"load agents without connections: {', '.join(idle)}: use "
+                             f"Connect Clients On Agents first")
+        # ids far above any the agents' engines hand out, and fresh for each fan-out
+        first = FANOUT_IDS + secrets.randbelow(1 << 20) * (1 << 24)
+        pairs, schedules = [], []
+        for agent, share in zip(writers, _shares(plan, writers)):
+            count = share.planned_messages
+            pairs.append((agent, dataclasses.replace(
+                share, first_id=first, fanout=FanoutSpec(role="publish"))))
+            schedules.append([first, share.rate, count])
+            first += count
+        seconds = max(count / rate for _, rate, count in schedules)
+        for agent in readers:
+            pairs.append((agent, LoadPlan(
+                duration_s=seconds, reply_timeout_s=plan.reply_timeout_s,
+                name=f"{plan.name or 'fan-out'} on {agent.name}",
+                fanout=FanoutSpec(plan.fanout.expected_receivers if plan.fanout else None,
+                                  role="subscribe", publishes=schedules))))
+        return self._start(plan, pairs, template, start_lead_s, timeout_s, server_pid)
+
+    def _start(self, plan: LoadPlan, pairs: list, template: MessageTemplate | None,
+               start_lead_s: float | None, timeout_s: float | None,
+               server_pid: int | None) -> "DistributedStep":
+        """Start each (agent, plan) pair at one moment; returns at once."""
         template = template or MessageTemplate()
         self.refresh_clocks()
         worst_trip = max(agent.clock.round_trip_s for agent in self.agents)
         lead = start_lead_s if start_lead_s is not None else max(MIN_START_LEAD_S, 4 * worst_trip)
         if timeout_s is None:
-            timeout_s = LoadEngine.default_timeout_s(plan) + lead
+            timeout_s = max(LoadEngine.default_timeout_s(share) for _, share in pairs) + lead
         start_at = time.time() + lead
-        shares = _shares(plan, self.agents)
         template_json = json.dumps({"template": template.text,
                                     "payload_size": template.payload_size,
                                     "id_field": template.id_field,
@@ -161,10 +222,10 @@ class AgentFleet:
             return int(agent.call_in_session(
                 "start_agent_step", json.dumps(plan_to_dict(share)), template_json,
                 start_at + agent.clock.offset_s, timeout_s))
-        with ThreadPoolExecutor(max_workers=len(self.agents)) as pool:
-            futures = [pool.submit(start_on, pair) for pair in zip(self.agents, shares)]
+        with ThreadPoolExecutor(max_workers=len(pairs)) as pool:
+            futures = [pool.submit(start_on, pair) for pair in pairs]
         step_ids, failures = {}, {}
-        for agent, future in zip(self.agents, futures):
+        for (agent, _), future in zip(pairs, futures):
             if future.exception() is None:
                 step_ids[agent.name] = future.result()
             else:
@@ -173,7 +234,7 @@ class AgentFleet:
         if failures:
             step.cancel()
             raise AgentError(f"the step did not start on {len(failures)} of "
-                             f"{len(self.agents)} load agents: " + "; ".join(failures.values()))
+                             f"{len(pairs)} load agents: " + "; ".join(failures.values()))
         return step
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .closed_loop import ClosedLoopDriver
 from .driver import LoadDriver
 from .fanout import FanoutDriver
+from .fanout_split import PublishOnlyDriver, ScheduledSubscriberDriver
 from .listen_only import ListenOnlyDriver
 from .multi_reply import MultiReplyDriver
 from .open_loop import OpenLoopDriver
@@ -15,7 +16,8 @@ def driver_for(plan) -> type[LoadDriver]:
     if plan.listen_only:
         return ListenOnlyDriver
     if plan.fanout is not None:
-        return FanoutDriver
+        return {"both": FanoutDriver, "publish": PublishOnlyDriver,
+                "subscribe": ScheduledSubscriberDriver}[plan.fanout.role]
     if plan.replies is not None:
         return MultiReplyDriver
     return OpenLoopDriver if plan.open_loop else ClosedLoopDriver

@@ -131,7 +131,8 @@ class LoadEngine:
                    roles: dict[str, ClientPool] | None = None) -> RunningStep:
         """`roles`: other groups the plan's style needs (fan-out: `subscribers`)."""
         template = template or MessageTemplate()
-        step = LoadStep(pool, plan, template, self._take_ids(plan), server_pid, roles)
+        id_base = plan.first_id if plan.first_id is not None else self._take_ids(plan)
+        step = LoadStep(pool, plan, template, id_base, server_pid, roles)
         if timeout_s is None:
             timeout_s = self.default_timeout_s(plan)
         return RunningStep(self, step, self.loop.submit(step.run()), timeout_s)

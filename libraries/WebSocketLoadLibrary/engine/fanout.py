@@ -8,7 +8,7 @@ bookings land in the one dict of publishes in flight that every publisher slot s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import PlanError
 from .fanout_correlator import FanoutCorrelator
@@ -19,16 +19,31 @@ SUBSCRIBERS = "subscribers"
 FANOUT_BASIS = "the publish's intended send time, per delivery to each subscriber"
 
 
+ROLES = ("both", "publish", "subscribe")
+
+
 @dataclass
 class FanoutSpec:
     """expected_receivers   subscribers each publish should reach; None: every connection
-                            of the subscribers' group open when the step starts"""
+                            of the subscribers' group open when the step starts
+    role                    "both": this step publishes and counts the deliveries (its
+                            subscribers are the step's `subscribers` group); "publish" or
+                            "subscribe": one side only, the other runs elsewhere (load
+                            agents: fanout_split.py)
+    publishes               subscribe role: the publishers' schedules, each
+                            [first id, rate, messages], all starting with this step"""
     expected_receivers: int | None = None
+    role: str = "both"
+    publishes: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.expected_receivers is not None and self.expected_receivers < 1:
             raise PlanError(f"expected receivers must be at least 1, got "
                             f"{self.expected_receivers}")
+        if self.role not in ROLES:
+            raise PlanError(f"fan-out role must be one of {', '.join(ROLES)}, got {self.role!r}")
+        if self.role == "subscribe" and not self.publishes:
+            raise PlanError("a subscribe-only fan-out step needs the publishers' schedules")
 
 
 class FanoutDriver(OpenLoopDriver):

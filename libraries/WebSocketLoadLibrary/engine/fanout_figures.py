@@ -30,9 +30,12 @@ class FanoutFigures(ResultSection):
     subscriber_latency_mean_ms: list = field(default_factory=list)
     subscriber_latency_max_ms: list = field(default_factory=list)
     last_delivery: LatencyHistogram = field(default_factory=LatencyHistogram)
+    # the publishes are everyone's, counted by each subscriber side (publishers elsewhere)
+    shared_publishes: bool = False
 
     @classmethod
-    def of(cls, correlator, publishers: int, publishes: int) -> "FanoutFigures":
+    def of(cls, correlator, publishers: int, publishes: int,
+           shared_publishes: bool = False) -> "FanoutFigures":
         c = correlator
         means = [round(total / count * 1000, 3) if count else None
                  for total, count in zip(c.latency_sum_s, c.deliveries)]
@@ -42,7 +45,8 @@ class FanoutFigures(ResultSection):
                    reached_none=c.reached_none, reached_some=c.reached_some,
                    subscriber_deliveries=list(c.deliveries), subscriber_latency_mean_ms=means,
                    subscriber_latency_max_ms=[round(m * 1000, 3) for m in c.latency_max_s],
-                   last_delivery=c.recorder.series["last_delivery"][1])
+                   last_delivery=c.recorder.series["last_delivery"][1],
+                   shared_publishes=shared_publishes)
 
     # -- derived -----------------------------------------------------------------------
     @property
@@ -78,14 +82,21 @@ class FanoutFigures(ResultSection):
     # -- section -----------------------------------------------------------------------
     @classmethod
     def merged(cls, sections: list["FanoutFigures"]) -> "FanoutFigures":
-        """Shares of one step (agents): publishers' publishes add up; subscribers are
-        listed one share after another. Each share's subscribers were expected to get the
-        publishes of every share, so expected receivers add up too."""
+        """Shares of one step. Subscribers are listed one share after another. Where the
+        publishers ran apart from the subscribers (load agents: fanout_split.py), every
+        subscriber share counted the same publishes: they are counted once, and each
+        share's expected receivers add up. Otherwise each share published its own."""
+        shared = [s for s in sections if s.shared_publishes]
+        if shared:
+            publishes = max(s.publishes for s in shared)
+            receivers = sum(s.expected_receivers for s in shared)
+        else:
+            publishes = sum(s.publishes for s in sections)
+            receivers = max(s.expected_receivers for s in sections)
         return cls(
             publishers=sum(s.publishers for s in sections),
             subscribers=sum(s.subscribers for s in sections),
-            expected_receivers=max(s.expected_receivers for s in sections),
-            publishes=sum(s.publishes for s in sections),
+            expected_receivers=receivers, publishes=publishes,
             deliveries=sum(s.deliveries for s in sections),
             lost_deliveries=sum(s.lost_deliveries for s in sections),
             reached_none=sum(s.reached_none for s in sections),
@@ -93,7 +104,8 @@ class FanoutFigures(ResultSection):
             subscriber_deliveries=[d for s in sections for d in s.subscriber_deliveries],
             subscriber_latency_mean_ms=[m for s in sections for m in s.subscriber_latency_mean_ms],
             subscriber_latency_max_ms=[m for s in sections for m in s.subscriber_latency_max_ms],
-            last_delivery=LatencyHistogram.merged(s.last_delivery for s in sections))
+            last_delivery=LatencyHistogram.merged(s.last_delivery for s in sections),
+            shared_publishes=bool(shared))
 
     def to_dict(self) -> dict:
         data = {name: value for name, value in self.__dict__.items() if name != "last_delivery"}

@@ -70,6 +70,7 @@ class LoadPlan:
     listen: StreamSpec | None = None    # listen only: send nothing, measure what arrives
     fanout: object | None = None        # a FanoutSpec: publishes, each expected at every subscriber
     replies: object | None = None       # a MultiReplySpec: several replies per request
+    first_id: int | None = None         # the first message id (None: the engine's next)
 
     def __post_init__(self):
         if self.messages is None and self.duration_s is None:
@@ -95,7 +96,7 @@ class LoadPlan:
                             f"got {self.pacing_timer!r}")
         if self.listen is not None and self.rate is not None:
             raise PlanError("a listen-only step sends nothing: it has no rate")
-        if self.fanout is not None and self.rate is None:
+        if self.fanout is not None and self.rate is None and self.fanout.role != "subscribe":
             raise PlanError("a fan-out step publishes at a paced rate, not at max")
         if self.replies is not None and self.rate is None:
             raise PlanError("several replies per request need a paced rate, not max")

@@ -63,8 +63,9 @@ def judge(result, backpressure_waits: int = 0, reply_bytes: int = 0) -> None:
                 f"messages waited unread in the generator's sockets (median {unread_s * 1000:.1f}"
                 f" ms of the stream, generator CPU {cpu:.0f}%): the generator could not keep "
                 f"up reading, and staleness includes its own queueing")
-    if result.mode == "open":
-        reasons += _schedule_reasons(result, cpu, backpressure_waits)
+    if result.mode in ("open", "fanout"):   # paced: requests, or publishes
+        if result.planned_messages:
+            reasons += _schedule_reasons(result, cpu, backpressure_waits)
         unread_s = unread_reply_s(result, generator.get("unread_reply_bytes_median"),
                                   reply_bytes)
         if unread_s > result.late_bound_s:

@@ -11,6 +11,7 @@ from ..agents.client import AgentError
 from ..agents.controller import AgentFleet, AgentStepFailed, DistributedStep
 from ..agents.signing import DEFAULT_SECRET_ENV, check_secret, secret_from_env
 from ..engine import LoadPlan, LoadResult
+from ..engine.fanout import FanoutSpec
 from ..engine.memory import release_freed_memory
 from ..engine.opening import OpeningMessages
 from ..errors import CheckFailed, UsageError
@@ -99,7 +100,8 @@ class AgentKeywords(LibraryComponent):
                                   transport: str = "auto",
                                   opening_messages: list[str] | str | None = None,
                                   opening_reply: str | None = None,
-                                  opening_timeout: Duration = Duration(5)) -> int:
+                                  opening_timeout: Duration = Duration(5),
+                                  agents: list[str] | None = None) -> int:
         """Has every load agent open ``count`` connections to ``uri``; returns how many are
         open in all (``count`` x agents).
 
@@ -114,6 +116,10 @@ class AgentKeywords(LibraryComponent):
         ``$connection``, the connection's number on its agent), ``opening_reply`` and
         ``opening_timeout`` are said by each connection after its handshake, as in `Connect
         Clients`.
+
+        ``agents`` names the agents to open them on (as in the agents table): the others
+        keep theirs -- subscribers on some agents and publishers on others, say, for
+        `Publish At Rate On Agents`. Without it, every agent.
 
         Connections replace any the agents had open. The keyword fails naming every agent
         that could not connect, with the reason.
@@ -134,7 +140,7 @@ class AgentKeywords(LibraryComponent):
         if opening_messages:
             options.opening = OpeningMessages(opening_messages, opening_reply,
                                               float(opening_timeout))
-        total = fleet.open_connections(options, count, token_env)
+        total = fleet.open_connections(options, count, token_env, only=agents or None)
         logger.info(f"{total} connection(s) open to {uri} from {len(fleet.agents)} load "
                     f"agent(s): " + ", ".join(f"{n} {c}" for n, c in fleet.connections.items()))
         return total
@@ -273,6 +279,57 @@ class AgentKeywords(LibraryComponent):
         self.state.agent_step = step
         self.console(f"[INFO] {plan.name}: {describe_plan(plan)} on {len(step.step_ids)} load "
                      f"agent(s), {sum(fleet.connections.values())} connection(s)")
+        return self.wait_for_load_on_agents(step, fail_on_disconnect)
+
+    @keyword
+    def publish_at_rate_on_agents(self, rate: Rate, publishers: list[str],
+                                  subscribers: list[str], duration: Duration | None = None,
+                                  messages: int | None = None,
+                                  expected_receivers: int | None = None,
+                                  delivery_timeout: Duration = Duration(5),
+                                  rate_tolerance: Ratio = Ratio(0.05),
+                                  timeout: Duration | None = None, name: str | None = None,
+                                  fail_on_disconnect: bool = True) -> LoadResult:
+        """`Publish At Rate` with the publishers on some load agents and the subscribers on
+        others; one merged result, one pass or fail.
+
+        ``publishers`` and ``subscribers`` name agents (as in the agents table), each with
+        its connections opened by `Connect Clients On Agents` ``agents=...`` (the
+        subscribers with their subscription as opening messages). The publishing agents
+        share ``rate`` and ``messages`` and each take an id range of their own; every
+        subscribing agent knows their schedules, so it books each publish itself and counts
+        its deliveries, expecting each publish on each of its connections (or
+        ``expected_receivers`` per agent). All start at one moment. A delivery's latency
+        runs from the publish's intended time on the subscribing agent's clock: the clock
+        offsets and start skews in the agents table bound its accuracy (on one machine,
+        well under a millisecond; across machines, their measured uncertainty).
+
+        Example:
+        | Connect Clients On Agents | ${URI} | count=500 | agents=${{['agent-2', 'agent-3']}} | opening_messages={"op":"subscribe","topic":"room"} | opening_reply=op == subscribed |
+        | Connect Clients On Agents | ${URI} | count=5 | agents=${{['agent-1']}} |
+        | Set Message Template | {"op":"publish","topic":"room","message_id":$message_id,"send_time":$send_time} |
+        | Publish At Rate On Agents | 100/s | publishers=${{['agent-1']}} | subscribers=${{['agent-2', 'agent-3']}} | duration=30 s |
+        | Delivery Ratio Should Be At Least | 99.9% |
+        """
+        if rate.per_second is None:
+            raise UsageError("publishing is paced: give a rate such as 100/s, not max")
+        if (messages is None) == (duration is None):
+            raise UsageError("give either messages or duration (not both)")
+        plan = LoadPlan(rate=rate.per_second, messages=messages,
+                        duration_s=None if duration is None else float(duration),
+                        reply_timeout_s=float(delivery_timeout),
+                        rate_tolerance=float(rate_tolerance),
+                        fanout=FanoutSpec(expected_receivers, role="publish"),
+                        name=name or f"fan-out at {rate} on agents", **self.state.pacing)
+        fleet = self._fleet()
+        target = fleet.options.uri if fleet.options is not None else None
+        step = fleet.start_fanout(plan, list(publishers), list(subscribers),
+                                  self.state.template, None,
+                                  float(timeout) if timeout is not None else None,
+                                  self.state.server_pid_for(target))
+        self.state.agent_step = step
+        self.console(f"[INFO] {plan.name}: {describe_plan(plan)} from "
+                     f"{', '.join(publishers)} to the subscribers on {', '.join(subscribers)}")
         return self.wait_for_load_on_agents(step, fail_on_disconnect)
 
     @keyword
