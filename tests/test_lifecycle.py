@@ -83,3 +83,16 @@ def test_bad_policies_are_clear_errors():
         ChurnPolicy(2, 1)
     delays = [FAST.delay_s(n) for n in (1, 2, 3, 10)]
     assert 0.008 <= delays[0] <= 0.012 and delays[-1] <= 0.12
+
+
+def test_a_closed_loop_carries_on_over_reconnected_connections(start_server, engine):
+    server = start_server(disconnect_after=50)
+    pool = engine.connect(ConnectionOptions(server.uri, transport="picows"), count=3)
+    engine.set_lifecycle(pool, reconnect=FAST)
+    result = engine.run_step(pool, LoadPlan(rate=None, messages=1500, window=4,
+                                            reply_timeout_s=1.0))
+    lifecycle = result.sections["lifecycle"]
+    assert lifecycle.reconnects >= 10 and result.connections_closed == {}
+    # every reconnected connection took up its share: the count was reached, not starved
+    assert result.sent == 1500 and result.received >= 1300
+    assert result.sent == result.received + result.lost + lifecycle.cut_by_close

@@ -28,6 +28,7 @@ class ClosedLoopDriver(LoadDriver):
         self.deadline = math.inf
         self.window = plan.window
         self.done = asyncio.Event()
+        self.given_up: set[int] = set()   # slots a lifecycle policy will not refill
 
     def begin(self, start: float) -> None:
         """The receivers are made here, not in `prepare`: they hold the deadline, and
@@ -92,10 +93,14 @@ class ClosedLoopDriver(LoadDriver):
         batch_at, sent_at, batch = None, 0.0, None
         stop = start + len(digits(id_base))  # where the digits of the ids in flight end
 
+        # a reply just came in on the connection, so it is open: no check per message; a
+        # list, not a closure's own, so that a connection replaced by a lifecycle policy
+        # takes its slot's next messages (`replaced`)
+        self.sends = sends = [self.writer.sender(c.ws, self.text, known_open=True)
+                              for c in self.connections]
+
         def receiver(slot: int, fallback):
             waiting = outstanding[slot]
-            # a reply just came in on the connection, so it is open: no check per message
-            send = self.writer.sender(self.connections[slot].ws, self.text, known_open=True)
             batch_now = 0.0
 
             def on_frame(transport, frame):
@@ -137,9 +142,9 @@ class ClosedLoopDriver(LoadDriver):
                     key = str(id_base + k).encode()
                     try:
                         if head is not None:
-                            send(head + key + batch)
+                            sends[slot](head + key + batch)
                         else:
-                            send(render(id_base + k, slot, batch))
+                            sends[slot](render(id_base + k, slot, batch))
                     except not_open:
                         return  # closing: its reader will account for it
                     waiting[key] = sent_at
@@ -150,6 +155,17 @@ class ClosedLoopDriver(LoadDriver):
                         loop.done.set()
             return on_frame
         return [receiver(slot, fallback) for slot, fallback in enumerate(fallbacks)]
+
+    def gave_up(self, slot: int) -> None:
+        self.given_up.add(slot)
+
+    def replaced(self, slot: int, connection) -> None:
+        """A new connection in `slot` (its predecessor's messages were counted lost or
+        cut): it sends the slot's next messages, starting with a fresh window."""
+        self.sends[slot] = self.writer.sender(connection.ws, self.text, known_open=True)
+        for _ in range(self.window):
+            if not self._more() or not self._send(connection):
+                break
 
     def replace_lost(self, lost_per_slot) -> None:
         for slot, lost in enumerate(lost_per_slot):
@@ -167,8 +183,10 @@ class ClosedLoopDriver(LoadDriver):
 
     async def run(self) -> None:
         self.fill_windows()
-        # replies drive the sending from here; wait until the count or the time is up
-        while self._more() and any(not c.closed for c in self.connections):
+        # replies drive the sending from here; wait until the count or the time is up, or
+        # every connection is closed for good (a reconnect policy may bring them back)
+        while self._more() and (any(not c.closed for c in self.connections) or (
+                self.pool.policies and len(self.given_up) < len(self.connections))):
             try:
                 await asyncio.wait_for(self.done.wait(), 0.05)
             except asyncio.TimeoutError:

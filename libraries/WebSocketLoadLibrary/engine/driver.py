@@ -81,6 +81,9 @@ class LoadDriver:
         """A lifecycle policy put a new connection in `slot` (the pool has installed the
         step's receiver on it): a driver that sends on connections takes it up."""
 
+    def gave_up(self, slot: int) -> None:
+        """A lifecycle policy will not replace the connection in `slot`."""
+
     def expired(self, lost_per_slot: list[int]) -> None:
         """Messages counted lost: nothing to do unless the sending depends on replies."""
 

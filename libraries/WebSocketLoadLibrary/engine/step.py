@@ -178,6 +178,7 @@ class LoadStep:
         if new is not None:
             self.driver.replaced(new.slot, new)
             return
+        self.driver.gave_up(old.slot)
         self.closes[why] = self.closes.get(why, 0) + 1
         self.recorder.error(why, 1)
 
