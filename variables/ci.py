@@ -38,6 +38,13 @@ FANOUT_SUBSCRIBERS = 10
 FANOUT_RATE = 20
 FANOUT_DURATION = "2 s"
 
+CONNECT_LATENCY_P95 = "500 ms"
+STORM_CONNECTIONS = 100
+STORM_RATE = 200
+CHURN_CONNECTIONS = 10
+CHURN_RATE = 100
+CHURN_DURATION = "4 s"
+
 # Capacity search (suites/17_capacity.robot): the mock server serves CAPACITY_KNOWN msg/s
 # (max_message_rate) and the search finds it within 10%: probes of CAPACITY_PROBE_DURATION
 # after CAPACITY_WARM_UP, CAPACITY_PAUSE apart, judged by p95 < CAPACITY_P95, within

@@ -74,6 +74,23 @@ FANOUT_RATE = 50                     # publishes/s: x subscribers = deliveries/s
 FANOUT_DURATION = "3 s"
 FANOUT_LATENCY_P99 = "100 ms"
 
+# Connection storms (suites/15_connection_storm.robot): STORM_CONNECTIONS opened at
+# STORM_RATE a second, open loop; connect latency from each connection's due time
+STORM_CONNECTIONS = 300
+STORM_RATE = 300                     # connections/s
+CONNECT_LATENCY_P95 = "200 ms"
+# Churn and reconnect (suites/16_churn_and_reconnect.robot): CHURN_CONNECTIONS under
+# CHURN_RATE msg/s for CHURN_DURATION, each living CHURN_LIFETIME..CHURN_MAX_LIFETIME;
+# a restart RESTART_AFTER into the step, new connections refused RESTART_DOWN_FOR
+CHURN_CONNECTIONS = 20
+CHURN_RATE = 200
+CHURN_DURATION = "5 s"
+CHURN_LIFETIME = "500 ms"
+CHURN_MAX_LIFETIME = "1.5 s"
+RESTART_AFTER = "1.5 s"
+RESTART_DOWN_FOR = "300 ms"
+RESTART_DELIVERY_RATIO = 0.8         # what is lost while down and cut by the restart
+
 # Capacity search (suites/17_capacity.robot): the mock server serves CAPACITY_KNOWN msg/s
 # (max_message_rate) and the search finds it within 10%: probes of CAPACITY_PROBE_DURATION
 # after CAPACITY_WARM_UP, CAPACITY_PAUSE apart, judged by p95 < CAPACITY_P95, within

@@ -48,6 +48,18 @@ FANOUT_RATE = 100
 FANOUT_DURATION = "60 s"
 FANOUT_LATENCY_P99 = "100 ms"
 
+STORM_CONNECTIONS = 10000
+STORM_RATE = 2000
+CONNECT_LATENCY_P95 = "100 ms"
+CHURN_CONNECTIONS = 500
+CHURN_RATE = 1000
+CHURN_DURATION = "60 s"
+CHURN_LIFETIME = "5 s"
+CHURN_MAX_LIFETIME = "15 s"
+RESTART_AFTER = "20 s"
+RESTART_DOWN_FOR = "1 s"
+RESTART_DELIVERY_RATIO = 0.95
+
 # Capacity search (suites/17_capacity.robot): the mock server serves CAPACITY_KNOWN msg/s
 # (max_message_rate) and the search finds it within 10%: probes of CAPACITY_PROBE_DURATION
 # after CAPACITY_WARM_UP, CAPACITY_PAUSE apart, judged by p95 < CAPACITY_P95, within
