@@ -41,6 +41,7 @@ A Minimum Above A Slow Server's Capacity Fails With What Was Found
     Set Mock Server Faults    max_message_rate=${slow}
     Connect Test Clients
     Find Capacity Of Target    ${{${slow} * 0.5}}    ${CAPACITY_KNOWN}    precision=50%
+    ...    retries=0
     Run Keyword And Expect Error    Capacity is * msg/s, expected at least * msg/s: capacity *missed at *
     ...    Capacity Should Be At Least    ${CAPACITY_KNOWN}
 
@@ -63,10 +64,11 @@ A Server Faster Than The Generator Gives The Generator's Limit
 *** Keywords ***
 Find Capacity Of Target
     [Documentation]    `Find Maximum Rate` between ``low`` and ``high`` with the
-    ...    environment's probe figures and p95 target; more arguments override them.
+    ...    environment's probe figures and p95 target, a missed probe retried once (a
+    ...    busy machine's stall is not the knee); more arguments override them.
     [Arguments]    ${low}    ${high}    &{options}
     ${found}=    Find Maximum Rate    ${low}    ${high}
     ...    probe_duration=${CAPACITY_PROBE_DURATION}    warm_up=${CAPACITY_WARM_UP}
     ...    pause=${CAPACITY_PAUSE}    time_budget=${CAPACITY_TIME_BUDGET}    reply_timeout=2 s
-    ...    p95=${CAPACITY_P95}    delivery=99%    &{options}
+    ...    retries=1    p95=${CAPACITY_P95}    delivery=99%    &{options}
     RETURN    ${found}

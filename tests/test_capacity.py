@@ -367,3 +367,114 @@ def test_a_real_server_that_dies_mid_search_ends_it_with_the_reason(start_server
     assert "200 msg/s" in found.error
     assert found.message.startswith("the search stopped: ")
     assert json.loads(json.dumps(found.to_dict(), default=str))["capacity"]["error"]
+
+
+# -- the keywords in Robot -------------------------------------------------------------
+KEYWORD_SUITE = """\
+*** Settings ***
+Library           WebSocketLoadLibrary
+Suite Teardown    Run Keywords    Disconnect Load Agents    AND    Stop All Mock Servers
+
+*** Test Cases ***
+The Probes Run On The Load Agents
+    ${uri}=    Start Mock Server    engine=picows    max_message_rate=400
+    Connect Load Agents    ${AGENTS}
+    Connect Clients On Agents    ${uri}    count=2
+    ${found}=    Find Maximum Rate    120/s    4000/s    probe_duration=1.5 s    warm_up=0.5 s
+    ...    pause=0.5 s    reply_timeout=2 s    on_agents=${True}    retries=1    p95=50 ms
+    ...    p99.9=1 s    max_probes=16    time_budget=90 s
+    Should Be Equal    ${found.stop_reason}    precision reached    ${found.message}
+    Should Be True    340 <= ${found.capacity_msg_s} <= 440    ${found.message}
+    Should Be Equal As Integers    ${{len($found.steps[0].agents)}}    2
+    Capacity Should Be At Least    340/s
+    [Teardown]    Run Keywords    Disconnect Clients On Agents    AND    Stop All Mock Servers
+
+A Server That Closes Connections Ends The Search And Fails It
+    ${uri}=    Start Mock Server    engine=picows    disconnect_after=200
+    Connect Clients    ${uri}    count=2
+    Run Keyword And Expect Error
+    ...    Capacity search 'closing' could not finish: the search stopped: at * the server closed *
+    ...    Find Maximum Rate    100/s    10000/s    probe_duration=1 s    warm_up=0.3 s    pause=0 s
+    ...    name=closing    p95=100 ms
+    Run Keyword And Expect Error
+    ...    Capacity is at least 200 msg/s, not shown to be at least 1,000 msg/s: the search stopped: *
+    ...    Capacity Should Be At Least    1000/s
+    [Teardown]    Run Keywords    Disconnect All Clients    AND    Stop All Mock Servers
+
+Bad Input Fails Before Any Probe
+    ${uri}=    Start Mock Server
+    Connect Clients    ${uri}
+    Run Keyword And Expect Error    *bounds are in the wrong order: low 2,000 msg/s *
+    ...    Find Maximum Rate    2k/s    1k/s    p95=50 ms
+    Run Keyword And Expect Error    *recision must be a share above 0*
+    ...    Find Maximum Rate    1k/s    2k/s    precision=0    p95=50 ms
+    Run Keyword And Expect Error    *needs at least one target*
+    ...    Find Maximum Rate    1k/s    2k/s
+    Run Keyword And Expect Error    Unknown target latency=50 ms; the targets are *
+    ...    Find Maximum Rate    1k/s    2k/s    latency=50 ms
+    Run Keyword And Expect Error    *high bound must be a rate such as 1000/s, not max*
+    ...    Find Maximum Rate    1k/s    max    p95=50 ms
+    Run Keyword And Expect Error    Capacity Should Be At Least needs the result of Find *
+    ...    Capacity Should Be At Least    100/s    result=${{[]}}
+    [Teardown]    Run Keywords    Disconnect All Clients    AND    Stop All Mock Servers
+"""
+
+
+def test_the_keywords_on_agents_on_a_closing_server_and_on_bad_input(tmp_path):
+    from agent_processes import SECRET, start_agent
+    from robot_runs import run_robot
+    suite = tmp_path / "capacity.robot"
+    suite.write_text(KEYWORD_SUITE)
+    agents = [start_agent(f"agent-{n}") for n in (1, 2)]
+    try:
+        run = run_robot(tmp_path / "out", "--variable",
+                        "AGENTS:" + ",".join(agent.uri for agent in agents), str(suite),
+                        env={"LOAD_AGENT_SECRET": SECRET}, timeout_s=240)
+    finally:
+        for agent in agents:
+            agent.stop()
+    tests = run.tests()
+    failed = {name: test.message for name, test in tests.items() if test.status != "PASS"}
+    assert not failed, failed
+    assert len(tests) == 3
+    saved = {path.name: json.loads(path.read_text())
+             for path in (tmp_path / "out" / "load-results").glob("*.json")}
+    closing = next(data for name, data in saved.items() if "Closes_Connections" in name)
+    assert closing["capacity"]["stop_reason"] == SERVER_LOST
+    assert closing["steps"] and closing["capacity"]["error"]   # the probes so far, saved
+    on_agents = next(data for name, data in saved.items() if "Load_Agents" in name)
+    assert on_agents["capacity"]["stop_reason"] == PRECISION
+    output = (tmp_path / "out" / "output.xml").read_text()
+    assert "achieved rate and latency by target rate" in output   # the chart is logged
+
+
+def test_a_miss_retried_counts_only_when_it_repeats():
+    """A stall of a busy machine makes one probe far below the knee miss: with retries=1
+    it is run again and the search goes on; a real miss repeats and stands."""
+    clock = FakeClock()
+    server = FakeServer(clock, 1000.0)
+    stalled = []
+
+    def stalling_once(rate, duration_s, name):
+        result = server(rate, duration_s, name)
+        if rate == 800 and not stalled and "warm-up" not in name:
+            stalled.append(name)
+            result.latency.record_seconds([0.3] * result.sent)   # half the messages late
+        return result
+
+    settings = SearchSettings(100, 100_000, probe_s=2, warm_up_s=0.5, pause_s=1, retries=1,
+                              max_probes=20)
+    found = find_capacity(settings, TARGETS, stalling_once, clock=clock, sleep=clock.sleep)
+    assert stalled and found.stop_reason == PRECISION
+    assert found.capacity_msg_s >= 950, found.message
+    rates = [found.probe(step).rate for step in found.steps]
+    assert rates.count(800) == 2 and found.outcomes[rates.index(800)] == MISSED
+    assert any(name.endswith("/s (retry 1)") for _, _, name in server.calls)
+    # every real miss above the knee was run twice
+    assert all(rates.count(r) == 2 for r, o in zip(rates, found.outcomes) if r > 1000)
+    # without retries the stall sets the knee far too low
+    clock, stalled[:] = FakeClock(), []
+    server.clock = clock
+    once = find_capacity(SearchSettings(100, 100_000, probe_s=2, warm_up_s=0.5, pause_s=1),
+                         TARGETS, stalling_once, clock=clock, sleep=clock.sleep)
+    assert once.capacity_msg_s < 800

@@ -136,6 +136,7 @@ class SearchSettings:
     probe_s: float = 10.0
     warm_up_s: float = 2.0
     pause_s: float = 2.0
+    retries: int = 0               # a missed probe is run again up to this many times
 
     def __post_init__(self):
         if not (self.low > 0 and math.isfinite(self.high)):
@@ -156,6 +157,8 @@ class SearchSettings:
         if not self.probe_s > 0:
             raise CapacitySearchError(f"the probe duration must be above 0 s, got "
                                       f"{self.probe_s:g} s")
+        if self.retries < 0:
+            raise CapacitySearchError(f"retries cannot be negative, got {self.retries}")
         if self.warm_up_s < 0 or self.pause_s < 0:
             raise CapacitySearchError("warm-up and pause cannot be negative")
         if not self.time_budget_s >= self.warm_up_s + self.probe_s:
@@ -241,15 +244,16 @@ class CapacityResult(ScalingResult):
     def outcomes(self) -> list[str]:
         return [self.probe(step).outcome for step in self.steps]
 
-    def _probe_at(self, rate: float | None) -> LoadResult | None:
-        return next((s for s in self.steps if rate is not None
-                     and self.probe(s).rate == rate and self.probe(s).outcome
-                     in (MET, MISSED, NOT_APPLIED, LOST)), None)
+    def _probe_at(self, rate: float | None, outcome: str | None = None) -> LoadResult | None:
+        """The last probe at `rate` (with `outcome`): a rate retried has several."""
+        return next((s for s in reversed(self.steps) if rate is not None
+                     and self.probe(s).rate == rate
+                     and outcome in (None, self.probe(s).outcome)), None)
 
     @property
     def last_met(self) -> LoadResult | None:
         """The probe at the capacity: the highest rate that met the targets."""
-        return self._probe_at(self.capacity_msg_s)
+        return self._probe_at(self.capacity_msg_s, MET)
 
     @property
     def first_missed(self) -> LoadResult | None:
@@ -394,7 +398,16 @@ def find_capacity(settings: SearchSettings, targets: CapacityTargets, run_probe,
     result = CapacityResult(name=name, targets=targets, settings=settings.to_dict())
     started = clock()
 
-    def probe(rate: float) -> str:
+    def judged(rate: float) -> str:
+        """A rate's verdict: a miss stands once it repeats `retries` more times."""
+        outcome = probe(rate)
+        for attempt in range(1, settings.retries + 1):
+            if outcome != MISSED:
+                break
+            outcome = probe(rate, f" (retry {attempt})")
+        return outcome
+
+    def probe(rate: float, retry: str = "") -> str:
         if len(result.steps) >= settings.max_probes:
             raise _Stop(PROBE_BUDGET)
         pause = settings.pause_s if result.steps else 0.0
@@ -411,7 +424,7 @@ def find_capacity(settings: SearchSettings, targets: CapacityTargets, run_probe,
                 if warm.connections_closed:
                     step = warm   # the server went away: this is the probe to keep
             if step is None:
-                step = run_probe(rate, settings.probe_s, f"{name}: {rate:,.0f}/s")
+                step = run_probe(rate, settings.probe_s, f"{name}: {rate:,.0f}/s{retry}")
         except Exception as error:  # noqa: BLE001 - the probes so far are kept and reported
             result.probes_s += clock() - began
             result.error = (f"the probe at {rate:,.0f} msg/s failed: "
@@ -436,7 +449,7 @@ def find_capacity(settings: SearchSettings, targets: CapacityTargets, run_probe,
     try:
         rate = settings.low
         while True:   # step up until a probe misses the targets, or the high bound
-            if probe(rate) == MISSED:
+            if judged(rate) == MISSED:
                 missed = rate
                 if met is None:
                     raise _Stop(LOW_MISSED)
@@ -449,7 +462,7 @@ def find_capacity(settings: SearchSettings, targets: CapacityTargets, run_probe,
             middle = _round_rate((met + missed) / 2)
             if not met < middle < missed:
                 break
-            if probe(middle) == MET:
+            if judged(middle) == MET:
                 met = middle
             else:
                 missed = middle
