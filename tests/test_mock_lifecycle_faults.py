@@ -7,8 +7,8 @@ on both engines with real clients, where every test also reads the server's coun
 """
 from __future__ import annotations
 
-import threading
 import time
+from contextlib import ExitStack
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -21,7 +21,7 @@ from WebSocketLoadLibrary.mockserver.core import HANG, MockServerCore
 from WebSocketLoadLibrary.mockserver.picows_server import PicowsMockServer
 from WebSocketLoadLibrary.mockserver.pipeline import Exchange, PacedExchange, RepeatingExchange
 
-from test_mockserver import open_client, round_trip, stats_when, wait_until
+from test_mockserver import open_client, round_trip, stats_when
 
 ENGINES = ("websockets", "picows")
 LIFECYCLE = ("handshake_delay", "refuse_for", "hang_handshakes", "close_after",
@@ -329,17 +329,14 @@ def test_picows_refuses_the_handshake_faults_at_start_and_when_set(start_server)
 @pytest.mark.parametrize("engine_name", ENGINES)
 def test_restart_closes_every_client_with_1012_and_keeps_accepting(start_server, engine_name):
     server = start_server(engine=engine_name)
-    clients = [open_client(server.uri) for _ in range(4)]
-    try:
+    with ExitStack() as stack:
+        clients = [stack.enter_context(open_client(server.uri)) for _ in range(4)]
         assert [round_trip(ws, "before")[0] for ws in clients] == ["before"] * 4
         assert server.restart() == 4
         for ws in clients:
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=5)
             assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1012, "mock server restart")
-    finally:
-        for ws in clients:
-            ws.close()
     with open_client(server.uri) as ws:
         assert round_trip(ws, "after")[0] == "after"
     stats = stats_when(server, lambda s: s["connections_closed"] == 5)
@@ -351,12 +348,11 @@ def test_restart_closes_every_client_with_1012_and_keeps_accepting(start_server,
 def test_a_restart_after_a_while_with_down_time_refuses_clients_until_it_is_back(
         start_server, engine, engine_name):
     server = start_server(engine=engine_name)
-    ws = open_client(server.uri)
-    assert server.restart(after=0.3, down_for=60) == 1
-    assert round_trip(ws, "still here")[0] == "still here"   # not yet
-    with pytest.raises(ConnectionClosed):
-        ws.recv(timeout=5)
-    ws.close()
+    with open_client(server.uri) as ws:
+        assert server.restart(after=0.3, down_for=60) == 1
+        assert round_trip(ws, "still here")[0] == "still here"   # not yet
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
     _, down = engine.open_at_rate(ConnectionOptions(server.uri), ArrivalPlan(3, 100))
     assert down.sections["connect"].failures == {"HTTP 503": 3}
     server.set_faults(refuse_for=0)
@@ -369,16 +365,13 @@ def test_a_restart_after_a_while_with_down_time_refuses_clients_until_it_is_back
 def test_close_after_closes_each_connection_that_long_after_its_handshake(start_server,
                                                                          engine_name):
     server = start_server(engine=engine_name, close_after=0.6)
-    ws = open_client(server.uri)
-    opened = time.monotonic()
-    try:
+    with open_client(server.uri) as ws:
+        opened = time.monotonic()
         assert round_trip(ws, "alive")[0] == "alive"
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 ws.recv(timeout=5)
         lived = time.monotonic() - opened
-    finally:
-        ws.close()
     assert closed.value.rcvd.code == 1001
     assert 0.5 <= lived < 4, lived
     stats = stats_when(server, lambda s: s["connections_closed"] == 1)

@@ -262,7 +262,10 @@ class ServerKeywords(LibraryComponent):
         ``messages_garbled``, ``errors`` and the current ``faults``; for the push protocol
         ``pushes_sent``, ``deliveries_sent``, ``deliveries_dropped``, ``invalid_commands``,
         ``topics`` (per topic ``subscribers``, ``published``, ``delivered``, ``dropped``,
-        ``unheard``) and the current ``options``.
+        ``unheard``) and the current ``options``; for the connection lifecycle
+        ``handshakes_accepted``, ``handshakes_refused_401``, ``handshakes_refused_429``,
+        ``handshakes_refused_503``, ``handshakes_delayed``, ``handshakes_hung``,
+        ``restarts``, ``closes_by_restart`` and ``closes_by_close_after``.
 
         Example:
         | ${stats}= | Get Mock Server Stats |
