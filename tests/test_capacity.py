@@ -387,6 +387,9 @@ The Probes Run On The Load Agents
     Should Be True    340 <= ${found.capacity_msg_s} <= 440    ${found.message}
     Should Be Equal As Integers    ${{len($found.steps[0].agents)}}    2
     Capacity Should Be At Least    340/s
+    ${baseline}=    Save Load Results    ${OUTPUT DIR}/capacity-baseline.json
+    Load Results Should Not Regress    ${baseline}
+    Log Load Summary
     [Teardown]    Run Keywords    Disconnect Clients On Agents    AND    Stop All Mock Servers
 
 A Server That Closes Connections Ends The Search And Fails It
@@ -446,6 +449,7 @@ def test_the_keywords_on_agents_on_a_closing_server_and_on_bad_input(tmp_path):
     assert on_agents["capacity"]["stop_reason"] == PRECISION
     output = (tmp_path / "out" / "output.xml").read_text()
     assert "achieved rate and latency by target rate" in output   # the chart is logged
+    assert "No regression beyond 10% in 1 step(s) (capacity)" in output
 
 
 def test_a_miss_retried_counts_only_when_it_repeats():
