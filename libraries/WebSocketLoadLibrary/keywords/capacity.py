@@ -93,7 +93,10 @@ class CapacityKeywords(LibraryComponent):
         The log gets one table row per probe and a chart (achieved rate, p95 and p99 by
         target rate; the targets and the knee marked); the result is saved with every
         probe (`Save Load Results` format), and becomes the last result for
-        `Capacity Should Be At Least`. The keyword fails, after saving, when the lowest probe
+        `Capacity Should Be At Least` (the other assertion keywords read it as a series
+        of steps, the probes past the knee included; ``${found.last_met}`` is the probe at
+        the capacity, ``${found.first_missed}`` the first above it that missed, for
+        assertions on their figures). The keyword fails, after saving, when the lowest probe
         already misses the targets (with that probe's figures), or when the server closes
         connections or a probe fails during the search (with the reason; the probes so
         far are kept). Bad bounds (``low`` not below ``high``, ``max``), a ``precision``
