@@ -333,6 +333,9 @@ class CapacityResult(ScalingResult):
     # -- exchange ------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {**super().to_dict(), "capacity": self.found(),
+                # every probe's messages together (warm-ups not counted)
+                "sent": sum(step.sent for step in self.steps),
+                "received": sum(step.received for step in self.steps),
                 "targets": self.targets.to_dict() if self.targets else {},
                 "settings": dict(self.settings)}
 
