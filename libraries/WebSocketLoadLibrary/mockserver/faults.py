@@ -39,7 +39,8 @@ class Faults:
 
     The connection lifecycle (decided in core.py, at each handshake and connection):
     handshake_delay  seconds before every opening handshake is answered (the 101, or a
-                    refusal); other connections go on meanwhile
+                    refusal); other connections go on meanwhile. It counts against the
+                    server's own --open-timeout (10 s), which cuts off a longer wait
     refuse_until    monotonic time until which every new handshake gets HTTP 503
                     (`refuse_for` of X s sets now + X)
     hang_until      monotonic time until which every new handshake is never answered
