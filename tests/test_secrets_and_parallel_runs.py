@@ -74,10 +74,11 @@ def test_pabot_runs_every_suite_in_parallel_with_the_ci_figures(tmp_path):
     suites = {test.parent.name for test in result.suite.all_tests}
     assert len(suites) == len(list((ROOT / "suites").glob("*.robot")))
     assert (tmp_path / "log.html").exists() and (tmp_path / "report.html").exists()
-    saved = [json.loads(path.read_text()) for path in tmp_path.rglob("load-results/*.json")]
+    saved = list(tmp_path.rglob("load-results/*.json"))
     # a step's file (a scaling series or a capacity search is a file of steps)
-    steps = [data for data in saved if "steps" not in data]
-    assert steps and any(data["received"] > 0 for data in steps)
+    step_files = [data for data in (json.loads(path.read_text()) for path in saved)
+                  if "steps" not in data]
+    assert step_files and any(data["received"] > 0 for data in step_files)
     # one command merges what every pabot process saved under its own pabot_results/N/
     merge = subprocess.run([sys.executable, "-m", "WebSocketLoadLibrary", "merge", str(tmp_path)],
                            capture_output=True, text=True, timeout=120, cwd=LIBRARIES)
