@@ -17,6 +17,9 @@ fanout   1 publisher to 1,000 subscribers at 100 publishes/s (100,000 deliveries
          and `Publish At Rate`'s engine with delivery accounting: delivery ratio, p50/p99.
 memory   10,000 subscribers opened with their subscription: the generator's RSS per
          connection, and the fan-out correlation state per subscriber (tracemalloc).
+connect  connection storms: 4,000 connections opened at 2,000/s and at 4,000/s, each with
+         its phases timed (`Open Connections At Rate`): achieved rate, connect p50/p99,
+         whether the opener kept its schedule.
 """
 from __future__ import annotations
 
@@ -240,9 +243,32 @@ def bench_memory(subscribers: int = 10_000) -> None:
           f"{result.resources.get('generator', {}).get('cpu_percent_mean', 0):.0f}%")
 
 
+def bench_connect(count: int = 4000) -> None:
+    from WebSocketLoadLibrary.engine.arrivals import ArrivalPlan
+    server = MockServerProcess(engine="picows", loop="uvloop", max_connections=count + 50)
+    server.start()
+    try:
+        for rate in (2000.0, 4000.0):
+            engine = LoadEngine()
+            try:
+                _, result = engine.open_at_rate(ConnectionOptions(
+                    server.uri, transport="picows", ping_interval_s=None),
+                    ArrivalPlan(count, rate, name=f"storm {rate:g}/s"))
+            finally:
+                engine.close()
+            connect = result.sections["connect"]
+            print(f"connect  {count:,} at {rate:,.0f}/s: opened {connect.opened:,}, failed "
+                  f"{connect.failed:,}, achieved {connect.achieved_rate:,.0f}/s, connect p50 "
+                  f"{connect.latency_ms(50):.2f} p99 {connect.latency_ms(99):.2f} ms (handshake "
+                  f"p99 {connect.latency_ms(99, 'handshake'):.2f} ms), started late "
+                  f"{connect.late_starts:,}, applied {result.load_applied}")
+    finally:
+        server.stop()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sections", default="stream,fanout,memory")
+    parser.add_argument("--sections", default="stream,fanout,memory,connect")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     sections = args.sections.split(",")
@@ -252,6 +278,8 @@ def main(argv=None) -> int:
         bench_fanout(max(1, args.repeats - 1))
     if "memory" in sections:
         bench_memory()
+    if "connect" in sections:
+        bench_connect()
     return 0
 
 
