@@ -482,3 +482,172 @@ def test_a_miss_retried_counts_only_when_it_repeats():
     once = find_capacity(SearchSettings(100, 100_000, probe_s=2, warm_up_s=0.5, pause_s=1),
                          TARGETS, stalling_once, clock=clock, sleep=clock.sleep)
     assert once.capacity_msg_s < 800
+
+
+# -- the most connections ----------------------------------------------------------------
+def connections_probe(clock: FakeClock, knee: int, limit: int | None = None):
+    """A server whose p95 grows past `knee` connections (1 msg/s each), and that closes
+    what is over `limit` right after the handshake (a connect section, as ConnectionsProbe
+    gives it)."""
+    from WebSocketLoadLibrary.engine.connect_figures import ConnectFigures
+    server = FakeServer(clock, float(knee))
+    calls = []
+
+    def run(count, duration_s, name):
+        calls.append(count)
+        result = server(count, duration_s, name)   # 1 msg/s per connection: rate = count
+        refused = max(0, int(count) - limit) if limit is not None else 0
+        figures = ConnectFigures(target_rate=500.0, attempted=int(count),
+                                 opened=int(count) - refused)
+        if refused:
+            figures.failures = {"closed after the handshake": refused}
+            figures.failure_examples = {"closed after the handshake": "1013 (try again later)"}
+        result.sections[figures.kind] = figures
+        return result
+    run.calls = calls
+    return run
+
+
+def test_a_connections_search_finds_the_knee_in_connections():
+    clock = FakeClock()
+    run = connections_probe(clock, knee=1234)
+    settings = SearchSettings(10, 50_000, probe_s=2, warm_up_s=0.5, pause_s=1,
+                              max_probes=20, unit="connections")
+    found = find_capacity(settings, TARGETS, run, "connections", clock=clock,
+                          sleep=clock.sleep)
+    assert found.stop_reason == PRECISION, found.message
+    assert found.unit == "connections" and found.capacity == found.capacity_msg_s
+    assert 1234 * 0.95 <= found.capacity <= 1234 * 1.02 < found.first_missed_msg_s
+    assert all(float(n).is_integer() for n in run.calls)     # a count is whole
+    assert run.calls[:2] == [10, 10] and run.calls[2] == 20  # warm-up, probe; doubling
+    assert f"capacity {found.capacity:,.0f} connections (within" in found.message
+    assert "msg/s" not in found.message.split("(p95")[0]
+    assert found.probe(found.last_met).rows()[0][1].startswith(
+        f"{found.capacity:,.0f} connections met")
+    # the unit is saved, and read back; a file of today's format (no unit) is msg/s
+    document = saved(found)
+    assert document["capacity"]["unit"] == "connections"
+    assert document["settings"]["unit"] == "connections"
+    back = CapacityResult.from_dict(document)
+    assert back.unit == "connections" and back.message == found.message
+    del document["capacity"]["unit"], document["settings"]["unit"]
+    assert CapacityResult.from_dict(document).unit == "msg/s"
+    rate_search, _, _ = search(1000.0)
+    assert rate_search.unit == "msg/s" and "msg/s" in rate_search.message
+
+
+def test_connections_that_fail_to_open_miss_the_targets_and_say_so():
+    clock = FakeClock()
+    run = connections_probe(clock, knee=10**9, limit=300)
+    found = find_capacity(SearchSettings(50, 5000, probe_s=2, warm_up_s=0, pause_s=0,
+                                         unit="connections", max_probes=20),
+                          TARGETS, run, "limited", clock=clock, sleep=clock.sleep)
+    assert found.stop_reason == PRECISION and found.capacity == 300, found.message
+    missed = found.probe(found.first_missed)
+    assert missed.outcome == MISSED
+    assert missed.reasons[0].startswith(f"{found.first_missed_msg_s - 300:,.0f} of "
+                                        f"{found.first_missed_msg_s:,.0f} connections failed")
+    assert "closed after the handshake" in missed.reasons[0]
+    # a connections search that is also short of the generator's rate: still a miss, since
+    # the server refused connections
+    step = run(400, 1, "x")
+    step.load_applied, step.generator_saturated = False, True
+    from WebSocketLoadLibrary.engine.capacity import judge_probe
+    assert judge_probe(step, TARGETS)[0] == MISSED
+
+
+def test_the_connections_keyword_parts_table_minimum_and_chart():
+    from WebSocketLoadLibrary.keywords.capacity import capacity_table, parse_minimum
+    from WebSocketLoadLibrary.reports import charts
+    clock = FakeClock()
+    found = find_capacity(SearchSettings(10, 5000, probe_s=2, warm_up_s=0, pause_s=0,
+                                         unit="connections"),
+                          TARGETS, connections_probe(clock, knee=200), "conns", clock=clock,
+                          sleep=clock.sleep)
+    table = capacity_table(found)
+    assert ">connections</th>" in table and ">target msg/s</th>" in table
+    assert "capacity 200 connections" in table or "connections (within" in table
+    assert parse_minimum("1000 connections", "connections") == 1000
+    assert parse_minimum("1k connections", "connections") == 1000
+    assert parse_minimum("250", "connections") == 250
+    assert parse_minimum("2k/s", "msg/s") == 2000
+    with pytest.raises(Exception, match="number of connections"):
+        parse_minimum("2k/s", "connections")
+    drawn = charts.result_charts(found)[0]
+    assert drawn.title.endswith("latency by connections") and "connections" in drawn.svg
+    with pytest.raises(CapacitySearchError, match="wrong order: low 20 connections"):
+        SearchSettings(20, 10, unit="connections")
+    with pytest.raises(CapacitySearchError, match="at least 1 connection"):
+        SearchSettings(0.5, 10, unit="connections")
+
+
+def test_a_real_connections_search_finds_the_mock_servers_connection_limit(start_server,
+                                                                           engine):
+    """The mock server takes at most 30 connections: the 31st and beyond are closed with
+    1013 right after the handshake, so a probe above 30 misses the targets. Loose
+    latency targets (p95 < 500 ms) keep a busy machine's stalls from setting the knee."""
+    from WebSocketLoadLibrary.engine.capacity import ConnectionsProbe
+    from WebSocketLoadLibrary.engine.connections import ConnectionOptions
+    limit = 30
+    server = start_server(compression=False, engine="picows", max_connections=limit)
+
+    def step(pool, rate, duration_s, name):
+        return engine.run_step(pool, LoadPlan(rate=rate, duration_s=duration_s,
+                                              reply_timeout_s=2.0, name=name))
+
+    probe = ConnectionsProbe(engine, ConnectionOptions(server.uri), 5.0, step,
+                             connect_rate=200.0, settle_s=0.3)
+    settings = SearchSettings(4, 200, probe_s=0.8, warm_up_s=0.2, pause_s=0.3,
+                              precision=0.1, time_budget_s=90, unit="connections")
+    try:
+        found = find_capacity(settings, CapacityTargets({95: 500.0}, min_delivery_ratio=0.99),
+                              probe, "mock connections")
+    finally:
+        probe.end_probe()
+    assert not engine.pools, "every probe's connections are closed"
+    assert found.stop_reason == PRECISION, found.message
+    assert limit * 0.8 <= found.capacity <= limit, found.message
+    assert found.first_missed_msg_s > limit * 0.8
+    missed = found.probe(found.first_missed)
+    if found.first_missed_msg_s > limit:
+        assert "connections failed" in missed.reasons[0], missed.reasons
+    assert "connections" in found.message
+
+
+CONNECTIONS_SUITE = """\
+*** Settings ***
+Library           WebSocketLoadLibrary
+Suite Teardown    Run Keywords    Disconnect All Clients    AND    Stop All Mock Servers
+
+*** Test Cases ***
+Find Maximum Connections Finds The Connection Limit
+    ${uri}=    Start Mock Server    engine=picows    max_connections=20
+    Connect Clients    ${uri}    count=2
+    ${found}=    Find Maximum Connections    3    200    rate_per_connection=5/s
+    ...    probe_duration=0.8 s    warm_up=0.2 s    pause=0.3 s    precision=10%
+    ...    p95=500 ms    delivery=99%
+    Log    ${found.capacity} connections: ${found.message}
+    # the current group's 2 connections count against the server's 20
+    Should Be True    14 <= ${found.capacity} <= 18    ${found.message}
+    Capacity Should Be At Least    10 connections
+    Capacity Should Be At Least    10
+    Run Keyword And Expect Error    Capacity is * connections, expected at least 100 connections: *
+    ...    Capacity Should Be At Least    100 connections
+"""
+
+
+def test_the_find_maximum_connections_keyword_in_robot(tmp_path):
+    from robot_runs import run_robot
+    suite = tmp_path / "connections.robot"
+    suite.write_text(CONNECTIONS_SUITE)
+    run = run_robot(tmp_path / "out", str(suite), timeout_s=120)
+    failed = {name: test.message for name, test in run.tests().items()
+              if test.status != "PASS"}
+    assert not failed, failed
+    saved = [json.loads(path.read_text())
+             for path in (tmp_path / "out" / "load-results").glob("*.json")]
+    found = next(data for data in saved if data.get("kind") == "capacity")
+    assert found["capacity"]["unit"] == "connections"
+    output = (tmp_path / "out" / "output.xml").read_text()
+    assert "achieved rate and latency by connections" in output   # the chart is logged
+    assert "connections failed" in output

@@ -22,6 +22,18 @@ SERVER_LOST = "server lost"
 PROBE_ERROR = "probe error"
 FAILED_STOPS = (LOW_MISSED, SERVER_LOST, PROBE_ERROR)
 
+# what a search varies: the message rate (the default, and every file saved before the
+# unit was), or the number of connections (Find Maximum Connections)
+RATE_UNIT, CONNECTIONS_UNIT = "msg/s", "connections"
+UNITS = (RATE_UNIT, CONNECTIONS_UNIT)
+
+
+def amount(value: float, unit: str = RATE_UNIT, decimals: int = 0) -> str:
+    """`1,000 msg/s`, `40 connections` (a count is always whole)."""
+    if unit == CONNECTIONS_UNIT:
+        return f"{value:,.0f} {unit}"
+    return f"{value:,.{decimals}f} {unit}"
+
 
 @section
 @dataclass
@@ -57,9 +69,14 @@ class CapacityProbe(ResultSection):
         return {"capacity_probe_outcome": self.outcome,
                 "capacity_msg_s": self.found.get("capacity_msg_s")}
 
+    @property
+    def unit(self) -> str:
+        """What the search varied: msg/s (a rate search) or connections."""
+        return self.found.get("unit") or RATE_UNIT
+
     def rows(self) -> list[tuple[str, str]]:
         verdict = self.outcome + (": " + "; ".join(self.reasons) if self.reasons else "")
-        rows = [("capacity probe", f"{self.rate:,.1f} msg/s {verdict}")]
+        rows = [("capacity probe", f"{amount(self.rate, self.unit, 1)} {verdict}")]
         if self.found.get("message"):
             rows.append(("capacity search", self.found["message"]))
         return rows
@@ -67,11 +84,15 @@ class CapacityProbe(ResultSection):
 
 @dataclass(repr=False)
 class CapacityResult(ScalingResult):
-    """Every probe of a search (`steps`, in the order run) and what it found."""
+    """Every probe of a search (`steps`, in the order run) and what it found.
+
+    The figures named `..._msg_s` are in the search's `unit`: msg/s for a rate search,
+    a number of connections for a connections search (the names are kept for the files
+    saved before the unit was)."""
     kind: str = "capacity"
     targets: CapacityTargets | None = None
     settings: dict = field(default_factory=dict)
-    capacity_msg_s: float | None = None     # the highest rate that met the targets
+    capacity_msg_s: float | None = None     # the highest rate (count) that met the targets
     lower_bound: bool = False               # capacity is at least that (not bracketed)
     first_missed_msg_s: float | None = None
     generator_limit_msg_s: float | None = None
@@ -79,9 +100,10 @@ class CapacityResult(ScalingResult):
     error: str = ""
     probes_s: float = 0.0                   # warm-ups and measured steps
     pauses_s: float = 0.0
+    unit: str = RATE_UNIT
 
     def __repr__(self) -> str:
-        found = "none" if self.capacity_msg_s is None else f"{self.capacity_msg_s:,.0f}/s"
+        found = "none" if self.capacity_msg_s is None else self._amount(self.capacity_msg_s)
         return (f"CapacityResult(name={self.name!r}, capacity={found}, "
                 f"probes={len(self.steps)}, stop={self.stop_reason!r})")
 
@@ -119,6 +141,14 @@ class CapacityResult(ScalingResult):
 
     # -- words ---------------------------------------------------------------------------
     @property
+    def capacity(self) -> float | None:
+        """The capacity found, in the search's unit (msg/s or connections)."""
+        return self.capacity_msg_s
+
+    def _amount(self, value: float) -> str:
+        return amount(value, self.unit)
+
+    @property
     def message(self) -> str:
         """What the search found, in one paragraph."""
         targets = self.targets.describe() if self.targets else "the targets"
@@ -129,34 +159,34 @@ class CapacityResult(ScalingResult):
             why = "; ".join(self.probe(limited).reasons) if limited is not None else ""
             if capacity is None:
                 return (f"generator limit reached at the lowest rate, "
-                        f"{self.generator_limit_msg_s:,.0f} msg/s: the load was not applied "
+                        f"{self._amount(self.generator_limit_msg_s)}: the load was not applied "
                         f"({why}); nothing is known of the server's capacity{took}")
-            return (f"generator limit reached at {capacity:,.0f} msg/s: the probe at "
-                    f"{self.generator_limit_msg_s:,.0f} msg/s could not be applied ({why}); "
+            return (f"generator limit reached at {self._amount(capacity)}: the probe at "
+                    f"{self._amount(self.generator_limit_msg_s)} could not be applied ({why}); "
                     f"the server met its targets ({targets}) there; capacity is above "
-                    f"{capacity:,.0f} msg/s{took}")
+                    f"{self._amount(capacity)}{took}")
         if self.stop_reason == LOW_MISSED:
-            return (f"the lowest probe, {self.first_missed_msg_s:,.0f} msg/s, already missed "
+            return (f"the lowest probe, {self._amount(self.first_missed_msg_s)}, already missed "
                     f"the targets ({targets}): {self._missed_words()}; "
                     f"{probe_figures(self.first_missed)}{took}")
         if self.stop_reason in (SERVER_LOST, PROBE_ERROR):
-            before = (f"; before it, the targets were met at {capacity:,.0f} msg/s"
+            before = (f"; before it, the targets were met at {self._amount(capacity)}"
                       if capacity is not None else "")
             return f"the search stopped: {self.error}{before}{took}"
         if capacity is None:
             return f"no probe met the targets ({targets}){took}"
         if self.stop_reason == HIGH_BOUND:
             return (f"the server met its targets ({targets}) at the high bound: capacity is "
-                    f"at least {capacity:,.0f} msg/s{took}")
+                    f"at least {self._amount(capacity)}{took}")
         if self.first_missed_msg_s is None:
             return (f"the search stopped at its {self.stop_reason} before any rate missed the "
-                    f"targets ({targets}): capacity is at least {capacity:,.0f} msg/s{took}")
+                    f"targets ({targets}): capacity is at least {self._amount(capacity)}{took}")
         gap = self.first_missed_msg_s / capacity - 1
         how = (f"within {gap:.1%}" if self.stop_reason == PRECISION else
                f"{gap:.1%} apart: the {self.stop_reason} ran out before the precision "
                f"{self.settings.get('precision', 0):.0%}")
-        return (f"capacity {capacity:,.0f} msg/s ({how}): the targets ({targets}) were met at "
-                f"{capacity:,.0f} msg/s and missed at {self.first_missed_msg_s:,.0f} msg/s "
+        return (f"capacity {self._amount(capacity)} ({how}): the targets ({targets}) were met at "
+                f"{self._amount(capacity)} and missed at {self._amount(self.first_missed_msg_s)} "
                 f"({self._missed_words()}){took}")
 
     def _missed_words(self) -> str:
@@ -165,7 +195,8 @@ class CapacityResult(ScalingResult):
 
     def found(self) -> dict:
         """What the search found, as each probe's section and the saved file carry it."""
-        return {"capacity_msg_s": self.capacity_msg_s, "lower_bound": self.lower_bound,
+        return {"capacity_msg_s": self.capacity_msg_s, "unit": self.unit,
+                "lower_bound": self.lower_bound,
                 "first_missed_msg_s": self.first_missed_msg_s,
                 "generator_limit_msg_s": self.generator_limit_msg_s,
                 "stop_reason": self.stop_reason, "error": self.error,
@@ -191,7 +222,8 @@ class CapacityResult(ScalingResult):
     @classmethod
     def from_dict(cls, data: dict) -> "CapacityResult":
         found = data.get("capacity") or {}
-        return cls(kind="capacity", name=data.get("name", ""),
+        unit = found.get("unit") or (data.get("settings") or {}).get("unit") or RATE_UNIT
+        return cls(unit=unit, kind="capacity", name=data.get("name", ""),
                    steps=[LoadResult.from_dict(step) for step in data.get("steps", [])],
                    targets=CapacityTargets.from_dict(data["targets"]) if data.get("targets")
                    else None,

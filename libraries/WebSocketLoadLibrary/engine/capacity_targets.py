@@ -101,17 +101,30 @@ def probe_figures(step: LoadResult | None) -> str:
             f"{step.delivery_ratio:.4%}")
 
 
+def connect_failures(result: LoadResult) -> list[str]:
+    """A connections probe's connections that did not open, or that the server closed as
+    soon as they had (a connection limit's 1013), as a missed target: the server did not
+    take that many. Empty for a probe without a `connect` section (a rate search)."""
+    figures = result.sections.get("connect")
+    if figures is None or not figures.failed:
+        return []
+    return [f"{figures.failed:,} of {figures.attempted:,} connections failed "
+            f"({figures.describe_failures()})"]
+
+
 def judge_probe(result: LoadResult, targets: CapacityTargets) -> tuple[str, list[str]]:
-    """A probe's verdict: met, missed (why), generator limit (why), or server lost."""
+    """A probe's verdict: met, missed (why), generator limit (why), or server lost.
+    Connections that failed to open (a connections search) miss the targets."""
     if result.connections_closed:
         closed = sum(result.connections_closed.values())
         why = "; ".join(f"{count} x {reason}" for reason, count in
                         result.connections_closed.items())
         return LOST, [f"the server closed {closed} of {result.connections} connection(s) "
                       f"({why})"]
-    if not result.load_applied and result.generator_saturated:
+    refused = connect_failures(result)
+    if not result.load_applied and result.generator_saturated and not refused:
         return NOT_APPLIED, list(result.not_applied_reasons)
-    missed = targets.misses(result)
+    missed = refused + targets.misses(result)
     if not result.load_applied:   # the server held the load back: it did not take it
         missed.insert(0, "load not applied because of the server: "
                       + "; ".join(result.not_applied_reasons))

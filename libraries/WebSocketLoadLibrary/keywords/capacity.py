@@ -1,4 +1,5 @@
-"""Keywords that search for a server's capacity: the highest rate within its targets."""
+"""Keywords that search for a server's capacity: the highest rate, or the most connections,
+within its targets."""
 from __future__ import annotations
 
 import re
@@ -6,14 +7,16 @@ import re
 from robot.api import logger
 from robot.api.deco import keyword
 
-from ..engine import LoadPlan
-from ..engine.capacity import (GENERATOR_LIMIT, LOW_MISSED, MET, CapacityResult,
-                               CapacityTargets, SearchSettings, find_capacity)
+from ..engine import ConnectionOptions, LoadPlan
+from ..engine.capacity import (CONNECTIONS_UNIT, GENERATOR_LIMIT, LOW_MISSED, MET, RATE_UNIT,
+                               CapacityResult, CapacityTargets, ConnectionsProbe,
+                               SearchSettings, amount, find_capacity)
 from ..engine.memory import release_freed_memory
 from ..engine.result import format_latency_ms
 from ..errors import ArgumentError, CheckFailed, RunError, UsageError
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent
+from .state import ClientGroup
 from .step_report import (PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step,
                           run_step, save_result)
 from .summary_table import column_table, log_charts
@@ -23,6 +26,7 @@ TARGET_FORMS = ("latency percentiles as p95=200 ms, p99=500 ms, p99.9=1 s; deliv
                 "or answered with something invalid, at most)")
 PERCENTILE_TARGET = re.compile(r"p(\d+(?:\.\d+)?)$", re.IGNORECASE)
 
+CONNECTIONS_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kK])?\s*(?:connections?)?\s*$")
 PROBE_COLUMNS = ("#", "target msg/s", "achieved send msg/s", "received msg/s", "sent", "lost",
                  "delivery", "p50 ms", "p95 ms", "p99 ms", "verdict")
 
@@ -121,10 +125,98 @@ class CapacityKeywords(LibraryComponent):
         runner = (self._agents_runner if on_agents else self._local_runner)(
             float(reply_timeout), float(rate_tolerance))
         where = "on the load agents" if on_agents else "on the current clients"
-        self.console(f"[INFO] {name}: searching {low} .. {high} for {checked.describe()} "
-                     f"{where} (probes of {float(probe_duration):g} s after "
-                     f"{float(warm_up):g} s warm-up, precision {float(precision):.0%}, "
-                     f"at most {max_probes} probes in {float(time_budget):g} s)")
+        return self._search(settings, checked, runner, name, f"{low} .. {high}", where)
+
+    @keyword
+    def find_maximum_connections(self, low: int, high: int,
+                                 rate_per_connection: Rate = Rate(1),
+                                 connect_rate: Rate = Rate(500), uri: str | None = None,
+                                 probe_duration: Duration = Duration(10),
+                                 warm_up: Duration = Duration(2), pause: Duration = Duration(2),
+                                 precision: Ratio = Ratio(0.05), max_probes: int = 12,
+                                 time_budget: Duration = Duration(300), retries: int = 0,
+                                 step_factor: float = 2.0,
+                                 reply_timeout: Duration = Duration(5),
+                                 rate_tolerance: Ratio = Ratio(0.05),
+                                 settle: Duration = Duration(0.3),
+                                 name: str = "connection capacity",
+                                 **targets: str) -> CapacityResult:
+        """Searches for the most connections the server holds while still meeting the
+        targets, between ``low`` and ``high`` connections; returns the search with every
+        probe.
+
+        The search, the targets and the result are those of `Find Maximum Rate` (see
+        there: the targets as named arguments, ``precision``, ``max_probes``,
+        ``time_budget``, ``retries``, ``step_factor``, choosing the probe duration), with
+        the number of connections in place of the rate: it steps up from ``low``
+        connections (doubling by default) until a probe misses the targets, then bisects
+        to ``precision`` (never finer than one connection).
+
+        A probe at n connections opens n new connections to ``uri`` (default: the
+        current client group's target and options, or else the current mock server) at
+        ``connect_rate`` per second, waits ``settle`` for a server that closes what is
+        over its limit right after the handshake, then runs a ``warm-up`` and a measured
+        step of ``probe_duration`` at ``rate_per_connection`` x n msg/s on them (1/s
+        each by default), judged by the targets; then it closes them, before the
+        ``pause``. The current client group is not used for the probes, nor closed.
+
+        *Failed connections miss the targets*: a connection that could not be opened
+        (refused, timed out, ``HTTP 503``, ...) or that the server closed during the
+        settle (code 1013, a connection limit) means the server did not take n
+        connections, whatever the latency of the rest; the probe's verdict says how many
+        failed and why. Connections the server closes *during* a step end the search as
+        the server lost, as with `Find Maximum Rate`. A probe whose messages the
+        generator could not send at the rate is the generator's limit, not the server's
+        (the result says so); lower ``rate_per_connection`` or use load agents.
+
+        The capacity and every figure of the result are in connections (the result's
+        ``unit``); the log table and chart show connections per probe, and
+        `Capacity Should Be At Least` takes ``1000 connections`` or ``1000``.
+
+        Example:
+        | ${found}= | Find Maximum Connections | 100 | 20000 | rate_per_connection=0.5/s | probe_duration=10 s | p95=200 ms | delivery=99.9% |
+        | Log | ${found.capacity} connections |
+        | Capacity Should Be At Least | 5000 connections |
+        """
+        if rate_per_connection.per_second is None or connect_rate.per_second is None:
+            raise ArgumentError("rate_per_connection and connect_rate must be rates such as "
+                                "1/s, not max: the search paces every probe")
+        checked = parse_targets(targets)
+        settings = SearchSettings(float(low), float(high), precision=float(precision),
+                                  step_factor=float(step_factor), max_probes=max_probes,
+                                  time_budget_s=float(time_budget),
+                                  probe_s=float(probe_duration), warm_up_s=float(warm_up),
+                                  pause_s=float(pause), retries=retries,
+                                  unit=CONNECTIONS_UNIT)
+        if uri is not None:
+            options = ConnectionOptions(uri)
+        elif self.state.clients:
+            options = self.state.clients.current.options
+        else:
+            options = ConnectionOptions(self.state.servers.current.uri)
+        timeout_s, tolerance = float(reply_timeout), float(rate_tolerance)
+
+        def step(pool, rate: float, duration_s: float, probe_name: str):
+            plan = self._plan(rate, duration_s, probe_name, timeout_s, tolerance)
+            group = ClientGroup(pool, options, len(pool.connections))
+            return run_step(self, group, plan, None, remember=False, fail_on_disconnect=False)
+
+        runner = ConnectionsProbe(self.state.engine, options, float(rate_per_connection),
+                                  step, float(connect_rate), float(settle))
+        where = (f"to {options.uri} at {float(rate_per_connection):g} msg/s per connection, "
+                 f"opened at {float(connect_rate):g}/s")
+        try:
+            return self._search(settings, checked, runner, name, f"{low} .. {high} "
+                                f"connections", where)
+        finally:
+            runner.end_probe()
+
+    def _search(self, settings: SearchSettings, checked: CapacityTargets, runner, name: str,
+                between: str, where: str) -> CapacityResult:
+        self.console(f"[INFO] {name}: searching {between} for {checked.describe()} "
+                     f"{where} (probes of {settings.probe_s:g} s after "
+                     f"{settings.warm_up_s:g} s warm-up, precision {settings.precision:.0%}, "
+                     f"at most {settings.max_probes} probes in {settings.time_budget_s:g} s)")
         found = find_capacity(settings, checked, runner, name, on_probe=self._tell_probe)
         self._report(found)
         if found.stop_reason == LOW_MISSED:
@@ -137,9 +229,12 @@ class CapacityKeywords(LibraryComponent):
         return found
 
     @keyword
-    def capacity_should_be_at_least(self, minimum: Rate, result=None) -> float:
+    def capacity_should_be_at_least(self, minimum: str, result=None) -> float:
         """Fails unless the capacity found by `Find Maximum Rate` (the last result, or
         ``result``) is at least ``minimum`` msg/s; returns the capacity.
+
+        After `Find Maximum Connections` the minimum is a number of connections:
+        ``1000 connections``, ``1k connections`` or ``1000``.
 
         The failure says what was found and where the targets were missed. When the
         search hit the generator's limit below ``minimum``, the server was never shown to
@@ -148,30 +243,34 @@ class CapacityKeywords(LibraryComponent):
         A search that ended on a budget before any rate missed the targets gives only a
         lower bound, and a failure says that too.
 
-        Example:
+        Examples:
         | Find Maximum Rate | 500/s | 20k/s | p95=200 ms |
         | Capacity Should Be At Least | 2000/s |
+        | Find Maximum Connections | 100 | 20000 | p95=200 ms |
+        | Capacity Should Be At Least | 1000 connections |
         """
-        if minimum.per_second is None:
-            raise ArgumentError("the minimum capacity must be a rate such as 2000/s, not max")
         found = result if result is not None else self.state.last_result
         if not isinstance(found, CapacityResult):
             raise UsageError("Capacity Should Be At Least needs the result of Find Maximum "
-                             "Rate: run it first, or pass its result as result=")
-        capacity, wanted = found.capacity_msg_s, float(minimum)
+                             "Rate or Find Maximum Connections: run it first, or pass its "
+                             "result as result=")
+        unit = found.unit
+        wanted = parse_minimum(minimum, unit)
+        capacity = found.capacity_msg_s
         if capacity is not None and capacity >= wanted:
-            logger.info(f"Capacity {capacity:,.0f} msg/s is at least {wanted:,.0f} msg/s "
-                        f"({found.targets.describe()}).")
+            logger.info(f"Capacity {amount(capacity, unit)} is at least "
+                        f"{amount(wanted, unit)} ({found.targets.describe()}).")
             return capacity
         if found.stop_reason == GENERATOR_LIMIT:
-            raise CheckFailed(f"Capacity could not be shown to be at least {wanted:,.0f} msg/s: "
-                              f"{found.message}. The generator, not the server, stopped the "
-                              f"search: run the probes on load agents (on_agents=True).")
+            raise CheckFailed(f"Capacity could not be shown to be at least "
+                              f"{amount(wanted, unit)}: {found.message}. The generator, not "
+                              f"the server, stopped the search: run the probes on load "
+                              f"agents (on_agents=True).")
         if capacity is not None and found.lower_bound:
-            raise CheckFailed(f"Capacity is at least {capacity:,.0f} msg/s, not shown to be "
-                              f"at least {wanted:,.0f} msg/s: {found.message}")
-        shown = "none" if capacity is None else f"{capacity:,.0f} msg/s"
-        raise CheckFailed(f"Capacity is {shown}, expected at least {wanted:,.0f} msg/s: "
+            raise CheckFailed(f"Capacity is at least {amount(capacity, unit)}, not shown to "
+                              f"be at least {amount(wanted, unit)}: {found.message}")
+        shown = "none" if capacity is None else amount(capacity, unit)
+        raise CheckFailed(f"Capacity is {shown}, expected at least {amount(wanted, unit)}: "
                           f"{found.message}")
 
     # -- probes --------------------------------------------------------------------------
@@ -217,8 +316,8 @@ class CapacityKeywords(LibraryComponent):
         probe = found.probe(step)
         words = "met the targets" if probe.outcome == MET else (
             f"{probe.outcome}: " + "; ".join(probe.reasons))
-        self.console(f"[INFO] {found.name}: probe {len(found.steps)} at {probe.rate:,.0f} "
-                     f"msg/s {words}")
+        self.console(f"[INFO] {found.name}: probe {len(found.steps)} at "
+                     f"{amount(probe.rate, found.unit)} {words}")
 
     # -- reporting -----------------------------------------------------------------------
     def _report(self, found: CapacityResult) -> None:
@@ -257,18 +356,39 @@ def parse_targets(targets: dict) -> CapacityTargets:
     return CapacityTargets(latency, delivery, errors)
 
 
+def parse_minimum(minimum, unit: str) -> float:
+    """`Capacity Should Be At Least`'s minimum: a rate (`2000/s`), or for a connections
+    search a count (`1000 connections`, `1k connections`, `1000`)."""
+    if unit == RATE_UNIT:
+        rate = Rate.from_text(minimum)
+        if rate.per_second is None:
+            raise ArgumentError("the minimum capacity must be a rate such as 2000/s, not max")
+        return float(rate)
+    if isinstance(minimum, (int, float)) and not isinstance(minimum, bool):
+        return float(minimum)
+    match = CONNECTIONS_PATTERN.match(str(minimum))
+    if not match:
+        raise ArgumentError(f"the minimum capacity of a connections search is a number of "
+                            f"connections such as 1000 connections or 1000, got {minimum!r}")
+    return float(match.group(1)) * (1000 if match.group(2) else 1)
+
+
 def capacity_table(found: CapacityResult) -> str:
     """One row per probe in the order run, the verdict of each; the outcome as caption."""
     rows = []
     for number, step in enumerate(found.steps, 1):
         probe = found.probe(step)
         verdict = probe.outcome + (": " + "; ".join(probe.reasons) if probe.reasons else "")
-        rows.append((number, f"{probe.rate:,.0f}", f"{step.achieved_send_rate:,.1f}",
+        first = ((f"{probe.rate:,.0f}",) if found.unit == RATE_UNIT else
+                 (f"{probe.rate:,.0f}", f"{step.target_rate or 0:,.1f}"))
+        rows.append((number, *first, f"{step.achieved_send_rate:,.1f}",
                      f"{step.achieved_receive_rate:,.1f}", f"{step.sent:,}", f"{step.lost:,}",
                      f"{step.delivery_ratio:.4%}",
                      *(format_latency_ms(step.latency_ms(p)) for p in (50, 95, 99)), verdict))
     targets = found.targets.describe() if found.targets else "-"
-    return column_table(PROBE_COLUMNS, rows,
+    columns = (PROBE_COLUMNS if found.unit == RATE_UNIT else
+               ("#", "connections", "target msg/s") + PROBE_COLUMNS[2:])
+    return column_table(columns, rows,
                         f"{found.name}: targets {targets}; stopped on {found.stop_reason}; "
                         f"{found.message}; probes {found.probes_s:.1f} s + pauses "
                         f"{found.pauses_s:.1f} s = {found.total_s:.1f} s")

@@ -448,29 +448,32 @@ def capacity_chart(search: ScalingResult) -> Chart:
     top = max(finite + list(bounds.values()) + [0.001]) * 1.3
     capacity, missed = found.get("capacity_msg_s"), found.get("first_missed_msg_s")
     limit = found.get("generator_limit_msg_s")
-    title = f"{search.name}: achieved rate and latency by target rate"
-    subtitle = (f"capacity {'above ' if found.get('lower_bound') else ''}{capacity:,.0f} msg/s"
+    unit = found.get("unit") or "msg/s"   # or connections (Find Maximum Connections)
+    per = "/s" if unit == "msg/s" else f" {unit}"
+    title = (f"{search.name}: achieved rate and latency by "
+             f"{'target rate' if unit == 'msg/s' else unit}")
+    subtitle = (f"capacity {'above ' if found.get('lower_bound') else ''}{capacity:,.0f} {unit}"
                 if capacity is not None else "no rate met the targets")
     subtitle += f" ({found.get('stop_reason', '?')}, {len(probes)} probes"
     subtitle += f", {found['total_s']:.1f} s)" if "total_s" in found else ")"
     with _figure() as (figure, axes):
         axes.set_title(f"{title}\n{subtitle}", loc="left")
-        if rates:
+        if rates and unit == "msg/s":
             edge = max(rates + achieved)
             axes.plot([0, edge], [0, edge], color=TARGET, linestyle=":", label="ideal (= target)")
         axes.plot(rates, achieved, color=RECEIVED, marker="o", linestyle="-",
                   label="achieved (replies/s)")
         if capacity is not None:
             axes.axvline(capacity, color=RECEIVED, linestyle="--", linewidth=1,
-                         label=f"knee: met at {capacity:,.0f}/s")
+                         label=f"knee: met at {capacity:,.0f}{per}")
         if missed is not None:
             axes.axvline(missed, color=LOST, linestyle="--", linewidth=1,
-                         label=f"missed at {missed:,.0f}/s")
+                         label=f"missed at {missed:,.0f}{per}")
         if limit is not None:
             limited = [(r, a) for r, a in zip(rates, achieved) if r == limit]
             axes.plot([r for r, _ in limited], [a for _, a in limited], color=LOST, marker="x",
                       markersize=10, linestyle="none", label=f"generator limit ({limit:,.0f}/s)")
-        axes.set_xlabel("target rate (msg/s)")
+        axes.set_xlabel("target rate (msg/s)" if unit == "msg/s" else unit)
         axes.set_ylabel("achieved rate (msg/s)")
         axes.set_xlim(left=0)
         axes.set_ylim(bottom=0)
