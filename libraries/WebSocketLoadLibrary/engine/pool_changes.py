@@ -69,8 +69,9 @@ class ChangingPool:
         outcome = ConnectOutcome(number, due=due)
         clock, options = time.perf_counter, self.options
         try:
-            sock = await asyncio.wait_for(self._open_phased(ssl_context, outcome.phases),
-                                          options.open_timeout_s)
+            # a timeout scope, not wait_for: no task of its own per attempt
+            async with asyncio.timeout(options.open_timeout_s):
+                sock = await self._open_phased(ssl_context, outcome.phases)
         except asyncio.CancelledError:
             raise
         except BaseException as error:  # noqa: BLE001 - sorted into the outcome
@@ -111,14 +112,23 @@ class ChangingPool:
         self.policies.clear()
 
 
+_ADDRESSES: dict[str, tuple] = {}
+
+
 async def tcp_socket(uri: str) -> socket.socket:
     """A connected non-blocking TCP socket to the URI's host and port (the first address
     the name resolves to)."""
-    split = urlsplit(uri)
-    port = split.port or (443 if split.scheme == "wss" else 80)
     loop = asyncio.get_running_loop()
-    family, kind, proto, _, address = (await loop.getaddrinfo(
-        split.hostname, port, type=socket.SOCK_STREAM))[0]
+    where = _ADDRESSES.get(uri)
+    if where is None:
+        # resolved once per URI: asyncio resolves in a thread, a hop that cost more than
+        # the rest of an attempt in a storm of thousands a second
+        split = urlsplit(uri)
+        port = split.port or (443 if split.scheme == "wss" else 80)
+        family, kind, proto, _, address = (await loop.getaddrinfo(
+            split.hostname, port, type=socket.SOCK_STREAM))[0]
+        where = _ADDRESSES[uri] = (family, kind, proto, address)
+    family, kind, proto, address = where
     sock = socket.socket(family, kind, proto)
     sock.setblocking(False)
     try:

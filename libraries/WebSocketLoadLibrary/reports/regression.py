@@ -170,17 +170,18 @@ def _capacity_checks(baseline: dict, current: dict, tolerance: float,
     checks, matched = [], set()
     for key, (name, found) in current.items():
         now = found.get("capacity_msg_s")
+        unit = " " + found.get("unit", "msg/s")   # a connections search counts connections
         base_found = baseline.get(key, (None, None))[1]
         if base_found is None and len(by_name.get(name, [])) == 1:
             base_found = by_name[name][0]
         if base_found is None:
             checks.append(Check(key, "capacity", None, now, "-",
-                                "new" if whole_run else "NO BASELINE", unit=" msg/s"))
+                                "new" if whole_run else "NO BASELINE", unit=unit))
             continue
         matched.add(id(base_found))
         before = base_found.get("capacity_msg_s")
         if before is None:   # the baseline found none: nothing to hold this run to
-            checks.append(Check(key, "capacity", None, now, "-", "new", unit=" msg/s"))
+            checks.append(Check(key, "capacity", None, now, "-", "new", unit=unit))
             continue
         floor = before * (1 - tolerance)
         if now is not None and now >= floor:
@@ -192,12 +193,12 @@ def _capacity_checks(baseline: dict, current: dict, tolerance: float,
         else:
             verdict = "REGRESSED"
         checks.append(Check(key, "capacity", before, now, f">= {floor:,.1f}", verdict,
-                            unit=" msg/s"))
+                            unit=unit))
     if whole_run:
         for key, (_, found) in baseline.items():
             if id(found) not in matched:
                 checks.append(Check(key, "capacity", found.get("capacity_msg_s"), None, "-",
-                                    "MISSING", unit=" msg/s"))
+                                    "MISSING", unit=" " + found.get("unit", "msg/s")))
     return checks
 
 
