@@ -651,3 +651,42 @@ def test_the_find_maximum_connections_keyword_in_robot(tmp_path):
     output = (tmp_path / "out" / "output.xml").read_text()
     assert "achieved rate and latency by connections" in output   # the chart is logged
     assert "connections failed" in output
+
+
+SUBSCRIBERS_SUITE = """\
+*** Settings ***
+Library           WebSocketLoadLibrary
+Suite Teardown    Run Keywords    Disconnect All Clients    AND    Stop All Mock Servers
+
+*** Test Cases ***
+Find Maximum Subscribers Finds The Connection Limit Of A Fan Out
+    ${uri}=    Start Mock Server    engine=picows    max_connections=16
+    Connect Clients    ${uri}    count=1    alias=writer
+    Set Message Template    {"op":"publish","topic":"room","message_id":$message_id,"send_time":$send_time}
+    ${found}=    Find Maximum Subscribers    2    100    publish_rate=20/s
+    ...    opening_messages={"op":"subscribe","topic":"room"}    opening_reply=op == subscribed
+    ...    probe_duration=0.8 s    warm_up=0.2 s    pause=0.3 s    precision=10%
+    ...    p99=500 ms    delivery=99%
+    Log    ${found.capacity} subscribers: ${found.message}
+    # the publisher's connection counts against the server's 16
+    Should Be True    11 <= ${found.capacity} <= 15    ${found.message}
+    Capacity Should Be At Least    10 subscribers
+    Run Keyword And Expect Error    Capacity is * subscribers, expected at least 100 subscribers: *
+    ...    Capacity Should Be At Least    100 subscribers
+"""
+
+
+def test_the_find_maximum_subscribers_keyword_in_robot(tmp_path):
+    from robot_runs import run_robot
+    suite = tmp_path / "subscribers.robot"
+    suite.write_text(SUBSCRIBERS_SUITE)
+    run = run_robot(tmp_path / "out", str(suite), timeout_s=180)
+    failed = {name: test.message for name, test in run.tests().items()
+              if test.status != "PASS"}
+    assert not failed, failed
+    output = (tmp_path / "out" / "output.xml").read_text()
+    assert "subscribers failed" in output or "connections failed" in output
+    saved = [json.loads(path.read_text())
+             for path in (tmp_path / "out" / "load-results").glob("*.json")]
+    found = next(data for data in saved if data.get("kind") == "capacity")
+    assert found["capacity"]["unit"] == "subscribers"

@@ -30,10 +30,10 @@ import time
 from dataclasses import asdict, dataclass
 
 from .arrivals import ArrivalPlan
-from .capacity_result import (CONNECTIONS_UNIT, FAILED_STOPS, GENERATOR_LIMIT, HIGH_BOUND,
-                              LOW_MISSED, PRECISION, PROBE_BUDGET, PROBE_ERROR, RATE_UNIT,
-                              SERVER_LOST, TIME_BUDGET, UNITS, CapacityProbe, CapacityResult,
-                              amount)
+from .capacity_result import (CONNECTIONS_UNIT, COUNT_UNITS, FAILED_STOPS, GENERATOR_LIMIT,
+                              HIGH_BOUND, LOW_MISSED, PRECISION, PROBE_BUDGET, PROBE_ERROR,
+                              RATE_UNIT, SERVER_LOST, SUBSCRIBERS_UNIT, TIME_BUDGET, UNITS,
+                              CapacityProbe, CapacityResult, amount)
 from .capacity_targets import (LOST, MET, MISSED, NOT_APPLIED, CapacitySearchError,
                                CapacityTargets, connect_failures, error_count, error_ratio,
                                judge_probe, probe_figures)
@@ -43,8 +43,8 @@ __all__ = ["FAILED_STOPS", "GENERATOR_LIMIT", "HIGH_BOUND", "LOW_MISSED", "PRECI
            "PROBE_BUDGET", "PROBE_ERROR", "SERVER_LOST", "TIME_BUDGET", "CapacityProbe",
            "CapacityResult", "LOST", "MET", "MISSED", "NOT_APPLIED", "CapacitySearchError",
            "CapacityTargets", "error_count", "error_ratio", "judge_probe", "probe_figures",
-           "SearchSettings", "find_capacity", "RATE_UNIT", "CONNECTIONS_UNIT", "amount",
-           "connect_failures", "ConnectionsProbe"]
+           "SearchSettings", "find_capacity", "RATE_UNIT", "CONNECTIONS_UNIT",
+           "SUBSCRIBERS_UNIT", "amount", "connect_failures", "ConnectionsProbe"]
 
 
 @dataclass
@@ -68,7 +68,7 @@ class SearchSettings:
             raise CapacitySearchError(f"a search's unit is one of {', '.join(UNITS)}, got "
                                       f"{self.unit!r}")
         what = "rates above 0 msg/s" if self.unit == RATE_UNIT else "at least 1 connection"
-        if not ((self.low >= 1 if self.unit == CONNECTIONS_UNIT else self.low > 0)
+        if not ((self.low >= 1 if self.unit in COUNT_UNITS else self.low > 0)
                 and math.isfinite(self.high)):
             raise CapacitySearchError(f"the bounds must be {what}, got low "
                                       f"{self.low:g} and high {self.high:g}")
@@ -183,7 +183,7 @@ def find_capacity(settings: SearchSettings, targets: CapacityTargets, run_probe,
 
     met, missed = None, None
     try:
-        whole = unit == CONNECTIONS_UNIT   # a number of connections is whole
+        whole = unit in COUNT_UNITS   # a number of connections is whole
         rate = float(math.ceil(settings.low)) if whole else settings.low
         while True:   # step up until a probe misses the targets, or the high bound
             if judged(rate) == MISSED:
@@ -218,7 +218,7 @@ def find_capacity(settings: SearchSettings, targets: CapacityTargets, run_probe,
 def _round_rate(rate: float, unit: str = RATE_UNIT) -> float:
     """Rates to three significant figures at least, as people would write them; a number
     of connections whole."""
-    if unit == CONNECTIONS_UNIT:
+    if unit in COUNT_UNITS:
         return float(round(rate))
     if rate >= 100:
         return float(round(rate))
@@ -241,7 +241,10 @@ class ConnectionsProbe:
     CLOSED_AT_ONCE = "closed after the handshake"
 
     def __init__(self, engine, options, rate_per_connection: float, run_step,
-                 connect_rate: float = 500.0, settle_s: float = 0.3, sleep=time.sleep):
+                 connect_rate: float = 500.0, settle_s: float = 0.3, sleep=time.sleep,
+                 fixed_rate: float | None = None):
+        """`fixed_rate`: the step's rate whatever the count (a subscribers search: the
+        publishers' rate), instead of `rate_per_connection` x count."""
         if not rate_per_connection > 0:
             raise CapacitySearchError(f"the rate per connection must be above 0 msg/s, got "
                                       f"{rate_per_connection:g}")
@@ -249,13 +252,14 @@ class ConnectionsProbe:
         self.rate_per_connection, self.connect_rate = rate_per_connection, connect_rate
         self.settle_s, self.sleep = settle_s, sleep
         self.pool, self.count, self.figures = None, 0, None
+        self.fixed_rate = fixed_rate
 
     def __call__(self, count: float, duration_s: float, name: str) -> LoadResult:
         count = int(round(count))
         if self.pool is None or self.count != count:
             self.end_probe()
             self._open(count, name)
-        rate = self.rate_per_connection * count
+        rate = self.fixed_rate or self.rate_per_connection * count
         figures = self.figures
         if not self.pool.open_connections:   # nothing to send on: the probe is its failures
             step = LoadResult(name=name, target_rate=rate, connections=0,

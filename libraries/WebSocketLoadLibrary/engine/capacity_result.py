@@ -23,14 +23,16 @@ PROBE_ERROR = "probe error"
 FAILED_STOPS = (LOW_MISSED, SERVER_LOST, PROBE_ERROR)
 
 # what a search varies: the message rate (the default, and every file saved before the
-# unit was), or the number of connections (Find Maximum Connections)
-RATE_UNIT, CONNECTIONS_UNIT = "msg/s", "connections"
-UNITS = (RATE_UNIT, CONNECTIONS_UNIT)
+# unit was), the number of connections (Find Maximum Connections) or of subscribers of a
+# fan-out (Find Maximum Subscribers)
+RATE_UNIT, CONNECTIONS_UNIT, SUBSCRIBERS_UNIT = "msg/s", "connections", "subscribers"
+UNITS = (RATE_UNIT, CONNECTIONS_UNIT, SUBSCRIBERS_UNIT)
+COUNT_UNITS = (CONNECTIONS_UNIT, SUBSCRIBERS_UNIT)   # whole numbers
 
 
 def amount(value: float, unit: str = RATE_UNIT, decimals: int = 0) -> str:
     """`1,000 msg/s`, `40 connections` (a count is always whole)."""
-    if unit == CONNECTIONS_UNIT:
+    if unit in COUNT_UNITS:
         return f"{value:,.0f} {unit}"
     return f"{value:,.{decimals}f} {unit}"
 

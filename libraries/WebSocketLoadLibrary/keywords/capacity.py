@@ -2,6 +2,7 @@
 within its targets."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from robot.api import logger
@@ -9,9 +10,11 @@ from robot.api.deco import keyword
 
 from ..engine import ConnectionOptions, LoadPlan
 from ..engine.capacity import (CONNECTIONS_UNIT, GENERATOR_LIMIT, LOW_MISSED, MET, RATE_UNIT,
-                               CapacityResult, CapacityTargets, ConnectionsProbe,
-                               SearchSettings, amount, find_capacity)
+                               SUBSCRIBERS_UNIT, CapacityResult, CapacityTargets,
+                               ConnectionsProbe, SearchSettings, amount, find_capacity)
+from ..engine.fanout import SUBSCRIBERS, FanoutSpec
 from ..engine.memory import release_freed_memory
+from ..engine.opening import OpeningMessages
 from ..engine.result import format_latency_ms
 from ..errors import ArgumentError, CheckFailed, RunError, UsageError
 from .arguments import Duration, Rate, Ratio
@@ -26,7 +29,7 @@ TARGET_FORMS = ("latency percentiles as p95=200 ms, p99=500 ms, p99.9=1 s; deliv
                 "or answered with something invalid, at most)")
 PERCENTILE_TARGET = re.compile(r"p(\d+(?:\.\d+)?)$", re.IGNORECASE)
 
-CONNECTIONS_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kK])?\s*(?:connections?)?\s*$")
+CONNECTIONS_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kK])?\s*(?:connections?|subscribers?)?\s*$")
 PROBE_COLUMNS = ("#", "target msg/s", "achieved send msg/s", "received msg/s", "sent", "lost",
                  "delivery", "p50 ms", "p95 ms", "p99 ms", "verdict")
 
@@ -211,6 +214,79 @@ class CapacityKeywords(LibraryComponent):
         finally:
             runner.end_probe()
 
+    @keyword
+    def find_maximum_subscribers(self, low: int, high: int, publish_rate: Rate,
+                                 opening_messages: list[str] | str,
+                                 opening_reply: str | None = None,
+                                 publishers: str | None = None,
+                                 connect_rate: Rate = Rate(500), uri: str | None = None,
+                                 probe_duration: Duration = Duration(10),
+                                 warm_up: Duration = Duration(2), pause: Duration = Duration(2),
+                                 precision: Ratio = Ratio(0.05), max_probes: int = 12,
+                                 time_budget: Duration = Duration(300), retries: int = 0,
+                                 step_factor: float = 2.0,
+                                 delivery_timeout: Duration = Duration(5),
+                                 rate_tolerance: Ratio = Ratio(0.05),
+                                 settle: Duration = Duration(0.3),
+                                 name: str = "subscriber capacity",
+                                 **targets: str) -> CapacityResult:
+        """Searches for the most subscribers a publish/subscribe server serves while
+        still meeting the targets: `Find Maximum Connections` for a fan-out.
+
+        A probe at n opens n subscriber connections at ``connect_rate`` per second, each
+        saying ``opening_messages`` (its subscription) and waiting for ``opening_reply``,
+        lets them ``settle``, then publishes at ``publish_rate`` from the ``publishers``
+        client group (the current one by default: open it with `Connect Clients` and set
+        the publish message with `Set Message Template` first) as `Publish At Rate` does,
+        each publish expected at every one of the n subscribers. The targets are judged on
+        that: ``delivery=99.9%`` (deliveries per delivery expected), latency percentiles
+        of every delivery (a lost delivery ranks above all), ``errors=``. A subscriber
+        that could not subscribe misses the targets (the verdict says how many and why).
+        The probe's subscribers are closed before the pause. The search, the budgets, the
+        result and `Capacity Should Be At Least` (``500 subscribers``) are as in `Find
+        Maximum Rate`.
+
+        Example:
+        | Connect Clients | count=1 | alias=writer |
+        | Set Message Template | {"op":"publish","topic":"room","message_id":$message_id,"send_time":$send_time} |
+        | Find Maximum Subscribers | 100 | 10000 | publish_rate=10/s | opening_messages={"op":"subscribe","topic":"room"} | opening_reply=op == subscribed | p99=200 ms | delivery=99.9% |
+        | Capacity Should Be At Least | 2000 subscribers |
+        """
+        checked = parse_targets(targets)
+        if publish_rate.per_second is None or connect_rate.per_second is None:
+            raise ArgumentError("publish_rate and connect_rate must be rates such as 10/s, "
+                                "not max: the search paces every probe")
+        writers = self.state.clients.get(publishers)
+        settings = SearchSettings(float(low), float(high), precision=float(precision),
+                                  step_factor=float(step_factor), max_probes=max_probes,
+                                  time_budget_s=float(time_budget),
+                                  probe_s=float(probe_duration), warm_up_s=float(warm_up),
+                                  pause_s=float(pause), retries=retries,
+                                  unit=SUBSCRIBERS_UNIT)
+        # the publishers' options (token, headers, transport) with the subscription
+        options = dataclasses.replace(writers.options, uri=uri or writers.options.uri,
+                                      opening=OpeningMessages(opening_messages, opening_reply))
+        timeout_s, tolerance = float(delivery_timeout), float(rate_tolerance)
+
+        def step(pool, rate: float, duration_s: float, probe_name: str):
+            plan = LoadPlan(rate=rate, duration_s=duration_s, reply_timeout_s=timeout_s,
+                            rate_tolerance=tolerance, fanout=FanoutSpec(), name=probe_name,
+                            **self.state.pacing)
+            audience = ClientGroup(pool, options, len(pool.connections))
+            return run_step(self, writers, plan, None, remember=False,
+                            fail_on_disconnect=False, roles={SUBSCRIBERS: audience})
+
+        runner = ConnectionsProbe(self.state.engine, options, 1.0, step,
+                                  float(connect_rate), float(settle),
+                                  fixed_rate=float(publish_rate))
+        where = (f"to {options.uri}, publishing at {float(publish_rate):g}/s, subscribers "
+                 f"opened at {float(connect_rate):g}/s")
+        try:
+            return self._search(settings, checked, runner, name, f"{low} .. {high} "
+                                f"subscribers", where)
+        finally:
+            runner.end_probe()
+
     def _search(self, settings: SearchSettings, checked: CapacityTargets, runner, name: str,
                 between: str, where: str) -> CapacityResult:
         self.console(f"[INFO] {name}: searching {between} for {checked.describe()} "
@@ -234,7 +310,8 @@ class CapacityKeywords(LibraryComponent):
         ``result``) is at least ``minimum`` msg/s; returns the capacity.
 
         After `Find Maximum Connections` the minimum is a number of connections:
-        ``1000 connections``, ``1k connections`` or ``1000``.
+        ``1000 connections``, ``1k connections`` or ``1000``; after `Find Maximum
+        Subscribers` a number of subscribers: ``500 subscribers``.
 
         The failure says what was found and where the targets were missed. When the
         search hit the generator's limit below ``minimum``, the server was never shown to
@@ -368,8 +445,8 @@ def parse_minimum(minimum, unit: str) -> float:
         return float(minimum)
     match = CONNECTIONS_PATTERN.match(str(minimum))
     if not match:
-        raise ArgumentError(f"the minimum capacity of a connections search is a number of "
-                            f"connections such as 1000 connections or 1000, got {minimum!r}")
+        raise ArgumentError(f"the minimum capacity of a {unit} search is a number of {unit} "
+                            f"such as 1000 {unit} or 1000, got {minimum!r}")
     return float(match.group(1)) * (1000 if match.group(2) else 1)
 
 
@@ -387,7 +464,7 @@ def capacity_table(found: CapacityResult) -> str:
                      *(format_latency_ms(step.latency_ms(p)) for p in (50, 95, 99)), verdict))
     targets = found.targets.describe() if found.targets else "-"
     columns = (PROBE_COLUMNS if found.unit == RATE_UNIT else
-               ("#", "connections", "target msg/s") + PROBE_COLUMNS[2:])
+               ("#", found.unit, "target msg/s") + PROBE_COLUMNS[2:])
     return column_table(columns, rows,
                         f"{found.name}: targets {targets}; stopped on {found.stop_reason}; "
                         f"{found.message}; probes {found.probes_s:.1f} s + pauses "
