@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from picows import WSHandshakeError
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
 from .errors import ConnectError
@@ -137,16 +136,6 @@ class ConnectionOptions:
             open_timeout=self.open_timeout_s, ping_interval=self.ping_interval_s,
             ping_timeout=self.ping_timeout_s, close_timeout=self.close_timeout_s,
             max_size=self.max_size, max_queue=self.max_queue, proxy=None)
-
-
-async def open_connection(options: ConnectionOptions, ssl_context=None):
-    """One open websockets ClientConnection, or ConnectError saying why not."""
-    try:
-        return await connect(options.uri, **options.connect_kwargs(ssl_context))
-    except BaseException as error:  # noqa: BLE001 - translated, never swallowed
-        if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
-            raise
-        raise ConnectError(explain_connect_error(error, options)) from None
 
 
 def explain_connect_error(error: BaseException, options: ConnectionOptions) -> str:

@@ -20,7 +20,7 @@ from picows import WSCloseCode, WSListener, WSMsgType
 from picows.url import parse_url
 
 from ..picows_wire import NO_STATUS, make_protocol, read_close, reassemble
-from .connections import ConnectionOptions, explain_connect_error
+from .connections import ConnectionOptions
 from .errors import ConnectError
 from .pool import ClientPool, PooledConnection, describe_close
 from .picows_writer import PicowsWriter
@@ -210,37 +210,6 @@ class PicowsPool(ClientPool):
                                      extra_headers=headers or None,
                                      ping_interval_s=options.ping_interval_s,
                                      ping_timeout_s=options.ping_timeout_s)
-
-    async def _open_one(self, ssl_context) -> PicowsSocket:
-        options, url = self.options, self._url
-        headers = options.request_headers()
-        loop = asyncio.get_running_loop()
-
-        def protocol():
-            return make_protocol(True, lambda: PicowsSocket(self), netloc=url.netloc,
-                                 path=url.resource_name, handshake_timeout_s=None,
-                                 max_frame_size=options.max_size or (1 << 62),
-                                 extra_headers=headers or None,
-                                 ping_interval_s=options.ping_interval_s,
-                                 ping_timeout_s=options.ping_timeout_s)
-
-        async def connect():
-            extra = {"server_hostname": url.host} if ssl_context is not None else {}
-            transport, ws_protocol = await loop.create_connection(
-                protocol, url.host, url.port, ssl=ssl_context, **extra)
-            try:
-                await ws_protocol.wait_until_handshake_complete()
-            except BaseException:
-                transport.abort()
-                raise
-            return ws_protocol.listener
-
-        try:
-            return await asyncio.wait_for(connect(), options.open_timeout_s)
-        except BaseException as error:  # noqa: BLE001 - translated, never swallowed
-            if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
-                raise
-            raise ConnectError(explain_connect_error(error, options)) from None
 
     @staticmethod
     def _text_sender(ws: PicowsSocket):

@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from .closes import describe_close, describe_ws_close
-from .connections import ConnectionOptions, open_connection
+from .connections import ConnectionOptions, explain_connect_error
 from .errors import ConnectError
 from .frames import by_connection
 from .pool_changes import ChangingPool, tcp_socket
@@ -165,9 +165,18 @@ class ClientPool(ChangingPool):
     def _raw_transport(ws):
         return ws.transport
 
-    # -- what differs between transports -------------------------------------------------
     async def _open_one(self, ssl_context):
-        return await open_connection(self.options, ssl_context)
+        """One connection of either transport (`_open_phased`, phases not kept), or
+        ConnectError saying why not."""
+        try:
+            async with asyncio.timeout(self.options.open_timeout_s):
+                return await self._open_phased(ssl_context, {})
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # noqa: BLE001 - translated, never swallowed
+            raise ConnectError(explain_connect_error(error, self.options)) from None
+
+    # -- what differs between transports -------------------------------------------------
 
     @staticmethod
     def _text_sender(ws):
