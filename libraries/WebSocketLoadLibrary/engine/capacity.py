@@ -61,7 +61,7 @@ class SearchSettings:
     warm_up_s: float = 2.0
     pause_s: float = 2.0
     retries: int = 0               # a missed probe is run again up to this many times
-    unit: str = RATE_UNIT          # what the search varies: msg/s or connections
+    unit: str = RATE_UNIT          # what the search varies: msg/s, connections or subscribers
 
     def __post_init__(self):
         if self.unit not in UNITS:

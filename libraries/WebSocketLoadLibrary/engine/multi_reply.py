@@ -121,6 +121,11 @@ class MultiReplyCorrelator(ReplyCorrelator):
         self.recorder.lost += lost
         return lost
 
+    def cut(self, connection: int) -> int:
+        """The client closed the connection (churn): its requests are cut, parts and all."""
+        self.parts_so_far[connection].clear()
+        return super().cut(connection)
+
     def _settle_unfinished(self, parts: int) -> None:
         if parts:
             self.incomplete += 1

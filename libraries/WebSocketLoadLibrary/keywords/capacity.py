@@ -120,11 +120,8 @@ class CapacityKeywords(LibraryComponent):
                 raise ArgumentError(f"the {label} bound must be a rate such as 1000/s, not max: "
                                     f"the search paces every probe")
         checked = parse_targets(targets)
-        settings = SearchSettings(float(low), float(high), precision=float(precision),
-                                  step_factor=float(step_factor), max_probes=max_probes,
-                                  time_budget_s=float(time_budget),
-                                  probe_s=float(probe_duration), warm_up_s=float(warm_up),
-                                  pause_s=float(pause), retries=retries)
+        settings = search_settings(RATE_UNIT, low, high, precision, step_factor, max_probes,
+                                   time_budget, probe_duration, warm_up, pause, retries)
         runner = (self._agents_runner if on_agents else self._local_runner)(
             float(reply_timeout), float(rate_tolerance))
         where = "on the load agents" if on_agents else "on the current clients"
@@ -185,12 +182,8 @@ class CapacityKeywords(LibraryComponent):
             raise ArgumentError("rate_per_connection and connect_rate must be rates such as "
                                 "1/s, not max: the search paces every probe")
         checked = parse_targets(targets)
-        settings = SearchSettings(float(low), float(high), precision=float(precision),
-                                  step_factor=float(step_factor), max_probes=max_probes,
-                                  time_budget_s=float(time_budget),
-                                  probe_s=float(probe_duration), warm_up_s=float(warm_up),
-                                  pause_s=float(pause), retries=retries,
-                                  unit=CONNECTIONS_UNIT)
+        settings = search_settings(CONNECTIONS_UNIT, low, high, precision, step_factor, max_probes,
+                                   time_budget, probe_duration, warm_up, pause, retries)
         if uri is not None:
             options = ConnectionOptions(uri)
         elif self.state.clients:
@@ -257,12 +250,8 @@ class CapacityKeywords(LibraryComponent):
             raise ArgumentError("publish_rate and connect_rate must be rates such as 10/s, "
                                 "not max: the search paces every probe")
         writers = self.state.clients.get(publishers)
-        settings = SearchSettings(float(low), float(high), precision=float(precision),
-                                  step_factor=float(step_factor), max_probes=max_probes,
-                                  time_budget_s=float(time_budget),
-                                  probe_s=float(probe_duration), warm_up_s=float(warm_up),
-                                  pause_s=float(pause), retries=retries,
-                                  unit=SUBSCRIBERS_UNIT)
+        settings = search_settings(SUBSCRIBERS_UNIT, low, high, precision, step_factor, max_probes,
+                                   time_budget, probe_duration, warm_up, pause, retries)
         # the publishers' options (token, headers, transport) with the subscription
         options = dataclasses.replace(writers.options, uri=uri or writers.options.uri,
                                       opening=OpeningMessages(opening_messages, opening_reply))
@@ -431,6 +420,16 @@ def parse_targets(targets: dict) -> CapacityTargets:
                 raise
             raise ArgumentError(f"target {key}={value}: {error}") from None
     return CapacityTargets(latency, delivery, errors)
+
+
+def search_settings(unit: str, low, high, precision, step_factor, max_probes: int,
+                    time_budget, probe_duration, warm_up, pause, retries: int) -> SearchSettings:
+    """The search's settings from the keyword arguments every `Find Maximum ...` shares."""
+    return SearchSettings(float(low), float(high), precision=float(precision),
+                          step_factor=float(step_factor), max_probes=max_probes,
+                          time_budget_s=float(time_budget), probe_s=float(probe_duration),
+                          warm_up_s=float(warm_up), pause_s=float(pause), retries=retries,
+                          unit=unit)
 
 
 def parse_minimum(minimum, unit: str) -> float:
