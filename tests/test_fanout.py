@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 import pytest
-from websockets.asyncio.server import serve
 
-from step_books import Books  # noqa: F401 - keeps tests/ importable as the others do
+from thread_server import ThreadServer
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine
 from WebSocketLoadLibrary.engine.errors import EngineError, PlanError
 from WebSocketLoadLibrary.engine.fanout import FanoutSpec
@@ -76,23 +74,16 @@ def test_memory_per_publish_is_one_entry_not_one_per_subscriber():
     assert correlator.delivered == {} and correlator.in_flight() == 0
 
 
-class PubSubServer:
+class PubSubServer(ThreadServer):
     """Topics over websockets, in a thread: subscribe, publish to the others; subscriber
     number `slow` gets its deliveries `delay` late, number `lossy` misses every 4th."""
 
     def __init__(self, slow=None, delay=0.0, lossy=None):
         self.slow, self.delay, self.lossy = slow, delay, lossy
         self.subscribers: list = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        self.uri = f"ws://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        super().__init__()
 
-    async def _start(self):
-        return await serve(self._handle, "127.0.0.1", 0)
-
-    async def _handle(self, ws):
+    async def handle(self, ws):
         async for message in ws:
             command = json.loads(message)
             if command["op"] == "subscribe":
@@ -107,12 +98,6 @@ class PubSubServer:
                                              subscriber.send(message))
                     else:
                         await subscriber.send(message)
-
-    def close(self):
-        self.server.close()
-        asyncio.run_coroutine_threadsafe(self.server.wait_closed(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 def _fanout(server, transport, subscribers=4, rate=100, messages=100, **spec):

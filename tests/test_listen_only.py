@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
-from websockets.asyncio.server import serve
 
 from step_books import Books
+from thread_server import ThreadServer
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine
 from WebSocketLoadLibrary.engine.errors import PlanError
 from WebSocketLoadLibrary.engine.messages import MessageTemplate
@@ -91,33 +90,20 @@ def test_bad_stream_arguments_are_clear_errors():
         LoadPlan(rate=100, duration_s=1, listen=StreamSpec())
 
 
-class StreamServer:
+class StreamServer(ThreadServer):
     """Pushes `{"seq":n,"ts":...}` to every connection at `rate`, skipping `skip`."""
 
     def __init__(self, rate=500, skip=()):
         self.rate, self.skip = rate, set(skip)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        self.uri = f"ws://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        super().__init__()
 
-    async def _start(self):
-        return await serve(self._handle, "127.0.0.1", 0)
-
-    async def _handle(self, ws):
+    async def handle(self, ws):
         n, start = 0, time.perf_counter()
         while True:
             n += 1
             await asyncio.sleep(max(0.0, start + n / self.rate - time.perf_counter()))
             if n not in self.skip:
                 await ws.send('{"seq":%d,"ts":%.6f,"payload":"xx"}' % (n, time.time()))
-
-    def close(self):
-        self.server.close()
-        asyncio.run_coroutine_threadsafe(self.server.wait_closed(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 @pytest.mark.parametrize("transport", ["websockets", "picows"])

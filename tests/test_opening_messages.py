@@ -2,37 +2,25 @@
 a connection whose reply does not come fails the open with what arrived instead."""
 from __future__ import annotations
 
-import asyncio
-import threading
-
 import pytest
-import websockets
-from websockets.asyncio.server import serve
 
-from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine
+from thread_server import ThreadServer
+from WebSocketLoadLibrary.engine import ConnectionOptions
 from WebSocketLoadLibrary.engine.errors import ConnectError
 from WebSocketLoadLibrary.engine.opening import OpeningMessages
 from WebSocketLoadLibrary.errors import UsageError
 
 
-class RoomServer:
+class RoomServer(ThreadServer):
     """A small chat-room server in a thread: a welcome first, then `joined <n>` for
     `join <n>` (or nothing, for rooms listed in `silent`); it remembers who joined."""
 
     def __init__(self, silent=()):
         self.silent = set(silent)
         self.joined: list[str] = []
-        self.ready = threading.Event()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        self.uri = f"ws://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        super().__init__()
 
-    async def _start(self):
-        return await serve(self._handle, "127.0.0.1", 0)
-
-    async def _handle(self, ws):
+    async def handle(self, ws):
         await ws.send('{"type":"welcome"}')
         async for message in ws:
             if message.startswith("join "):
@@ -42,19 +30,6 @@ class RoomServer:
                     await ws.send(f'{{"type":"joined","room":"{room}"}}')
             else:
                 await ws.send(message)
-
-    def close(self):
-        self.server.close()
-        asyncio.run_coroutine_threadsafe(self.server.wait_closed(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@pytest.fixture
-def engine():
-    engine = LoadEngine()
-    yield engine
-    engine.close()
 
 
 @pytest.mark.parametrize("transport", ["websockets", "picows"])
