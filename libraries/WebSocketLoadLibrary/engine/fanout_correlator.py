@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from .correlator import ReplyCorrelator
-from .frames import BINARY, TEXT, message_receiver
+from .frames import message_receiver
 
 
 class FanoutCorrelator(ReplyCorrelator):
@@ -55,15 +55,12 @@ class FanoutCorrelator(ReplyCorrelator):
         other_key = self.key_of_other()
 
         def receiver(slot: int, fallback):
-            def on_frame(transport, frame):
-                kind = frame.msg_type
-                if (kind is not TEXT and kind is not BINARY) or not frame.fin:
-                    return fallback(transport, frame)
-                if other_key(slot, frame.get_payload_as_bytes()) is not None:
+            def take(message: bytes, now: float) -> bool:
+                if other_key(slot, message) is not None:   # an id, yet no delivery here
                     self.recorder.pushes += 1
                     self.recorder.pushes_per_connection[slot] += 1
                 return False
-            return on_frame
+            return message_receiver(take, fallback)
         return [receiver(slot, fallback) for slot, fallback in enumerate(fallbacks)]
 
     def subscriber_receivers(self, fallbacks: list) -> list:

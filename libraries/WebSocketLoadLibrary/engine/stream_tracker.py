@@ -86,7 +86,6 @@ class StreamTracker:
         self.skipped: list[set] = [set() for _ in range(connections)]
         self.staleness_s = recorder.add_series("staleness")
         self.gap_s = recorder.add_series("gap")
-        self.first_at = self.last_at = 0.0
 
     def frame_receivers(self, fallbacks: list) -> list:
         """Per connection `on_frame(transport, frame)` (frames.py).

@@ -54,23 +54,18 @@ def judge(result, backpressure_waits: int = 0, reply_bytes: int = 0) -> None:
         first = next((e for e in result.errors if e.startswith("not sent")), "not sent")
         reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
                        f"sent ({first.removeprefix('not sent: ')})")
-    if result.mode == "listen":
+    if result.mode in ("open", "fanout") and result.planned_messages:  # paced sending
+        reasons += _schedule_reasons(result, cpu, backpressure_waits)
+    if result.mode in ("open", "fanout", "listen"):   # the receiving side kept up?
+        listen = result.mode == "listen"
         unread_s = unread_reply_s(result, generator.get("unread_reply_bytes_median"),
                                   reply_bytes)
-        if unread_s > LISTEN_UNREAD_LIMIT_S:
+        if unread_s > (LISTEN_UNREAD_LIMIT_S if listen else result.late_bound_s):
             result.generator_saturated = True
             reasons.append(
                 f"messages waited unread in the generator's sockets (median {unread_s * 1000:.1f}"
                 f" ms of the stream, generator CPU {cpu:.0f}%): the generator could not keep "
-                f"up reading, and staleness includes its own queueing")
-    if result.mode in ("open", "fanout"):   # paced: requests, or publishes
-        if result.planned_messages:
-            reasons += _schedule_reasons(result, cpu, backpressure_waits)
-        unread_s = unread_reply_s(result, generator.get("unread_reply_bytes_median"),
-                                  reply_bytes)
-        if unread_s > result.late_bound_s:
-            result.generator_saturated = True
-            reasons.append(
+                f"up reading, and staleness includes its own queueing" if listen else
                 f"replies waited unread in the generator's sockets (median "
                 f"{unread_s * 1000:.1f} ms of replies, generator CPU {cpu:.0f}%): latencies "
                 f"include the generator's own queueing")

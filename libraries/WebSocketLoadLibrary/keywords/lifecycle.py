@@ -19,7 +19,7 @@ from .component import LibraryComponent
 from .connections import connection_options
 from .state import ClientGroup
 from .step_report import report_step
-from .streams import _count_or_share
+from .streams import count_or_share
 from .tokens import token_from
 
 PHASE_NAMES = ("total",) + PHASES
@@ -147,7 +147,7 @@ class LifecycleKeywords(LibraryComponent):
         share of the attempts (``1%``). The message lists the failures by kind. Returns the
         number that failed."""
         connect = self._connect(result, "connection failures")
-        limit, share = _count_or_share(maximum)
+        limit, share = count_or_share(maximum)
         allowed = limit if share is None else share * connect.attempted
         detail = (f"{connect.failed:,} of {connect.attempted:,} connections failed "
                   f"({connect.failure_ratio:.2%}): {connect.describe_failures()}")

@@ -99,7 +99,7 @@ class StreamKeywords(LibraryComponent):
         if not stream.sequence_field:
             raise UsageError("missing messages need sequence numbers: give sequence_field "
                              "to Listen For Messages")
-        limit, share = _count_or_share(maximum)
+        limit, share = count_or_share(maximum)
         allowed = limit if share is None else share * stream.expected
         detail = (f"{stream.missing:,} of {stream.expected:,} expected "
                   f"({stream.missing_ratio:.4%}); {stream.duplicates:,} duplicate, "
@@ -190,7 +190,7 @@ def listen_plan(duration, count, sequence_field, timestamp_field, timestamp_unit
                     listen=spec, name=name or f"listen {what}")
 
 
-def _count_or_share(text) -> tuple[int | None, float | None]:
+def count_or_share(text) -> tuple[int | None, float | None]:
     value = str(text).strip()
     if value.endswith("%"):
         try:
