@@ -28,6 +28,17 @@ class LifecycleCounters:
         self.recover_s: list[float] = []
         self.gave_up_why: dict[str, int] = {}
 
+    def add(self, other: "LifecycleCounters | None") -> None:
+        """Another group's counts (a fan-out's subscribers) into these."""
+        if other is None:
+            return
+        for name in ("closes_by_us", "replacements", "reconnects", "failed_attempts", "gave_up",
+                     "lost_while_down", "cut_by_close"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.recover_s.extend(other.recover_s)
+        for why, count in other.gave_up_why.items():
+            self.gave_up_why[why] = self.gave_up_why.get(why, 0) + count
+
 
 @section
 @dataclass

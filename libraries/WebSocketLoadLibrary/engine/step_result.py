@@ -34,21 +34,9 @@ def build_result(step, driver, connections: int, started_at: float, start: float
         counters = step.pool.lifecycle or LifecycleCounters()
         for pool in step.roles.values():
             if pool.policies and pool.lifecycle is not counters:
-                _add_counters(counters, pool.lifecycle)
+                counters.add(pool.lifecycle)
         lifecycle = LifecycleFigures.of(counters, [p.describe() for p in policies])
         result.sections[lifecycle.kind] = lifecycle
     driver.describe(result)
     judge(result, **driver.verdict_inputs())
     return result
-
-
-def _add_counters(into, other) -> None:
-    """Another group's lifecycle counts (fan-out subscribers) into the step's."""
-    if other is None:
-        return
-    for name in ("closes_by_us", "replacements", "reconnects", "failed_attempts", "gave_up",
-                 "lost_while_down", "cut_by_close"):
-        setattr(into, name, getattr(into, name) + getattr(other, name))
-    into.recover_s.extend(other.recover_s)
-    for why, count in other.gave_up_why.items():
-        into.gave_up_why[why] = into.gave_up_why.get(why, 0) + count
