@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from agent_processes import SECRET, start_agent  # noqa: E402
 from WebSocketLoadLibrary.agents.controller import AgentFleet  # noqa: E402
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, LoadPlan  # noqa: E402
-from WebSocketLoadLibrary.engine.result import LoadResult  # noqa: E402
+from WebSocketLoadLibrary.engine.results.result import LoadResult  # noqa: E402
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
 
 

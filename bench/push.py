@@ -42,12 +42,12 @@ from picows import WSListener, WSMsgType  # noqa: E402
 from picows.url import parse_url  # noqa: E402
 
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, LoadPlan  # noqa: E402
-from WebSocketLoadLibrary.engine.fanout import FanoutSpec  # noqa: E402
-from WebSocketLoadLibrary.engine.fanout_correlator import FanoutCorrelator  # noqa: E402
-from WebSocketLoadLibrary.engine.messages import MessageTemplate  # noqa: E402
-from WebSocketLoadLibrary.engine.opening import OpeningMessages  # noqa: E402
-from WebSocketLoadLibrary.engine.recorder import StepRecorder  # noqa: E402
-from WebSocketLoadLibrary.engine.stream_tracker import StreamSpec  # noqa: E402
+from WebSocketLoadLibrary.engine.patterns.fanout.driver import FanoutSpec  # noqa: E402
+from WebSocketLoadLibrary.engine.patterns.fanout.correlator import FanoutCorrelator  # noqa: E402
+from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate  # noqa: E402
+from WebSocketLoadLibrary.engine.transport.opening import OpeningMessages  # noqa: E402
+from WebSocketLoadLibrary.engine.step.recorder import StepRecorder  # noqa: E402
+from WebSocketLoadLibrary.engine.patterns.listen_only.tracker import StreamSpec  # noqa: E402
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
 from WebSocketLoadLibrary.picows_wire import make_protocol  # noqa: E402
 
@@ -244,7 +244,7 @@ def bench_memory(subscribers: int = 10_000) -> None:
 
 
 def bench_connect(count: int = 4000) -> None:
-    from WebSocketLoadLibrary.engine.arrivals import ArrivalPlan
+    from WebSocketLoadLibrary.engine.lifecycle.arrivals import ArrivalPlan
     server = MockServerProcess(engine="picows", loop="uvloop", max_connections=count + 50)
     server.start()
     try:

@@ -27,7 +27,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 
 from WebSocketLoadLibrary.engine import (ConnectionOptions, LoadEngine, LoadPlan,  # noqa: E402
                                          MessageTemplate, run_step_in_workers)
-from WebSocketLoadLibrary.engine.precise_sleep import PreciseSleeper  # noqa: E402
+from WebSocketLoadLibrary.engine.runtime.precise_sleep import PreciseSleeper  # noqa: E402
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
 from WebSocketLoadLibrary.picows_wire import make_protocol  # noqa: E402
 

@@ -23,7 +23,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "libraries"))
 
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, LoadPlan  # noqa: E402
-from WebSocketLoadLibrary.engine.memory import release_freed_memory  # noqa: E402
+from WebSocketLoadLibrary.engine.runtime.memory import release_freed_memory  # noqa: E402
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
 
 

@@ -2,8 +2,8 @@
 that drive the matching and read the figures without a network."""
 from __future__ import annotations
 
-from WebSocketLoadLibrary.engine.correlator import ReplyCorrelator
-from WebSocketLoadLibrary.engine.recorder import StepRecorder
+from WebSocketLoadLibrary.engine.step.correlator import ReplyCorrelator
+from WebSocketLoadLibrary.engine.step.recorder import StepRecorder
 
 
 class Books:

@@ -7,10 +7,10 @@ import pytest
 from agent_processes import SECRET, start_agent
 from WebSocketLoadLibrary.agents.controller import AgentFleet
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan, LoadResult
-from WebSocketLoadLibrary.engine.multi_reply import MultiReplySpec
-from WebSocketLoadLibrary.engine.opening import OpeningMessages
-from WebSocketLoadLibrary.engine.plan import plan_from_dict, plan_to_dict
-from WebSocketLoadLibrary.engine.stream_tracker import StreamSpec
+from WebSocketLoadLibrary.engine.patterns.multi_reply import MultiReplySpec
+from WebSocketLoadLibrary.engine.transport.opening import OpeningMessages
+from WebSocketLoadLibrary.engine.plan.load_plan import plan_from_dict, plan_to_dict
+from WebSocketLoadLibrary.engine.patterns.listen_only.tracker import StreamSpec
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ PUBLISH = '{"op":"publish","topic":"t","message_id":$message_id,"send_time":$sen
 
 def test_publishers_on_one_agent_subscribers_on_another_one_merged_fan_out(fleet,
                                                                           start_server):
-    from WebSocketLoadLibrary.engine.messages import MessageTemplate
+    from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
     server = start_server(engine="picows")
     fleet.open_connections(ConnectionOptions(server.uri, opening=OpeningMessages(
         '{"op":"subscribe","topic":"t"}', "op == subscribed")), count_per_agent=3,

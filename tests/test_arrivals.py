@@ -6,10 +6,10 @@ import socket
 import pytest
 
 from WebSocketLoadLibrary.engine import ConnectionOptions
-from WebSocketLoadLibrary.engine.arrivals import ArrivalPlan
+from WebSocketLoadLibrary.engine.lifecycle.arrivals import ArrivalPlan
 from WebSocketLoadLibrary.engine.errors import PlanError
-from WebSocketLoadLibrary.engine.opening import OpeningMessages
-from WebSocketLoadLibrary.engine.result import LoadResult
+from WebSocketLoadLibrary.engine.transport.opening import OpeningMessages
+from WebSocketLoadLibrary.engine.results.result import LoadResult
 
 
 @pytest.mark.parametrize("transport", ["websockets", "picows"])

@@ -12,12 +12,12 @@ import math
 
 import pytest
 
-from WebSocketLoadLibrary.engine.capacity import (
+from WebSocketLoadLibrary.engine.capacity.search import (
     GENERATOR_LIMIT, HIGH_BOUND, LOW_MISSED, MET, MISSED, NOT_APPLIED, PRECISION,
     PROBE_BUDGET, PROBE_ERROR, SERVER_LOST, TIME_BUDGET, CapacityResult, CapacitySearchError,
     CapacityTargets, SearchSettings, find_capacity)
-from WebSocketLoadLibrary.engine.plan import LoadPlan
-from WebSocketLoadLibrary.engine.result import LoadResult
+from WebSocketLoadLibrary.engine.plan.load_plan import LoadPlan
+from WebSocketLoadLibrary.engine.results.result import LoadResult
 from WebSocketLoadLibrary.reports.merge import merge_records
 from WebSocketLoadLibrary.reports.records import records_from_document, result_document
 from WebSocketLoadLibrary.reports.regression import compare
@@ -489,7 +489,7 @@ def connections_probe(clock: FakeClock, knee: int, limit: int | None = None):
     """A server whose p95 grows past `knee` connections (1 msg/s each), and that closes
     what is over `limit` right after the handshake (a connect section, as ConnectionsProbe
     gives it)."""
-    from WebSocketLoadLibrary.engine.connect_figures import ConnectFigures
+    from WebSocketLoadLibrary.engine.lifecycle.connect_figures import ConnectFigures
     server = FakeServer(clock, float(knee))
     calls = []
 
@@ -552,7 +552,7 @@ def test_connections_that_fail_to_open_miss_the_targets_and_say_so():
     # the server refused connections
     step = run(400, 1, "x")
     step.load_applied, step.generator_saturated = False, True
-    from WebSocketLoadLibrary.engine.capacity import judge_probe
+    from WebSocketLoadLibrary.engine.capacity.search import judge_probe
     assert judge_probe(step, TARGETS)[0] == MISSED
 
 
@@ -586,8 +586,8 @@ def test_a_real_connections_search_finds_the_mock_servers_connection_limit(start
     """The mock server takes at most 30 connections: the 31st and beyond are closed with
     1013 right after the handshake, so a probe above 30 misses the targets. Loose
     latency targets (p95 < 500 ms) keep a busy machine's stalls from setting the knee."""
-    from WebSocketLoadLibrary.engine.capacity import ConnectionsProbe
-    from WebSocketLoadLibrary.engine.connections import ConnectionOptions
+    from WebSocketLoadLibrary.engine.capacity.search import ConnectionsProbe
+    from WebSocketLoadLibrary.engine.transport.connections import ConnectionOptions
     limit = 30
     server = start_server(compression=False, engine="picows", max_connections=limit)
 

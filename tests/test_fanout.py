@@ -10,14 +10,14 @@ import pytest
 from thread_server import ThreadServer
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine
 from WebSocketLoadLibrary.engine.errors import EngineError, PlanError
-from WebSocketLoadLibrary.engine.fanout import FanoutSpec
-from WebSocketLoadLibrary.engine.fanout_correlator import FanoutCorrelator
-from WebSocketLoadLibrary.engine.frames import WholeMessage
-from WebSocketLoadLibrary.engine.messages import MessageTemplate
-from WebSocketLoadLibrary.engine.opening import OpeningMessages
-from WebSocketLoadLibrary.engine.plan import LoadPlan
-from WebSocketLoadLibrary.engine.recorder import StepRecorder
-from WebSocketLoadLibrary.engine.result import LoadResult
+from WebSocketLoadLibrary.engine.patterns.fanout.driver import FanoutSpec
+from WebSocketLoadLibrary.engine.patterns.fanout.correlator import FanoutCorrelator
+from WebSocketLoadLibrary.engine.transport.frames import WholeMessage
+from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
+from WebSocketLoadLibrary.engine.transport.opening import OpeningMessages
+from WebSocketLoadLibrary.engine.plan.load_plan import LoadPlan
+from WebSocketLoadLibrary.engine.step.recorder import StepRecorder
+from WebSocketLoadLibrary.engine.results.result import LoadResult
 
 PUBLISH = '{"op":"publish","topic":"t","message_id":$message_id,"send_time":$send_time}'
 

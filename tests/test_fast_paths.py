@@ -13,7 +13,7 @@ import pytest
 
 from WebSocketLoadLibrary.engine import (ConnectError, ConnectionOptions, LoadPlan, LoadResult,
                                          MessageTemplate, run_step_in_workers)
-from WebSocketLoadLibrary.engine.precise_sleep import PreciseSleeper
+from WebSocketLoadLibrary.engine.runtime.precise_sleep import PreciseSleeper
 
 LIMIT_CLOSE = "connection closed by server with code 1013 (try again later): connection limit reached"
 SERVER_ENGINES = ("websockets", "picows")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from step_books import Books
-from WebSocketLoadLibrary.engine.messages import MessageTemplate
+from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
 from fake_transport import fake_picows_sockets
 
 TEMPLATES = [
@@ -136,7 +136,7 @@ def test_closed_loop_latency_and_service_time_share_one_list_and_both_histograms
 # -- the closed loop's own receiver (one closure: match, book, send the next) ------------
 def _closed_loop(id_base: int, window: int, messages: int = 10_000):
     from WebSocketLoadLibrary.engine import LoadPlan
-    from WebSocketLoadLibrary.engine.closed_loop import ClosedLoopDriver
+    from WebSocketLoadLibrary.engine.patterns.closed_loop import ClosedLoopDriver
 
     pool, (ws,) = fake_picows_sockets(1)
     connection = ws.connection
@@ -199,7 +199,7 @@ class _Frame:
     """A picows frame as the sockets' listeners see it."""
 
     def __init__(self, payload: bytes, kind=None, fin: bool = True, last: bool = True):
-        from WebSocketLoadLibrary.engine.frames import TEXT
+        from WebSocketLoadLibrary.engine.transport.frames import TEXT
         self.msg_type = TEXT if kind is None else kind  # CONTINUATION is 0
         self.payload, self.fin, self.last_in_buffer = payload, fin, last
 
@@ -226,7 +226,7 @@ def test_during_a_step_picows_frames_go_straight_to_its_receivers_and_after_it_t
     # a reply in fragments takes the socket's own listener, which hands it back whole
     whole = render(1, 1)
     sockets[1].on_ws_frame(sockets[1].transport, _Frame(whole[:5], fin=False))
-    from WebSocketLoadLibrary.engine.picows_pool import CONTINUATION
+    from WebSocketLoadLibrary.engine.transport.picows_pool import CONTINUATION
     sockets[1].on_ws_frame(sockets[1].transport, _Frame(whole[5:], kind=CONTINUATION))
     assert (book.received, book.unmatched, book.invalid_replies) == (4, 0, 0)
     # an id booked on the other connection does not match here
@@ -253,7 +253,7 @@ def test_the_closed_loop_receiver_takes_picows_frames_and_sends_in_their_place()
             ws.on_ws_frame(transport, _Frame(message, last=i == len(echoed) - 1))
     assert (book.received, book.sent, book.unmatched) == (100, 100, 0)
     # a control frame still reaches the socket's own listener: the server's close
-    from WebSocketLoadLibrary.engine.picows_pool import CLOSE
+    from WebSocketLoadLibrary.engine.transport.picows_pool import CLOSE
     closing = []
     transport.send_close = lambda code: closing.append(code)
     transport.disconnect = lambda *args: closing.append("disconnected")

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan
-from WebSocketLoadLibrary.engine.churn import ChurnPolicy
+from WebSocketLoadLibrary.engine.lifecycle.churn import ChurnPolicy
 from WebSocketLoadLibrary.engine.errors import PlanError
-from WebSocketLoadLibrary.engine.reconnect import ReconnectPolicy
+from WebSocketLoadLibrary.engine.lifecycle.reconnect import ReconnectPolicy
 
 FAST = ReconnectPolicy(max_attempts=5, initial_delay_s=0.01, max_delay_s=0.1)
 

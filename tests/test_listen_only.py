@@ -10,11 +10,11 @@ from step_books import Books
 from thread_server import ThreadServer
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine
 from WebSocketLoadLibrary.engine.errors import PlanError
-from WebSocketLoadLibrary.engine.messages import MessageTemplate
-from WebSocketLoadLibrary.engine.plan import LoadPlan
-from WebSocketLoadLibrary.engine.result import LoadResult
-from WebSocketLoadLibrary.engine.stream_figures import StreamFigures
-from WebSocketLoadLibrary.engine.stream_tracker import StreamSpec, StreamTracker
+from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
+from WebSocketLoadLibrary.engine.plan.load_plan import LoadPlan
+from WebSocketLoadLibrary.engine.results.result import LoadResult
+from WebSocketLoadLibrary.engine.patterns.listen_only.figures import StreamFigures
+from WebSocketLoadLibrary.engine.patterns.listen_only.tracker import StreamSpec, StreamTracker
 from WebSocketLoadLibrary.errors import UsageError
 
 
@@ -22,7 +22,7 @@ def _tracker(connections=2, **spec):
     book = Books(connections, MessageTemplate().id_extractor())
     tracker = StreamTracker(StreamSpec(**spec), book.recorder, connections)
     receivers = tracker.frame_receivers([None] * connections)
-    from WebSocketLoadLibrary.engine.frames import WholeMessage
+    from WebSocketLoadLibrary.engine.transport.frames import WholeMessage
 
     def deliver(slot, message, at):
         receivers[slot](None, WholeMessage(message, at))

@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan
-from WebSocketLoadLibrary.engine.arrivals import ArrivalPlan
+from WebSocketLoadLibrary.engine.lifecycle.arrivals import ArrivalPlan
 from WebSocketLoadLibrary.mockserver import (ControlError, FAULT_NAMES, FaultError, Faults,
                                              MockServerError, pipeline)
 from WebSocketLoadLibrary.mockserver.core import HANG, MockServerCore

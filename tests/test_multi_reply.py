@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from WebSocketLoadLibrary.engine.errors import PlanError
-from WebSocketLoadLibrary.engine.frames import WholeMessage
-from WebSocketLoadLibrary.engine.messages import MessageTemplate
-from WebSocketLoadLibrary.engine.multi_reply import MultiReplyCorrelator, MultiReplySpec
-from WebSocketLoadLibrary.engine.plan import LoadPlan
-from WebSocketLoadLibrary.engine.recorder import StepRecorder
-from WebSocketLoadLibrary.engine.result import LoadResult
+from WebSocketLoadLibrary.engine.transport.frames import WholeMessage
+from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
+from WebSocketLoadLibrary.engine.patterns.multi_reply import MultiReplyCorrelator, MultiReplySpec
+from WebSocketLoadLibrary.engine.plan.load_plan import LoadPlan
+from WebSocketLoadLibrary.engine.step.recorder import StepRecorder
+from WebSocketLoadLibrary.engine.results.result import LoadResult
 
 
 def _correlator(**spec):

@@ -7,7 +7,7 @@ import pytest
 from thread_server import ThreadServer
 from WebSocketLoadLibrary.engine import ConnectionOptions
 from WebSocketLoadLibrary.engine.errors import ConnectError
-from WebSocketLoadLibrary.engine.opening import OpeningMessages
+from WebSocketLoadLibrary.engine.transport.opening import OpeningMessages
 from WebSocketLoadLibrary.errors import UsageError
 
 

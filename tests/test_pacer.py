@@ -12,9 +12,9 @@ import pytest
 
 from WebSocketLoadLibrary.engine import LoadPlan, MessageTemplate, PlanError
 from step_books import Books
-from WebSocketLoadLibrary.engine.open_loop import OpenLoopDriver
-from WebSocketLoadLibrary.engine.schedule import MAX_RUN, OpenLoopSchedule
-from WebSocketLoadLibrary.engine.plan import auto_wake_interval
+from WebSocketLoadLibrary.engine.patterns.open_loop import OpenLoopDriver
+from WebSocketLoadLibrary.engine.pacing.schedule import MAX_RUN, OpenLoopSchedule
+from WebSocketLoadLibrary.engine.plan.load_plan import auto_wake_interval
 from fake_transport import fake_picows_sockets
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 
 from step_books import Books
-from WebSocketLoadLibrary.engine.message_pattern import MessagePattern, PatternError
-from WebSocketLoadLibrary.engine.messages import MessageTemplate
-from WebSocketLoadLibrary.engine.push_counts import PushCounts
-from WebSocketLoadLibrary.engine.result import LoadResult
+from WebSocketLoadLibrary.engine.plan.message_pattern import MessagePattern, PatternError
+from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
+from WebSocketLoadLibrary.engine.results.push_counts import PushCounts
+from WebSocketLoadLibrary.engine.results.result import LoadResult
 
 
 @pytest.mark.parametrize("pattern, message, expected", [

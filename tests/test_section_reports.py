@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from robot_runs import LIBRARIES
-from WebSocketLoadLibrary.engine.fanout_figures import FanoutFigures
-from WebSocketLoadLibrary.engine.histogram import LatencyHistogram
-from WebSocketLoadLibrary.engine.push_counts import PushCounts
-from WebSocketLoadLibrary.engine.result import LoadResult
-from WebSocketLoadLibrary.engine.sections import SECTIONS
-from WebSocketLoadLibrary.engine.stream_figures import StreamFigures
+from WebSocketLoadLibrary.engine.patterns.fanout.figures import FanoutFigures
+from WebSocketLoadLibrary.engine.results.histogram import LatencyHistogram
+from WebSocketLoadLibrary.engine.results.push_counts import PushCounts
+from WebSocketLoadLibrary.engine.results.result import LoadResult
+from WebSocketLoadLibrary.engine.results.sections import SECTIONS
+from WebSocketLoadLibrary.engine.patterns.listen_only.figures import StreamFigures
 from WebSocketLoadLibrary.reports import charts
 from WebSocketLoadLibrary.reports.records import (StepRecord, read_records, result_document,
                                                   write_json_atomically)

@@ -31,7 +31,7 @@ def test_batch_recording_fills_the_same_buckets_as_hdrhistogram_record_value():
 
 def test_batches_longer_than_one_chunk_fill_the_same_buckets_and_leave_the_input_alone():
     import numpy as np
-    from WebSocketLoadLibrary.engine.histogram import CHUNK
+    from WebSocketLoadLibrary.engine.results.histogram import CHUNK
     rng = random.Random(11)
     values = [rng.randint(1, 3 * 10**9) for _ in range(2 * CHUNK + 123)]
     reference = HdrHistogram(1, 3_600_000_000, 3)
@@ -224,7 +224,7 @@ def test_a_flush_stopped_between_lists_neither_loses_nor_repeats_a_value(interva
 
 @pytest.mark.parametrize("interval", [0.001, None], ids=["open loop", "closed loop"])
 def test_a_flush_yields_after_each_chunk_and_a_stop_midway_loses_nothing(interval):
-    from WebSocketLoadLibrary.engine.histogram import CHUNK
+    from WebSocketLoadLibrary.engine.results.histogram import CHUNK
     total = 2 * CHUNK + 100
     book = _book(connections=1, interval=interval)
     for k in range(total):
@@ -243,7 +243,7 @@ def test_a_flush_yields_after_each_chunk_and_a_stop_midway_loses_nothing(interva
 # -- generator honesty -------------------------------------------------------------------
 def test_unread_bytes_are_what_arrived_on_the_sockets_and_was_not_read():
     import socket
-    from WebSocketLoadLibrary.engine.resources import UnreadBytes
+    from WebSocketLoadLibrary.engine.runtime.resources import UnreadBytes
     pairs = [socket.socketpair() for _ in range(3)]
     try:
         for n, (_, far) in enumerate(pairs):
@@ -300,7 +300,7 @@ def test_histogram_add_and_reset_match_the_reference_hdrhistogram():
 
     from hdrh.histogram import HdrHistogram
 
-    from WebSocketLoadLibrary.engine.histogram import LatencyHistogram
+    from WebSocketLoadLibrary.engine.results.histogram import LatencyHistogram
     rng = random.Random(5)
     first = [rng.randint(1, 5_000) for _ in range(3000)]
     second = [rng.randint(1, 2_000_000) for _ in range(2000)]  # reaches further slots

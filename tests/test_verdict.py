@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from WebSocketLoadLibrary.engine.lateness import Lateness, late_bound_s
-from WebSocketLoadLibrary.engine.result import LoadResult
-from WebSocketLoadLibrary.engine.schedule import OpenLoopSchedule
-from WebSocketLoadLibrary.engine.verdict import judge
+from WebSocketLoadLibrary.engine.pacing.lateness import Lateness, late_bound_s
+from WebSocketLoadLibrary.engine.results.result import LoadResult
+from WebSocketLoadLibrary.engine.pacing.schedule import OpenLoopSchedule
+from WebSocketLoadLibrary.engine.results.verdict import judge
 
 
 # -- the late bound ----------------------------------------------------------------------

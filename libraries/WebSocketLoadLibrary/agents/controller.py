@@ -22,9 +22,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..engine import ConnectionOptions, LoadEngine, LoadPlan, LoadResult, MessageTemplate
-from ..engine.resources import ProcessSampler
-from ..engine.fanout import FanoutSpec
-from ..engine.plan import plan_to_dict
+from ..engine.runtime.resources import ProcessSampler
+from ..engine.patterns.fanout.driver import FanoutSpec
+from ..engine.plan.load_plan import plan_to_dict
 from ..engine.workers import plan_shares
 from .client import AgentClient, AgentError
 

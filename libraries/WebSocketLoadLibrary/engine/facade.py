@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import time
 
-from .arrivals import ArrivalPlan, open_at_rate
-from .background import BackgroundLoop
-from .churn import Churner, ChurnPolicy
-from .reconnect import ReconnectPolicy, Reconnector
-from .connections import ConnectionOptions
+from .lifecycle.arrivals import ArrivalPlan, open_at_rate
+from .runtime.background import BackgroundLoop
+from .lifecycle.churn import Churner, ChurnPolicy
+from .lifecycle.reconnect import ReconnectPolicy, Reconnector
+from .transport.connections import ConnectionOptions
 from .errors import EngineError, StepTimeout
-from .messages import MessageTemplate
-from .picows_pool import PicowsPool
-from .pool import ClientPool
-from .resources import raise_open_file_limit
-from .result import LoadResult
-from .step import LoadPlan, LoadStep
+from .plan.messages import MessageTemplate
+from .transport.picows_pool import PicowsPool
+from .transport.pool import ClientPool
+from .runtime.resources import raise_open_file_limit
+from .results.result import LoadResult
+from .step.load_step import LoadPlan, LoadStep
 
 
 class RunningStep:

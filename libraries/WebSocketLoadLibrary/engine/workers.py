@@ -15,11 +15,11 @@ import dataclasses
 import multiprocessing
 import queue as queue_module
 
-from .connections import ConnectionOptions
+from .transport.connections import ConnectionOptions
 from .errors import EngineError
-from .messages import MessageTemplate
-from .result import LoadResult
-from .plan import LoadPlan
+from .plan.messages import MessageTemplate
+from .results.result import LoadResult
+from .plan.load_plan import LoadPlan
 
 
 def split(total: int, parts: int) -> list[int]:

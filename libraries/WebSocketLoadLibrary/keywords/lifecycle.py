@@ -6,12 +6,12 @@ from robot.api.deco import keyword
 from robot.api.types import Secret
 
 from ..engine import LoadResult
-from ..engine.arrivals import ArrivalPlan
-from ..engine.churn import ChurnPolicy
-from ..engine.reconnect import ReconnectPolicy
-from ..engine.connect_figures import ConnectFigures
-from ..engine.connect_outcome import PHASES
-from ..engine.opening import OpeningMessages
+from ..engine.lifecycle.arrivals import ArrivalPlan
+from ..engine.lifecycle.churn import ChurnPolicy
+from ..engine.lifecycle.reconnect import ReconnectPolicy
+from ..engine.lifecycle.connect_figures import ConnectFigures
+from ..engine.transport.connect_outcome import PHASES
+from ..engine.transport.opening import OpeningMessages
 from ..errors import UsageError
 from .arguments import ByteSize, Duration, Percentile, Rate, Ratio, format_seconds
 from .assertions import checked_target, verdict

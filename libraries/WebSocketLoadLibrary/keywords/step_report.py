@@ -7,8 +7,8 @@ import time
 from robot.api import logger
 
 from ..engine import LoadResult, StepTimeout
-from ..engine.result import format_latency_ms
-from ..engine.memory import release_freed_memory
+from ..engine.results.result import format_latency_ms
+from ..engine.runtime.memory import release_freed_memory
 from ..errors import CheckFailed
 from .summary_table import agents_table, log_charts, log_saved, result_table
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from robot.api import logger
 
 from ..engine import LoadResult, ScalingResult
-from ..engine.result import format_latency_ms
+from ..engine.results.result import format_latency_ms
 from .arguments import format_bytes
 
 _STYLE = ("border-collapse:collapse;font-family:monospace;font-size:12px;margin:4px 0")

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from html import escape
 
-from ..engine.result import LoadResult
-from ..engine.scaling import ScalingResult
+from ..engine.results.result import LoadResult
+from ..engine.results.scaling import ScalingResult
 
 SENT, RECEIVED, LOST, TARGET = "#1f77b4", "#2ca02c", "#d62728", "#7f7f7f"
 P50, P95, P99 = "#1f77b4", "#ff7f0e", "#d62728"

@@ -14,8 +14,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ..engine.result import LoadResult
-from ..engine.scaling import ScalingResult
+from ..engine.results.result import LoadResult
+from ..engine.results.scaling import ScalingResult
 from ..errors import UsageError
 from .html import html_table, page
 from .records import MERGED_FORMAT, StepRecord, read_records

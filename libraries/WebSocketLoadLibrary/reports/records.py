@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine import capacity  # noqa: F401 - registers the probes' section kind
-from ..engine.result import LoadResult
-from ..engine.scaling import ScalingResult
+from ..engine.results.result import LoadResult
+from ..engine.results.scaling import ScalingResult
 from ..errors import UsageError
 
 RESULT_FORMAT = "websocket-load-result/1"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..engine.sections import SECTIONS
+from ..engine.results.sections import SECTIONS
 from ..errors import UsageError
 from .html import BAD, GOOD, html_table, text_table
 from .records import StepRecord

@@ -1,0 +1,67 @@
+"""Listen-only: connections that send nothing and measure what the server pushes.
+
+The step's connections have said their opening messages already (a subscription, a stream
+request: opening.py); this driver only reads, until the plan's duration is over or its
+count of messages has arrived (or every connection has closed), through a StreamTracker's
+receivers (stream_tracker.py), and puts a StreamFigures section (stream_figures.py) in the
+result. Nothing is in flight, so nothing expires and the step's drain is immediate.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+from ...step.driver import LoadDriver
+from .figures import StreamFigures
+from .tracker import StreamTracker
+
+LISTEN_BASIS = "server time (listen only: staleness, when a timestamp field is given)"
+POLL_S = 0.01
+
+
+class ListenOnlyDriver(LoadDriver):
+    mode = "listen"
+    latency_basis = LISTEN_BASIS
+    samples_unread_replies = True   # a reader that falls behind shows as bytes left unread
+
+    def prepare(self, pool, connections) -> None:
+        super().prepare(pool, connections)
+        self.tracker = StreamTracker(self.plan.listen, self.recorder, len(connections))
+        self.given_up: set[int] = set()   # slots a lifecycle policy will not refill
+        pool.receive_with(connections, self.tracker.frame_receivers)
+
+    def gave_up(self, slot: int) -> None:
+        self.given_up.add(slot)
+
+    def replaced(self, slot: int, connection) -> None:
+        """A new connection's stream starts its numbers afresh: a new baseline."""
+        self.tracker.highest[slot] = None
+
+    async def run(self) -> None:
+        plan, book = self.plan, self.recorder
+        deadline = self.start + plan.duration_s if plan.duration_s else math.inf
+        count = plan.messages or math.inf
+        while True:
+            now = time.perf_counter()
+            if now >= deadline or book.received >= count:
+                return
+            if all(c.closed for c in self.connections) and (
+                    not self.pool.policies or len(self.given_up) >= len(self.connections)):
+                book.error("every connection closed before the listening was over")
+                return
+            await asyncio.sleep(min(POLL_S, max(0.0, deadline - now)))
+
+    def describe(self, result) -> None:
+        duration = max(0.0, time.perf_counter() - self.start)
+        stream = StreamFigures.of(self.tracker, duration)
+        result.sections[stream.kind] = stream
+        result.planned_messages = self.plan.messages or 0
+        result.planned_duration_s = self.plan.duration_s or 0.0
+        result.send_duration_s = 0.0
+        result.achieved_receive_rate = stream.rate
+
+    def verdict_inputs(self) -> dict:
+        tracker = self.tracker
+        average = tracker.bytes // max(1, sum(tracker.messages))
+        return {"reply_bytes": average + 2}

@@ -1,0 +1,294 @@
+"""The picows transport: a pool and a writer with the surface of ClientPool / FrameWriter.
+
+picows parses frames in C and calls a listener per frame, with no task and no queue per
+connection: what websockets spends per message on its reader task, its queue and its
+`recv()` future is gone. Writes are coalesced per loop pass (see picows_wire.py).
+
+Each frame's reply time is taken once per read: frames that arrived in one socket read
+share the timestamp of the first of them (they were on the wire together, and the later
+ones would otherwise carry the time spent booking the earlier ones).
+
+Not available here (ConnectionOptions.transport="auto" picks websockets for them):
+permessage-deflate, subprotocols, max_queue (picows reads as fast as data comes).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from picows import WSCloseCode, WSListener, WSMsgType
+from picows.url import parse_url
+
+from ...picows_wire import NO_STATUS, make_protocol, read_close, reassemble
+from .connections import ConnectionOptions
+from ..errors import ConnectError
+from .pool import ClientPool, PooledConnection, describe_close
+from .picows_writer import PicowsWriter
+from .pool_changes import tcp_socket
+
+TEXT, BINARY, CLOSE, PONG, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
+                                           WSMsgType.PONG, WSMsgType.CONTINUATION)
+NORMAL_CLOSURE = 1000
+EARLY_KEPT = 16
+
+
+class PicowsSocket(WSListener):
+    """One connection: picows calls it per frame; the engine sends through it."""
+
+    def __init__(self, pool: "PicowsPool"):
+        super().__init__()
+        self.pool = pool
+        self.connection: PooledConnection | None = None
+        self.transport = None
+        self.closed = False
+        self.paused = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._fragments: list | None = None
+        self._pong: asyncio.Future | None = None
+        self._resumed: asyncio.Event | None = None
+        self.conversation = None   # opening messages under way (opening.py)
+        # what arrives between the handshake and the opening messages, for them to see
+        self.early: list | None = [] if pool.options.opening is not None else None
+        # an instance attribute, not a method: picows' per-frame dispatch then finds a plain
+        # function, with no bound method to build and no `self.` lookups inside (~0.2 us
+        # of the engine's per-message cost in the closed loop). A running step puts its
+        # own receiver in its place (`PicowsPool._listen`), with this one as its fallback.
+        self.own_listener = self.on_ws_frame = self._frame_handler()
+
+    # -- picows callbacks --------------------------------------------------------------
+    def on_ws_connected(self, transport) -> None:
+        self.transport = transport
+
+    def _frame_handler(self):
+        """`on_ws_frame(transport, frame)`: data frames to the pool's `on_message`.
+
+        Each frame's reply time is taken once per read: frames that arrived in one socket
+        read share the time of the first of them (see the module's docstring).
+        """
+        ws, pool, clock = self, self.pool, time.perf_counter
+        batch_now = 0.0
+
+        def on_ws_frame(transport, frame) -> None:
+            nonlocal batch_now
+            kind = frame.msg_type
+            if kind is TEXT or kind is BINARY or kind is CONTINUATION:
+                now = batch_now or clock()
+                batch_now = 0.0 if frame.last_in_buffer else now
+                if frame.fin and ws._fragments is None:
+                    payload = frame.get_payload_as_bytes()
+                else:  # a fragmented message: deliver it whole, at its last frame
+                    ws._fragments, payload = reassemble(ws._fragments, frame)
+                    if payload is None:
+                        return
+                connection = ws.connection
+                if connection is not None:
+                    pool.on_message(connection, payload, now)
+                elif ws.early is not None and len(ws.early) < EARLY_KEPT:
+                    ws.early.append(payload)  # before its opening messages: a welcome
+                return
+            if frame.last_in_buffer:
+                batch_now = 0.0
+            ws._control_frame(transport, frame, kind)
+        return on_ws_frame
+
+    def _control_frame(self, transport, frame, kind) -> None:
+        if kind is CLOSE:
+            self.close_code, self.close_reason = read_close(frame)
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        elif kind is PONG and self._pong is not None and not self._pong.done():
+            self._pong.set_result(None)
+
+    def on_ws_disconnected(self, transport) -> None:
+        self.closed = True
+        # the listeners refer back to this socket
+        self.__dict__.pop("on_ws_frame", None)
+        self.__dict__.pop("own_listener", None)
+        self.pool.paused.discard(self)
+        if self._pong is not None and not self._pong.done():
+            self._pong.set_exception(ConnectionError("closed"))
+        if self._resumed is not None:
+            self._resumed.set()
+        if self.conversation is not None:
+            self.conversation.arrived.put_nowait(None)
+        connection = self.connection
+        if connection is not None and not connection.closed:
+            connection.closed = True
+            connection.close_code, connection.close_reason = self.close_code, self.close_reason
+            self.pool.connection_closed(connection)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        self.pool.paused.add(self)
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.pool.paused.discard(self)
+        if self._resumed is not None:
+            self._resumed.set()
+
+    # -- engine side -------------------------------------------------------------------
+    async def ping(self, timeout_s: float) -> None:
+        if self.closed or self.close_code is not None:  # closed right after the handshake
+            raise ConnectionError("closed")
+        self._pong = asyncio.get_running_loop().create_future()
+        self.transport.send_ping()
+        await asyncio.wait_for(self._pong, timeout_s)
+
+    async def drain(self) -> None:
+        while self.paused and not self.closed:
+            self._resumed = asyncio.Event()
+            await self._resumed.wait()
+
+    def describe_close(self) -> str:
+        if self.close_code == NO_STATUS:
+            return "connection closed by server without a close code (1005 no status)"
+        return describe_close(self.close_code, self.close_reason)
+
+
+class PicowsPool(ClientPool):
+    """ClientPool over picows connections (same open/verify/close/close_summary contract)."""
+    transport = "picows"
+
+    def __init__(self, options: ConnectionOptions):
+        super().__init__(options)
+        self.paused: set[PicowsSocket] = set()
+        self._url = parse_url(options.uri)
+
+    def writer(self) -> PicowsWriter:
+        return PicowsWriter(self)
+
+    def _frame_fallbacks(self, connections) -> list:
+        return [getattr(c.ws, "own_listener", None) for c in connections]
+
+    def _listen(self, connections, receivers) -> None:
+        """picows calls a step's receivers directly: one Python call per reply, not two."""
+        for slot, connection in enumerate(connections):
+            ws = connection.ws
+            if not ws.closed:  # a closed socket has let go of its listeners
+                ws.on_ws_frame = receivers[slot] if receivers is not None else ws.own_listener
+
+    def _install(self, connection: PooledConnection, receiver) -> None:
+        if not connection.ws.closed:
+            connection.ws.on_ws_frame = receiver
+
+    @staticmethod
+    def _raw_transport(ws):
+        return ws.transport.underlying_transport
+
+    async def _open_phased(self, ssl_context, phases: dict) -> PicowsSocket:
+        """A picows connection with TCP connect, TLS and the WebSocket handshake timed."""
+        url, loop, clock = self._url, asyncio.get_running_loop(), time.perf_counter
+        began = clock()
+        sock = await tcp_socket(self.options.uri)
+        phases["tcp"] = clock() - began
+        began = clock()
+        extra = {"server_hostname": url.host} if ssl_context is not None else {}
+        try:
+            transport, ws_protocol = await loop.create_connection(
+                self._protocol(), sock=sock, ssl=ssl_context, **extra)
+        except BaseException:
+            sock.close()
+            raise
+        phases["tls"] = clock() - began
+        began = clock()
+        try:
+            await ws_protocol.wait_until_handshake_complete()
+        except BaseException:
+            transport.abort()
+            raise
+        phases["handshake"] = clock() - began
+        return ws_protocol.listener
+
+    def _protocol(self):
+        options, url = self.options, self._url
+        headers = options.request_headers()
+        return lambda: make_protocol(True, lambda: PicowsSocket(self), netloc=url.netloc,
+                                     path=url.resource_name, handshake_timeout_s=None,
+                                     max_frame_size=options.max_size or (1 << 62),
+                                     extra_headers=headers or None,
+                                     ping_interval_s=options.ping_interval_s,
+                                     ping_timeout_s=options.ping_timeout_s)
+
+    @staticmethod
+    def _text_sender(ws: PicowsSocket):
+        async def send(message: bytes) -> None:
+            if ws.closed or ws.transport.is_close_frame_sent:
+                raise ConnectionError("closed")
+            ws.transport.send(TEXT, message)
+        return send
+
+    async def _say_opening(self, ws: PicowsSocket, conversation) -> None:
+        """The opening messages of a socket not yet in the pool: its frames go to the
+        conversation (control frames to the socket, as always) until they are said."""
+        def collect(transport, frame) -> None:
+            kind = frame.msg_type
+            if kind is TEXT or kind is BINARY or kind is CONTINUATION:
+                if frame.fin and ws._fragments is None:
+                    conversation.arrived.put_nowait(frame.get_payload_as_bytes())
+                else:
+                    ws._fragments, payload = reassemble(ws._fragments, frame)
+                    if payload is not None:
+                        conversation.arrived.put_nowait(payload)
+            else:
+                ws._control_frame(transport, frame, kind)
+        if ws.closed:
+            raise ConnectError(f"connection {conversation.connection} closed before its "
+                               f"opening messages: {ws.describe_close()}")
+        for message in ws.early or ():
+            conversation.arrived.put_nowait(message)
+        ws.early = None
+        ws.conversation, ws.on_ws_frame = conversation, collect
+        try:
+            await conversation.run()
+        finally:
+            ws.conversation = None
+            if not ws.closed:
+                ws.on_ws_frame = ws.own_listener
+
+    def _adopt(self, sockets: list[PicowsSocket]) -> list[PooledConnection]:
+        base = len(self.connections)
+        added = []
+        for offset, ws in enumerate(sockets):
+            connection = PooledConnection(base + offset, ws)
+            ws.connection = connection
+            if ws.closed:  # closed between the handshake and now
+                connection.closed = True
+                connection.close_code, connection.close_reason = ws.close_code, ws.close_reason
+            added.append(connection)
+        self.connections.extend(added)
+        return added
+
+    async def _round_trip(self, connection: PooledConnection, timeout_s: float) -> None:
+        ws = connection.ws
+        await ws.ping(timeout_s)
+        # a server that closes right after the handshake may answer the ping first: its
+        # close frame then comes in the same read as the pong, so look once more
+        await asyncio.sleep(0)
+        if ws.closed or ws.close_code is not None:
+            raise ConnectionError("closed")
+
+    @staticmethod
+    def _describe_failed(connection: PooledConnection) -> str:
+        return connection.ws.describe_close()
+
+    async def _close_sockets(self, sockets: list[PicowsSocket], timeout_s: float) -> None:
+        for ws in sockets:
+            if not ws.closed:
+                ws.transport.send_close(WSCloseCode.OK)
+        waits = [ws.transport.wait_disconnected() for ws in sockets if not ws.closed]
+        if not waits:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), timeout_s)
+        except asyncio.TimeoutError:
+            for ws in sockets:
+                if not ws.closed:
+                    ws.transport.disconnect(False)
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        await self.stop_policies()
+        connections, self.connections = self.connections, []
+        await self._close_sockets([c.ws for c in connections], timeout_s)
+
