@@ -42,12 +42,12 @@ from picows import WSListener, WSMsgType  # noqa: E402
 from picows.url import parse_url  # noqa: E402
 
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, LoadPlan  # noqa: E402
-from WebSocketLoadLibrary.engine.patterns.fanout.driver import FanoutSpec  # noqa: E402
+from WebSocketLoadLibrary.engine.plan.specs import FanoutSpec  # noqa: E402
 from WebSocketLoadLibrary.engine.patterns.fanout.correlator import FanoutCorrelator  # noqa: E402
 from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate  # noqa: E402
 from WebSocketLoadLibrary.engine.transport.opening import OpeningMessages  # noqa: E402
 from WebSocketLoadLibrary.engine.step.recorder import StepRecorder  # noqa: E402
-from WebSocketLoadLibrary.engine.patterns.listen_only.tracker import StreamSpec  # noqa: E402
+from WebSocketLoadLibrary.engine.plan.specs import StreamSpec  # noqa: E402
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
 from WebSocketLoadLibrary.picows_wire import make_protocol  # noqa: E402
 

@@ -7,10 +7,10 @@ import pytest
 from agent_processes import SECRET, start_agent
 from WebSocketLoadLibrary.agents.controller import AgentFleet
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan, LoadResult
-from WebSocketLoadLibrary.engine.patterns.multi_reply import MultiReplySpec
+from WebSocketLoadLibrary.engine.plan.specs import MultiReplySpec
 from WebSocketLoadLibrary.engine.transport.opening import OpeningMessages
 from WebSocketLoadLibrary.engine.plan.load_plan import plan_from_dict, plan_to_dict
-from WebSocketLoadLibrary.engine.patterns.listen_only.tracker import StreamSpec
+from WebSocketLoadLibrary.engine.plan.specs import StreamSpec
 
 
 @pytest.fixture

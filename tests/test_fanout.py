@@ -10,7 +10,7 @@ import pytest
 from thread_server import ThreadServer
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine
 from WebSocketLoadLibrary.engine.errors import EngineError, PlanError
-from WebSocketLoadLibrary.engine.patterns.fanout.driver import FanoutSpec
+from WebSocketLoadLibrary.engine.plan.specs import FanoutSpec
 from WebSocketLoadLibrary.engine.patterns.fanout.correlator import FanoutCorrelator
 from WebSocketLoadLibrary.engine.transport.frames import WholeMessage
 from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate

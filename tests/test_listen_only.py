@@ -14,7 +14,8 @@ from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
 from WebSocketLoadLibrary.engine.plan.load_plan import LoadPlan
 from WebSocketLoadLibrary.engine.results.result import LoadResult
 from WebSocketLoadLibrary.engine.patterns.listen_only.figures import StreamFigures
-from WebSocketLoadLibrary.engine.patterns.listen_only.tracker import StreamSpec, StreamTracker
+from WebSocketLoadLibrary.engine.plan.specs import StreamSpec
+from WebSocketLoadLibrary.engine.patterns.listen_only.tracker import StreamTracker
 from WebSocketLoadLibrary.errors import UsageError
 
 

@@ -7,7 +7,8 @@ import pytest
 from WebSocketLoadLibrary.engine.errors import PlanError
 from WebSocketLoadLibrary.engine.transport.frames import WholeMessage
 from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
-from WebSocketLoadLibrary.engine.patterns.multi_reply import MultiReplyCorrelator, MultiReplySpec
+from WebSocketLoadLibrary.engine.plan.specs import MultiReplySpec
+from WebSocketLoadLibrary.engine.patterns.multi_reply import MultiReplyCorrelator
 from WebSocketLoadLibrary.engine.plan.load_plan import LoadPlan
 from WebSocketLoadLibrary.engine.step.recorder import StepRecorder
 from WebSocketLoadLibrary.engine.results.result import LoadResult

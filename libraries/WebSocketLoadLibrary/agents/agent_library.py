@@ -26,9 +26,9 @@ import time
 
 from .. import __version__
 from ..engine import ConnectionOptions, EngineError, LoadEngine, LoadPlan, MessageTemplate
-from ..engine.runtime.memory import release_freed_memory
-from ..engine.transport.opening import OpeningMessages
-from ..engine.plan.load_plan import plan_from_dict
+from ..engine import release_freed_memory
+from ..engine import OpeningMessages
+from ..engine import plan_from_dict
 from ..reports.metrics import step_snapshot
 
 MAX_START_DELAY_S = 60.0

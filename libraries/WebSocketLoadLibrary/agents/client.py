@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .. import __version__
-from ..engine.errors import EngineError
+from ..engine import EngineError
 from .signing import HEADER, sign
 
 # the reason phrase of the agent's HTTP 400 to a plain-HTTP request on its TLS port

@@ -22,10 +22,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..engine import ConnectionOptions, LoadEngine, LoadPlan, LoadResult, MessageTemplate
-from ..engine.runtime.resources import ProcessSampler
-from ..engine.patterns.fanout.driver import FanoutSpec
-from ..engine.plan.load_plan import plan_to_dict
-from ..engine.workers import plan_shares
+from ..engine import ProcessSampler
+from ..engine import FanoutSpec
+from ..engine import plan_to_dict
+from ..engine import plan_shares
 from .client import AgentClient, AgentError
 
 POLL_INTERVAL_S = 0.5

@@ -11,9 +11,9 @@ from ..agents.client import AgentError
 from ..agents.controller import AgentFleet, AgentStepFailed, DistributedStep
 from ..agents.signing import DEFAULT_SECRET_ENV, check_secret, secret_from_env
 from ..engine import LoadPlan, LoadResult
-from ..engine.patterns.fanout.driver import FanoutSpec
-from ..engine.runtime.memory import release_freed_memory
-from ..engine.transport.opening import OpeningMessages
+from ..engine import FanoutSpec
+from ..engine import release_freed_memory
+from ..engine import OpeningMessages
 from ..errors import CheckFailed, UsageError
 from .arguments import ByteSize, Duration, Rate, Ratio
 from .component import LibraryComponent

@@ -8,6 +8,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..engine import LoadResult, ScalingResult
+from ..engine import pattern_of
 from ..errors import CheckFailed, UsageError
 from .arguments import ByteSize, Duration, Percentile, Rate, Ratio, format_bytes, format_seconds
 from .component import LibraryComponent
@@ -248,17 +249,13 @@ def verdict(component, failures: list[str], passed: str, measured):
 
 
 def _over(step) -> str:
-    """`400 messages: 400 replies`; in a fan-out step, the deliveries expected and made."""
-    if step.mode == "fanout":
-        return f"{step.expected:,} expected deliveries: {step.received:,} delivered"
-    return f"{step.attempted:,} messages: {step.received:,} replies"
+    """`400 messages: 400 replies`, or in the step's own terms (a fan-out's deliveries)."""
+    return pattern_of(step.mode).counted(step)
 
 
 def _received(step) -> str:
-    """`900 replies to 1,000 messages`; in a fan-out step, deliveries to those expected."""
-    if step.mode == "fanout":
-        return f"{step.received:,} deliveries of {step.expected:,} expected"
-    return f"{step.received:,} replies to {step.attempted:,} messages"
+    """`900 replies to 1,000 messages`, or in the step's own terms."""
+    return pattern_of(step.mode).received(step)
 
 
 def _step(target) -> str:

@@ -9,13 +9,13 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..engine import ConnectionOptions, LoadPlan
-from ..engine.capacity.search import (CONNECTIONS_UNIT, GENERATOR_LIMIT, LOW_MISSED, MET, RATE_UNIT,
+from ..engine import (CONNECTIONS_UNIT, GENERATOR_LIMIT, LOW_MISSED, MET, RATE_UNIT,
                                SUBSCRIBERS_UNIT, CapacityResult, CapacityTargets,
                                ConnectionsProbe, SearchSettings, amount, find_capacity)
-from ..engine.patterns.fanout.driver import SUBSCRIBERS, FanoutSpec
-from ..engine.runtime.memory import release_freed_memory
-from ..engine.transport.opening import OpeningMessages
-from ..engine.results.result import format_latency_ms
+from ..engine import SUBSCRIBERS, FanoutSpec
+from ..engine import release_freed_memory
+from ..engine import OpeningMessages
+from ..engine import format_latency_ms
 from ..errors import ArgumentError, CheckFailed, RunError, UsageError
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent

@@ -6,7 +6,7 @@ from robot.api.deco import keyword
 from robot.api.types import Secret
 
 from ..engine import ConnectionOptions, MessageTemplate
-from ..engine.transport.opening import OpeningMessages
+from ..engine import OpeningMessages
 from ..errors import UsageError
 from .arguments import ByteSize, Duration
 from .component import LibraryComponent

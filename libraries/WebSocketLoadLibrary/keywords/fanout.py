@@ -4,9 +4,9 @@ from __future__ import annotations
 from robot.api.deco import keyword
 
 from ..engine import LoadResult
-from ..engine.patterns.fanout.driver import SUBSCRIBERS, FanoutSpec
-from ..engine.patterns.fanout.figures import FanoutFigures
-from ..engine.plan.load_plan import LoadPlan
+from ..engine import SUBSCRIBERS, FanoutSpec
+from ..engine import FanoutFigures
+from ..engine import LoadPlan
 from ..errors import UsageError
 from .arguments import Duration, Rate, Ratio
 from .assertions import checked_target, verdict

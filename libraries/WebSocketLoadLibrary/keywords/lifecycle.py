@@ -6,12 +6,12 @@ from robot.api.deco import keyword
 from robot.api.types import Secret
 
 from ..engine import LoadResult
-from ..engine.lifecycle.arrivals import ArrivalPlan
-from ..engine.lifecycle.churn import ChurnPolicy
-from ..engine.lifecycle.reconnect import ReconnectPolicy
-from ..engine.lifecycle.connect_figures import ConnectFigures
-from ..engine.transport.connect_outcome import PHASES
-from ..engine.transport.opening import OpeningMessages
+from ..engine import ArrivalPlan
+from ..engine import ChurnPolicy
+from ..engine import ReconnectPolicy
+from ..engine import ConnectFigures
+from ..engine import PHASES
+from ..engine import OpeningMessages
 from ..errors import UsageError
 from .arguments import ByteSize, Duration, Percentile, Rate, Ratio, format_seconds
 from .assertions import checked_target, verdict

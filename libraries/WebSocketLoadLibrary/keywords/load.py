@@ -5,9 +5,9 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult
-from ..engine.patterns.multi_reply import MultiReplySpec
-from ..engine.pacing.schedule import MAX_RUN
-from ..engine.plan.load_plan import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
+from ..engine import MultiReplySpec
+from ..engine import MAX_RUN
+from ..engine import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
 from ..errors import ArgumentError, UsageError
 from .arguments import Duration, Rate, Ratio
 from .component import LibraryComponent

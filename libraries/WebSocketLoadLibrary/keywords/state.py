@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 
 from ..engine import ConnectionOptions, LoadEngine, LoadResult, MessageTemplate, ScalingResult
-from ..engine.transport.pool import ClientPool
+from ..engine import ClientPool
 from ..errors import UsageError
 from ..reports.metrics import LiveCounters
 from .registry import Registry

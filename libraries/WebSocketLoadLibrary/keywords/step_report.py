@@ -7,8 +7,8 @@ import time
 from robot.api import logger
 
 from ..engine import LoadResult, StepTimeout
-from ..engine.results.result import format_latency_ms
-from ..engine.runtime.memory import release_freed_memory
+from ..engine import pattern_of
+from ..engine import release_freed_memory
 from ..errors import CheckFailed
 from .summary_table import agents_table, log_charts, log_saved, result_table
 
@@ -83,26 +83,7 @@ def report_step(component, result: LoadResult, name: str, remember: bool = True,
 
 def console_figures(result: LoadResult) -> str:
     """The step's headline figures in its own terms, for the console line."""
-    if result.mode == "connect":
-        connect = result.sections["connect"]
-        return (f"opened {connect.opened:,} of {connect.attempted:,} connections at "
-                f"{connect.achieved_rate:,.0f}/s, failed {connect.failed:,}, connect p95 "
-                f"{connect.latency_ms(95):.2f} ms")
-    if result.mode == "listen":
-        stream = result.sections["stream"]
-        return (f"received {stream.messages:,} stream messages, {stream.rate:,.0f} msg/s"
-                + (f", missing {stream.missing:,}" if stream.sequence_field else "")
-                + (f", staleness p99 {stream.staleness_ms(99):.2f} ms"
-                   if stream.timestamp_field else ""))
-    if result.mode == "fanout":
-        fanout = result.sections["fanout"]
-        return (f"published {fanout.publishes:,}, delivered {fanout.deliveries:,} of "
-                f"{fanout.expected_deliveries:,} ({fanout.delivery_ratio:.4f}), "
-                f"{result.achieved_receive_rate:,.0f} deliveries/s, p95 "
-                f"{format_latency_ms(result.latency_ms(95), 2)} ms")
-    return (f"sent {result.sent:,}, received {result.received:,}, lost {result.lost:,}, "
-            f"{result.achieved_receive_rate:,.0f} msg/s, p95 "
-            f"{format_latency_ms(result.latency_ms(95), 2)} ms")
+    return pattern_of(result.mode).headline(result)
 
 
 def describe_plan(plan) -> str:

@@ -7,10 +7,10 @@ from robot.api.deco import keyword
 from robot.utils import timestr_to_secs
 
 from ..engine import LoadResult
-from ..engine.plan.load_plan import LoadPlan
-from ..engine.results.push_counts import PushCounts
-from ..engine.patterns.listen_only.figures import StreamFigures
-from ..engine.patterns.listen_only.tracker import StreamSpec
+from ..engine import LoadPlan
+from ..engine import PushCounts
+from ..engine import StreamFigures
+from ..engine import StreamSpec
 from ..errors import ArgumentError, UsageError
 from .arguments import Duration, Percentile, Rate, format_seconds
 from .assertions import checked_target, verdict

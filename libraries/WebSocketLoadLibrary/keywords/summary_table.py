@@ -8,7 +8,8 @@ from pathlib import Path
 from robot.api import logger
 
 from ..engine import LoadResult, ScalingResult
-from ..engine.results.result import format_latency_ms
+from ..engine import pattern_of
+from ..engine import format_latency_ms
 from .arguments import format_bytes
 
 _STYLE = ("border-collapse:collapse;font-family:monospace;font-size:12px;margin:4px 0")
@@ -71,8 +72,9 @@ def result_rows(result: LoadResult) -> list[tuple[str, str]]:
 
 
 def _late(result: LoadResult) -> str:
-    if result.mode != "open":
-        return "- (closed loop: no schedule)"
+    pattern = pattern_of(result.mode)
+    if not pattern.paced:
+        return f"- ({pattern.title}: no schedule)"
     share = result.late_messages / result.attempted if result.attempted else 0.0
     return (f"{result.late_messages:,} ({share:.1%}) more than "
             f"{result.late_bound_s * 1000:.0f} ms late / {result.longest_late_s:.2f} s")

@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass, field
 from html import escape
 
-from ..engine.results.result import LoadResult
-from ..engine.results.scaling import ScalingResult
+from ..engine import LoadResult
+from ..engine import pattern_of
+from ..engine import ScalingResult
 
 SENT, RECEIVED, LOST, TARGET = "#1f77b4", "#2ca02c", "#d62728", "#7f7f7f"
 P50, P95, P99 = "#1f77b4", "#ff7f0e", "#d62728"
@@ -49,17 +50,6 @@ def charts_html(charts) -> str:
 
 
 # -- one step --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Traffic:
-    """What a step's timeline counts, in the words of its mode: `sent` None when nothing
-    was sent (listen only). Legend labels are these words with "/s"."""
-    sent: str | None = "sent"
-    received: str = "received"
-    lost: str = "lost"
-
-
-TRAFFIC = {"listen": Traffic(None, "stream messages", "lost"),
-           "fanout": Traffic("publishes", "deliveries", "lost deliveries")}
 PUSHES = "#9467bd"
 SUBTITLE_CHARACTERS = 86    # wider runs off the figure's right edge
 
@@ -74,8 +64,9 @@ def step_timeline_chart(result: LoadResult, title: str | None = None,
     `throughput` overrides the result's achieved rate in the subtitle (a merged run's steps
     did not all run at once, so their rates do not add up)."""
     title = title or result.name or "load step"
-    words = TRAFFIC.get(result.mode, Traffic())
-    listen = result.mode == "listen"
+    pattern = pattern_of(result.mode)
+    words = pattern.words
+    listen = not words.sent
     points = _with_gaps(result.timeline)
     x = [p["second"] + p["span_s"] / 2 if p else math.nan for p in points]
 
@@ -140,8 +131,7 @@ def step_timeline_chart(result: LoadResult, title: str | None = None,
                         label="p50")
             bottom.plot(x, series["p99 (ms)"], color=P99, marker="o", markersize=3,
                         label="p99")
-            bottom.set_ylabel("latency (ms)" if result.mode != "fanout"
-                              else "delivery latency (ms)")
+            bottom.set_ylabel(f"{words.latency} (ms)")
             bottom.set_xlabel("time since the step started (s)")
             bottom.set_ylim(0, _top(series["p99 (ms)"] + series["p50 (ms)"]) * 1.45)
             bottom.legend(loc="upper right", ncols=2)  # the headroom keeps it off the lines
@@ -150,22 +140,7 @@ def step_timeline_chart(result: LoadResult, title: str | None = None,
 
 
 def _timeline_subtitle(result: LoadResult, throughput: float) -> str:
-    p50, p99 = result.latency_ms(50), result.latency_ms(99)
-    stream, fanout = result.sections.get("stream"), result.sections.get("fanout")
-    if result.mode == "listen" and stream is not None:
-        text = (f"{stream.messages:,} stream messages on {stream.connections:,} connections"
-                + (f", {stream.missing:,} missing" if stream.sequence_field else "")
-                + f"; {throughput:,.0f} msg/s")
-        if stream.timestamp_field:
-            text += (f"; staleness p50 {stream.staleness_ms(50):,.2f} ms, "
-                     f"p99 {stream.staleness_ms(99):,.2f} ms")
-    elif result.mode == "fanout" and fanout is not None:
-        text = (f"{fanout.publishes:,} publishes to {fanout.subscribers:,} subscribers: "
-                f"{fanout.deliveries:,} deliveries, {fanout.lost_deliveries:,} lost; "
-                f"{throughput:,.0f} deliveries/s; p50 {p50:,.2f} ms, p99 {p99:,.2f} ms")
-    else:
-        text = (f"{result.sent:,} sent, {result.received:,} received, {result.lost:,} lost; "
-                f"{throughput:,.0f} msg/s; p50 {p50:,.2f} ms, p99 {p99:,.2f} ms")
+    text = pattern_of(result.mode).subtitle(result, throughput)
     pushes = result.sections.get("pushes")
     if pushes is not None:
         text += f"; {pushes.total:,} pushes"

@@ -14,8 +14,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ..engine.results.result import LoadResult
-from ..engine.results.scaling import ScalingResult
+from ..engine import LoadResult
+from ..engine import ScalingResult
 from ..errors import UsageError
 from .html import html_table, page
 from .records import MERGED_FORMAT, StepRecord, read_records

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from ..engine.results.histogram import LatencyHistogram
+from ..engine import LatencyHistogram
 
 # seconds; the usual Prometheus latency buckets, finer at the low end for loopback runs
 BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,

@@ -17,9 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine import capacity  # noqa: F401 - registers the probes' section kind
-from ..engine.results.result import LoadResult
-from ..engine.results.scaling import ScalingResult
+from ..engine import LoadResult
+from ..engine import ScalingResult
 from ..errors import UsageError
 
 RESULT_FORMAT = "websocket-load-result/1"

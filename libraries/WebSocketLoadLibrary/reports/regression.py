@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..engine.results.sections import SECTIONS
+from ..engine import SECTIONS
 from ..errors import UsageError
 from .html import BAD, GOOD, html_table, text_table
 from .records import StepRecord
@@ -224,7 +224,6 @@ def _step_checks(name, base, now, tolerance, margin_ms) -> list[Check]:
 def section_figures() -> list[tuple[str, str, bool]]:
     """(summary name, words, higher is worse) of every figure a section kind names for the
     regression check, kind by kind in the order they were registered."""
-    from ..engine import section_kinds  # noqa: F401 - the kinds register themselves
     return [(figure, words, higher) for kind in SECTIONS.values()
             for higher, named in ((False, kind.lower_is_worse), (True, kind.higher_is_worse))
             for figure, words in named.items()]

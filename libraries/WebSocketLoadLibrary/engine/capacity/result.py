@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from .targets import MET, CapacityTargets, probe_figures
 from ..results.result import LoadResult
 from ..results.scaling import ScalingResult
-from ..results.sections import ResultSection, section
+from ..results.sections import ResultSection
 
 # why a search stopped
 PRECISION = "precision reached"
@@ -37,7 +37,6 @@ def amount(value: float, unit: str = RATE_UNIT, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f} {unit}"
 
 
-@section
 @dataclass
 class CapacityProbe(ResultSection):
     """One probe of a capacity search: its verdict, and what the whole search found."""

@@ -21,12 +21,24 @@ from dataclasses import dataclass
 from .connect_figures import ConnectFigures
 from ..errors import PlanError
 from ..pacing.lateness import Lateness, late_bound_s
+from ..results.patterns import TrafficPattern, register
 from ..results.result import LoadResult
 from ..pacing.schedule import OpenLoopSchedule
 from ..results.verdict import LATE_SHARE_LIMIT, LONGEST_LATE_LIMIT_S, hiccup_s
 
 START_LEAD_S = 0.005
 CONNECT_BASIS = "the connection's due time in the arrival schedule (connect latency)"
+
+
+def _headline(result) -> str:
+    connect = result.sections["connect"]
+    return (f"opened {connect.opened:,} of {connect.attempted:,} connections at "
+            f"{connect.achieved_rate:,.0f}/s, failed {connect.failed:,}, connect p95 "
+            f"{connect.latency_ms(95):.2f} ms")
+
+
+CONNECTION_STORM = register(TrafficPattern(
+    mode="connect", title="connections opened at a rate", headline=_headline))
 
 
 @dataclass

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 
 from ..transport.connect_outcome import PHASES
 from ..results.histogram import LatencyHistogram
-from ..results.sections import ResultSection, section
+from ..results.sections import ResultSection
 
 
 def _histograms() -> dict:
     return {name: LatencyHistogram() for name in ("total",) + PHASES}
 
 
-@section
 @dataclass
 class ConnectFigures(ResultSection):
     kind = "connect"

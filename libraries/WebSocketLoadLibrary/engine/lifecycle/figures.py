@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..results.histogram import LatencyHistogram
-from ..results.sections import ResultSection, section
+from ..results.sections import ResultSection
 
 
 class LifecycleCounters:
@@ -40,7 +40,6 @@ class LifecycleCounters:
             self.gave_up_why[why] = self.gave_up_why.get(why, 0) + count
 
 
-@section
 @dataclass
 class LifecycleFigures(ResultSection):
     kind = "lifecycle"

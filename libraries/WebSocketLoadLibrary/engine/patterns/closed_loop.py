@@ -9,11 +9,18 @@ import sys
 import time
 
 from ..step.correlator import digits
+from ..results.patterns import TrafficPattern, register
 from ..step.driver import LoadDriver
+from ..step.drivers import runs_plans
 from ..transport.frames import BINARY, TEXT
 from ..results.result import CLOSED_LOOP_BASIS
 
 
+CLOSED_LOOP = register(TrafficPattern(
+    mode="closed", title="closed loop (as fast as replies come)", saturates=True))
+
+
+@runs_plans(order=50, where=lambda plan: not plan.open_loop)
 class ClosedLoopDriver(LoadDriver):
     """Keeps `window` messages in flight per connection until the plan's count or time is up."""
 

@@ -14,30 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..step.correlator import ReplyCorrelator
-from ..errors import PlanError
 from ..transport.frames import message_receiver
 from ..results.histogram import LatencyHistogram
-from ..plan.message_pattern import MessagePattern, pattern_or_none
+from ..step.drivers import runs_plans
 from .open_loop import OpenLoopDriver
-from ..results.sections import ResultSection, section
+from ..plan.specs import MultiReplySpec
+from ..results.sections import ResultSection
 
 MULTI_REPLY_BASIS = "intended send time, to the last part of the reply"
-
-
-@dataclass
-class MultiReplySpec:
-    """parts       replies per request (None: until the last-part pattern matches)
-    last_part      a reply matching this is a request's last part (message_pattern.py)"""
-    parts: int | None = None
-    last_part: MessagePattern | str | None = None
-
-    def __post_init__(self):
-        self.last_part = pattern_or_none(self.last_part)
-        if self.parts is None and self.last_part is None:
-            raise PlanError("several replies per request: give their number or the pattern "
-                            "of the last one")
-        if self.parts is not None and self.parts < 1:
-            raise PlanError(f"replies per request must be at least 1, got {self.parts}")
 
 
 class MultiReplyCorrelator(ReplyCorrelator):
@@ -133,7 +117,6 @@ class MultiReplyCorrelator(ReplyCorrelator):
         self.lost_parts += (expected - parts) if expected else (0 if parts else 1)
 
 
-@section
 @dataclass
 class MultiReplyFigures(ResultSection):
     kind = "multi_reply"
@@ -196,6 +179,7 @@ class MultiReplyFigures(ResultSection):
                        "first_part_p99_ms": "first part p99 (ms)"}
 
 
+@runs_plans(order=30, where=lambda plan: plan.replies is not None)
 class MultiReplyDriver(OpenLoopDriver):
     """The open loop's pacing; each request waits for all its parts."""
     mode = "open"

@@ -11,13 +11,20 @@ import asyncio
 import math
 import time
 
+from ..results.patterns import TrafficPattern, register
 from ..step.driver import LoadDriver
+from ..step.drivers import runs_plans
 from ..pacing.lateness import Lateness, late_bound_s
 from ..runtime.precise_sleep import PreciseSleeper
 from ..results.result import OPEN_LOOP_BASIS
 from ..pacing.schedule import MAX_RUN, OpenLoopSchedule
 
 
+PACED_REQUESTS = register(TrafficPattern(
+    mode="open", title="paced requests", paced=True, unread_limit_s=0.0))
+
+
+@runs_plans(order=40, where=lambda plan: plan.open_loop)
 class OpenLoopDriver(LoadDriver):
     """Paced to a schedule: `plan.rate` messages a second over all connections."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import PlanError
 from ..pacing.schedule import OpenLoopSchedule
-from ..patterns.listen_only.tracker import StreamSpec
+from .specs import FanoutSpec, MultiReplySpec, StreamSpec
 
 PACING_TIMERS = ("precise", "spin", "loop")
 WAKE_INTERVAL_S = (0.00025, 0.001)  # the pacer's shortest and longest wake interval
@@ -142,8 +142,6 @@ def plan_to_dict(plan: LoadPlan) -> dict:
 
 def plan_from_dict(data: dict) -> LoadPlan:
     """`plan_to_dict` undone (checked again on the way in)."""
-    from ..patterns.fanout.driver import FanoutSpec
-    from ..patterns.multi_reply import MultiReplySpec
     data = dict(data)
     for name, spec in (("listen", StreamSpec), ("fanout", FanoutSpec),
                        ("replies", MultiReplySpec)):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .sections import ResultSection, section
+from .sections import ResultSection
 
 
-@section
 @dataclass
 class PushCounts(ResultSection):
     kind = "pushes"

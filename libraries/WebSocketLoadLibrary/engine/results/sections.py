@@ -8,7 +8,11 @@ other processes or agents, how to travel as JSON, which flat figures it adds to 
 summary table in log.html. So a new kind of figure is one new section class here, not an
 edit in merge, to_dict, the summary, the tables and the regression check each.
 
-Register a section class with `@section`; `LoadResult.from_dict` finds it by its kind.
+A section class registers itself when it is defined (`ResultSection.__init_subclass__`);
+`LoadResult.from_dict` finds it by its kind. The engine package imports every module that
+defines one, so a process that reads a saved result knows every kind this version writes; a
+kind it does not know is an error naming it (a file from a newer version, or a section
+class that no module imports), never a section silently dropped.
 """
 from __future__ import annotations
 
@@ -17,16 +21,23 @@ from typing import ClassVar
 SECTIONS: dict[str, type["ResultSection"]] = {}
 
 
-def section(cls):
-    """Class decorator: make a section kind known (for loading saved results)."""
-    SECTIONS[cls.kind] = cls
-    return cls
+class UnknownSectionKind(ValueError):
+    """A saved result holds a section kind this version does not know."""
 
 
 class ResultSection:
-    """The interface of a section; subclasses implement every method."""
+    """The interface of a section; subclasses implement every method and name their `kind`."""
 
     kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.kind:
+            raise TypeError(f"{cls.__name__} names no section kind")
+        if SECTIONS.get(cls.kind, cls) is not cls:
+            raise TypeError(f"section kind {cls.kind!r} is taken by "
+                            f"{SECTIONS[cls.kind].__name__}; {cls.__name__} needs another")
+        SECTIONS[cls.kind] = cls
 
     @classmethod
     def merged(cls, sections: list["ResultSection"]) -> "ResultSection":
@@ -57,19 +68,17 @@ def sections_to_dict(sections: dict) -> dict:
 
 
 def sections_from_dict(data: dict | None) -> dict:
-    """Sections of a saved result; kinds this version does not know are kept out (a newer
-    file read by an older version still loads)."""
-    # the sections' modules register themselves when imported
-    from .. import section_kinds  # noqa: F401
-    loaded = {}
-    for kind, part in (data or {}).items():
-        if kind in SECTIONS:
-            loaded[kind] = SECTIONS[kind].from_dict(part)
-    return loaded
+    """Sections of a saved result, each by its registered class."""
+    unknown = sorted(set(data or {}) - set(SECTIONS))
+    if unknown:
+        raise UnknownSectionKind(
+            f"the saved result has section kind(s) {', '.join(map(repr, unknown))} that this "
+            f"version does not know (known: {', '.join(sorted(SECTIONS))}); was it saved by "
+            f"a newer version of the library?")
+    return {kind: SECTIONS[kind].from_dict(part) for kind, part in (data or {}).items()}
 
 
 def merge_sections(results) -> dict:
-    from .. import section_kinds  # noqa: F401
     kinds: dict[str, list] = {}
     for result in results:
         for kind, part in result.sections.items():

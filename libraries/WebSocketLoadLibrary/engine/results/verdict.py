@@ -33,6 +33,8 @@ median) for more than LISTEN_UNREAD_LIMIT_S: the generator, not the server, was 
 """
 from __future__ import annotations
 
+from .patterns import pattern_of
+
 SATURATED_CPU_PERCENT = 90    # the event loop is one thread: ~100% is all it gets
 LATE_SHARE_LIMIT = 0.05
 HICCUP_S = 0.25
@@ -46,21 +48,22 @@ def judge(result, backpressure_waits: int = 0, reply_bytes: int = 0) -> None:
 
     `reply_bytes`: the size of one reply on the wire (to turn unread bytes into time).
     """
+    pattern = pattern_of(result.mode)
     reasons = []
     generator = result.resources.get("generator", {})
     cpu = generator.get("cpu_percent_mean", 0.0)
-    result.generator_saturated = result.mode == "closed" and cpu >= SATURATED_CPU_PERCENT
+    result.generator_saturated = pattern.saturates and cpu >= SATURATED_CPU_PERCENT
     if result.send_errors:
         first = next((e for e in result.errors if e.startswith("not sent")), "not sent")
         reasons.append(f"{result.send_errors} of {result.attempted} messages could not be "
                        f"sent ({first.removeprefix('not sent: ')})")
-    if result.mode in ("open", "fanout") and result.planned_messages:  # paced sending
+    if pattern.paced and result.planned_messages:
         reasons += _schedule_reasons(result, cpu, backpressure_waits)
-    if result.mode in ("open", "fanout", "listen"):   # the receiving side kept up?
-        listen = result.mode == "listen"
+    if pattern.unread_limit_s is not None:   # the receiving side kept up?
+        listen = not pattern.words.sent
         unread_s = unread_reply_s(result, generator.get("unread_reply_bytes_median"),
                                   reply_bytes)
-        if unread_s > (LISTEN_UNREAD_LIMIT_S if listen else result.late_bound_s):
+        if unread_s > (pattern.unread_limit_s or result.late_bound_s):
             result.generator_saturated = True
             reasons.append(
                 f"messages waited unread in the generator's sockets (median {unread_s * 1000:.1f}"

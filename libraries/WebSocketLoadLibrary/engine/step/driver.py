@@ -4,10 +4,10 @@ A load step (step.py) owns what every style shares: the pool hookup, the bookkee
 resource sampler, the 100 ms tick (expiry, the per-second timeline), the drain of replies
 still in flight and the result. A *driver* owns what differs: what is sent and when, what
 the connections' replies go to, what expiry means for the sending, and how the style
-describes itself in the result. Today's styles: `OpenLoopDriver` (open_loop.py, paced to
-a schedule) and `ClosedLoopDriver` (closed_loop.py, a window in flight per connection at
-rate `max`). A new style -- listen-only streams, publish/subscribe, connection churn -- is
-one new module with one class like these, and `drivers.driver_for` learns its name.
+describes itself in the result. Each traffic pattern in engine/patterns/ has one (paced
+requests, the closed loop, replies in parts, listen only, fan-out and its two halves), says
+which plans it runs with `@drivers.runs_plans`, and declares how its results read with a
+`TrafficPattern` (results/patterns.py). A new pattern is one new module there.
 
 Order of calls, by `LoadStep.run`:
 

@@ -1,23 +1,31 @@
-"""Which driver runs a plan: the one place a step's load style is decided."""
+"""Which driver runs a plan: each traffic pattern's module says which plans its driver
+runs (`@runs_plans`), and the step asks `driver_for(plan)`.
+
+The patterns are asked in their `order`, lowest first, and the first that takes the plan
+runs it: the more particular patterns (listen only, fan-out, replies in parts) come before
+the plain paced and closed loops that would take any plan.
+"""
 from __future__ import annotations
 
-from ..patterns.closed_loop import ClosedLoopDriver
+from typing import Callable
+
+from ..errors import PlanError
 from .driver import LoadDriver
-from ..patterns.fanout.driver import FanoutDriver
-from ..patterns.fanout.split import PublishOnlyDriver, ScheduledSubscriberDriver
-from ..patterns.listen_only.driver import ListenOnlyDriver
-from ..patterns.multi_reply import MultiReplyDriver
-from ..patterns.open_loop import OpenLoopDriver
+
+DRIVERS: list[tuple[int, Callable, type[LoadDriver]]] = []
+
+
+def runs_plans(order: int, where: Callable[[object], bool]):
+    """Class decorator: the driver runs the plans for which `where(plan)` holds."""
+    def register(driver: type[LoadDriver]) -> type[LoadDriver]:
+        DRIVERS.append((order, where, driver))
+        DRIVERS.sort(key=lambda entry: entry[0])
+        return driver
+    return register
 
 
 def driver_for(plan) -> type[LoadDriver]:
-    """Listen only when the plan says what stream to measure; else paced requests when it
-    has a rate, a closed loop at rate `max`."""
-    if plan.listen_only:
-        return ListenOnlyDriver
-    if plan.fanout is not None:
-        return {"both": FanoutDriver, "publish": PublishOnlyDriver,
-                "subscribe": ScheduledSubscriberDriver}[plan.fanout.role]
-    if plan.replies is not None:
-        return MultiReplyDriver
-    return OpenLoopDriver if plan.open_loop else ClosedLoopDriver
+    for _, where, driver in DRIVERS:
+        if where(plan):
+            return driver
+    raise PlanError(f"no traffic pattern runs this plan ({plan!r})")

@@ -8,44 +8,53 @@ bookings land in the one dict of publishes in flight that every publisher slot s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ...errors import PlanError
+from ...plan.specs import SUBSCRIBERS
+from ...results.patterns import TrafficPattern, Words, register
+from ...results.result import format_latency_ms
+from ...step.drivers import runs_plans
 from .correlator import FanoutCorrelator
 from .figures import FanoutFigures
 from ..open_loop import OpenLoopDriver
 
-SUBSCRIBERS = "subscribers"
 FANOUT_BASIS = "the publish's intended send time, per delivery to each subscriber"
 
 
-ROLES = ("both", "publish", "subscribe")
+
+def _headline(result) -> str:
+    fanout = result.sections["fanout"]
+    return (f"published {fanout.publishes:,}, delivered {fanout.deliveries:,} of "
+            f"{fanout.expected_deliveries:,} ({fanout.delivery_ratio:.4f}), "
+            f"{result.achieved_receive_rate:,.0f} deliveries/s, p95 "
+            f"{format_latency_ms(result.latency_ms(95), 2)} ms")
 
 
-@dataclass
-class FanoutSpec:
-    """expected_receivers   subscribers each publish should reach; None: every connection
-                            of the subscribers' group open when the step starts
-    role                    "both": this step publishes and counts the deliveries (its
-                            subscribers are the step's `subscribers` group); "publish" or
-                            "subscribe": one side only, the other runs elsewhere (load
-                            agents: fanout_split.py)
-    publishes               subscribe role: the publishers' schedules, each
-                            [first id, rate, messages], all starting with this step"""
-    expected_receivers: int | None = None
-    role: str = "both"
-    publishes: list = field(default_factory=list)
-
-    def __post_init__(self):
-        if self.expected_receivers is not None and self.expected_receivers < 1:
-            raise PlanError(f"expected receivers must be at least 1, got "
-                            f"{self.expected_receivers}")
-        if self.role not in ROLES:
-            raise PlanError(f"fan-out role must be one of {', '.join(ROLES)}, got {self.role!r}")
-        if self.role == "subscribe" and not self.publishes:
-            raise PlanError("a subscribe-only fan-out step needs the publishers' schedules")
+def _subtitle(result, throughput: float) -> str:
+    fanout = result.sections.get("fanout")
+    p50, p99 = result.latency_ms(50), result.latency_ms(99)
+    if fanout is None:
+        return (f"{result.received:,} deliveries; {throughput:,.0f} deliveries/s; "
+                f"p50 {p50:,.2f} ms, p99 {p99:,.2f} ms")
+    return (f"{fanout.publishes:,} publishes to {fanout.subscribers:,} subscribers: "
+            f"{fanout.deliveries:,} deliveries, {fanout.lost_deliveries:,} lost; "
+            f"{throughput:,.0f} deliveries/s; p50 {p50:,.2f} ms, p99 {p99:,.2f} ms")
 
 
+def _counted(step) -> str:
+    return f"{step.expected:,} expected deliveries: {step.received:,} delivered"
+
+
+def _received(step) -> str:
+    return f"{step.received:,} deliveries of {step.expected:,} expected"
+
+
+FANOUT = register(TrafficPattern(
+    mode="fanout", title="publish/subscribe fan-out",
+    words=Words("publishes", "deliveries", "lost deliveries", "delivery latency"), paced=True, unread_limit_s=0.0,
+    headline=_headline, subtitle=_subtitle, counted=_counted, received=_received))
+
+
+@runs_plans(order=20, where=lambda plan: plan.fanout is not None and plan.fanout.role == "both")
 class FanoutDriver(OpenLoopDriver):
     mode = "fanout"
     latency_basis = FANOUT_BASIS

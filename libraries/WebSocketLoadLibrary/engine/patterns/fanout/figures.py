@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...results.histogram import LatencyHistogram
-from ...results.sections import ResultSection, section
+from ...results.sections import ResultSection
 
 
-@section
 @dataclass
 class FanoutFigures(ResultSection):
     kind = "fanout"

@@ -20,6 +20,7 @@ import time
 
 from ...step.correlator import ReplyCorrelator
 from ...step.driver import LoadDriver
+from ...step.drivers import runs_plans
 from .driver import FANOUT_BASIS
 from .correlator import FanoutCorrelator
 from .figures import FanoutFigures
@@ -41,6 +42,7 @@ class PublishCorrelator(ReplyCorrelator):
         return 0
 
 
+@runs_plans(order=21, where=lambda plan: plan.fanout is not None and plan.fanout.role == "publish")
 class PublishOnlyDriver(OpenLoopDriver):
     """Publishes on the schedule; the deliveries are counted where the subscribers are."""
     mode = "fanout"
@@ -58,6 +60,8 @@ class PublishOnlyDriver(OpenLoopDriver):
         result.sections[figures.kind] = figures
 
 
+@runs_plans(order=22, where=lambda plan: plan.fanout is not None
+            and plan.fanout.role == "subscribe")
 class ScheduledSubscriberDriver(LoadDriver):
     """Sends nothing; books the publishers' schedules and counts their deliveries."""
     mode = "fanout"

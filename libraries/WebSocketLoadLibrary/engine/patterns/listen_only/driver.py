@@ -12,7 +12,10 @@ import asyncio
 import math
 import time
 
+from ...results.patterns import TrafficPattern, Words, register
+from ...results.verdict import LISTEN_UNREAD_LIMIT_S
 from ...step.driver import LoadDriver
+from ...step.drivers import runs_plans
 from .figures import StreamFigures
 from .tracker import StreamTracker
 
@@ -20,6 +23,35 @@ LISTEN_BASIS = "server time (listen only: staleness, when a timestamp field is g
 POLL_S = 0.01
 
 
+
+def _headline(result) -> str:
+    stream = result.sections["stream"]
+    return (f"received {stream.messages:,} stream messages, {stream.rate:,.0f} msg/s"
+            + (f", missing {stream.missing:,}" if stream.sequence_field else "")
+            + (f", staleness p99 {stream.staleness_ms(99):.2f} ms"
+               if stream.timestamp_field else ""))
+
+
+def _subtitle(result, throughput: float) -> str:
+    stream = result.sections.get("stream")
+    if stream is None:
+        return f"{result.received:,} stream messages; {throughput:,.0f} msg/s"
+    text = (f"{stream.messages:,} stream messages on {stream.connections:,} connections"
+            + (f", {stream.missing:,} missing" if stream.sequence_field else "")
+            + f"; {throughput:,.0f} msg/s")
+    if stream.timestamp_field:
+        text += (f"; staleness p50 {stream.staleness_ms(50):,.2f} ms, "
+                 f"p99 {stream.staleness_ms(99):,.2f} ms")
+    return text
+
+
+LISTEN_ONLY = register(TrafficPattern(
+    mode="listen", title="listen only (a stream the server pushes)",
+    words=Words(None, "stream messages", "lost"), unread_limit_s=LISTEN_UNREAD_LIMIT_S,
+    headline=_headline, subtitle=_subtitle))
+
+
+@runs_plans(order=10, where=lambda plan: plan.listen_only)
 class ListenOnlyDriver(LoadDriver):
     mode = "listen"
     latency_basis = LISTEN_BASIS

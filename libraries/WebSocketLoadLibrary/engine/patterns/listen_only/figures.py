@@ -4,12 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...results.histogram import LatencyHistogram
-from ...results.sections import ResultSection, section
+from ...results.sections import ResultSection
 
 STALENESS_PERCENTILES = (50, 95, 99, 99.9)
 
 
-@section
 @dataclass
 class StreamFigures(ResultSection):
     kind = "stream"

@@ -13,40 +13,15 @@ first number is its baseline: a stream joined midway is not missing its past.
 """
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 
-from ....errors import UsageError
+from ...plan.specs import TIMESTAMP_UNITS, StreamSpec
 from ...transport.frames import BINARY, TEXT
 
-TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "iso": None}
 MISSING_KEPT = 100_000     # skipped numbers remembered per connection, to tell late from new
-
-
-@dataclass
-class StreamSpec:
-    """sequence_field   JSON field with a per-connection increasing integer (None: not read)
-    timestamp_field  JSON field with the server's send time (None: no staleness)
-    timestamp_unit   s, ms, us, ns since the epoch, or iso (ISO-8601 text)
-    clock_offset_s   the server's clock minus ours (a server on another machine)"""
-    sequence_field: str | None = None
-    timestamp_field: str | None = None
-    timestamp_unit: str = "s"
-    clock_offset_s: float = 0.0
-
-    def __post_init__(self):
-        if self.timestamp_unit not in TIMESTAMP_UNITS:
-            raise UsageError(f"timestamp unit must be one of {', '.join(TIMESTAMP_UNITS)}, "
-                             f"got {self.timestamp_unit!r}")
-        for name in ("sequence_field", "timestamp_field"):
-            value = getattr(self, name)
-            if value is not None and not re.fullmatch(r"[\w\-]+(\.[\w\-]+)*", value):
-                raise UsageError(f"{name.replace('_', ' ')} must be a field name (dotted "
-                                 f"for nested fields), got {value!r}")
 
 
 def _iso_seconds(text) -> float:
