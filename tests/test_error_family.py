@@ -15,6 +15,9 @@ from robot_runs import LIBRARIES, run_robot
 from WebSocketLoadLibrary.agents.client import AgentError
 from WebSocketLoadLibrary.agents.controller import AgentStepFailed
 from WebSocketLoadLibrary.agents.signing import SecretError
+from WebSocketLoadLibrary.base.registry import NothingOpenError
+from WebSocketLoadLibrary.base.state import LibraryState
+from WebSocketLoadLibrary.base.step_report import ConnectionsLost
 from WebSocketLoadLibrary.engine import (ConnectError, EngineError, PlanError, StepTimeout,
                                          TemplateError)
 from WebSocketLoadLibrary.errors import (ArgumentError, CheckFailed, RunError, UsageError,
@@ -22,9 +25,6 @@ from WebSocketLoadLibrary.errors import (ArgumentError, CheckFailed, RunError, U
 from WebSocketLoadLibrary.keywords.agents import AgentStepError
 from WebSocketLoadLibrary.keywords.arguments import CONVERTERS, Duration, Rate
 from WebSocketLoadLibrary.keywords.assertions import LoadNotApplied
-from WebSocketLoadLibrary.keywords.registry import NothingOpenError
-from WebSocketLoadLibrary.keywords.state import LibraryState
-from WebSocketLoadLibrary.keywords.step_report import ConnectionsLost
 from WebSocketLoadLibrary.library import KeywordError, WebSocketLoadLibrary
 from WebSocketLoadLibrary.mockserver import ControlError, FaultError, MockServerError
 

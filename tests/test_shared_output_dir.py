@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from robot.api import ExecutionResult
 
 from robot_runs import run_robot
+from WebSocketLoadLibrary.base.result_files import ResultFiles
 from WebSocketLoadLibrary.engine import LoadResult
-from WebSocketLoadLibrary.keywords.result_files import ResultFiles
 from WebSocketLoadLibrary.reports.merge import merge_folder
 from WebSocketLoadLibrary.reports.records import result_documents
 

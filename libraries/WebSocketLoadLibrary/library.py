@@ -5,6 +5,7 @@ from robot.api import logger
 from robotlibcore import DynamicCore
 
 from . import __version__
+from .base.state import LibraryState
 from .errors import UsageError, WebSocketLoadError
 from .keywords.arguments import CONVERTERS, refuse_unconverted
 from .keywords.agents import AgentKeywords
@@ -18,7 +19,6 @@ from .keywords.metrics import MetricsKeywords
 from .keywords.reporting import ReportingKeywords
 from .keywords.server import ServerKeywords
 from .keywords.streams import StreamKeywords
-from .keywords.state import LibraryState
 
 
 class KeywordError(WebSocketLoadError):

@@ -7,11 +7,11 @@ import math
 from robot.api import logger
 from robot.api.deco import keyword
 
+from ..base.component import LibraryComponent
 from ..engine import LoadResult, ScalingResult
 from ..engine import pattern_of
 from ..errors import CheckFailed, UsageError
 from .arguments import ByteSize, Duration, Percentile, Rate, Ratio, format_bytes, format_seconds
-from .component import LibraryComponent
 
 SIDES = ("generator", "server")
 

@@ -8,6 +8,10 @@ import re
 from robot.api import logger
 from robot.api.deco import keyword
 
+from ..base.component import LibraryComponent
+from ..base.state import ClientGroup
+from ..base.step_report import (PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step,
+                                run_step, save_result)
 from ..engine import ConnectionOptions, LoadPlan
 from ..engine import (CONNECTIONS_UNIT, GENERATOR_LIMIT, LOW_MISSED, MET, RATE_UNIT,
                                SUBSCRIBERS_UNIT, CapacityResult, CapacityTargets,
@@ -18,10 +22,6 @@ from ..engine import OpeningMessages
 from ..engine import format_latency_ms
 from ..errors import ArgumentError, CheckFailed, RunError, UsageError
 from .arguments import Duration, Rate, Ratio
-from .component import LibraryComponent
-from .state import ClientGroup
-from .step_report import (PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step,
-                          run_step, save_result)
 from .summary_table import column_table, log_charts
 
 TARGET_FORMS = ("latency percentiles as p95=200 ms, p99=500 ms, p99.9=1 s; delivery=99.9% "

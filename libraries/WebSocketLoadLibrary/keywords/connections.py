@@ -5,13 +5,13 @@ from robot.api import logger
 from robot.api.deco import keyword
 from robot.api.types import Secret
 
+from ..base.component import LibraryComponent
+from ..base.state import ClientGroup
 from ..engine import ConnectionOptions, MessageTemplate
 from ..engine import OpeningMessages
 from ..errors import UsageError
 from .arguments import ByteSize, Duration
-from .component import LibraryComponent
 from .tokens import token_from
-from .state import ClientGroup
 
 
 def connection_options(uri: str, token, headers: dict | None, subprotocols: list | None,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from robot.api.deco import keyword
 
+from ..base.component import LibraryComponent
+from ..base.step_report import run_step
 from ..engine import LoadResult
 from ..engine import SUBSCRIBERS, FanoutSpec
 from ..engine import FanoutFigures
@@ -10,8 +12,6 @@ from ..engine import LoadPlan
 from ..errors import UsageError
 from .arguments import Duration, Rate, Ratio
 from .assertions import checked_target, verdict
-from .component import LibraryComponent
-from .step_report import run_step
 
 
 class FanoutKeywords(LibraryComponent):

@@ -5,6 +5,9 @@ from robot.api import logger
 from robot.api.deco import keyword
 from robot.api.types import Secret
 
+from ..base.component import LibraryComponent
+from ..base.state import ClientGroup
+from ..base.step_report import report_step
 from ..engine import LoadResult
 from ..engine import ArrivalPlan
 from ..engine import ChurnPolicy
@@ -15,10 +18,7 @@ from ..engine import OpeningMessages
 from ..errors import UsageError
 from .arguments import ByteSize, Duration, Percentile, Rate, Ratio, format_seconds
 from .assertions import checked_target, verdict
-from .component import LibraryComponent
 from .connections import connection_options
-from .state import ClientGroup
-from .step_report import report_step
 from .streams import count_or_share
 from .tokens import token_from
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 from robot.api import logger
 from robot.api.deco import keyword
 
+from ..base.component import LibraryComponent
+from ..base.state import ClientGroup
+from ..base.step_report import run_step, save_result
 from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult
 from ..engine import MultiReplySpec
 from ..engine import MAX_RUN
 from ..engine import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
 from ..errors import ArgumentError, UsageError
 from .arguments import Duration, Rate, Ratio
-from .component import LibraryComponent
-from .state import ClientGroup
-from .step_report import run_step, save_result
 from .summary_table import log_charts, scaling_table
 
 class LoadKeywords(LibraryComponent):

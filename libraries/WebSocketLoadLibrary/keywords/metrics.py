@@ -4,8 +4,8 @@ from __future__ import annotations
 from robot.api import logger
 from robot.api.deco import keyword
 
+from ..base.component import LibraryComponent
 from ..errors import RunError, UsageError
-from .component import LibraryComponent
 
 
 class MetricsKeywords(LibraryComponent):

@@ -6,11 +6,11 @@ from pathlib import Path
 from robot.api import logger
 from robot.api.deco import keyword
 
+from ..base.component import LibraryComponent
 from ..engine import ScalingResult
 from ..errors import CheckFailed
 from ..reports.records import write_json_atomically, write_text_atomically
 from .arguments import Duration, Ratio
-from .component import LibraryComponent
 from .summary_table import log_charts, log_saved, result_table, scaling_table
 
 

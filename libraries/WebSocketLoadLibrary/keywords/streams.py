@@ -6,6 +6,8 @@ import re
 from robot.api.deco import keyword
 from robot.utils import timestr_to_secs
 
+from ..base.component import LibraryComponent
+from ..base.step_report import run_step
 from ..engine import LoadResult
 from ..engine import LoadPlan
 from ..engine import PushCounts
@@ -14,8 +16,6 @@ from ..engine import StreamSpec
 from ..errors import ArgumentError, UsageError
 from .arguments import Duration, Percentile, Rate, format_seconds
 from .assertions import checked_target, verdict
-from .component import LibraryComponent
-from .step_report import run_step
 
 COUNT_OR_SHARE = "a whole number of messages (10) or a share of them (0.1%)"
 LISTEN_TIMEOUT_S = 60.0   # a count without a duration: how long it may take at most
