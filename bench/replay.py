@@ -35,13 +35,25 @@ def load(package_dir: Path, name: str):
     return importlib.import_module(name)
 
 
+def engine_module(name: str, *paths: str):
+    """The first of `paths` (engine modules, newest layout first) that the tree has: the
+    engine's modules moved into packages (transport/, step/, patterns/, ...) in time."""
+    for path in paths:
+        try:
+            return importlib.import_module(f"{name}.engine.{path}")
+        except ModuleNotFoundError:
+            continue
+    raise ModuleNotFoundError(f"none of {paths} in {name}.engine")
+
+
 def timings(package, name: str, messages: int):
     engine = importlib.import_module(f"{name}.engine")
-    picows_pool = importlib.import_module(f"{name}.engine.picows_pool")
-    pool_module = importlib.import_module(f"{name}.engine.pool")
-    step_module = importlib.import_module(f"{name}.engine.step")
-    schedule_module = importlib.import_module(f"{name}.engine.schedule")
-    text = picows_pool.TEXT
+    picows_pool = engine_module(name, "transport.picows_pool", "picows_pool")
+    picows_socket = engine_module(name, "transport.picows_socket", "picows_pool")
+    pooled = engine_module(name, "transport.pooled_connection", "pool")
+    step_module = engine_module(name, "step.load_step", "step")
+    schedule_module = engine_module(name, "pacing.schedule", "schedule")
+    text = picows_socket.TEXT
 
     class Transport:
         is_close_frame_sent = False
@@ -65,9 +77,9 @@ def timings(package, name: str, messages: int):
         pool = picows_pool.PicowsPool(engine.ConnectionOptions("ws://127.0.0.1:9/"))
         made = []
         for slot in range(count):
-            ws = picows_pool.PicowsSocket(pool)
+            ws = picows_socket.PicowsSocket(pool)
             ws.transport = Transport()
-            ws.connection = pool_module.PooledConnection(slot, ws)
+            ws.connection = pooled.PooledConnection(slot, ws)
             made.append(ws)
         return pool, made
 
@@ -91,14 +103,14 @@ def timings(package, name: str, messages: int):
     # trees since the drivers (engine/open_loop.py, closed_loop.py, correlator.py) send
     # and match through them; older trees through LoadStep's own methods and a StepBook
     try:
-        closed_module = importlib.import_module(f"{name}.engine.closed_loop")
-        open_module = importlib.import_module(f"{name}.engine.open_loop")
-        recorder_module = importlib.import_module(f"{name}.engine.recorder")
-        correlator_module = importlib.import_module(f"{name}.engine.correlator")
+        closed_module = engine_module(name, "patterns.closed_loop", "closed_loop")
+        open_module = engine_module(name, "patterns.open_loop", "open_loop")
+        recorder_module = engine_module(name, "step.recorder", "recorder")
+        correlator_module = engine_module(name, "step.correlator", "correlator")
         bookkeeping = None
     except ImportError:
         closed_module = open_module = None
-        bookkeeping = importlib.import_module(f"{name}.engine.bookkeeping")
+        bookkeeping = engine_module(name, "bookkeeping")
 
     def books(count, template, interval):
         """(what counts, what matches) of a step: one StepBook in older trees."""

@@ -17,7 +17,8 @@ def fake_picows_sockets(count: int):
     """A PicowsPool and `count` of its sockets, each on a FakeTransport with its pooled
     connection (slot = position)."""
     from WebSocketLoadLibrary.engine import ConnectionOptions
-    from WebSocketLoadLibrary.engine.transport.picows_pool import PicowsPool, PicowsSocket
+    from WebSocketLoadLibrary.engine.transport.picows_pool import PicowsPool
+    from WebSocketLoadLibrary.engine.transport.picows_socket import PicowsSocket
     from WebSocketLoadLibrary.engine.transport.pool import PooledConnection
 
     pool = PicowsPool(ConnectionOptions("ws://127.0.0.1:9/"))

@@ -226,7 +226,7 @@ def test_during_a_step_picows_frames_go_straight_to_its_receivers_and_after_it_t
     # a reply in fragments takes the socket's own listener, which hands it back whole
     whole = render(1, 1)
     sockets[1].on_ws_frame(sockets[1].transport, _Frame(whole[:5], fin=False))
-    from WebSocketLoadLibrary.engine.transport.picows_pool import CONTINUATION
+    from WebSocketLoadLibrary.engine.transport.picows_socket import CONTINUATION
     sockets[1].on_ws_frame(sockets[1].transport, _Frame(whole[5:], kind=CONTINUATION))
     assert (book.received, book.unmatched, book.invalid_replies) == (4, 0, 0)
     # an id booked on the other connection does not match here
@@ -253,7 +253,7 @@ def test_the_closed_loop_receiver_takes_picows_frames_and_sends_in_their_place()
             ws.on_ws_frame(transport, _Frame(message, last=i == len(echoed) - 1))
     assert (book.received, book.sent, book.unmatched) == (100, 100, 0)
     # a control frame still reaches the socket's own listener: the server's close
-    from WebSocketLoadLibrary.engine.transport.picows_pool import CLOSE
+    from WebSocketLoadLibrary.engine.transport.picows_socket import CLOSE
     closing = []
     transport.send_close = lambda code: closing.append(code)
     transport.disconnect = lambda *args: closing.append("disconnected")

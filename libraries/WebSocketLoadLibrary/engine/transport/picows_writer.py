@@ -7,12 +7,10 @@ drain of TCP backpressure, and whether a socket is still open.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
 from picows import WSMsgType
 
-if TYPE_CHECKING:
-    from .picows_pool import PicowsPool, PicowsSocket
+from .picows_socket import PicowsSocket
 
 TEXT, BINARY = WSMsgType.TEXT, WSMsgType.BINARY
 
@@ -25,7 +23,7 @@ class PicowsWriter:
     """FrameWriter's surface over picows sockets (the coalescing is in the transport)."""
     NotOpen = NotOpen
 
-    def __init__(self, pool: "PicowsPool"):
+    def __init__(self, pool):
         self.pool = pool
 
     @staticmethod

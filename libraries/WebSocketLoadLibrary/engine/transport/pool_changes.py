@@ -9,15 +9,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .connect_outcome import ConnectOutcome, failure_category
 from .connections import explain_connect_error
 from .opening import Conversation
-
-if TYPE_CHECKING:
-    from .pool import PooledConnection
+from .pooled_connection import PooledConnection
 
 
 class ChangingPool:
