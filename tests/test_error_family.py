@@ -23,10 +23,10 @@ from WebSocketLoadLibrary.engine import (ConnectError, EngineError, PlanError, S
 from WebSocketLoadLibrary.errors import (ArgumentError, CheckFailed, RunError, UsageError,
                                          WebSocketLoadError)
 from WebSocketLoadLibrary.keywords.agents import AgentStepError
-from WebSocketLoadLibrary.keywords.arguments import CONVERTERS, Duration, Rate
 from WebSocketLoadLibrary.keywords.assertions import LoadNotApplied
 from WebSocketLoadLibrary.library import KeywordError, WebSocketLoadLibrary
 from WebSocketLoadLibrary.mockserver import ControlError, FaultError, MockServerError
+from WebSocketLoadLibrary.utils.arguments import CONVERTERS, Duration, Rate
 
 # "ValueError: ...", "ConnectError: ...": what a message must not start with, or contain
 PYTHON_NAME = re.compile(r"\b[A-Z]\w*(Error|Exception|Failed|Timeout|Lost|Applied)\b:")

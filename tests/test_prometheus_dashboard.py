@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from agent_processes import ROOT, SECRET, start_agent
-from WebSocketLoadLibrary.keywords.arguments import Rate
 from WebSocketLoadLibrary.library import WebSocketLoadLibrary
+from WebSocketLoadLibrary.utils.arguments import Rate
 
 DASHBOARD = ROOT / "monitoring" / "grafana" / "websocket-load.json"
 PROMETHEUS = shutil.which("prometheus")

@@ -327,6 +327,6 @@ def test_histogram_add_and_reset_match_the_reference_hdrhistogram():
                                            ("200 ms", 0.2), ("1.5 s", 1.5), ("00:01:30", 90.0),
                                            ("0.0004", 0.0004)])
 def test_durations_keep_fractions_of_a_millisecond(text, seconds):
-    from WebSocketLoadLibrary.keywords.arguments import Duration
+    from WebSocketLoadLibrary.utils.arguments import Duration
     # Robot's own conversion rounds to whole milliseconds: 0.5 ms would be checked as 1 ms
     assert Duration.from_text(text) == pytest.approx(seconds, rel=1e-9)

@@ -7,7 +7,6 @@ from robotlibcore import DynamicCore
 from . import __version__
 from .base.state import LibraryState
 from .errors import UsageError, WebSocketLoadError
-from .keywords.arguments import CONVERTERS, refuse_unconverted
 from .keywords.agents import AgentKeywords
 from .keywords.assertions import AssertionKeywords
 from .keywords.capacity import CapacityKeywords
@@ -19,6 +18,7 @@ from .keywords.metrics import MetricsKeywords
 from .keywords.reporting import ReportingKeywords
 from .keywords.server import ServerKeywords
 from .keywords.streams import StreamKeywords
+from .utils.arguments import CONVERTERS, refuse_unconverted
 
 
 class KeywordError(WebSocketLoadError):

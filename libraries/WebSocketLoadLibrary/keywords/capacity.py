@@ -21,7 +21,7 @@ from ..engine import release_freed_memory
 from ..engine import OpeningMessages
 from ..engine import format_latency_ms
 from ..errors import ArgumentError, CheckFailed, RunError, UsageError
-from .arguments import Duration, Rate, Ratio
+from ..utils.arguments import Duration, Rate, Ratio
 from .summary_table import column_table, log_charts
 
 TARGET_FORMS = ("latency percentiles as p95=200 ms, p99=500 ms, p99.9=1 s; delivery=99.9% "

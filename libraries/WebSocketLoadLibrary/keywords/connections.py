@@ -10,8 +10,8 @@ from ..base.state import ClientGroup
 from ..engine import ConnectionOptions, MessageTemplate
 from ..engine import OpeningMessages
 from ..errors import UsageError
-from .arguments import ByteSize, Duration
-from .tokens import token_from
+from ..utils.arguments import ByteSize, Duration
+from ..utils.tokens import token_from
 
 
 def connection_options(uri: str, token, headers: dict | None, subprotocols: list | None,

@@ -10,7 +10,7 @@ from ..engine import SUBSCRIBERS, FanoutSpec
 from ..engine import FanoutFigures
 from ..engine import LoadPlan
 from ..errors import UsageError
-from .arguments import Duration, Rate, Ratio
+from ..utils.arguments import Duration, Rate, Ratio
 from .assertions import checked_target, verdict
 
 

@@ -12,7 +12,7 @@ from ..engine import MultiReplySpec
 from ..engine import MAX_RUN
 from ..engine import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
 from ..errors import ArgumentError, UsageError
-from .arguments import Duration, Rate, Ratio
+from ..utils.arguments import Duration, Rate, Ratio
 from .summary_table import log_charts, scaling_table
 
 class LoadKeywords(LibraryComponent):

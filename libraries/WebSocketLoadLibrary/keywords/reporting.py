@@ -10,7 +10,7 @@ from ..base.component import LibraryComponent
 from ..engine import ScalingResult
 from ..errors import CheckFailed
 from ..reports.records import write_json_atomically, write_text_atomically
-from .arguments import Duration, Ratio
+from ..utils.arguments import Duration, Ratio
 from .summary_table import log_charts, log_saved, result_table, scaling_table
 
 

@@ -10,7 +10,7 @@ from robot.api import logger
 from ..engine import LoadResult, ScalingResult
 from ..engine import pattern_of
 from ..engine import format_latency_ms
-from .arguments import format_bytes
+from ..utils.formatting import format_bytes
 
 _STYLE = ("border-collapse:collapse;font-family:monospace;font-size:12px;margin:4px 0")
 _CELL = "border:1px solid #ccc;padding:2px 8px;text-align:right"
