@@ -3,7 +3,9 @@
 The Robot Framework library class is imported lazily, so that the engine and the mock
 server (`python -m WebSocketLoadLibrary.mockserver`) start without importing Robot.
 """
-__version__ = "0.2.0"
+from .version import __version__
+
+__all__ = ["WebSocketLoadLibrary", "__version__"]
 
 
 def __getattr__(name):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from robot.api import logger
 from robotlibcore import DynamicCore
 
-from . import __version__
+from .version import __version__
 from .base.state import LibraryState
 from .errors import UsageError, WebSocketLoadError
 from .keywords.agents import AgentKeywords

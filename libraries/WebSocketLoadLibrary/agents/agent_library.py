@@ -10,13 +10,13 @@ that share agents -- pabot processes of one run, say -- never touch each other's
 connections; their steps share the machine like any two processes. A session that nobody
 has touched for SESSION_IDLE_S, with no step running, is closed (its controller is gone).
 
-Arguments and results travel as JSON text: XML-RPC has no None and no integers past 2**31,
-and a result carries byte counts and encoded histograms.
+What each keyword takes and answers is messages.py's: each reads its request there and
+builds its reply there (the controller's side reads and builds them there too).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
-import json
 import os
 import platform
 import secrets
@@ -24,12 +24,12 @@ import socket
 import threading
 import time
 
-from .. import __version__
+from ..version import __version__
 from ..engine import ConnectionOptions, EngineError, LoadEngine, LoadPlan, MessageTemplate
 from ..engine import release_freed_memory
-from ..engine import OpeningMessages
-from ..engine import plan_from_dict
 from ..reports.metrics import step_snapshot
+from .messages import CancelStep, CloseConnections, CloseSession, GetClock, GetInfo, GetStep, \
+    OpenConnections, OpenSession, StartStep
 
 MAX_START_DELAY_S = 60.0
 KEPT_STEPS = 8
@@ -49,17 +49,16 @@ class _AgentStep:
     def active(self) -> bool:
         return self.state in ("waiting", "running")
 
-    def status(self, open_connections: int | None = None) -> dict:
-        status = {"id": self.id, "state": self.state, "name": self.plan.name}
-        if self.running is not None and self.state == "running":
-            status["progress"] = self.running.progress()
-        if self.running is not None:   # running, or over: its final figures
-            status["live"] = step_snapshot(self.running.step, open_connections)
-        if self.result is not None:
-            status["result"] = self.result
-        if self.error is not None:
-            status["error"] = self.error
-        return status
+    def status(self, open_connections: int | None = None) -> str:
+        """The GetStep reply: progress while running, live figures once started (the final
+        ones when over), the result when done."""
+        running = self.running
+        return GetStep.reply(
+            self.id, self.state, self.plan.name,
+            progress=running.progress() if running is not None and self.state == "running"
+            else None,
+            live=step_snapshot(running.step, open_connections) if running is not None else None,
+            result=self.result, error=self.error)
 
 
 class _Session:
@@ -94,88 +93,89 @@ class LoadAgentLibrary:
         with self._lock:
             connections = sum(s.open_count for s in self._sessions.values())
             sessions = len(self._sessions)
-        return json.dumps({
-            "name": self._name, "version": __version__, "host": socket.gethostname(),
-            "pid": os.getpid(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "time": time.time(), "connections": connections, "sessions": sessions,
-        })
+        return GetInfo.reply(
+            name=self._name, version=__version__, host=socket.gethostname(), pid=os.getpid(),
+            cpus=os.cpu_count(), python=platform.python_version(), time=time.time(),
+            connections=connections, sessions=sessions)
 
     def get_agent_clock(self) -> str:
         """This agent's wall clock, as a decimal string of epoch seconds."""
-        return repr(time.time())
+        return GetClock.reply(time.time())
 
     def open_agent_session(self, controller: str = "") -> str:
         """A new session for one controller; returns its id."""
+        request = OpenSession.read(controller)
         with self._lock:
             self._expire_idle()
-            session = _Session(str(controller))
+            session = _Session(request.controller)
             self._sessions[session.id] = session
-            return session.id
+            return OpenSession.reply(session.id)
 
     def close_agent_session(self, session_id: str) -> int:
         """Cancels the session's steps, closes its connections; returns how many were open."""
         with self._lock:
             session = self._sessions.pop(str(session_id), None)
-            return self._close(session) if session is not None else 0
+            return CloseSession.reply(self._close(session) if session is not None else 0)
 
-    def open_agent_connections(self, session_id: str, options_json: str, count: int) -> int:
-        """Opens ``count`` connections for the session (closing any it had open); returns
-        how many are open. ``options_json`` holds ConnectionOptions fields; ``token_env``
-        names an environment variable of the agent that holds the bearer token."""
+    def open_agent_connections(self, session_id: str, request_json: str) -> int:
+        """Opens connections for the session as messages.OpenConnections says (closing any
+        it had open); returns how many are open. Its ``token_env`` names an environment
+        variable of this agent that holds the bearer token."""
         session = self._session(session_id)
+        request = OpenConnections.read(request_json)
         with self._lock:
             self._refuse_while_running(session, "open connections")
-            options = _options(json.loads(options_json))
+            options = _with_token_from_env(request.options, request.token_env)
             self._close_pool(session)
-            session.pool = self._engine.connect(options, count=int(count))
-            return session.open_count
+            session.pool = self._engine.connect(options, count=request.count)
+            return OpenConnections.reply(session.open_count)
 
     def close_agent_connections(self, session_id: str) -> int:
         """Closes the session's connections (cancelling a running step); returns how many
         were open."""
         session = self._session(session_id)
         with self._lock:
-            return self._close(session)
+            return CloseConnections.reply(self._close(session))
 
-    def start_agent_step(self, session_id: str, plan_json: str, template_json: str,
-                         start_at: float, timeout_s: float) -> int:
-        """Starts a load step on the session's connections at ``start_at`` (epoch seconds on
-        this agent's clock; now if that has passed) and returns its id at once."""
+    def start_agent_step(self, session_id: str, request_json: str) -> int:
+        """Starts a load step (messages.StartStep) on the session's connections at its
+        ``start_at`` (epoch seconds on this agent's clock; now if that has passed) and
+        returns its id at once."""
         session = self._session(session_id)
+        request = StartStep.read(request_json)
         with self._lock:
             if session.pool is None:
                 raise EngineError(f"agent {self._name} has no connections for this "
                                   f"controller: open them first")
             self._refuse_while_running(session, "start another step")
-            plan = plan_from_dict(json.loads(plan_json))
-            template = MessageTemplate(**json.loads(template_json))
-            delay = float(start_at) - time.time()
+            plan, template, start_at = request.plan, request.template, request.start_at
+            delay = start_at - time.time()
             if delay > MAX_START_DELAY_S:
                 raise EngineError(f"start time is {delay:.1f} s away on agent {self._name}'s "
                                   f"clock, more than {MAX_START_DELAY_S:g} s")
-            step = _AgentStep(next(self._ids), plan, float(start_at))
+            step = _AgentStep(next(self._ids), plan, start_at)
             session.steps[step.id] = step
             for old in sorted(session.steps)[:-KEPT_STEPS]:
                 del session.steps[old]
-            threading.Thread(target=self._run, args=(session, step, template, float(timeout_s)),
+            threading.Thread(target=self._run, args=(session, step, template, request.timeout_s),
                              name=f"agent-step-{step.id}", daemon=True).start()
-            return step.id
+            return StartStep.reply(step.id)
 
     def get_agent_step(self, session_id: str, step_id: int) -> str:
         """The state of a step (waiting, running, done, failed, cancelled), its progress,
         its live figures for the controller's metrics endpoint, and once done its result
         with encoded histograms, as JSON."""
         session = self._session(session_id)
-        step = self._step(session_id, step_id)
+        step = self._step(session_id, GetStep.read(step_id).step_id)
         with self._lock:
-            return json.dumps(step.status(session.open_count), default=str)
+            return step.status(session.open_count)
 
     def cancel_agent_step(self, session_id: str, step_id: int) -> str:
         """Cancels a step that is waiting or running; returns its state."""
-        step = self._step(session_id, step_id)
+        step = self._step(session_id, CancelStep.read(step_id).step_id)
         with self._lock:
             self._cancel(step)
-            return step.state
+            return CancelStep.reply(step.state)
 
     # -- plumbing ----------------------------------------------------------------------
     def _session(self, session_id: str) -> _Session:
@@ -257,14 +257,11 @@ class LoadAgentLibrary:
         self._engine.close()
 
 
-def _options(data: dict) -> ConnectionOptions:
-    if data.get("opening"):
-        data["opening"] = OpeningMessages(**data["opening"])
-    token_env = data.pop("token_env", None)
-    if token_env:
-        token = os.environ.get(token_env)
-        if not token:
-            raise EngineError(f"environment variable {token_env} (the bearer token) is not "
-                              f"set on this agent")
-        data["token"] = token
-    return ConnectionOptions(**data)
+def _with_token_from_env(options: ConnectionOptions, token_env: str | None) -> ConnectionOptions:
+    if not token_env:
+        return options
+    token = os.environ.get(token_env)
+    if not token:
+        raise EngineError(f"environment variable {token_env} (the bearer token) is not "
+                          f"set on this agent")
+    return dataclasses.replace(options, token=token)

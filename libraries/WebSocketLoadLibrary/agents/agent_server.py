@@ -22,7 +22,7 @@ from xmlrpc.server import SimpleXMLRPCRequestHandler
 
 from robotremoteserver import RobotRemoteServer, StoppableXMLRPCServer
 
-from .. import __version__
+from ..version import __version__
 from .agent_library import LoadAgentLibrary
 from .client import TLS_REQUIRED_REASON
 from .request_intake import RequestIntake, WholeRequest
