@@ -2,8 +2,8 @@
 
 The step does what every load style shares -- the pool hookup, the bookkeeping, resource
 sampling, the 100 ms tick (expiry, the per-second timeline), the drain of the replies
-still in flight and the result -- and hands what differs to the plan's driver
-(driver.py): the open loop (open_loop.py) or the closed loop (closed_loop.py).
+still in flight and the result -- and hands what differs to the driver of the plan's
+traffic pattern (driver.py; `drivers.driver_for` finds it among engine/patterns/).
 """
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Opening client connections with websockets, and saying clearly why one failed."""
+"""What a client connection is opened with (ConnectionOptions: the URI, TLS, token, headers,
+subprotocols, transport), a secret that never prints, and a connect error in words: why an
+attempt failed and what to do about it, for either transport."""
 from __future__ import annotations
 
 import asyncio

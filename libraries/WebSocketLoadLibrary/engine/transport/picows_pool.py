@@ -1,4 +1,5 @@
-"""The picows transport: a pool and a writer with the surface of ClientPool / FrameWriter.
+"""The picows transport's pool: ClientPool's surface over picows sockets (picows_socket.py)
+and their writer (picows_writer.py).
 
 picows parses frames in C and calls a listener per frame, with no task and no queue per
 connection: what websockets spends per message on its reader task, its queue and its
