@@ -12,8 +12,9 @@ import xmlrpc.client
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .. import __version__
 from ..engine import EngineError
+from .messages import CloseSession, GetClock, GetInfo, MessageError, OpenSession, OtherVersion, \
+    Request
 from .signing import HEADER, sign
 
 # the reason phrase of the agent's HTTP 400 to a plain-HTTP request on its TLS port
@@ -136,24 +137,40 @@ class AgentClient:
     def call_json(self, keyword: str, *args, timeout_s: float | None = None):
         return json.loads(self.call(keyword, *args, timeout_s=timeout_s))
 
+    def request(self, message: Request, timeout_s: float | None = None):
+        """Sends one request (messages.py) and returns its reply, read and checked."""
+        if message.in_session:
+            value = self.call_in_session(message.keyword, *message.args(), timeout_s=timeout_s)
+        else:
+            value = self.call(message.keyword, *message.args(), timeout_s=timeout_s)
+        try:
+            return message.read_reply(value)
+        except OtherVersion as error:
+            raise AgentError(f"load agent {self.label} {error}") from None
+        except MessageError as error:
+            raise AgentError(f"load agent {self.label} gave a broken answer to "
+                             f"{message.keyword!r}: {error}") from None
+
     def hello(self, clock_samples: int = 5) -> None:
         """Checks the agent answers and accepts the secret; learns its name and clock, and
         opens this controller's session (its own connections and steps on the agent).
 
-        The agent must run this controller's version: plans and results travel as the
-        engine's own fields, which change between versions (an older agent would refuse a
-        newer plan's fields mid-run, or a newer one report fields this controller drops).
+        The agent must run this controller's version (messages.GetInfo): plans and results
+        travel as the engine's own fields, which change between versions (an older agent
+        would refuse a newer plan's fields mid-run, or a newer one report fields this
+        controller drops).
         """
-        self.info = self.call_json("get_agent_info")
-        self.name = self.info.get("name") or self.uri
-        version = self.info.get("version")
-        if version != __version__:
-            raise AgentError(f"load agent {self.label} runs WebSocketLoadLibrary "
-                             f"{version or '(unknown version)'}, this controller {__version__}: "
-                             f"install the same version on the agent and the controller")
+        try:
+            self.info = GetInfo.read_reply(self.call(GetInfo.keyword))
+        except OtherVersion as error:
+            self.name = error.name or self.name
+            raise AgentError(f"load agent {self.label} {error}") from None
+        except MessageError as error:
+            raise AgentError(f"load agent {self.label} gave a broken answer to "
+                             f"{GetInfo.keyword!r}: {error}") from None
+        self.name = self.info["name"] or self.uri
         self.clock = self.measure_clock(clock_samples)
-        self.session = self.call("open_agent_session",
-                                 f"{socket.gethostname()} pid {os.getpid()}")
+        self.session = self.request(OpenSession(f"{socket.gethostname()} pid {os.getpid()}"))
 
     def call_in_session(self, keyword: str, *args, timeout_s: float | None = None):
         if self.session is None:
@@ -162,14 +179,18 @@ class AgentClient:
 
     def goodbye(self) -> int:
         """Closes this controller's session: its steps cancelled, its connections closed."""
-        session, self.session = self.session, None
-        return int(self.call("close_agent_session", session, timeout_s=30)) if session else 0
+        if self.session is None:
+            return 0
+        try:
+            return self.request(CloseSession(), timeout_s=30)
+        finally:
+            self.session = None
 
     def measure_clock(self, samples: int = 5) -> ClockOffset:
         best = None
         for _ in range(max(1, samples)):
             before = time.time()
-            agent_time = float(self.call("get_agent_clock"))
+            agent_time = self.request(GetClock())
             after = time.time()
             sample = ClockOffset(agent_time - (before + after) / 2, (after - before) / 2,
                                  after - before)

@@ -15,7 +15,6 @@ not applied (part of the planned load is missing).
 from __future__ import annotations
 
 import dataclasses
-import json
 import secrets
 import threading
 import time
@@ -24,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from ..engine import ConnectionOptions, LoadEngine, LoadPlan, LoadResult, MessageTemplate
 from ..engine import ProcessSampler
 from ..engine import FanoutSpec
-from ..engine import plan_to_dict
 from ..engine import plan_shares
 from .client import AgentClient, AgentError
+from .messages import CancelStep, CloseConnections, GetStep, OpenConnections, StartStep
 
 POLL_INTERVAL_S = 0.5
 LIVE_MAX_AGE_S = 1.0       # live figures older than this are polled afresh on a scrape
@@ -103,13 +102,12 @@ class AgentFleet:
         holds the token."""
         if count_per_agent < 1:
             raise AgentError(f"count must be at least 1, got {count_per_agent}")
-        payload = _options_json(options, token_env)
+        request = OpenConnections(options, count_per_agent, token_env)
         timeout_s = options.open_timeout_s * (2 + count_per_agent / 100) + 10
         agents = self.named(only) if only else self.agents
 
         def open_on(agent: AgentClient) -> int:
-            return int(agent.call_in_session("open_agent_connections", payload,
-                                             count_per_agent, timeout_s=timeout_s))
+            return agent.request(request, timeout_s=timeout_s)
         counts = self._each(open_on, f"connect to {options.uri}", agents)
         if not only:
             self.connections = {}
@@ -127,8 +125,8 @@ class AgentFleet:
         return [by_name[name] for name in names]
 
     def close_connections(self) -> int:
-        counts = self._each(lambda agent: int(agent.call_in_session("close_agent_connections",
-                                                                    timeout_s=30)), "disconnect")
+        counts = self._each(lambda agent: agent.request(CloseConnections(), timeout_s=30),
+                            "disconnect")
         self.connections = {}
         return sum(counts)
 
@@ -204,12 +202,6 @@ class AgentFleet:
         if timeout_s is None:
             timeout_s = max(LoadEngine.default_timeout_s(share) for _, share in pairs) + lead
         start_at = time.time() + lead
-        template_json = json.dumps({"template": template.text,
-                                    "payload_size": template.payload_size,
-                                    "id_field": template.id_field,
-                                    "id_pattern": template.id_pattern, "binary": template.binary,
-                                    "push_pattern": None if template.push is None
-                                    else template.push.text})
 
         def start_on(pair) -> int:
             agent, share = pair
@@ -219,9 +211,8 @@ class AgentFleet:
                 share = dataclasses.replace(share, listen=dataclasses.replace(
                     share.listen, clock_offset_s=share.listen.clock_offset_s
                     - agent.clock.offset_s))
-            return int(agent.call_in_session(
-                "start_agent_step", json.dumps(plan_to_dict(share)), template_json,
-                start_at + agent.clock.offset_s, timeout_s))
+            return agent.request(StartStep(share, template, start_at + agent.clock.offset_s,
+                                           timeout_s))
         with ThreadPoolExecutor(max_workers=len(pairs)) as pool:
             futures = [pool.submit(start_on, pair) for pair in pairs]
         step_ids, failures = {}, {}
@@ -294,7 +285,7 @@ class DistributedStep:
         polled_at = time.monotonic()
         try:
             self._note(agent.name, polled_at, _poll(agent, self.step_ids[agent.name], timeout_s))
-        except (AgentError, ValueError):
+        except AgentError:
             pass
 
     def _note(self, name: str, polled_at: float, status: dict) -> None:
@@ -306,8 +297,7 @@ class DistributedStep:
         for agent in self.fleet.agents:
             if agent.name in self.step_ids:
                 try:
-                    agent.call_in_session("cancel_agent_step", self.step_ids[agent.name],
-                                          timeout_s=5)
+                    agent.request(CancelStep(self.step_ids[agent.name]), timeout_s=5)
                 except AgentError:
                     pass
 
@@ -409,28 +399,13 @@ _OVER = ("done", "failed", "cancelled")
 
 
 def _poll(agent: AgentClient, step_id: int, timeout_s: float = 10) -> dict:
-    return json.loads(agent.call_in_session("get_agent_step", step_id, timeout_s=timeout_s))
+    return agent.request(GetStep(step_id), timeout_s=timeout_s)
 
 
 def _shares(plan: LoadPlan, agents: list[AgentClient]) -> list[LoadPlan]:
     """The plan split as for worker processes, each share named after its agent."""
     return [dataclasses.replace(share, name=f"{plan.name or 'step'} on {agent.name}")
             for share, agent in zip(plan_shares(plan, len(agents)), agents)]
-
-
-def _options_json(options: ConnectionOptions, token_env: str | None) -> str:
-    data = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
-    opening = data.pop("opening", None)
-    if opening is not None:
-        data["opening"] = {"messages": opening.messages, "timeout_s": opening.timeout_s,
-                           "reply_pattern": None if opening.reply_pattern is None
-                           else opening.reply_pattern.text}
-    token = data.pop("token", None)
-    if token_env:
-        data["token_env"] = token_env
-    elif token is not None:
-        data["token"] = token.reveal() if hasattr(token, "reveal") else str(token)
-    return json.dumps(data)
 
 
 def _server_sampler(pid: int | None) -> ProcessSampler | None:
