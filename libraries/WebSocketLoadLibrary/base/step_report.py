@@ -2,7 +2,10 @@
 and fail when the server dropped connections. Shared by local and load-agent steps."""
 from __future__ import annotations
 
+import os
 import time
+from html import escape
+from pathlib import Path
 
 from robot.api import logger
 
@@ -10,7 +13,7 @@ from ..engine import LoadResult, StepTimeout
 from ..engine import pattern_of
 from ..engine import release_freed_memory
 from ..errors import CheckFailed
-from ..keywords.summary_table import agents_table, log_charts, log_saved, result_table
+from ..reports.summary_table import agents_table, result_table
 
 PROGRESS_EVERY_S = 2.0
 
@@ -102,6 +105,26 @@ def describe_plan(plan) -> str:
 def save_result(component, result) -> None:
     files = component.state.files
     log_saved(files.save(result), files.output_dir())
+
+
+def log_charts(result) -> None:
+    """The result's charts into the log as inline SVG; a chart that cannot be drawn is a
+    warning, never a failed keyword (the figures are in the table and the saved file)."""
+    try:
+        from ..reports import charts
+        logger.info(charts.charts_html(charts.result_charts(result)), html=True)
+    except Exception as error:  # matplotlib missing or broken: say so, keep the run going
+        logger.warn(f"Charts of {getattr(result, 'name', 'the result')!r} could not be drawn: "
+                    f"{type(error).__name__}: {error}")
+
+
+def log_saved(path: Path, output_dir: Path) -> None:
+    """A link to a saved result file, relative to log.html so that it survives a move."""
+    try:
+        href = Path(os.path.relpath(path, output_dir)).as_posix()
+    except ValueError:  # another drive on Windows
+        href = Path(path).resolve().as_uri()
+    logger.info(f'Result saved to <a href="{escape(href)}">{escape(str(path))}</a>', html=True)
 
 
 class ProgressPrinter:

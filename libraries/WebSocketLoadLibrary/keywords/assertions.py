@@ -11,8 +11,8 @@ from ..base.component import LibraryComponent
 from ..engine import LoadResult, ScalingResult
 from ..engine import pattern_of
 from ..errors import CheckFailed, UsageError
+from ..reports.formatting import format_bytes, format_seconds
 from ..utils.arguments import ByteSize, Duration, Percentile, Rate, Ratio
-from ..utils.formatting import format_bytes, format_seconds
 
 SIDES = ("generator", "server")
 

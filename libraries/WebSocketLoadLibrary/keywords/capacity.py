@@ -10,8 +10,8 @@ from robot.api.deco import keyword
 
 from ..base.component import LibraryComponent
 from ..base.state import ClientGroup
-from ..base.step_report import (PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step,
-                                run_step, save_result)
+from ..base.step_report import (PROGRESS_EVERY_S, ProgressPrinter, describe_plan, log_charts,
+                                report_step, run_step, save_result)
 from ..engine import ConnectionOptions, LoadPlan
 from ..engine import (CONNECTIONS_UNIT, GENERATOR_LIMIT, LOW_MISSED, MET, RATE_UNIT,
                                SUBSCRIBERS_UNIT, CapacityResult, CapacityTargets,
@@ -21,8 +21,8 @@ from ..engine import release_freed_memory
 from ..engine import OpeningMessages
 from ..engine import format_latency_ms
 from ..errors import ArgumentError, CheckFailed, RunError, UsageError
+from ..reports.summary_table import column_table
 from ..utils.arguments import Duration, Rate, Ratio
-from .summary_table import column_table, log_charts
 
 TARGET_FORMS = ("latency percentiles as p95=200 ms, p99=500 ms, p99.9=1 s; delivery=99.9% "
                 "(replies per message expected, at least); errors=0.1% (messages not sent "

@@ -16,8 +16,8 @@ from ..engine import ConnectFigures
 from ..engine import PHASES
 from ..engine import OpeningMessages
 from ..errors import UsageError
+from ..reports.formatting import format_seconds
 from ..utils.arguments import ByteSize, Duration, Percentile, Rate, Ratio
-from ..utils.formatting import format_seconds
 from ..utils.tokens import token_from
 from .assertions import checked_target, verdict
 from .connections import connection_options

@@ -6,14 +6,14 @@ from robot.api.deco import keyword
 
 from ..base.component import LibraryComponent
 from ..base.state import ClientGroup
-from ..base.step_report import run_step, save_result
+from ..base.step_report import log_charts, run_step, save_result
 from ..engine import ConnectionOptions, LoadPlan, LoadResult, ScalingResult
 from ..engine import MultiReplySpec
 from ..engine import MAX_RUN
 from ..engine import WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S
 from ..errors import ArgumentError, UsageError
+from ..reports.summary_table import scaling_table
 from ..utils.arguments import Duration, Rate, Ratio
-from .summary_table import log_charts, scaling_table
 
 class LoadKeywords(LibraryComponent):
 

@@ -7,11 +7,12 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..base.component import LibraryComponent
+from ..base.step_report import log_charts, log_saved
 from ..engine import ScalingResult
 from ..errors import CheckFailed
 from ..reports.records import write_json_atomically, write_text_atomically
+from ..reports.summary_table import result_table, scaling_table
 from ..utils.arguments import Duration, Ratio
-from .summary_table import log_charts, log_saved, result_table, scaling_table
 
 
 class ReportingKeywords(LibraryComponent):

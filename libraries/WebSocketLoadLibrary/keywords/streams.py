@@ -14,8 +14,8 @@ from ..engine import PushCounts
 from ..engine import StreamFigures
 from ..engine import StreamSpec
 from ..errors import ArgumentError, UsageError
+from ..reports.formatting import format_seconds
 from ..utils.arguments import Duration, Percentile, Rate
-from ..utils.formatting import format_seconds
 from .assertions import checked_target, verdict
 
 COUNT_OR_SHARE = "a whole number of messages (10) or a share of them (0.1%)"

@@ -15,7 +15,7 @@ import re
 from robot.utils import timestr_to_secs
 
 from ..errors import ArgumentError
-from .formatting import format_bytes, format_seconds
+from ..reports.formatting import format_bytes, format_seconds
 
 _NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
 

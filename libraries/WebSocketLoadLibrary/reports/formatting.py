@@ -1,5 +1,5 @@
-"""Seconds and bytes as people read them, in messages and tables: plain Python, no Robot
-Framework, so reports/ uses it too."""
+"""Seconds and bytes as people read them: in the summary tables, and in the keywords'
+messages and argument types (utils/arguments.py), which import it from here."""
 from __future__ import annotations
 
 
