@@ -14,14 +14,14 @@ from ..engine import LoadPlan, LoadResult
 from ..engine import FanoutSpec
 from ..engine import release_freed_memory
 from ..engine import OpeningMessages
+from ..base.component import LibraryComponent
+from ..base.step_report import PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step
 from ..errors import CheckFailed, UsageError
-from .arguments import ByteSize, Duration, Rate, Ratio
-from .component import LibraryComponent
+from ..reports.summary_table import column_table
+from ..utils.arguments import ByteSize, Duration, Rate, Ratio
+from ..utils.tokens import reveal
 from .connections import connection_options
 from .streams import listen_plan
-from .step_report import PROGRESS_EVERY_S, ProgressPrinter, describe_plan, report_step
-from .summary_table import column_table
-from .tokens import reveal
 
 
 class AgentStepError(CheckFailed):
