@@ -557,8 +557,9 @@ def test_connections_that_fail_to_open_miss_the_targets_and_say_so():
 
 
 def test_the_connections_keyword_parts_table_minimum_and_chart():
-    from WebSocketLoadLibrary.keywords.capacity import capacity_table, parse_minimum
     from WebSocketLoadLibrary.reports import charts
+    from WebSocketLoadLibrary.reports.summary_table import capacity_table
+    from WebSocketLoadLibrary.utils.capacity_arguments import parse_minimum
     clock = FakeClock()
     found = find_capacity(SearchSettings(10, 5000, probe_s=2, warm_up_s=0, pause_s=0,
                                          unit="connections"),

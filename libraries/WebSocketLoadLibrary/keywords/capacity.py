@@ -3,35 +3,23 @@ within its targets."""
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from robot.api import logger
 from robot.api.deco import keyword
 
+from ..base.capacity_probes import (agents_runner, connections_step, current_clients_runner,
+                                    subscribers_step)
 from ..base.component import LibraryComponent
-from ..base.state import ClientGroup
-from ..base.step_report import (PROGRESS_EVERY_S, ProgressPrinter, describe_plan, log_charts,
-                                report_step, run_step, save_result)
-from ..engine import ConnectionOptions, LoadPlan
+from ..base.step_report import log_charts, save_result
+from ..engine import ConnectionOptions
 from ..engine import (CONNECTIONS_UNIT, GENERATOR_LIMIT, LOW_MISSED, MET, RATE_UNIT,
-                               SUBSCRIBERS_UNIT, CapacityResult, CapacityTargets,
-                               ConnectionsProbe, SearchSettings, amount, find_capacity)
-from ..engine import SUBSCRIBERS, FanoutSpec
-from ..engine import release_freed_memory
+                      SUBSCRIBERS_UNIT, CapacityResult, CapacityTargets, ConnectionsProbe,
+                      SearchSettings, amount, find_capacity)
 from ..engine import OpeningMessages
-from ..engine import format_latency_ms
 from ..errors import ArgumentError, CheckFailed, RunError, UsageError
-from ..reports.summary_table import column_table
+from ..reports.summary_table import capacity_table
 from ..utils.arguments import Duration, Rate, Ratio
-
-TARGET_FORMS = ("latency percentiles as p95=200 ms, p99=500 ms, p99.9=1 s; delivery=99.9% "
-                "(replies per message expected, at least); errors=0.1% (messages not sent "
-                "or answered with something invalid, at most)")
-PERCENTILE_TARGET = re.compile(r"p(\d+(?:\.\d+)?)$", re.IGNORECASE)
-
-CONNECTIONS_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kK])?\s*(?:connections?|subscribers?)?\s*$")
-PROBE_COLUMNS = ("#", "target msg/s", "achieved send msg/s", "received msg/s", "sent", "lost",
-                 "delivery", "p50 ms", "p95 ms", "p99 ms", "verdict")
+from ..utils.capacity_arguments import parse_minimum, parse_targets, search_settings
 
 
 class CapacityKeywords(LibraryComponent):
@@ -122,8 +110,8 @@ class CapacityKeywords(LibraryComponent):
         checked = parse_targets(targets)
         settings = search_settings(RATE_UNIT, low, high, precision, step_factor, max_probes,
                                    time_budget, probe_duration, warm_up, pause, retries)
-        runner = (self._agents_runner if on_agents else self._local_runner)(
-            float(reply_timeout), float(rate_tolerance))
+        runner = (agents_runner if on_agents else current_clients_runner)(
+            self, float(reply_timeout), float(rate_tolerance))
         where = "on the load agents" if on_agents else "on the current clients"
         return self._search(settings, checked, runner, name, f"{low} .. {high}", where)
 
@@ -190,13 +178,7 @@ class CapacityKeywords(LibraryComponent):
             options = self.state.clients.current.options
         else:
             options = ConnectionOptions(self.state.servers.current.uri)
-        timeout_s, tolerance = float(reply_timeout), float(rate_tolerance)
-
-        def step(pool, rate: float, duration_s: float, probe_name: str):
-            plan = self._plan(rate, duration_s, probe_name, timeout_s, tolerance)
-            group = ClientGroup(pool, options, len(pool.connections))
-            return run_step(self, group, plan, None, remember=False, fail_on_disconnect=False)
-
+        step = connections_step(self, options, float(reply_timeout), float(rate_tolerance))
         runner = ConnectionsProbe(self.state.engine, options, float(rate_per_connection),
                                   step, float(connect_rate), float(settle))
         where = (f"to {options.uri} at {float(rate_per_connection):g} msg/s per connection, "
@@ -255,16 +237,8 @@ class CapacityKeywords(LibraryComponent):
         # the publishers' options (token, headers, transport) with the subscription
         options = dataclasses.replace(writers.options, uri=uri or writers.options.uri,
                                       opening=OpeningMessages(opening_messages, opening_reply))
-        timeout_s, tolerance = float(delivery_timeout), float(rate_tolerance)
-
-        def step(pool, rate: float, duration_s: float, probe_name: str):
-            plan = LoadPlan(rate=rate, duration_s=duration_s, reply_timeout_s=timeout_s,
-                            rate_tolerance=tolerance, fanout=FanoutSpec(), name=probe_name,
-                            **self.state.pacing)
-            audience = ClientGroup(pool, options, len(pool.connections))
-            return run_step(self, writers, plan, None, remember=False,
-                            fail_on_disconnect=False, roles={SUBSCRIBERS: audience})
-
+        step = subscribers_step(self, writers, options, float(delivery_timeout),
+                                float(rate_tolerance))
         runner = ConnectionsProbe(self.state.engine, options, 1.0, step,
                                   float(connect_rate), float(settle),
                                   fixed_rate=float(publish_rate))
@@ -339,45 +313,7 @@ class CapacityKeywords(LibraryComponent):
         raise CheckFailed(f"Capacity is {shown}, expected at least {amount(wanted, unit)}: "
                           f"{found.message}")
 
-    # -- probes --------------------------------------------------------------------------
-    def _plan(self, rate: float, duration_s: float, name: str, reply_timeout_s: float,
-              rate_tolerance: float) -> LoadPlan:
-        return LoadPlan(rate=rate, duration_s=duration_s, reply_timeout_s=reply_timeout_s,
-                        rate_tolerance=rate_tolerance, name=name, **self.state.pacing)
-
-    def _local_runner(self, reply_timeout_s: float, rate_tolerance: float):
-        group = self.state.clients.current
-
-        def run(rate: float, duration_s: float, name: str):
-            plan = self._plan(rate, duration_s, name, reply_timeout_s, rate_tolerance)
-            return run_step(self, group, plan, None, remember=False, fail_on_disconnect=False)
-        return run
-
-    def _agents_runner(self, reply_timeout_s: float, rate_tolerance: float):
-        fleet = self.state.agents
-        if fleet is None:
-            raise UsageError("on_agents=True needs load agents: use Connect Load Agents and "
-                             "Connect Clients On Agents first")
-        target = fleet.options.uri if fleet.options is not None else None
-
-        def run(rate: float, duration_s: float, name: str):
-            plan = self._plan(rate, duration_s, name, reply_timeout_s, rate_tolerance)
-            self.console(f"[INFO] {name}: {describe_plan(plan)} on the load agents")
-            step = fleet.start_step(plan, self.state.template, None, None,
-                                    self.state.server_pid_for(target))
-            printer = ProgressPrinter(self.console, name, plan.planned_messages)
-            try:
-                result = step.wait(on_progress=printer,
-                                   poll_interval_s=min(0.5, PROGRESS_EVERY_S / 4))
-            except BaseException:
-                step.cancel()
-                raise
-            finally:
-                release_freed_memory()
-            report_step(self, result, name, remember=False, fail_on_disconnect=False)
-            return result
-        return run
-
+    # -- reporting -----------------------------------------------------------------------
     def _tell_probe(self, found: CapacityResult, step) -> None:
         probe = found.probe(step)
         words = "met the targets" if probe.outcome == MET else (
@@ -385,7 +321,6 @@ class CapacityKeywords(LibraryComponent):
         self.console(f"[INFO] {found.name}: probe {len(found.steps)} at "
                      f"{amount(probe.rate, found.unit)} {words}")
 
-    # -- reporting -----------------------------------------------------------------------
     def _report(self, found: CapacityResult) -> None:
         self.state.files.remember_context(found)
         save_result(self, found)
@@ -397,74 +332,3 @@ class CapacityKeywords(LibraryComponent):
                    "[WARN]" if found.stop_reason == GENERATOR_LIMIT else "[INFO]")
         self.console(f"{verdict} {found.name}: {found.message}")
         self.state.remember(found)
-
-
-def parse_targets(targets: dict) -> CapacityTargets:
-    """`p95=200 ms`, `delivery=99.9%`, `errors=0.1%` -> CapacityTargets."""
-    latency, delivery, errors = {}, None, None
-    for key, value in targets.items():
-        label = key.strip().lower()
-        percentile = PERCENTILE_TARGET.match(label)
-        try:
-            if percentile:
-                latency[float(percentile.group(1))] = float(Duration.from_text(value)) * 1000
-            elif label in ("delivery", "delivery_ratio"):
-                delivery = float(Ratio.from_text(value))
-            elif label in ("errors", "error_ratio"):
-                errors = float(Ratio.from_text(value))
-            else:
-                raise ArgumentError(f"unknown target {key}={value}; the targets are "
-                                    f"{TARGET_FORMS}")
-        except ArgumentError as error:
-            if str(error).startswith("unknown target"):
-                raise
-            raise ArgumentError(f"target {key}={value}: {error}") from None
-    return CapacityTargets(latency, delivery, errors)
-
-
-def search_settings(unit: str, low, high, precision, step_factor, max_probes: int,
-                    time_budget, probe_duration, warm_up, pause, retries: int) -> SearchSettings:
-    """The search's settings from the keyword arguments every `Find Maximum ...` shares."""
-    return SearchSettings(float(low), float(high), precision=float(precision),
-                          step_factor=float(step_factor), max_probes=max_probes,
-                          time_budget_s=float(time_budget), probe_s=float(probe_duration),
-                          warm_up_s=float(warm_up), pause_s=float(pause), retries=retries,
-                          unit=unit)
-
-
-def parse_minimum(minimum, unit: str) -> float:
-    """`Capacity Should Be At Least`'s minimum: a rate (`2000/s`), or for a connections
-    search a count (`1000 connections`, `1k connections`, `1000`)."""
-    if unit == RATE_UNIT:
-        rate = Rate.from_text(minimum)
-        if rate.per_second is None:
-            raise ArgumentError("the minimum capacity must be a rate such as 2000/s, not max")
-        return float(rate)
-    if isinstance(minimum, (int, float)) and not isinstance(minimum, bool):
-        return float(minimum)
-    match = CONNECTIONS_PATTERN.match(str(minimum))
-    if not match:
-        raise ArgumentError(f"the minimum capacity of a {unit} search is a number of {unit} "
-                            f"such as 1000 {unit} or 1000, got {minimum!r}")
-    return float(match.group(1)) * (1000 if match.group(2) else 1)
-
-
-def capacity_table(found: CapacityResult) -> str:
-    """One row per probe in the order run, the verdict of each; the outcome as caption."""
-    rows = []
-    for number, step in enumerate(found.steps, 1):
-        probe = found.probe(step)
-        verdict = probe.outcome + (": " + "; ".join(probe.reasons) if probe.reasons else "")
-        first = ((f"{probe.rate:,.0f}",) if found.unit == RATE_UNIT else
-                 (f"{probe.rate:,.0f}", f"{step.target_rate or 0:,.1f}"))
-        rows.append((number, *first, f"{step.achieved_send_rate:,.1f}",
-                     f"{step.achieved_receive_rate:,.1f}", f"{step.sent:,}", f"{step.lost:,}",
-                     f"{step.delivery_ratio:.4%}",
-                     *(format_latency_ms(step.latency_ms(p)) for p in (50, 95, 99)), verdict))
-    targets = found.targets.describe() if found.targets else "-"
-    columns = (PROBE_COLUMNS if found.unit == RATE_UNIT else
-               ("#", found.unit, "target msg/s") + PROBE_COLUMNS[2:])
-    return column_table(columns, rows,
-                        f"{found.name}: targets {targets}; stopped on {found.stop_reason}; "
-                        f"{found.message}; probes {found.probes_s:.1f} s + pauses "
-                        f"{found.pauses_s:.1f} s = {found.total_s:.1f} s")

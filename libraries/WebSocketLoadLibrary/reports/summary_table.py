@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from ..engine import LoadResult, ScalingResult
+from ..engine import RATE_UNIT, CapacityResult, LoadResult, ScalingResult
 from ..engine import pattern_of
 from ..engine import format_latency_ms
 from .formatting import format_bytes
@@ -136,3 +136,28 @@ def agents_table(result: LoadResult) -> str:
                         f"counters summed, percentiles from the merged histograms. Latency is "
                         f"measured on each agent's own clock; clock offsets only place the "
                         f"agents' timelines")
+
+
+PROBE_COLUMNS = ("#", "target msg/s", "achieved send msg/s", "received msg/s", "sent", "lost",
+                 "delivery", "p50 ms", "p95 ms", "p99 ms", "verdict")
+
+
+def capacity_table(found: CapacityResult) -> str:
+    """One row per probe in the order run, the verdict of each; the outcome as caption."""
+    rows = []
+    for number, step in enumerate(found.steps, 1):
+        probe = found.probe(step)
+        verdict = probe.outcome + (": " + "; ".join(probe.reasons) if probe.reasons else "")
+        first = ((f"{probe.rate:,.0f}",) if found.unit == RATE_UNIT else
+                 (f"{probe.rate:,.0f}", f"{step.target_rate or 0:,.1f}"))
+        rows.append((number, *first, f"{step.achieved_send_rate:,.1f}",
+                     f"{step.achieved_receive_rate:,.1f}", f"{step.sent:,}", f"{step.lost:,}",
+                     f"{step.delivery_ratio:.4%}",
+                     *(format_latency_ms(step.latency_ms(p)) for p in (50, 95, 99)), verdict))
+    targets = found.targets.describe() if found.targets else "-"
+    columns = (PROBE_COLUMNS if found.unit == RATE_UNIT else
+               ("#", found.unit, "target msg/s") + PROBE_COLUMNS[2:])
+    return column_table(columns, rows,
+                        f"{found.name}: targets {targets}; stopped on {found.stop_reason}; "
+                        f"{found.message}; probes {found.probes_s:.1f} s + pauses "
+                        f"{found.pauses_s:.1f} s = {found.total_s:.1f} s")
