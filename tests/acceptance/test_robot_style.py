@@ -13,7 +13,7 @@ from robot_runs import ROOT
 
 ROBOCOP = Path(sys.executable).with_name("robocop")
 CHECKED = ["suites", "resources"]            # robocop check: every rule but those configured
-FORMATTED = [*CHECKED, "tests/robot"]        # robocop format: the layout of every suite
+FORMATTED = [*CHECKED, "tests/acceptance/robot"]        # robocop format: the layout of every suite
 
 
 def robocop(*arguments: str) -> subprocess.CompletedProcess:

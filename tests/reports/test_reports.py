@@ -26,7 +26,7 @@ from WebSocketLoadLibrary.reports.records import (StepRecord, read_records, resu
                                                   write_json_atomically)
 from WebSocketLoadLibrary.reports.regression import compare
 
-SUITE = Path(__file__).parent / "robot" / "reports.robot"
+SUITE = Path(__file__).parents[1] / "acceptance" / "robot" / "reports.robot"
 SVG = "{http://www.w3.org/2000/svg}"
 
 

@@ -14,7 +14,7 @@ import psutil
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, LoadPlan
 from WebSocketLoadLibrary.mockserver import MockServerProcess
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sockets_to(port: int) -> list:

@@ -287,7 +287,7 @@ def test_the_keywords_in_robot_at_trace_level_never_show_the_secret(agents, tmp_
     run = run_robot(tmp_path, "--loglevel", "TRACE",
                     "--variable", f"AGENTS:{first.uri},{second.uri}",
                     "--variable", f"DOOMED_PID:{second.pid}",
-                    "tests/robot/load_agents.robot",
+                    "tests/acceptance/robot/load_agents.robot",
                     env={"LOAD_AGENT_SECRET": SECRET, "WSLOAD_WRONG_AGENT_SECRET": wrong},
                     timeout_s=180)
     tests = run.tests()

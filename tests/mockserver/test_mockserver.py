@@ -22,7 +22,7 @@ from websockets.sync.client import connect as ws_connect
 from WebSocketLoadLibrary.engine import ConnectError, LoadPlan
 from WebSocketLoadLibrary.mockserver import ControlError, MockServerControl, MockServerProcess
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 5.0
 TOKEN = "s3cret-token"
 
