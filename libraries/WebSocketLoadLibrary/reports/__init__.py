@@ -1,4 +1,6 @@
-"""Reports on results: charts, saved result files, merged runs, regression checks, live metrics.
+"""Reports on results: charts (`charts/`, one module per subject), the summary tables of the
+log (`summary_table`), saved result files (`records`), merged runs, regression checks, live
+metrics, and how seconds and bytes read (`formatting`).
 
 Plain Python over the engine's results; no Robot Framework imports, so the command line
 (`python -m WebSocketLoadLibrary merge|compare`) uses it as the keywords do. matplotlib and
