@@ -409,38 +409,3 @@ def test_max_message_rate_caps_the_served_rate_and_latency_grows_beyond_it(
     stats = server.stats()
     assert stats["messages_sent"] == stats["messages_received"] == 580
     assert stats["faults"]["max_message_rate"] == 200
-
-
-def test_the_keywords_start_fault_and_restart_the_server(tmp_path):
-    """Start Mock Server and Set Mock Server Faults take the faults in Robot's words;
-    Restart Mock Server Connections closes the clients."""
-    from robot_runs import run_robot
-    suite = tmp_path / "lifecycle.robot"
-    suite.write_text("""\
-*** Settings ***
-Library    WebSocketLoadLibrary
-Suite Teardown    Stop All Mock Servers
-
-*** Test Cases ***
-Faults In Robot's Words
-    Start Mock Server    close_after=2 s    max_handshake_rate=50/s    max_message_rate=1k/s
-    ${faults}=    Set Mock Server Faults    refuse_for=500 ms    handshake_delay=100 ms
-    Should Be Equal As Numbers    ${faults}[close_after]    2
-    Should Be Equal As Numbers    ${faults}[max_handshake_rate]    50
-    Should Be Equal As Numbers    ${faults}[max_message_rate]    1000
-    Should Be Equal As Numbers    ${faults}[handshake_delay]    0.1
-    Should Be True    0 < ${faults}[refuse_for_remaining] <= 0.5
-    Run Keyword And Expect Error    *fault max_message_rate takes a number per second, not max*
-    ...    Set Mock Server Faults    max_message_rate=max
-    ${faults}=    Set Mock Server Faults    max_message_rate=0    refuse_for=0
-    Should Be Equal As Numbers    ${faults}[max_message_rate]    0
-    Connect Clients    count=3
-    ${open}=    Restart Mock Server Connections
-    Should Be Equal As Integers    ${open}    3
-    ${stats}=    Get Mock Server Stats
-    Should Be Equal As Integers    ${stats}[restarts]    1
-    Should Be Equal As Integers    ${stats}[closes_by_restart]    3
-    [Teardown]    Disconnect All Clients
-""")
-    run = run_robot(tmp_path / "out", str(suite), timeout_s=120)
-    assert run.returncode == 0, run.stdout + run.stderr

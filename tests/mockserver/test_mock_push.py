@@ -550,36 +550,3 @@ def test_set_options_refuses_a_bad_value_and_start_options_reach_the_command_lin
         server.set_options(replies=0)
     assert server.stats()["options"] == {"replies": 1, "heartbeat_interval": 0.0,
                                          "welcome": False}
-
-
-# == the keywords ======================================================================
-KEYWORD_SUITE = """\
-*** Settings ***
-Library    WebSocketLoadLibrary
-
-*** Test Cases ***
-Push Options At Start And While It Runs
-    ${uri}=    Start Mock Server    engine=picows    mode=ack    replies=3    heartbeat=200 ms
-    ...    welcome=True
-    ${stats}=    Get Mock Server Stats
-    Should Be Equal    ${stats}[options]    ${{{"replies": 3, "heartbeat_interval": 0.2, "welcome": True}}}
-    ${now}=    Set Mock Server Options    replies=2    heartbeat=0 s    welcome=False
-    Should Be Equal    ${now}    ${{{"replies": 2, "heartbeat_interval": 0.0, "welcome": False}}}
-    ${faults}=    Set Mock Server Faults    slow_subscriber_delay=300 ms    sequence_gap_every=7
-    Should Be Equal As Numbers    ${faults}[slow_subscriber_delay]    0.3
-    Should Be Equal As Integers    ${faults}[sequence_gap_every]    7
-    Clear Mock Server Faults
-    ${stats}=    Get Mock Server Stats
-    Should Be Equal As Integers    ${stats}[faults][sequence_gap_every]    0
-    [Teardown]    Stop Mock Server
-"""
-
-
-def test_the_keywords_take_the_push_options_and_faults_in_robot_units(tmp_path):
-    from robot_runs import run_robot
-    suite = tmp_path / "push_options.robot"
-    suite.write_text(KEYWORD_SUITE)
-    run = run_robot(tmp_path / "out", str(suite), timeout_s=120)
-    tests = run.tests()
-    assert {name: (t.status, t.message) for name, t in tests.items()} == {
-        "Push Options At Start And While It Runs": ("PASS", "")}, run.stdout

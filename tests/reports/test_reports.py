@@ -1,8 +1,8 @@
-"""Reports people would rather look at than read: charts from real runs, result files saved
-per test, merged runs with true percentiles, regression checks and live Prometheus metrics."""
+"""Reports people would rather look at than read: charts from real runs, merged runs with
+true percentiles, regression checks and live Prometheus metrics. (The reporting keywords in
+Robot, result files saved per test among them: tests/acceptance/test_reports_in_robot.py.)"""
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import subprocess
@@ -10,13 +10,12 @@ import sys
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from robot_runs import LIBRARIES, run_robot
+from robot_runs import LIBRARIES
 from WebSocketLoadLibrary.engine import LatencyHistogram, LoadPlan, LoadResult, ScalingResult
 from WebSocketLoadLibrary.reports import charts
 from WebSocketLoadLibrary.reports import metrics
@@ -26,7 +25,6 @@ from WebSocketLoadLibrary.reports.records import (StepRecord, read_records, resu
                                                   write_json_atomically)
 from WebSocketLoadLibrary.reports.regression import compare
 
-SUITE = Path(__file__).parents[1] / "acceptance" / "robot" / "reports.robot"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -330,87 +328,3 @@ def test_a_new_figure_is_one_entry_read_from_the_step_or_from_results(monkeypatc
     assert figures['websocket_load_fanout_deliveries_total{agent="agent-1"}'] == 9
     # a closed loop has no lateness: the figure reads 0, it does not fail the scrape
     assert figures['websocket_load_late_messages_total{agent="local"}'] == 0
-
-
-# -- the keywords in Robot ---------------------------------------------------------------
-@pytest.fixture(scope="module")
-def reports_run(tmp_path_factory):
-    run = run_robot(tmp_path_factory.mktemp("reports"), str(SUITE), timeout_s=300)
-    assert run.tests(), run.stdout[-3000:] + run.stderr[-3000:]
-    return run
-
-
-def saved(run) -> dict[str, dict]:
-    return {path.name: json.loads(path.read_text())
-            for path in sorted((run.outdir / "load-results").glob("*.json"))}
-
-
-def test_every_load_keyword_logs_its_table_and_charts(reports_run):
-    tests = reports_run.tests()
-    for name in ("Burst With Charts", "Rate Scaling With Charts",
-                 "Connection Scaling With Charts"):
-        assert tests[name].status == "PASS", tests[name].message
-    files = saved(reports_run)
-    burst = files["Reports--Burst_With_Charts--charted_burst.json"]
-    output = (reports_run.outdir / "output.xml").read_text()
-    subtitle = (f"{burst['sent']:,} sent, {burst['received']:,} received, {burst['lost']:,} "
-                f"lost; {burst['achieved_receive_rate']:,.0f} msg/s; p50 "
-                f"{burst['summary']['latency_p50_ms']:,.2f} ms")
-    assert subtitle in output
-    assert "rates: achieved rate and p95 by target rate".replace("rates", "rate scaling") \
-        in output
-    assert "connection scaling: throughput by connections" in output
-    assert output.count("&lt;svg") >= 6          # two charts per load keyword, in the log
-    assert "service time p50 / p99 (ms)" in output and "server CPU / RSS peak / growth" in output
-    assert (reports_run.outdir / "log.html").stat().st_size > 0
-
-
-def test_results_are_saved_per_test_with_their_names_even_when_the_test_fails(reports_run):
-    tests = reports_run.tests()
-    assert tests["A Failing Test Still Leaves Its Result"].status == "FAIL"
-    files = saved(reports_run)
-    failed = files["Reports--A_Failing_Test_Still_Leaves_Its_Result--before_the_failure.json"]
-    assert failed["suite"] == "Reports"
-    assert failed["test"] == "A Failing Test Still Leaves Its Result"
-    assert failed["received"] == 300 and LatencyHistogram.decode(
-        failed["latency_histogram"]).count == 300
-    assert {"Reports--Two_Steps_Of_One_Name_Get_Two_Files--same_name.json",
-            "Reports--Two_Steps_Of_One_Name_Get_Two_Files--same_name--2.json"} <= set(files)
-    scaling = files["Reports--Rate_Scaling_With_Charts--rate_scaling.json"]
-    assert [step["name"] for step in scaling["steps"]] == ["rate scaling: 200/s",
-                                                          "rate scaling: 400/s"]
-    assert not list((reports_run.outdir / "load-results").glob(".*"))  # no temporary left
-
-
-def test_the_keyword_passes_on_equal_results_and_fails_on_a_20_percent_drop(reports_run):
-    tests = reports_run.tests()
-    equal = tests["Equal Results Do Not Regress"]
-    assert equal.status == "PASS", equal.message
-    dropped = tests["A 20% Throughput Drop Regresses"]
-    assert dropped.status == "FAIL"
-    assert fnmatch.fnmatchcase(
-        dropped.message, "Load results regressed against the baseline (tolerance 10%): "
-        "Reports / A 20% Throughput Drop Regresses / regression step: throughput regressed "
-        "(-*%, allowed >= *)*"), dropped.message
-    drop = float(re.search(r"throughput regressed \((-[0-9.]+)%", dropped.message).group(1))
-    assert -25 < drop < -15, dropped.message   # 800/s against 1000/s
-    assert "&lt;table" in (reports_run.outdir / "output.xml").read_text()
-
-
-def test_the_metrics_keywords_serve_the_counters(reports_run):
-    test = reports_run.tests()["The Metrics Endpoint Counts What Was Sent"]
-    assert test.status == "PASS", test.message
-
-
-def test_the_merge_keyword_sums_every_saved_step_once(reports_run):
-    test = reports_run.tests()["Merge Of The Run So Far"]
-    assert test.status == "PASS", test.message
-    merged = json.loads((reports_run.outdir / "merged-load-results.json").read_text())
-    steps = [step for data in saved(reports_run).values()
-             for step in data.get("steps", [data])]
-    merged_before = [s for s in steps if s["name"]]   # all saved before the merge ran
-    assert merged["total"]["steps"] == len(merged_before)
-    assert merged["total"]["received"] == sum(s["received"] for s in merged_before)
-    assert test.message == (f"{merged['total']['received']} replies in "
-                            f"{merged['total']['steps']} steps")
-    assert (reports_run.outdir / "merged-load-results.html").read_text().count("<svg") >= 2
