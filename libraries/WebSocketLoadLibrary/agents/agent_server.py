@@ -35,6 +35,8 @@ DEFAULT_REQUEST_TIMEOUT_S = 10.0   # the controller's own default call timeout: 
 REPLY_SEND_TIMEOUT_S = 30.0        # how long a client that stops reading holds a thread
 ACCEPT_BACKLOG = 128               # socketserver's 5 would let a burst of connects stall the rest
 _TLS_REQUIRED_BODY = b"this load agent speaks TLS: give its address as https://host:port\n"
+HEALTH_PATH = "/healthz"           # unsigned GET: 200 while the agent serves (readiness probes)
+_HEALTHY_BODY = b"ready\n"
 
 
 def _log(text: str) -> None:
@@ -65,6 +67,22 @@ class SignedRequestHandler(SimpleXMLRPCRequestHandler):
             self._refuse(413 if length > MAX_REQUEST_BYTES else 400, "bad request length")
             return
         super().do_POST()
+
+    def do_GET(self):
+        """``GET /healthz``: 200 once the agent serves (a readiness probe's answer); it
+        needs no signature and tells nothing but that. Anything else: 501, as before."""
+        if self.path.split("?", 1)[0] != HEALTH_PATH:
+            self.send_error(501, f"Unsupported method ({self.command!r})")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(_HEALTHY_BODY)))
+        self.end_headers()
+        self.wfile.write(_HEALTHY_BODY)
+
+    def log_request(self, code="-", size="-"):
+        if self.path != HEALTH_PATH:   # a probe every few seconds is not news
+            super().log_request(code, size)
 
     def decode_request_content(self, data):
         why = self.server.verifier.verify(self.headers.get(HEADER), self.path, data)

@@ -31,16 +31,36 @@ class AgentError(EngineError):
         self.transient = transient
 
 
+class _NamedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address, the certificate checked against a name (SNI too): an agent
+    found behind a DNS name is reached by its address but certified for the name."""
+
+    def __init__(self, host, *, server_name: str, **options):
+        super().__init__(host, **options)
+        self._server_name = server_name
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
 class _SignedTransport(xmlrpc.client.Transport):
-    def __init__(self, secret: str, timeout_s: float, tls: ssl.SSLContext | None = None):
+    def __init__(self, secret: str, timeout_s: float, tls: ssl.SSLContext | None = None,
+                 tls_name: str | None = None):
         super().__init__()
-        self._secret, self.timeout_s, self._tls = secret, timeout_s, tls
+        self._secret, self.timeout_s, self._tls, self._tls_name = secret, timeout_s, tls, \
+            tls_name
 
     def make_connection(self, host):
         # a fresh connection per call, with our timeout: a dead agent fails fast
-        connection = (http.client.HTTPSConnection(host, timeout=self.timeout_s, context=self._tls)
-                      if self._tls is not None
-                      else http.client.HTTPConnection(host, timeout=self.timeout_s))
+        if self._tls is not None and self._tls_name:
+            connection = _NamedHTTPSConnection(host, server_name=self._tls_name,
+                                               timeout=self.timeout_s, context=self._tls)
+        elif self._tls is not None:
+            connection = http.client.HTTPSConnection(host, timeout=self.timeout_s,
+                                                     context=self._tls)
+        else:
+            connection = http.client.HTTPConnection(host, timeout=self.timeout_s)
         self._connection = host, connection
         return connection
 
@@ -72,6 +92,8 @@ class AgentClient:
     clock: ClockOffset = field(default_factory=ClockOffset)
     session: str | None = None   # this controller's session on the agent, from hello()
     ca_file: str | None = None   # the CA to trust for an https:// agent (default: the system's)
+    tls_name: str | None = None  # the name its certificate must name (default: its host)
+    found_by: object | None = None   # the discovery.DnsName it was found behind, if any
     _tls: ssl.SSLContext | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
@@ -85,7 +107,8 @@ class AgentClient:
 
     def call(self, keyword: str, *args, timeout_s: float | None = None):
         """Runs one of the agent's remote keywords; its return value, or AgentError."""
-        transport = _SignedTransport(self.secret, timeout_s or self.timeout_s, self._tls)
+        transport = _SignedTransport(self.secret, timeout_s or self.timeout_s, self._tls,
+                                     self.tls_name)
         proxy = xmlrpc.client.ServerProxy(self.uri, transport=transport, allow_none=True)
         try:
             reply = proxy.run_keyword(keyword, list(args), {})
@@ -124,6 +147,10 @@ class AgentClient:
 
     def _untrusted(self, error: ssl.SSLCertVerificationError) -> str:
         why = error.verify_message or error.reason or str(error)
+        if error.verify_code in _HOSTNAME_MISMATCH_CODES and self.tls_name:
+            return (f"load agent {self.label}: its TLS certificate does not name "
+                    f"{self.tls_name}, the DNS name it was found behind ({why}): give the "
+                    f"agents a certificate for that name")
         if error.verify_code in _HOSTNAME_MISMATCH_CODES:
             return (f"load agent {self.label}: its TLS certificate is not for the host in its "
                     f"address ({why}): give the address by a name or IP address the "

@@ -25,6 +25,7 @@ from ..engine import ProcessSampler
 from ..engine import FanoutSpec
 from ..engine import plan_shares
 from .client import AgentClient, AgentError
+from .discovery import find_agents
 from .messages import CancelStep, CloseConnections, GetStep, OpenConnections, StartStep
 
 POLL_INTERVAL_S = 0.5
@@ -50,6 +51,7 @@ class AgentFleet:
         if not agents:
             raise AgentError("no load agents given: name at least one, e.g. "
                              "http://10.0.0.5:8270")
+        _one_name_each(agents)
         self.agents = agents
         self.connections: dict[str, int] = {}
         self.options: ConnectionOptions | None = None
@@ -66,14 +68,24 @@ class AgentFleet:
         fleet = cls(agents)
         try:
             fleet._each(lambda agent: agent.hello(), "connect")
+            _one_name_each(agents)
         except AgentError:
-            for agent in agents:  # the agents that did answer drop the session at once
-                try:
-                    agent.goodbye()
-                except AgentError:
-                    pass
+            _goodbye(agents)   # the agents that did answer drop the session at once
             raise
         return fleet
+
+    @classmethod
+    def find(cls, addresses, secret: str, timeout_s: float = 10.0, ca_file: str | None = None,
+             expected: int | None = None, wait_s: float = 0.0, log=None) -> "AgentFleet":
+        """The agents at `addresses`, ``dns:NAME:PORT`` names among them, by the waiting
+        rule of discovery.py: at least `expected` agents behind the names (or every address
+        behind them), every listed one, within `wait_s`."""
+        agents = find_agents(addresses, secret, timeout_s, ca_file, expected, wait_s, log)
+        try:
+            return cls(agents)
+        except AgentError:
+            _goodbye(agents)
+            raise
 
     # -- on every agent at once ---------------------------------------------------------
     def _each(self, action, what: str, agents: list[AgentClient] | None = None) -> list:
@@ -324,7 +336,10 @@ class DistributedStep:
                     error = future.exception()
                     if isinstance(error, AgentError) and error.transient:
                         unanswered[name] += 1
-                        if unanswered[name] <= UNANSWERED_POLLS_ALLOWED:
+                        gone = _left_its_name(agent)
+                        if gone:
+                            error = AgentError(f"{error}; {gone}")
+                        elif unanswered[name] <= UNANSWERED_POLLS_ALLOWED:
                             continue
                     if error is not None:
                         self.failures[name] = (f"{error} - lost mid-step"
@@ -396,6 +411,33 @@ class DistributedStep:
 
 
 _OVER = ("done", "failed", "cancelled")
+
+
+def _one_name_each(agents: list[AgentClient]) -> None:
+    """Results, tables and metrics tell agents apart by name: two of one name would merge."""
+    names = [agent.name for agent in agents]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise AgentError("load agents that call themselves by one name: " + "; ".join(
+            f"{name}: {', '.join(a.uri for a in agents if a.name == name)}" for name in twice)
+            + " (give each agent its own --name)")
+
+
+def _goodbye(agents: list[AgentClient]) -> None:
+    for agent in agents:
+        try:
+            agent.goodbye()
+        except AgentError:
+            pass
+
+
+def _left_its_name(agent: AgentClient) -> str | None:
+    """Why an agent found behind a DNS name that did not answer is gone for good: its
+    address has left the name (a headless Service drops a pod that is going away)."""
+    name = agent.found_by
+    if name is None or name.still_behind(agent.uri):
+        return None
+    return f"its address is no longer behind {name} (its pod is gone?)"
 
 
 def _poll(agent: AgentClient, step_id: int, timeout_s: float = 10) -> dict:

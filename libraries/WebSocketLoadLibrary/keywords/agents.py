@@ -9,7 +9,8 @@ from robot.api.types import Secret
 
 from ..agents.client import AgentError
 from ..agents.controller import AgentFleet, AgentStepFailed, DistributedStep
-from ..agents.signing import DEFAULT_SECRET_ENV, check_secret, secret_from_env
+from ..agents.discovery import is_dns
+from ..agents.signing import DEFAULT_SECRET_ENV, check_secret, secret_from_env, secret_from_file
 from ..engine import LoadPlan, LoadResult
 from ..engine import FanoutSpec
 from ..engine import release_freed_memory
@@ -34,7 +35,9 @@ class AgentKeywords(LibraryComponent):
     def connect_load_agents(self, *agent_uris: str, secret: Secret | None = None,
                             secret_env: str = DEFAULT_SECRET_ENV,
                             timeout: Duration = Duration(10),
-                            ca_file: str | None = None) -> int:
+                            ca_file: str | None = None, expected: int | None = None,
+                            wait: Duration = Duration(0),
+                            secret_file: str | None = None) -> int:
         """Connects to load agents on other machines and returns how many answered.
 
         An agent is ``python -m WebSocketLoadLibrary agent`` running on a machine that
@@ -43,8 +46,9 @@ class AgentKeywords(LibraryComponent):
         separated by commas or spaces (handy with ``--variable AGENTS:http://a:8270,http://b:8270``).
 
         Every request to an agent is signed with a shared secret, which never crosses the
-        network: give it as a Robot ``Secret`` (``VAR ${secret: Secret} %{LOAD_AGENT_SECRET}``)
-        or leave it in the environment variable named by ``secret_env`` (default
+        network: give it as a Robot ``Secret`` (``VAR ${secret: Secret} %{LOAD_AGENT_SECRET}``),
+        as a file holding it (``secret_file``, e.g. a mounted Kubernetes Secret), or leave it
+        in the environment variable named by ``secret_env`` (default
         ``LOAD_AGENT_SECRET``). An agent started with another secret refuses every request.
 
         An agent started with ``--tls-cert`` and ``--tls-key`` serves TLS: give its address
@@ -54,9 +58,36 @@ class AgentKeywords(LibraryComponent):
         saying so when the certificate is not trusted (naming ``ca_file``), when an
         ``https://`` address reaches a plain agent, or an ``http://`` one a TLS agent.
 
+        *Agents found by DNS.* ``dns:NAME:PORT`` stands for every agent behind a DNS name:
+        every A and AAAA record of NAME, looked up through this machine's resolver (its
+        ``/etc/resolv.conf`` search domains included), is an agent at ``http://ADDRESS:PORT``
+        (``dns:https://NAME:PORT``: over TLS, each agent's certificate checked against NAME).
+        A Kubernetes headless Service answers its name with one record per ready pod, so
+        ``dns:websocketload-agents.loadtest.svc:8270`` names every agent pod of the
+        Service (see the README, "Agents on Kubernetes").
+
+        *The waiting rule.* ``expected`` is how many agents the ``dns:`` names must yield
+        (all names together) and ``wait`` how long to wait for them (default ``0``: one
+        look). The keyword looks up the names, runs the signed handshake with every address
+        that has not answered yet and looks again every second, until at least ``expected``
+        agents behind the names have answered (without ``expected``: until every address
+        behind each name has answered) and every address given as ``http(s)://`` has
+        answered too. Every agent that answered by then is used, more than ``expected`` too;
+        an address that left its name meanwhile (its pod went away) is let go. When
+        ``wait`` has passed first, the keyword fails naming the agents that answered, every
+        address that did not and why, and what each name resolved to at the last look.
+        Addresses behind a name that did not answer when enough others had are left out,
+        with a warning. A pod that disappears during a step fails that step naming the
+        agent (at once when its address has left the name, else after the unanswered polls
+        allowed to any agent), with the other agents' results saved; the next `Connect Load
+        Agents` finds its replacement. ``wait`` applies to ``http(s)://`` addresses too: an
+        agent still starting is tried again until then.
+
         Each agent must answer within ``timeout`` and run this library's own version; the
         keyword fails naming every agent that could not be reached, refused the secret or
-        runs another version (plans and results change between versions). It also measures
+        runs another version (plans and results change between versions). Agents are told
+        apart by the name they give (``--name``, by default their host name): two agents of
+        one name fail the keyword. It also measures
         each agent's clock against this machine's (the round trip with least delay, as NTP
         does) and logs a table of the agents with their offsets. Clocks need not be in sync:
         latency is measured on each agent's own clock; offsets only line up the agents' start
@@ -72,15 +103,24 @@ class AgentKeywords(LibraryComponent):
         | Connect Load Agents | http://10.0.0.5:8270 | http://10.0.0.6:8270 |
         | Connect Load Agents | ${AGENTS} | secret=${agent_secret} |
         | Connect Load Agents | https://loadgen-1.lan:8270 | ca_file=${CURDIR}/agents-ca.pem |
+        | Connect Load Agents | dns:websocketload-agents.loadtest.svc:8270 | expected=10 | wait=2 min |
+        | Connect Load Agents | dns:websocketload-agents:8270 | expected=${N} | wait=2 min | secret_file=/var/run/secrets/websocketload/secret |
         """
         uris = [uri for text in agent_uris for uri in re.split(r"[,\s]+", str(text)) if uri]
         if not uris:
             raise UsageError("no load agents given: name at least one, e.g. "
                              "Connect Load Agents    http://10.0.0.5:8270")
+        if secret is not None and secret_file:
+            raise UsageError("give either secret or secret_file, not both")
         shared = (check_secret(reveal(secret), "the secret argument") if secret is not None
+                  else secret_from_file(secret_file) if secret_file
                   else secret_from_env(secret_env))
         self._forget_agents()
-        fleet = AgentFleet.connect(uris, shared, float(timeout), ca_file or None)
+        if expected is not None or float(wait) > 0 or any(map(is_dns, uris)):
+            fleet = AgentFleet.find(uris, shared, float(timeout), ca_file or None, expected,
+                                    float(wait), log=logger.warn)
+        else:
+            fleet = AgentFleet.connect(uris, shared, float(timeout), ca_file or None)
         self.state.agents = fleet
         logger.info(_agents_html(fleet), html=True)
         self.console(f"[INFO] {len(fleet.agents)} load agent(s): " + ", ".join(
@@ -380,9 +420,13 @@ def _plan(rate, messages, duration, window, reply_timeout, rate_tolerance, name,
 
 
 def _agents_html(fleet: AgentFleet) -> str:
-    rows = [(agent.name, agent.uri, agent.info.get("version", "?"), agent.info.get("host", "?"),
+    found = any(agent.found_by is not None for agent in fleet.agents)
+    rows = [(agent.name, agent.uri,
+             *((str(agent.found_by or "listed"),) if found else ()),
+             agent.info.get("version", "?"), agent.info.get("host", "?"),
              agent.info.get("cpus", "?"),
              f"{agent.clock.offset_s * 1000:+,.3f} ± {agent.clock.uncertainty_s * 1000:,.3f}",
              f"{agent.clock.round_trip_s * 1000:,.3f}") for agent in fleet.agents]
-    return column_table(("agent", "address", "version", "host", "cpus", "clock offset ms",
-                         "round trip ms"), rows, "load agents")
+    return column_table(("agent", "address", *(("found by",) if found else ()), "version",
+                         "host", "cpus", "clock offset ms", "round trip ms"), rows,
+                        "load agents")
