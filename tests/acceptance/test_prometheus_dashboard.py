@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from agent_processes import ROOT, SECRET, start_agent
+from polling import wait_until
 from WebSocketLoadLibrary.library import WebSocketLoadLibrary
 from WebSocketLoadLibrary.utils.arguments import Rate
 
@@ -59,21 +60,6 @@ def api(base: str, path: str, **params) -> dict:
     url = f"{base}{path}?{urllib.parse.urlencode(params, doseq=True)}"
     with urllib.request.urlopen(url, timeout=5) as reply:
         return json.loads(reply.read())
-
-
-def wait_until(check, timeout_s: float, what: str):
-    """`check()` until it returns something true (returned), else fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except OSError as error:   # not listening yet
-            last = error
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.25)
-    pytest.fail(f"{what} within {timeout_s:g} s (last: {last!r})")
 
 
 def start_prometheus(folder: Path, target_port: int) -> tuple[subprocess.Popen, str]:
@@ -119,14 +105,16 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus(tmp_path, mon
         url = library.run_keyword("start_metrics_endpoint", [], {"port": 0})
         prometheus, base = start_prometheus(tmp_path, urllib.parse.urlsplit(url).port)
         agent = start_agent("prom-agent")
+        # OSError: not listening yet
         wait_until(lambda: urllib.request.urlopen(f"{base}/-/ready", timeout=2).status == 200,
-                   20, "Prometheus was not ready")
+                   20, 0.25, "Prometheus was not ready", ignoring=(OSError,))
         library.run_keyword("start_mock_server", [], {})
         library.run_keyword("connect_clients", [], {"count": 2})
         library.run_keyword("connect_load_agents", [agent.uri], {})
         library.run_keyword("connect_clients_on_agents", [], {"count": 2})
         wait_until(lambda: api(base, "/api/v1/query", query='up{job="websocket-load"} == 1')
-                   ["data"]["result"], 15, "Prometheus did not scrape the endpoint")
+                   ["data"]["result"], 15, 0.25, "Prometheus did not scrape the endpoint",
+                   ignoring=(OSError,))
         # at the same time: the agent's share (polled on scrape, as nothing waits for it
         # meanwhile) and a step here
         started = time.time()
@@ -138,7 +126,8 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus(tmp_path, mon
         # then covers the steps however long this machine took to get there
         seen = wait_until(lambda: api(base, "/api/v1/query", query="timestamp("
                                       "websocket_load_steps_finished_total >= 2)")
-                          ["data"]["result"], 15, "Prometheus did not see both steps end")
+                          ["data"]["result"], 15, 0.25, "Prometheus did not see both steps end",
+                          ignoring=(OSError,))
         at = float(seen[0]["value"][1]) + 0.5
         generators = api(base, "/api/v1/label/agent/values",
                          **{"match[]": "websocket_load_messages_sent_total"})["data"]

@@ -5,12 +5,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import psutil
 
+from polling import wait_until
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, LoadPlan
 from WebSocketLoadLibrary.mockserver import MockServerProcess
 
@@ -51,9 +51,7 @@ def test_a_script_that_forgets_to_stop_its_server_does_not_leak_it(tmp_path):
                          timeout=60)
     assert run.returncode == 0, run.stderr
     pid = int(run.stdout.split()[0])
-    deadline = time.monotonic() + 10
-    while psutil.pid_exists(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: not psutil.pid_exists(pid), 10, 0.1)
     try:
         assert not psutil.pid_exists(pid), "the mock server outlived the script that started it"
     finally:

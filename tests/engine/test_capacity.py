@@ -12,6 +12,7 @@ import math
 
 import pytest
 
+from fake_clock import Clock
 from WebSocketLoadLibrary.engine.capacity.search import (
     GENERATOR_LIMIT, HIGH_BOUND, LOW_MISSED, MET, MISSED, NOT_APPLIED, PRECISION,
     PROBE_BUDGET, PROBE_ERROR, SERVER_LOST, TIME_BUDGET, CapacityResult, CapacitySearchError,
@@ -25,23 +26,12 @@ from WebSocketLoadLibrary.reports.regression import compare
 TARGETS = CapacityTargets({95: 50.0}, min_delivery_ratio=0.99)
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class FakeServer:
     """Meets p95 < 50 ms up to `capacity` msg/s; beyond it latency grows with the overload.
     The generator cannot apply more than `generator_limit` msg/s. Each step takes its
     duration on the fake clock."""
 
-    def __init__(self, clock: FakeClock, capacity: float, generator_limit: float = math.inf,
+    def __init__(self, clock: Clock, capacity: float, generator_limit: float = math.inf,
                  die_above: float = math.inf, backpressure_above: float = math.inf):
         self.clock, self.capacity, self.generator_limit = clock, capacity, generator_limit
         self.die_above, self.backpressure_above = die_above, backpressure_above
@@ -75,7 +65,7 @@ class FakeServer:
 
 
 def search(server_capacity: float, low: float = 100, high: float = 100_000, **options):
-    clock = FakeClock()
+    clock = Clock()
     server = FakeServer(clock, server_capacity, **{k: options.pop(k) for k in list(options)
                                                   if k in ("generator_limit", "die_above",
                                                            "backpressure_above")})
@@ -185,7 +175,7 @@ def test_a_server_that_dies_keeps_the_probes_so_far_and_says_why():
 
 
 def test_a_probe_that_raises_stops_the_search_with_the_error_and_keeps_the_rest():
-    clock = FakeClock()
+    clock = Clock()
     server = FakeServer(clock, 1e9)
 
     def flaky(rate, duration_s, name):
@@ -372,7 +362,7 @@ def test_a_real_server_that_dies_mid_search_ends_it_with_the_reason(start_server
 def test_a_miss_retried_counts_only_when_it_repeats():
     """A stall of a busy machine makes one probe far below the knee miss: with retries=1
     it is run again and the search goes on; a real miss repeats and stands."""
-    clock = FakeClock()
+    clock = Clock()
     server = FakeServer(clock, 1000.0)
     stalled = []
 
@@ -394,7 +384,7 @@ def test_a_miss_retried_counts_only_when_it_repeats():
     # every real miss above the knee was run twice
     assert all(rates.count(r) == 2 for r, o in zip(rates, found.outcomes) if r > 1000)
     # without retries the stall sets the knee far too low
-    clock, stalled[:] = FakeClock(), []
+    clock, stalled[:] = Clock(), []
     server.clock = clock
     once = find_capacity(SearchSettings(100, 100_000, probe_s=2, warm_up_s=0.5, pause_s=1),
                          TARGETS, stalling_once, clock=clock, sleep=clock.sleep)
@@ -402,7 +392,7 @@ def test_a_miss_retried_counts_only_when_it_repeats():
 
 
 # -- the most connections ----------------------------------------------------------------
-def connections_probe(clock: FakeClock, knee: int, limit: int | None = None):
+def connections_probe(clock: Clock, knee: int, limit: int | None = None):
     """A server whose p95 grows past `knee` connections (1 msg/s each), and that closes
     what is over `limit` right after the handshake (a connect section, as ConnectionsProbe
     gives it)."""
@@ -426,7 +416,7 @@ def connections_probe(clock: FakeClock, knee: int, limit: int | None = None):
 
 
 def test_a_connections_search_finds_the_knee_in_connections():
-    clock = FakeClock()
+    clock = Clock()
     run = connections_probe(clock, knee=1234)
     settings = SearchSettings(10, 50_000, probe_s=2, warm_up_s=0.5, pause_s=1,
                               max_probes=20, unit="connections")
@@ -454,7 +444,7 @@ def test_a_connections_search_finds_the_knee_in_connections():
 
 
 def test_connections_that_fail_to_open_miss_the_targets_and_say_so():
-    clock = FakeClock()
+    clock = Clock()
     run = connections_probe(clock, knee=10**9, limit=300)
     found = find_capacity(SearchSettings(50, 5000, probe_s=2, warm_up_s=0, pause_s=0,
                                          unit="connections", max_probes=20),
@@ -477,7 +467,7 @@ def test_the_connections_keyword_parts_table_minimum_and_chart():
     from WebSocketLoadLibrary.reports import charts
     from WebSocketLoadLibrary.reports.summary_table import capacity_table
     from WebSocketLoadLibrary.utils.capacity_arguments import parse_minimum
-    clock = FakeClock()
+    clock = Clock()
     found = find_capacity(SearchSettings(10, 5000, probe_s=2, warm_up_s=0, pause_s=0,
                                          unit="connections"),
                           TARGETS, connections_probe(clock, knee=200), "conns", clock=clock,

@@ -13,10 +13,11 @@ from contextlib import ExitStack
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from fake_clock import Clock
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan
 from WebSocketLoadLibrary.engine.lifecycle.arrivals import ArrivalPlan
 from WebSocketLoadLibrary.mockserver import (ControlError, FAULT_NAMES, FaultError, Faults,
-                                             MockServerError, pipeline)
+                                             MockServerError)
 from WebSocketLoadLibrary.mockserver.core import HANG, MockServerCore
 from WebSocketLoadLibrary.mockserver.picows_server import PicowsMockServer
 from WebSocketLoadLibrary.mockserver.pipeline import Exchange, PacedExchange, RepeatingExchange
@@ -28,18 +29,9 @@ LIFECYCLE = ("handshake_delay", "refuse_for", "hang_handshakes", "close_after",
              "max_handshake_rate", "max_message_rate")
 
 
-class Clock:
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(pipeline, "monotonic", clock)
+def clock(clock, monkeypatch) -> Clock:
+    """The pipeline's clock (conftest.py) is the faults' and the core's too."""
     monkeypatch.setattr("WebSocketLoadLibrary.mockserver.faults.time.monotonic", clock)
     monkeypatch.setattr("WebSocketLoadLibrary.mockserver.core.time.monotonic", clock)
     return clock

@@ -14,7 +14,6 @@ import time
 import orjson
 import pytest
 
-from WebSocketLoadLibrary.mockserver import pipeline
 from WebSocketLoadLibrary.mockserver.core import LIMIT_REACHED, MockServerCore, Refusal
 from WebSocketLoadLibrary.mockserver.faults import Faults
 from WebSocketLoadLibrary.mockserver.pipeline import Exchange, wire_size
@@ -22,21 +21,6 @@ from WebSocketLoadLibrary.mockserver.stats import ServerStats
 from WebSocketLoadLibrary.picows_wire import read_close, reassemble
 
 MESSAGE = b'{"message_id":7,"p":"xx"}'
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(pipeline, "monotonic", clock)
-    return clock
 
 
 def exchange(size=len, ack=None, **faults) -> Exchange:

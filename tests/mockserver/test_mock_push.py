@@ -14,7 +14,9 @@ import orjson
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from WebSocketLoadLibrary.mockserver import ControlError, FAULT_NAMES, pipeline, streams
+from fake_clock import Clock
+from polling import wait_until
+from WebSocketLoadLibrary.mockserver import ControlError, FAULT_NAMES, streams
 from WebSocketLoadLibrary.mockserver.commands import COMMAND_PREFIX
 from WebSocketLoadLibrary.mockserver.core import MockServerCore
 from WebSocketLoadLibrary.mockserver.faults import Faults
@@ -23,22 +25,16 @@ from WebSocketLoadLibrary.mockserver.pushes import Heartbeats, OptionError, Push
 from WebSocketLoadLibrary.mockserver.stats import ServerStats
 from WebSocketLoadLibrary.mockserver.streams import Stream, StreamError
 
+from test_mockserver import stats_when
+
 ENGINES = ("websockets", "picows")
 TIMEOUT_S = 5.0
 
 
-class Clock:
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(pipeline, "monotonic", clock)
+def clock(clock, monkeypatch) -> Clock:
+    """The pipeline's clock (conftest.py), and a wall clock that stands still for the
+    streams' timestamps."""
     monkeypatch.setattr(streams.time, "time", lambda: 1733130000.123456)
     return clock
 
@@ -360,16 +356,6 @@ def receive_stream(ws, until_seq: int, timeout_s: float = TIMEOUT_S) -> list[tup
     return got
 
 
-def stats_when(server, condition, timeout_s: float = TIMEOUT_S) -> bool:
-    """Whether the server's stats come to meet `condition` (they lag what clients see)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition(server.stats()):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 @pytest.fixture(scope="module", params=ENGINES)
 def push_server(request):
     from WebSocketLoadLibrary.mockserver import MockServerProcess
@@ -425,9 +411,7 @@ def test_a_closed_subscriber_leaves_its_topics(server):
     with open_client(server.uri) as a:
         ask(a, op="subscribe", topic="t1")
         ask(a, op="subscribe", topic="t2")
-    deadline = time.monotonic() + TIMEOUT_S
-    while server.stats()["connections_active"] and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: not server.stats()["connections_active"], TIMEOUT_S)
     topics = server.stats()["topics"]
     assert topics["t1"]["subscribers"] == topics["t2"]["subscribers"] == 0
 
@@ -470,7 +454,8 @@ def test_sequence_gap_every_skips_every_nth_seq(server):
         ask(ws, op="stream", rate=2000, count=50)
         got = [seq for seq, _, _ in receive_stream(ws, 49, timeout_s=1.0)]
         # seq 50, the last, is a gap too (while the connection is open: closing ends a stream)
-        assert stats_when(server, lambda stats: stats["sequence_gaps"] == 5)
+        stats = stats_when(server, lambda stats: stats["sequence_gaps"] == 5)
+        assert stats["sequence_gaps"] == 5
     assert got == [n for n in range(1, 50) if n % 10]
 
 

@@ -19,6 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from polling import wait_until
 from WebSocketLoadLibrary.engine import ConnectError, LoadPlan
 from WebSocketLoadLibrary.mockserver import ControlError, MockServerControl, MockServerProcess
 
@@ -42,15 +43,6 @@ def round_trip(ws, message, timeout_s: float = TIMEOUT_S):
     ws.send(message)
     reply = ws.recv(timeout=timeout_s)
     return reply, time.perf_counter() - started
-
-
-def wait_until(condition, timeout_s: float = TIMEOUT_S, interval_s: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval_s)
-    return condition()
 
 
 def stats_when(server: MockServerProcess, condition, timeout_s: float = TIMEOUT_S) -> dict:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import raw_websocket as raw
+from polling import wait_until
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan
 from WebSocketLoadLibrary.mockserver import ControlError, MockServerControl
 
@@ -28,16 +29,6 @@ def serves_normally(server, engine, rate: int = 5000, messages: int = 5000) -> N
     assert (result.received, result.lost, result.unmatched) == (messages, 0, 0)
 
 
-def wait_for(predicate, timeout_s: float = 5.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    return predicate()
-
-
 @pytest.fixture
 def echo(start_server):
     return start_server(compression=False, seed=3, open_timeout_s=1.0)
@@ -50,8 +41,8 @@ def test_junk_bytes_instead_of_a_handshake_are_refused_and_counted(echo, engine)
             sock.sendall(junk)
             assert raw.closed_by_peer(sock, 5.0)
     # three are bad requests; the TLS hello never completes a request, so it times out
-    assert wait_for(lambda: (s := echo.stats())["handshake_failures"] == 3
-                    and s["handshake_timeouts"] == 1)
+    assert wait_until(lambda: (s := echo.stats())["handshake_failures"] == 3
+                      and s["handshake_timeouts"] == 1)
     assert echo.stats()["connections_opened"] == 0
     serves_normally(echo, engine)
 
@@ -70,7 +61,7 @@ def test_the_server_survives_the_fuzzing_above_and_counts_it(echo, engine):
     with raw.open_socket(echo.uri) as sock:
         sock.sendall(b"\x7f" * 300 + b"\r\n\r\n")
         assert raw.closed_by_peer(sock, 3.0)
-    assert wait_for(lambda: echo.stats()["handshake_failures"] >= 1)
+    assert wait_until(lambda: echo.stats()["handshake_failures"] >= 1)
     serves_normally(echo, engine)
 
 
@@ -81,7 +72,7 @@ def test_a_handshake_that_never_finishes_is_timed_out(echo, engine):
         assert raw.closed_by_peer(sock, 5.0)
         waited = time.monotonic() - started
     assert 0.8 <= waited <= 3.0, waited
-    assert wait_for(lambda: echo.stats()["handshake_timeouts"] == 1)
+    assert wait_until(lambda: echo.stats()["handshake_timeouts"] == 1)
     serves_normally(echo, engine)
 
 
@@ -90,7 +81,7 @@ def test_invalid_utf8_in_a_text_frame_closes_that_connection_with_1007(echo, eng
         sock.sendall(raw.frame(raw.TEXT, b"ok \xff\xfe not utf-8"))
         opcode, payload = raw.read_frame(sock)
     assert (opcode, raw.close_code(payload)) == (raw.CLOSE, 1007)
-    stats = wait_for(lambda: (s := echo.stats())["connections_closed"] == 1 and s)
+    stats = wait_until(lambda: (s := echo.stats())["connections_closed"] == 1 and s)
     assert stats["close_codes"] == {"1007": 1}
     assert stats["connection_errors"] == 1 and stats["messages_received"] == 0
     serves_normally(echo, engine)
@@ -104,7 +95,7 @@ def test_a_frame_over_the_maximum_size_closes_that_connection_with_1009(start_se
         sock.sendall(raw.frame(raw.BINARY, b"y" * 1001))
         opcode, payload = raw.read_frame(sock)
     assert (opcode, raw.close_code(payload)) == (raw.CLOSE, 1009)
-    stats = wait_for(lambda: (s := server.stats())["connections_closed"] == 1 and s)
+    stats = wait_until(lambda: (s := server.stats())["connections_closed"] == 1 and s)
     assert stats["close_codes"] == {"1009": 1} and stats["messages_received"] == 1
     serves_normally(server, engine)
 
@@ -185,7 +176,7 @@ def test_abrupt_resets_mid_message_are_counted_and_harmless(echo, engine):
         whole = raw.frame(raw.TEXT, b'{"message_id": 1, "payload": "' + b"z" * 500 + b'"}')
         sock.sendall(whole[: len(whole) // 2])
         raw.reset(sock)
-    stats = wait_for(lambda: (s := echo.stats())["connections_closed"] == 20 and s)
+    stats = wait_until(lambda: (s := echo.stats())["connections_closed"] == 20 and s)
     assert stats["connection_errors"] == 20 and stats["close_codes"] == {"1006": 20}
     assert stats["messages_received"] == 0 and stats["connections_active"] == 0
     serves_normally(echo, engine)

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polling import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-0123456789-abcdefghij"
 
@@ -86,9 +88,12 @@ def start_agent(name: str, secret: str | None = SECRET, host: str = "127.0.0.1",
 def wait_for_text(read, text: str, timeout_s: float = 15) -> str:
     """Call `read()` until what it returns holds `text`, or `timeout_s` has passed;
     returns the last read (the caller asserts on it, so a miss shows what came)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        current = read()
-        if text in current or time.monotonic() > deadline:
-            return current
-        time.sleep(0.05)
+    last = ""
+
+    def holds_text() -> bool:
+        nonlocal last
+        last = read()
+        return text in last
+
+    wait_until(holds_text, timeout_s, 0.05)
+    return last

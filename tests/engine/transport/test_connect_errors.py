@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from polling import wait_until
 from WebSocketLoadLibrary.engine import (ConnectError, ConnectionOptions, EngineError, LoadPlan,
                                          MessageTemplate)
 
@@ -25,9 +26,7 @@ def unused_loopback_port() -> int:
 
 def wait_for_closes(pool, expected: int, timeout_s: float = 5.0) -> dict[str, int]:
     """The pool's close summary once `expected` connections have been closed (or at timeout)."""
-    deadline = time.monotonic() + timeout_s
-    while sum(pool.close_summary().values()) < expected and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: sum(pool.close_summary().values()) >= expected, timeout_s)
     return pool.close_summary()
 
 
@@ -112,9 +111,7 @@ def test_connecting_past_the_server_limit_fails_with_1013_and_closes_the_admitte
     assert message == f"2 of 4 connections failed right after the handshake: {LIMIT_CLOSE}"
     stats = server.stats()
     assert stats["connections_refused"] == 2
-    deadline = time.monotonic() + 5
-    while server.stats()["connections_active"] and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: not server.stats()["connections_active"], 5)
     assert server.stats()["connections_active"] == 0
 
 
@@ -168,9 +165,7 @@ def test_a_running_step_can_be_cancelled_and_the_pool_reused(server, engine, con
     running = engine.start_step(pool, LoadPlan(rate=100, messages=10_000))
     time.sleep(0.3)
     running.cancel()
-    deadline = time.monotonic() + 5
-    while not running.done() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(running.done, 5, 0.05)
     assert running.done()
     assert engine.run_step(pool, LoadPlan(rate=1000, messages=50)).received == 50
 
