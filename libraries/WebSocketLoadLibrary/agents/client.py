@@ -94,6 +94,7 @@ class AgentClient:
     ca_file: str | None = None   # the CA to trust for an https:// agent (default: the system's)
     tls_name: str | None = None  # the name its certificate must name (default: its host)
     found_by: object | None = None   # the discovery.DnsName it was found behind, if any
+    lost: str | None = None      # why it was lost mid-step: no teardown waits for it then
     _tls: ssl.SSLContext | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):

@@ -92,6 +92,8 @@ class AgentFleet:
         """`action(agent)` on every agent (or each of `agents`) in parallel; AgentError naming
         every agent that failed (all are tried)."""
         agents = self.agents if agents is None else agents
+        if not agents:
+            return []
         with ThreadPoolExecutor(max_workers=len(agents)) as pool:
             futures = [pool.submit(action, agent) for agent in agents]
         results, failures = [], []
@@ -136,16 +138,21 @@ class AgentFleet:
                              f"{', '.join(by_name)}")
         return [by_name[name] for name in names]
 
+    def reachable(self) -> list[AgentClient]:
+        """The agents not lost in a step: a lost one would only hold a teardown up."""
+        return [agent for agent in self.agents if agent.lost is None]
+
     def close_connections(self) -> int:
         counts = self._each(lambda agent: agent.request(CloseConnections(), timeout_s=30),
-                            "disconnect")
+                            "disconnect", self.reachable())
         self.connections = {}
         return sum(counts)
 
     def close(self) -> int:
         """Ends this controller's sessions on every agent (steps cancelled, connections
         closed); returns how many connections were open."""
-        counts = self._each(lambda agent: agent.goodbye(), "end the session")
+        counts = self._each(lambda agent: agent.goodbye(), "end the session",
+                            self.reachable())
         self.connections = {}
         return sum(counts)
 
@@ -344,6 +351,8 @@ class DistributedStep:
                     if error is not None:
                         self.failures[name] = (f"{error} - lost mid-step"
                                                if isinstance(error, AgentError) else str(error))
+                        if isinstance(error, AgentError):
+                            agent.lost = self.failures[name]
                         del pending[name]
                         continue
                     unanswered[name] = 0
