@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from agent_processes import SECRET, AgentProcess
+from polling import wait_until
 from k8s_manifests import (DEPLOY, ROOT, container_command, container_env, find, generated,
                            listed_resources, mounted, pod_container)
 from robot.api import ExecutionResult, ResultVisitor
@@ -118,14 +119,11 @@ class StandInCluster:
         self._etc.append(folder)
 
     def _wait_for_dns(self) -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.dns.poll() is not None:
-                raise RuntimeError(f"dnsmasq exited: {(self.folder / 'dnsmasq.log').read_text()}")
-            if "started, version" in (self.folder / "dnsmasq.log").read_text():
-                return
-            time.sleep(0.1)
-        raise RuntimeError("dnsmasq did not start within 10 s")
+        log = self.folder / "dnsmasq.log"
+        wait_until(lambda: self.dns.poll() is not None or "started, version" in log.read_text(),
+                   10, message="dnsmasq did not start")
+        if self.dns.poll() is not None:
+            raise RuntimeError(f"dnsmasq exited: {log.read_text()}")
 
     def resolve(self) -> list[str]:
         """The Service's addresses as the controller's namespace sees them now."""
@@ -141,11 +139,9 @@ class StandInCluster:
         self.hosts_file.write_text("".join(f"{ip} {SERVICE_FQDN}\n"
                                            for _, ip, _ in self.pods.values()))
         self.dns.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
         wanted = sorted(ip for _, ip, _ in self.pods.values())
-        while self.resolve() != wanted:
-            assert time.monotonic() < deadline, f"dnsmasq still answers {self.resolve()}"
-            time.sleep(0.1)
+        wait_until(lambda: self.resolve() == wanted, 10, 0.1,
+                   message=f"dnsmasq did not answer {wanted}")
 
     def add_pod(self, index: int) -> AgentProcess:
         """Agent pod websocketload-agent-<index>: a namespace on the bridge running the
