@@ -1,5 +1,50 @@
-"""The generator's own resources, as a step watches them: bytes left unread on its sockets."""
+"""The generator's runtime: the precise pacing timer (never early, not a millisecond late, and
+the loop still runs when a due time is already past) and bytes left unread on its sockets."""
 from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from WebSocketLoadLibrary.engine.runtime.precise_sleep import PreciseSleeper
+
+
+def test_precise_sleeper_wakes_at_the_due_time_not_a_millisecond_later():
+    async def lateness() -> list[float]:
+        sleeper = PreciseSleeper(asyncio.get_running_loop())
+        late = []
+        try:
+            for _ in range(50):
+                due = time.perf_counter() + 0.0003
+                await sleeper.until(due)
+                late.append(time.perf_counter() - due)
+        finally:
+            sleeper.close()
+        return late
+
+    late = asyncio.run(lateness())
+    assert min(late) >= 0                      # never early
+    assert sorted(late)[len(late) // 2] < 0.0005   # typically well under the 1 ms tick
+
+
+@pytest.mark.parametrize("kind", ["timerfd", "spin"])
+def test_a_due_time_already_past_still_lets_the_loop_run_once(kind):
+    # a pacer that is just keeping up finds every due time past: if it never yielded, the
+    # replies would wait unread and the writes unsent for as long as it kept up
+    async def yielded() -> bool:
+        sleeper = PreciseSleeper(asyncio.get_running_loop())
+        if kind == "spin":
+            sleeper.close()
+        ran = []
+        asyncio.get_running_loop().call_soon(ran.append, True)
+        try:
+            await sleeper.until(time.perf_counter() - 1.0)
+        finally:
+            sleeper.close()
+        return bool(ran)
+
+    assert asyncio.run(yielded())
 
 
 def test_unread_bytes_are_what_arrived_on_the_sockets_and_was_not_read():

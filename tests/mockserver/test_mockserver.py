@@ -378,6 +378,28 @@ def test_control_with_a_wrong_key_is_refused_with_403_and_the_key_is_not_shown(s
     assert server.stats()["auth_failures"] == 0
 
 
+# -- the picows engine -----------------------------------------------------------------
+def test_picows_server_ack_mode_and_counters(start_server, engine, connect):
+    server = start_server(engine="picows", mode="ack")
+    assert server.ready["engine"] == "picows"
+    pool = connect(server.uri, count=2, transport="websockets")
+    result = engine.run_step(pool, LoadPlan(rate=2000, messages=1000))
+    stats = server.stats()
+    assert result.received == 1000 and result.invalid_replies == 0
+    assert stats["connections_active"] == 2 and stats["bytes_received"] > 1000 * 50
+    engine.disconnect(pool)
+    wait_until(lambda: not server.stats()["connections_active"], 5, 0.05)
+    stats = server.stats()
+    assert stats["connections_closed"] == 2 and stats["close_codes"] == {"1000": 2}
+    assert stats["connection_errors"] == 0
+
+
+def test_picows_server_refuses_subprotocols_at_start(start_server):
+    from WebSocketLoadLibrary.mockserver.process import MockServerError
+    with pytest.raises(MockServerError, match="does not negotiate subprotocols"):
+        start_server(engine="picows", subprotocols=["v1"])
+
+
 # -- stopping --------------------------------------------------------------------------
 def test_stop_returns_exit_code_zero_and_the_process_is_gone(start_server):
     server = start_server(compression=False)

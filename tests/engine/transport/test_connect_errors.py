@@ -14,6 +14,7 @@ EXPECTED_FORM = "expected ws://host:port/path or wss://host:port/path"
 TOKEN = "s3cret-token"
 WRONG_TOKEN = "wrong-token-9f8e7d"
 LIMIT_CLOSE = "connection closed by server with code 1013 (try again later): connection limit reached"
+SERVER_ENGINES = ("websockets", "picows")
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -133,6 +134,26 @@ def test_a_step_on_a_pool_closed_by_the_server_raises_no_open_connections(
     assert str(raised.value) == f"no open connections to send on (2 x {LIMIT_CLOSE})"
     stats = server.stats()
     assert (stats["connections_refused"], stats["messages_received"]) == (2, 0)
+
+
+# -- picows against both server engines ------------------------------------------------
+@pytest.mark.parametrize("engine_name", SERVER_ENGINES)
+def test_picows_past_the_server_limit_fails_with_1013(start_server, connect, engine_name):
+    server = start_server(engine=engine_name, max_connections=2, compression=False)
+    with pytest.raises(ConnectError) as raised:
+        connect(server.uri, count=4, transport="picows")
+    assert str(raised.value) == f"2 of 4 connections failed right after the handshake: {LIMIT_CLOSE}"
+
+
+@pytest.mark.parametrize("engine_name", SERVER_ENGINES)
+def test_picows_bearer_token_missing_and_right(start_server, connect, engine_name):
+    server = start_server(engine=engine_name, auth_token="s3cret", compression=False)
+    with pytest.raises(ConnectError) as raised:
+        connect(server.uri, transport="picows")
+    assert str(raised.value) == (f"server at {server.uri} refused the handshake: HTTP 401 "
+                                 "Unauthorized (the bearer token is missing)")
+    assert connect(server.uri, transport="picows", token="s3cret").open_connections
+    assert server.stats()["auth_failures"] == 1
 
 
 # -- options that reach the wire -------------------------------------------------------
