@@ -126,3 +126,19 @@ def test_the_agent_answers_a_health_probe_without_a_signature(agents):
     assert refused.value.code == 501
     time.sleep(0.2)
     assert "/healthz" not in agent.stderr()   # probes every few seconds are not logged
+
+
+def test_libdoc_documents_dns_names_and_the_waiting_rule_the_old_arguments_unchanged():
+    from robot.libdocpkg import LibraryDocumentation
+    library = LibraryDocumentation("WebSocketLoadLibrary")
+    keyword = next(k for k in library.keywords if k.name == "Connect Load Agents")
+    assert [a.name for a in keyword.args] == ["agent_uris", "secret", "secret_env", "timeout",
+                                              "ca_file", "expected", "wait", "secret_file"]
+    assert [str(a.default) for a in keyword.args][5:] == ["None", "0 ms", "None"]
+    for words in ("``dns:NAME:PORT`` stands for every agent behind a DNS name",
+                  "every A and AAAA record of NAME", "*The waiting rule.*",
+                  "until at least ``expected``", "When\n``wait`` has passed first, the keyword "
+                  "fails naming the agents that answered",
+                  "| Connect Load Agents | dns:websocketload-agents.loadtest.svc:8270 | "
+                  "expected=10 | wait=2 min |"):
+        assert words in keyword.doc, words
