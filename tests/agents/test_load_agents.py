@@ -116,7 +116,7 @@ def test_an_agent_of_another_version_is_refused_by_name_before_any_session(agent
     older = tmp_path / "WebSocketLoadLibrary"
     shutil.copytree(ROOT / "libraries" / "WebSocketLoadLibrary", older,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    init = older / "__init__.py"
+    init = older / "version.py"
     init.write_text(init.read_text().replace(f'__version__ = "{__version__}"',
                                              '__version__ = "0.1.0"'))
     current, = agents(1)
