@@ -10,7 +10,9 @@ per question (docs/architecture.md has the map):
     step/       one step: the driver interface, the book, the correlator, the registry
                 of traffic patterns
     patterns/   one module (or package) per traffic pattern: its driver and its figures
-    transport/  connections: options, pools, writers, connect outcomes, opening messages
+    protocols/  what is spoken over WebSocket (Socket.IO, ...): codecs without I/O
+    transport/  connections: options, pools, writers, connect outcomes, opening messages,
+                the protocol's sessions at work
     lifecycle/  connection storms, churn, reconnects and their figures
     capacity/   the capacity search: a loop over ordinary steps and their verdicts
     runtime/    the background event loop, precise sleeps, psutil sampling, memory
@@ -35,6 +37,8 @@ from .plan.load_plan import (WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S, LoadPlan, 
                              plan_to_dict)
 from .plan.messages import MessageTemplate, TemplateError
 from .plan.specs import SUBSCRIBERS, FanoutSpec, MultiReplySpec, StreamSpec
+from .protocols import PROTOCOLS, Protocol, ProtocolOptionError, ProtocolRefused, protocol_named
+from .protocols.figures import ProtocolFigures
 from .results.histogram import LatencyHistogram
 from .results.push_counts import PushCounts
 from .results.result import LoadResult, format_latency_ms
@@ -47,18 +51,20 @@ from .transport.connect_outcome import PHASES
 from .transport.connections import ConnectionOptions, SecretText
 from .transport.opening import OpeningMessages
 from .transport.pool import ClientPool
+from .transport.protocol_session import ProtocolError
 from .workers import plan_shares, run_step_in_workers
 
 __all__ = [
     "CONNECTIONS_UNIT", "GENERATOR_LIMIT", "LOW_MISSED", "MAX_RUN", "MET", "PATTERNS", "PHASES",
-    "RATE_UNIT", "SECTIONS", "SUBSCRIBERS", "SUBSCRIBERS_UNIT", "WAKE_INTERVAL_PER_RATE",
+    "PROTOCOLS", "RATE_UNIT", "SECTIONS", "SUBSCRIBERS", "SUBSCRIBERS_UNIT", "WAKE_INTERVAL_PER_RATE",
     "WAKE_INTERVAL_S", "ArrivalPlan", "CapacityResult", "CapacityTargets", "ChurnPolicy",
     "ClientPool", "ConnectError", "ConnectFigures", "ConnectionOptions", "ConnectionsProbe",
     "EngineError", "FanoutFigures", "FanoutSpec", "LatencyHistogram", "LoadEngine", "LoadPlan",
     "LoadResult", "MessageTemplate", "MultiReplySpec", "OpeningMessages", "OpenLoopSchedule",
-    "PlanError", "ProcessSampler", "PushCounts", "ReconnectPolicy", "ResultSection",
+    "PlanError", "ProcessSampler", "Protocol", "ProtocolError", "ProtocolFigures",
+    "ProtocolOptionError", "ProtocolRefused", "PushCounts", "ReconnectPolicy", "ResultSection",
     "RunningStep", "ScalingResult", "SearchSettings", "SecretText", "StepTimeout",
     "StreamFigures", "StreamSpec", "TemplateError", "TrafficPattern", "UnknownSectionKind", "Words",
     "amount", "find_capacity", "format_latency_ms", "pattern_of", "plan_from_dict",
-    "plan_shares", "plan_to_dict", "release_freed_memory", "run_step_in_workers",
+    "plan_shares", "plan_to_dict", "protocol_named", "release_freed_memory", "run_step_in_workers",
 ]

@@ -129,8 +129,13 @@ class LoadEngine:
     def start_step(self, pool: ClientPool, plan: LoadPlan, template: MessageTemplate | None = None,
                    server_pid: int | None = None, timeout_s: float | None = None,
                    roles: dict[str, ClientPool] | None = None) -> RunningStep:
-        """`roles`: other groups the plan's style needs (fan-out: `subscribers`)."""
+        """`roles`: other groups the plan's style needs (fan-out: `subscribers`). Where the
+        pool speaks a protocol, the template is its message's payload: the protocol frames
+        it as a request (its reply found by id) or, in a fan-out, as a publish."""
         template = template or MessageTemplate()
+        if pool.protocol is not None:
+            template = (pool.protocol.publish_template(template) if plan.fanout is not None
+                        else pool.protocol.request_template(template))
         id_base = plan.first_id if plan.first_id is not None else self._take_ids(plan)
         step = LoadStep(pool, plan, template, id_base, server_pid, roles)
         if timeout_s is None:

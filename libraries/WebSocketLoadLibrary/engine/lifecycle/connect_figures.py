@@ -107,7 +107,7 @@ class ConnectFigures(ResultSection):
                    "connect_late_starts": self.late_starts}
         for p in (50, 95, 99):
             figures[f"connect_p{p}_ms"] = self.latency_ms(p)
-        for phase in ("tcp", "tls", "handshake", "opening"):
+        for phase in PHASES:
             if self.histograms[phase].count:
                 figures[f"connect_{phase}_p95_ms"] = self.latency_ms(95, phase)
         return figures

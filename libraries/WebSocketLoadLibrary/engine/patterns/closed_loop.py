@@ -93,7 +93,8 @@ class ClosedLoopDriver(LoadDriver):
         other_key, outstanding = self.correlator.key_of_other(), self.correlator.outstanding
         service_times = book.service_s  # closed loop: the latency list is this same list
         fast = template.id_fast_path()
-        prefix, start = fast if fast is not None else (None, 0)
+        prefix, start, end_byte = fast if fast is not None else (None, 0, 44)   # 44: ","
+        end_bytes = bytes((end_byte,))
         begin, render, head = template.batch_renderer()
         id_base, limit, deadline = self.id_base, self.limit, self.deadline
         clock, wall, loop, not_open = time.perf_counter, time.time, self, self.writer.NotOpen
@@ -124,7 +125,8 @@ class ClosedLoopDriver(LoadDriver):
                 sent = None
                 if prefix is not None and message[:start] == prefix:
                     try:
-                        end = stop if message[stop] == 44 else message.find(b",", start)  # ","
+                        end = (stop if message[stop] == end_byte
+                               else message.find(end_bytes, start))
                     except IndexError:
                         end = -1
                     if end > start:

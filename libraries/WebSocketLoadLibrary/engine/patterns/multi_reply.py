@@ -44,14 +44,15 @@ class MultiReplyCorrelator(ReplyCorrelator):
         latencies, service_times, firsts = book.latency_s, book.service_s, self.first_part_s
         expected = self.spec.parts or 0
         last_part = self.spec.last_part.matches if self.spec.last_part is not None else None
-        prefix, start = self.id_fast_path or (None, 0)
+        prefix, start, end_byte = self.id_fast_path or (None, 0, 44)   # 44: ","
+        end_bytes = bytes((end_byte,))
         correlator = self
 
         def receiver(slot: int, waiting: dict, so_far: dict, fallback):
             def take(message: bytes, now: float) -> bool:
                 key = None
                 if prefix is not None and message[:start] == prefix:
-                    end = message.find(b",", start)
+                    end = message.find(end_bytes, start)
                     if end > start and message[start:end] in waiting:
                         key = message[start:end]
                 if key is None:

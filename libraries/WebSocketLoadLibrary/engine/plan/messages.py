@@ -36,11 +36,15 @@ class MessageTemplate:
     `id_pattern` (a regex with one group) replaces JSON parsing for non-JSON protocols.
     `push_pattern` (message_pattern.py) says which arriving messages are pushes rather than
     replies, beyond the JSON messages without the id field, which always are.
+    `reply_prefix` and `id_end`: replies start with `reply_prefix` followed by the id's
+    digits up to `id_end` (a protocol's framing, e.g. Socket.IO's ack `43<id>[`), read by
+    slicing; None: replies echo a template that starts with the id field (JSON).
     """
 
     def __init__(self, template: str | None = None, payload_size: int = 32,
                  id_field: str = DEFAULT_ID_FIELD, id_pattern: str | None = None,
-                 binary: bool = False, push_pattern: str | None = None):
+                 binary: bool = False, push_pattern: str | None = None,
+                 reply_prefix: str | None = None, id_end: str = ","):
         if payload_size < 0:
             raise TemplateError(f"payload_size must be >= 0, got {payload_size}")
         self.text = template if template is not None else default_template(id_field)
@@ -58,14 +62,19 @@ class MessageTemplate:
         if self._id_regex is not None and self._id_regex.groups != 1:
             raise TemplateError(f"id_pattern needs exactly one group, got {id_pattern!r}")
         self.push = pattern_or_none(push_pattern)
-        self._id_prefix = self._fast_prefix()
+        if len(id_end) != 1:
+            raise TemplateError(f"id_end must be one character, got {id_end!r}")
+        self.reply_prefix, self.id_end = reply_prefix, id_end
+        self._id_prefix = (reply_prefix.encode() if reply_prefix is not None
+                           else self._fast_prefix())
         self._render = self.renderer()
         self._extract = self.id_extractor()
 
     def __reduce__(self):
         # compiled closures do not pickle: worker processes rebuild the template
-        return (MessageTemplate, (self.text, self.payload_size, self.id_field, self.id_pattern,
-                                  self.binary, None if self.push is None else self.push.text))
+        return (type(self), (self.text, self.payload_size, self.id_field, self.id_pattern,
+                             self.binary, None if self.push is None else self.push.text,
+                             self.reply_prefix, self.id_end))
 
     @staticmethod
     def _compile(text: str) -> list[tuple[str, bool]]:
@@ -189,12 +198,13 @@ class MessageTemplate:
         """`$send_time` as rendered: seconds since the epoch, microseconds."""
         return b"%.6f" % wall_time
 
-    def id_fast_path(self) -> tuple[bytes, int] | None:
-        """`(prefix, start)` when replies are expected to start with `prefix` and the id's
-        ascii digits to run from `start` to the next comma (see `id_extractor`), for hot
-        loops that inline the check; None when every reply needs `id_extractor`."""
+    def id_fast_path(self) -> tuple[bytes, int, int] | None:
+        """`(prefix, start, end)` when replies are expected to start with `prefix` and the
+        id's ascii digits to run from `start` to the next byte `end` (a comma, or the
+        protocol's `id_end`; see `id_extractor`), for hot loops that inline the check; None
+        when every reply needs `id_extractor`."""
         prefix = self._id_prefix
-        return None if prefix is None else (prefix, len(prefix))
+        return None if prefix is None else (prefix, len(prefix), ord(self.id_end))
 
     def id_extractor(self):
         """`extract(reply: bytes) -> int`, raising ValueError (or KeyError, TypeError) when the
@@ -218,13 +228,13 @@ class MessageTemplate:
         prefix = self._id_prefix
         if prefix is None:
             return general
-        start = len(prefix)
+        start, id_end = len(prefix), self.id_end.encode()
 
         def fast(reply: bytes) -> int:
             # only a JSON integer of plain ascii digits takes the short cut: anything else
             # (quoted, signed, spaced, a leading zero, a fraction) is the JSON parser's to judge
             if reply[:start] == prefix:
-                end = reply.find(b",", start)
+                end = reply.find(id_end, start)
                 if end > start:
                     digits = reply[start:end]
                     if digits.isdigit() and (digits[0] != 48 or end == start + 1):  # 48: "0"

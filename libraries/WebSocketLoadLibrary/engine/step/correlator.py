@@ -34,7 +34,7 @@ class ReplyCorrelator:
     `(actual, intended)`: the pacer has the intended time at hand, and working it out
     from the reply's id again (`int()` of the digits) cost ~0.2 us a message.
 
-    A reply that starts as the template promises (`id_fast_path`, `(prefix, start)` from
+    A reply that starts as the template promises (`id_fast_path`, `(prefix, start, end)` from
     `MessageTemplate.id_fast_path`) is matched by slicing the digits out, with no parsing;
     every other reply, and digits that match nothing, go to `extract_id`, whose integer is
     looked up as digits in turn -- so the same replies match, and the same are invalid or
@@ -42,11 +42,11 @@ class ReplyCorrelator:
     """
 
     __slots__ = ("recorder", "extract_id", "id_base", "start", "interval", "outstanding",
-                 "_receivers", "id_fast_path", "push_pattern")
+                 "_receivers", "id_fast_path", "push_pattern", "control")
 
     def __init__(self, recorder: StepRecorder, connections: int, extract_id, id_base: int = 0,
                  start: float = 0.0, interval: float | None = None,
-                 id_fast_path: tuple[bytes, int] | None = None, push_pattern=None):
+                 id_fast_path: tuple[bytes, int, int] | None = None, push_pattern=None):
         self.recorder = recorder
         recorder.count_pushes_of(connections)
         self.extract_id = extract_id
@@ -58,6 +58,9 @@ class ReplyCorrelator:
         self.outstanding: list[dict[bytes, float | tuple[float, float]]] = [
             {} for _ in range(connections)]
         self._receivers = None
+        # `control(slot, message) -> bool`: the protocol spoken over WebSocket takes its
+        # own messages (keep-alives, answered at once); set by the step, None: plain
+        self.control = None
 
     def sent_one(self, connection: int, message_id: int, now: float) -> None:
         self.outstanding[connection][digits(message_id)] = (
@@ -71,14 +74,18 @@ class ReplyCorrelator:
         the digits of its id to look up, or None when it is no reply at all -- then it is
         counted here, as a *push* (it matches the push pattern, or it is JSON without the
         id field: a heartbeat, a welcome, a notification) or as *invalid* (it cannot be
-        parsed, or its id is not an integer). Pushes never count against delivery.
+        parsed, or its id is not an integer). Pushes never count against delivery. A
+        protocol's own message (a keep-alive: `control`) is neither: answered, and None.
         Shared by every driver's receivers: the one place that says what a reply is."""
         extract, book = self.extract_id, self.recorder
         per_connection = book.pushes_per_connection
         push = self.push_pattern.matches if self.push_pattern is not None else None
         no_id = (KeyError, TypeError, IndexError)
+        control = self.control
 
         def key(slot: int, message: bytes) -> bytes | None:
+            if control is not None and control(slot, message):
+                return None
             if push is not None and push(message):
                 book.pushes += 1
                 per_connection[slot] += 1
@@ -122,7 +129,8 @@ class ReplyCorrelator:
         other_key, outstanding = self.key_of_other(), self.outstanding
         latencies, service_times = self.recorder.latency_s, self.recorder.service_s
         scheduled, id_base = self.interval is not None, self.id_base
-        prefix, start = self.id_fast_path or (None, 0)
+        prefix, start, end_byte = self.id_fast_path or (None, 0, 44)   # 44: ","
+        end_bytes = bytes((end_byte,))
         clock, book = time.perf_counter, self.recorder
         read_at, stop = None, start + len(digits(id_base))
 
@@ -143,7 +151,8 @@ class ReplyCorrelator:
                 sent_at = None
                 if prefix is not None and message[:start] == prefix:
                     try:
-                        end = stop if message[stop] == 44 else message.find(b",", start)  # ","
+                        end = (stop if message[stop] == end_byte
+                               else message.find(end_bytes, start))
                     except IndexError:
                         end = -1
                     if end > start:

@@ -19,7 +19,9 @@ from ..lifecycle.figures import LifecycleCounters
 from ..plan.messages import MessageTemplate
 from ..plan.load_plan import (PACING_TIMERS, WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S, LoadPlan,
                    auto_wake_interval)
+from ..protocols.figures import ProtocolFigures
 from ..transport.pool import ClientPool
+from ..transport.protocol_session import controller
 from ..lifecycle.reconnect import Reconnector
 from .recorder import StepRecorder
 from ..runtime.resources import ResourceSampler, UnreadBytes
@@ -75,6 +77,8 @@ class LoadStep:
         self.recorder = book = StepRecorder(scheduled=interval is not None)
         self.correlator = correlator = style.make_correlator(
             book, plan, template, len(connections), self.id_base, interval, members)
+        correlator.control = controller([(self.pool, connections)] + list(members.values()))
+        protocol_before = self._protocol_counts()
         self.driver = driver = style(plan, template, self.id_base, book, correlator,
                                      self.pool.writer())
         driver.members = members
@@ -110,8 +114,19 @@ class LoadStep:
         end = time.perf_counter()
         sampler.sample()
         book.close_second(span_s=end - start - len(book.timeline))
-        return build_result(self, driver, len(connections), started_at, start, end,
-                            sampler.summary())
+        result = build_result(self, driver, len(connections), started_at, start, end,
+                              sampler.summary())
+        if self.pool.protocol is not None and self.pool.protocol.handshakes:
+            figures = ProtocolFigures.of(self.pool.protocol.name, protocol_before,
+                                         self._protocol_counts())
+            result.sections[figures.kind] = figures
+        return result
+
+    def _protocol_counts(self) -> tuple:
+        """The protocol layer's counts over the step's pool and its other groups' pools."""
+        pools = [self.pool] + [pool for pool in self.roles.values() if pool is not self.pool]
+        return tuple(sum(column) for column in zip(
+            *(pool.protocol_counts.snapshot() for pool in pools)))
 
     async def _tick(self, start: float, driver) -> None:
         """Every 100 ms: expire replies past the timeout; every second: a timeline point.

@@ -2,7 +2,8 @@
 
 Phases, in seconds, as far as the attempt got: `tcp` (name lookup and TCP connect), `tls`
 (the TLS handshake; picows only -- websockets does TLS within its handshake), `handshake`
-(the WebSocket upgrade: request to 101), `opening` (the opening messages and their
+(the WebSocket upgrade: request to 101), `protocol` (the handshake of the protocol spoken
+over WebSocket, e.g. Socket.IO's connect), `opening` (the opening messages and their
 replies, opening.py). A failure is put in one of a few categories a performance engineer
 sorts by -- refused, timed out, HTTP 429/503/401..., TLS, DNS, reset, closed during the
 opening messages -- with the full explanation kept beside it.
@@ -18,8 +19,9 @@ from picows import WSHandshakeError
 from websockets.exceptions import InvalidStatus
 
 from .opening import OpeningError
+from .protocol_session import ProtocolError
 
-PHASES = ("tcp", "tls", "handshake", "opening")
+PHASES = ("tcp", "tls", "handshake", "protocol", "opening")
 
 
 @dataclass
@@ -39,6 +41,8 @@ class ConnectOutcome:
 
 def failure_category(error: BaseException) -> str:
     """`refused`, `timed out`, `HTTP 503`, `TLS`, `DNS`, `reset`, `opening messages`, ..."""
+    if isinstance(error, ProtocolError):
+        return "protocol handshake"
     if isinstance(error, OpeningError):
         return "opening messages"
     if isinstance(error, InvalidStatus):

@@ -57,6 +57,8 @@ class ConnectionOptions:
                    task or queue per connection) carries about twice the messages per CPU
                    second; auto takes it unless a websockets-only feature is asked for:
                    compression or subprotocols.
+    protocol       the protocol spoken over WebSocket (engine/protocols/: Socket.IO, ...):
+                   its URI, subprotocols, handshake and keep-alives; None: plain messages
     """
     uri: str
     headers: dict = field(default_factory=dict)
@@ -73,8 +75,13 @@ class ConnectionOptions:
     max_queue: int = 1024
     transport: str = "auto"
     opening: OpeningMessages | None = None
+    protocol: object | None = None
 
     def __post_init__(self):
+        if self.protocol is not None and isinstance(self.uri, str):
+            self.uri = self.protocol.uri(self.uri)
+            self.subprotocols = list(self.subprotocols) + [
+                p for p in self.protocol.subprotocols if p not in self.subprotocols]
         if self.transport not in TRANSPORTS:
             raise ConnectError(f"transport must be one of {', '.join(TRANSPORTS)}, "
                                f"got {self.transport!r}")

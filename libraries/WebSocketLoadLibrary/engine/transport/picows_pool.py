@@ -95,12 +95,16 @@ class PicowsPool(ClientPool):
                                      ping_timeout_s=options.ping_timeout_s)
 
     @staticmethod
-    def _text_sender(ws: PicowsSocket):
+    def _text_sender(ws: PicowsSocket, kind=TEXT):
         async def send(message: bytes) -> None:
             if ws.closed or ws.transport.is_close_frame_sent:
                 raise ConnectionError("closed")
-            ws.transport.send(TEXT, message)
+            ws.transport.send(kind, message)
         return send
+
+    @classmethod
+    def _binary_sender(cls, ws: PicowsSocket):
+        return cls._text_sender(ws, BINARY)
 
     async def _say_opening(self, ws: PicowsSocket, conversation) -> None:
         """The opening messages of a socket not yet in the pool: its frames go to the
@@ -130,11 +134,11 @@ class PicowsPool(ClientPool):
             if not ws.closed:
                 ws.on_ws_frame = ws.own_listener
 
-    def _adopt(self, sockets: list[PicowsSocket]) -> list[PooledConnection]:
+    def _adopt(self, sockets: list[PicowsSocket], sessions=None) -> list[PooledConnection]:
         base = len(self.connections)
         added = []
         for offset, ws in enumerate(sockets):
-            connection = PooledConnection(base + offset, ws)
+            connection = PooledConnection(base + offset, ws, sessions[offset] if sessions else None)
             ws.connection = connection
             if ws.closed:  # closed between the handshake and now
                 connection.closed = True

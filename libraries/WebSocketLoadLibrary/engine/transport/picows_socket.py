@@ -34,7 +34,8 @@ class PicowsSocket(WSListener):
         self._resumed: asyncio.Event | None = None
         self.conversation = None   # opening messages under way (opening.py)
         # what arrives between the handshake and the opening messages, for them to see
-        self.early: list | None = [] if pool.options.opening is not None else None
+        self.early: list | None = ([] if pool.options.opening is not None
+                                   or pool.protocol is not None else None)
         # an instance attribute, not a method: picows' per-frame dispatch then finds a plain
         # function, with no bound method to build and no `self.` lookups inside (~0.2 us
         # of the engine's per-message cost in the closed loop). A running step puts its

@@ -19,6 +19,7 @@ from ..errors import ConnectError
 from .frames import by_connection
 from .pool_changes import ChangingPool, tcp_socket
 from .pooled_connection import PooledConnection
+from .protocol_session import Heartbeats, ProtocolCounts, ProtocolHandshake
 from .opening import Conversation
 from .writer import FrameWriter
 
@@ -36,9 +37,55 @@ class ClientPool(ChangingPool):
         self._receiving: tuple[list, list] | None = None   # a step's connections, receivers
         self.policies: list = []    # lifecycle policies at work (churn.py, reconnect.py)
         self.lifecycle = None       # their counters (lifecycle.py), made by the first
+        self.protocol = options.protocol  # what is spoken over WebSocket (None: plain)
+        self.protocol_counts = ProtocolCounts()
+        self.heartbeats: Heartbeats | None = None
+        self._control_writer = None
 
     def _stray(self, connection: PooledConnection, message, now: float):
+        """A message while no step runs: the protocol's own (a keep-alive, answered), or a
+        stray reply (counted, not booked)."""
+        session = connection.session
+        if session is not None:
+            answer = session.control(message)
+            if answer is not None:
+                self.protocol_counts.control += 1
+                if answer:
+                    self.protocol_counts.answered += 1
+                    self.send_control(connection, answer)
+                return
         self.stray_replies += 1
+
+    def send_control(self, connection: PooledConnection, data: bytes) -> None:
+        """Send a protocol message (a keep-alive's answer, a heartbeat) at once, beside
+        whatever a step is sending; a connection that closed meanwhile is passed over."""
+        if self._control_writer is None:
+            self._control_writer = self.writer()
+        try:
+            self._control_writer.send(connection.ws, data, self.protocol.text)
+        except Exception:  # noqa: BLE001 - closed under us: its close is reported apart
+            pass
+
+    def _session(self, number: int):
+        return self.protocol.session(number) if self.protocol is not None else None
+
+    async def _say_protocol(self, ws, session, number: int) -> None:
+        """The protocol's handshake on a connection not yet in the pool."""
+        if session is None or not self.protocol.handshakes:
+            return
+        await self._say_opening(ws, ProtocolHandshake(
+            self.protocol, session, number, self._protocol_sender(ws),
+            self.options.open_timeout_s))
+        self.protocol_counts.handshakes += 1
+
+    def _protocol_sender(self, ws):
+        return self._text_sender(ws) if self.protocol.text else self._binary_sender(ws)
+
+    def start_heartbeats(self, session) -> None:
+        """Client heartbeats, when the protocol's session (the handshake set its interval)
+        asks for them: one timer for the pool, at the first such session's interval."""
+        if self.heartbeats is None and session is not None and session.heartbeat_s:
+            self.heartbeats = Heartbeats(self, session.heartbeat_s)
 
     def listen_for_closes(self, listener):
         """Call `listener(connection)` whenever one of the pool's connections ends (a step
@@ -101,27 +148,30 @@ class ClientPool(ChangingPool):
         async def one(index):
             async with semaphore:
                 sock = await self._open_one(ssl_context)
-                if opening is not None:
-                    try:
+                session = self._session(base + index)
+                try:
+                    await self._say_protocol(sock, session, base + index)
+                    if opening is not None:
                         await self._say_opening(sock, Conversation(opening, base + index,
                                                                    self._text_sender(sock)))
-                    except BaseException:
-                        await self._close_sockets([sock], self.options.close_timeout_s)
-                        raise
-                return sock
+                except BaseException:
+                    await self._close_sockets([sock], self.options.close_timeout_s)
+                    raise
+                return sock, session
 
         tasks = [asyncio.ensure_future(one(i)) for i in range(count)]
         done = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [r for r in done if isinstance(r, BaseException)]
         opened = [r for r in done if not isinstance(r, BaseException)]
         if failures:
-            await self._close_sockets(opened, self.options.close_timeout_s)
+            await self._close_sockets([sock for sock, _ in opened], self.options.close_timeout_s)
             first = failures[0]
             raise ConnectError(f"{len(failures)} of {count} connections failed: {first}"
                                if count > 1 else str(first)) from first  # the cause, at DEBUG
-        added = self._adopt(opened)
+        added = self._adopt([sock for sock, _ in opened], [session for _, session in opened])
         if verify:
             await self._verify(added, count)
+        self.start_heartbeats(added[0].session)
 
     async def _open_phased(self, ssl_context, phases: dict):
         """A websockets connection with its TCP connect timed apart from the handshake
@@ -166,6 +216,12 @@ class ClientPool(ChangingPool):
             await ws.send(message.decode())
         return send
 
+    @staticmethod
+    def _binary_sender(ws):
+        async def send(message: bytes) -> None:
+            await ws.send(message)
+        return send
+
     async def _say_opening(self, ws, conversation: Conversation) -> None:
         """The opening messages of a connection not yet in the pool (its reader not yet
         started): what arrives meanwhile is read here and handed to the conversation."""
@@ -182,11 +238,11 @@ class ClientPool(ChangingPool):
             reading.cancel()  # websockets: a cancelled recv loses no message
             await asyncio.gather(reading, return_exceptions=True)
 
-    def _adopt(self, sockets) -> list[PooledConnection]:
+    def _adopt(self, sockets, sessions=None) -> list[PooledConnection]:
         base = len(self.connections)
         added = []
         for offset, ws in enumerate(sockets):
-            connection = PooledConnection(base + offset, ws)
+            connection = PooledConnection(base + offset, ws, sessions[offset] if sessions else None)
             connection.reader = asyncio.get_running_loop().create_task(self._read(connection))
             added.append(connection)
         self.connections.extend(added)
@@ -252,6 +308,8 @@ class ClientPool(ChangingPool):
 
     async def close(self, timeout_s: float = 5.0) -> None:
         await self.stop_policies()
+        if self.heartbeats is not None:
+            await self.heartbeats.stop()
         connections, self.connections = self.connections, []
         if not connections:
             return

@@ -76,6 +76,20 @@ class ChangingPool:
                 error, options)
             outcome.finished = clock()
             return outcome
+        session = self._session(number)
+        if session is not None and self.protocol.handshakes:
+            began = clock()
+            try:
+                await self._say_protocol(sock, session, number)
+            except asyncio.CancelledError:
+                await self._close_sockets([sock], options.close_timeout_s)
+                raise
+            except BaseException as error:  # noqa: BLE001 - sorted into the outcome
+                await self._close_sockets([sock], options.close_timeout_s)
+                outcome.failure, outcome.detail = failure_category(error), str(error)
+                outcome.finished = clock()
+                return outcome
+            outcome.phases["protocol"] = clock() - began
         if options.opening is not None:
             began = clock()
             try:
@@ -90,7 +104,8 @@ class ChangingPool:
                 outcome.finished = clock()
                 return outcome
             outcome.phases["opening"] = clock() - began
-        outcome.connection = self._adopt([sock])[0]
+        outcome.connection = self._adopt([sock], [session])[0]
+        self.start_heartbeats(session)
         outcome.finished = clock()
         return outcome
 

@@ -10,9 +10,9 @@ from .closes import describe_close
 
 class PooledConnection:
     __slots__ = ("slot", "ws", "reader", "closed", "close_code", "close_reason",
-                 "closed_by_us", "number", "opened_at", "closed_at")
+                 "closed_by_us", "number", "opened_at", "closed_at", "session")
 
-    def __init__(self, slot: int, ws):
+    def __init__(self, slot: int, ws, session=None):
         self.ws = ws
         self.slot = slot  # position within the pool, then within the running step
         self.reader: asyncio.Task | None = None
@@ -23,6 +23,7 @@ class PooledConnection:
         self.number = slot          # its place in the pool, kept by its replacements
         self.opened_at = time.perf_counter()
         self.closed_at = 0.0
+        self.session = session      # its protocol's state (engine/protocols/), if any
 
     def describe_close(self) -> str:
         return describe_close(self.close_code, self.close_reason)

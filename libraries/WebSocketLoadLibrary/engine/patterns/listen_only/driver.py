@@ -60,6 +60,8 @@ class ListenOnlyDriver(LoadDriver):
     def prepare(self, pool, connections) -> None:
         super().prepare(pool, connections)
         self.tracker = StreamTracker(self.plan.listen, self.recorder, len(connections))
+        if self.correlator.control is not None:   # a protocol's own messages are no stream
+            self.tracker.speaks(self.correlator.control, pool.protocol.payload)
         self.given_up: set[int] = set()   # slots a lifecycle policy will not refill
         pool.receive_with(connections, self.tracker.frame_receivers)
 

@@ -62,6 +62,13 @@ class StreamTracker:
         self.staleness_s = recorder.add_series("staleness")
         self.gap_s = recorder.add_series("gap")
 
+    def speaks(self, control, payload) -> None:
+        """The connections speak a protocol: `control(slot, message)` takes its own messages
+        (keep-alives, answered), `payload(message)` is a delivery's application payload."""
+        self.control, self.payload = control, payload
+
+    control = payload = None
+
     def frame_receivers(self, fallbacks: list) -> list:
         """Per connection `on_frame(transport, frame)` (frames.py).
 
@@ -77,6 +84,7 @@ class StreamTracker:
         iso = spec.timestamp_unit == "iso"
         scale = TIMESTAMP_UNITS[spec.timestamp_unit] or 1.0
         clock, tracker, loads = time.perf_counter, self, orjson.loads
+        control, unwrap = self.control, self.payload
         # arrival on the server's clock, from the monotonic reading: perf + offset
         wall_offset = time.time() - clock() + spec.clock_offset_s
 
@@ -95,6 +103,12 @@ class StreamTracker:
                     now = batch_now or clock()
                     batch_now = 0.0 if frame.last_in_buffer else now
                 message = frame.get_payload_as_bytes()
+                if control is not None:
+                    if control(slot, message):
+                        return False
+                    message = unwrap(message)
+                    if message is None:     # the application's, but no delivery
+                        return False
                 messages[slot] += 1
                 book.received += 1
                 tracker.bytes += len(message)

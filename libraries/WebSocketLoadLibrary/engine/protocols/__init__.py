@@ -1,0 +1,26 @@
+"""Protocols over WebSocket: one module each, a codec without I/O (base.py says what one is).
+
+`protocol_named(name, **options)` makes the protocol a pool speaks; `PROTOCOLS` lists them by
+name. A new protocol is a module here with a `Protocol` subclass, named below.
+"""
+from __future__ import annotations
+
+from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, Session
+from .socketio import SocketIO
+
+PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (Protocol, SocketIO)}
+
+
+def protocol_named(name: str | None, **options) -> Protocol:
+    """The protocol `name` (None or "plain": plain messages) with its options checked."""
+    key = (name or "plain").strip().lower().replace("_", "").replace(".", "")
+    aliases = {"socketio": "socketio", "plain": "plain", "none": "plain", "websocket": "plain"}
+    cls = PROTOCOLS.get(aliases.get(key, key))
+    if cls is None:
+        raise ProtocolOptionError(f"unknown protocol {name!r}; known: "
+                                  f"{', '.join(sorted(PROTOCOLS))}")
+    return cls(**options)
+
+
+__all__ = ["NOTHING", "PROTOCOLS", "Protocol", "ProtocolOptionError", "ProtocolRefused",
+           "Session", "protocol_named"]

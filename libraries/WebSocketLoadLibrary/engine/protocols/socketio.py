@@ -1,0 +1,226 @@
+"""Socket.IO (protocol 5) over Engine.IO 4, on the WebSocket transport alone.
+
+What travels (one Engine.IO packet per WebSocket message, its type the first character):
+
+    server -> client   0{"sid":...,"pingInterval":25000,"pingTimeout":20000,...}   open
+    client -> server   40  or  40/chat,{"token":...}        connect to a namespace (+ auth)
+    server -> client   40{"sid":...}  or  44{"message":...}  connected, or refused
+    server -> client   2          ping: the client answers 3 within pingTimeout, or is closed
+    client -> server   42<id>["event",{...}]                an event asking for an ack
+    server -> client   43<id>[...]                          the ack: the reply, by its id
+    server -> client   42["event",{...}]                    an event of the server's own
+    either             41  /  1                             disconnect / close
+
+So a request carries its correlation id in the packet prefix (`42<id>[`) and its reply is
+the ack `43<id>[`: the request template is the user's template as the event's argument, and
+acks are matched by slicing their id out, as JSON replies are. Pings are answered in the
+receive path the moment they are read, never queued behind the load.
+
+`ServerSession` is the mock server's side of the same packets.
+"""
+from __future__ import annotations
+
+import json
+
+from ..plan.messages import MessageTemplate
+from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, Session
+
+ENGINE_IO_VERSION = 4
+PING, PONG = b"2", b"3"
+
+
+def _namespace_prefix(namespace: str) -> str:
+    """`""` for the main namespace, else `"/chat,"` (how packets name their namespace)."""
+    return "" if namespace in ("", "/") else namespace + ","
+
+
+class SocketIOSession(Session):
+    def __init__(self, protocol: "SocketIO"):
+        self.namespace = protocol.namespace
+        self.connect_packet = protocol.connect_packet()
+        self.opened = False             # the Engine.IO open packet came
+        self.ping_interval_s = None
+        self.ping_timeout_s = None
+
+    def handshake(self, message: bytes) -> tuple[list[bytes], bool]:
+        if not self.opened:
+            if message[:1] != b"0":
+                raise ProtocolRefused(
+                    f"expected the Engine.IO open packet (0{{\"sid\":...}}) first, got "
+                    f"{message[:80]!r}: is this a Socket.IO server (Engine.IO "
+                    f"{ENGINE_IO_VERSION}), and is the path right?")
+            try:
+                opening = json.loads(message[1:])
+                self.ping_interval_s = opening["pingInterval"] / 1000
+                self.ping_timeout_s = opening["pingTimeout"] / 1000
+            except (ValueError, KeyError, TypeError):
+                raise ProtocolRefused(f"the Engine.IO open packet is not Engine.IO "
+                                      f"{ENGINE_IO_VERSION}'s: {message[:120]!r}") from None
+            self.opened = True
+            return [self.connect_packet], False
+        if message == PING:
+            return [PONG], False
+        prefix = b"4" + _namespace_prefix(self.namespace).encode()
+        if message.startswith(b"40" + prefix[1:]):
+            return [], True
+        if message.startswith(b"44" + prefix[1:]):
+            raise ProtocolRefused(f"the Socket.IO server refused the connection to namespace "
+                                  f"{self.namespace!r}: {_error_text(message)}")
+        return [], False            # an event before the connect ack: not ours to judge
+
+    def control(self, message: bytes) -> bytes | None:
+        first = message[:1]
+        if first == b"4":
+            kind = message[1:2]
+            if kind == b"2" or kind == b"3":
+                return None         # events and acks are the application's
+            return NOTHING          # connect, disconnect, connect error: protocol's own
+        if message == PING:
+            return PONG
+        return NOTHING              # pong, open, close, noop: Engine.IO's own
+
+
+def _error_text(message: bytes) -> str:
+    body = message[2:]
+    if body[:1] == b"/":
+        body = body[body.find(b",") + 1:]
+    try:
+        data = json.loads(body)
+        return str(data.get("message", data)) if isinstance(data, dict) else str(data)
+    except ValueError:
+        return body[:120].decode(errors="replace") or "no reason given"
+
+
+class SocketIO(Protocol):
+    """Socket.IO 5 / Engine.IO 4 (Node `socket.io` 3 and 4, python-socketio 5)."""
+
+    name = "socketio"
+    title = "Socket.IO"
+    options = {"path": "/socket.io/", "namespace": "/", "auth": None, "event": "message"}
+    handshakes = True
+
+    def __init__(self, **given):
+        super().__init__(**given)
+        self.namespace = str(self.settings["namespace"] or "/")
+        if not self.namespace.startswith("/"):
+            raise ProtocolOptionError(f"Socket.IO namespace must start with '/', got "
+                                      f"{self.namespace!r}")
+        self.event = str(self.settings["event"])
+        if not self.event or '"' in self.event:
+            raise ProtocolOptionError(f"Socket.IO event must be a name without quotes, got "
+                                      f"{self.event!r}")
+        auth = self.settings["auth"]
+        if isinstance(auth, str) and auth:
+            try:
+                auth = json.loads(auth)
+            except ValueError:
+                raise ProtocolOptionError(f"Socket.IO auth must be a JSON object, got "
+                                          f"{auth!r}") from None
+        if auth is not None and not isinstance(auth, dict):
+            raise ProtocolOptionError("Socket.IO auth must be a JSON object")
+        self.auth = auth
+
+    def uri(self, uri: str) -> str:
+        if "EIO=" in uri:
+            return uri      # the user gave the whole Socket.IO URL
+        base, _, query = uri.partition("?")
+        path = "/" + str(self.settings["path"]).strip("/") + "/"
+        base = base.rstrip("/") if base.count("/") > 2 else base.rstrip("/")
+        rest = "&" + query if query else ""
+        return f"{base}{path}?EIO={ENGINE_IO_VERSION}&transport=websocket{rest}"
+
+    def connect_packet(self) -> bytes:
+        prefix = _namespace_prefix(self.namespace)
+        auth = json.dumps(self.auth, separators=(",", ":")) if self.auth else ""
+        return f"40{prefix}{auth}".encode()
+
+    def session(self, number: int) -> SocketIOSession:
+        return SocketIOSession(self)
+
+    @staticmethod
+    def payload(message: bytes) -> bytes | None:
+        """The first argument of an event: `42["tick",{...}]` -> `{...}`."""
+        if message[:2] != b"42":
+            return None
+        start = message.find(b",", message.find(b"[")) + 1
+        return message[start:-1] if start > 0 else b""
+
+    def request_template(self, template: MessageTemplate) -> MessageTemplate:
+        prefix = _namespace_prefix(self.namespace)
+        body = _without_id_field(template)
+        return MessageTemplate(f'42{prefix}$message_id["{self.event}",{body}]',
+                               template.payload_size, template.id_field, None, False,
+                               _push_text(template), reply_prefix=f"43{prefix}", id_end="[")
+
+    def publish_template(self, template: MessageTemplate) -> MessageTemplate:
+        prefix = _namespace_prefix(self.namespace)
+        return MessageTemplate(f'42{prefix}["{self.event}",{template.text}]',
+                               template.payload_size, template.id_field, template.id_pattern,
+                               False, _push_text(template))
+
+
+def _push_text(template: MessageTemplate):
+    return None if template.push is None else template.push.text
+
+
+def _without_id_field(template: MessageTemplate) -> str:
+    """The user's template as the event's argument: the ack carries the id, so the default
+    template's leading id field goes (one `$message_id` renders fastest)."""
+    head = '{"%s":$message_id,' % template.id_field
+    return "{" + template.text[len(head):] if template.text.startswith(head) else template.text
+
+
+class ServerSession:
+    """The mock server's side of one Socket.IO connection, without I/O: what to say first,
+    and for each message from the client, what it is."""
+
+    def __init__(self, sid: str, ping_interval_s: float, ping_timeout_s: float):
+        self.sid = sid
+        self.ping_interval_s, self.ping_timeout_s = ping_interval_s, ping_timeout_s
+        self.connected: set[str] = set()
+
+    def opening(self) -> bytes:
+        return b"0" + json.dumps({
+            "sid": self.sid, "upgrades": [], "pingInterval": int(self.ping_interval_s * 1000),
+            "pingTimeout": int(self.ping_timeout_s * 1000), "maxPayload": 1_000_000},
+            separators=(",", ":")).encode()
+
+    def receive(self, message: bytes):
+        """One of ("pong",), ("connect", reply), ("event", ack_prefix | None, event, body),
+        ("close",) or ("invalid", why)."""
+        if message == PONG:
+            return ("pong",)
+        if message[:1] == b"1":
+            return ("close",)
+        if message[:2] == b"40":
+            namespace = "/"
+            rest = message[2:]
+            if rest[:1] == b"/":
+                cut = rest.find(b",")
+                namespace = (rest if cut < 0 else rest[:cut]).decode(errors="replace")
+            self.connected.add(namespace)
+            prefix = _namespace_prefix(namespace)
+            return ("connect", f'40{prefix}{{"sid":"{self.sid}"}}'.encode())
+        if message[:2] == b"42":
+            rest, namespace_prefix = message[2:], b""
+            if rest[:1] == b"/":
+                cut = rest.find(b",") + 1
+                namespace_prefix, rest = rest[:cut], rest[cut:]
+            bracket = rest.find(b"[")
+            ack_id = rest[:bracket]
+            if bracket < 0 or not (ack_id.isdigit() or not ack_id):
+                return ("invalid", "an event packet without its array")
+            name_end = rest.find(b",", bracket)
+            event = rest[bracket + 2:(name_end if name_end > 0 else len(rest) - 1) - 1]
+            body = rest[name_end + 1:-1] if name_end > 0 else b""
+            ack = (b"43" + namespace_prefix + ack_id) if ack_id else None
+            return ("event", ack, event.decode(errors="replace"), body)
+        return ("invalid", f"not a Socket.IO packet: {message[:40]!r}")
+
+    @staticmethod
+    def event(name: str, body: bytes) -> bytes:
+        return b'42["' + name.encode() + b'",' + body + b"]"
+
+    @staticmethod
+    def ack(prefix: bytes, body: bytes) -> bytes:
+        return prefix + b"[" + body + b"]"
