@@ -12,8 +12,8 @@ Differences from the websockets engine, on purpose or for lack of the feature in
 - handshakes that fail or time out are not counted (`handshake_failures`/`_timeouts` stay 0);
 - `read_stall` pauses reading of the socket at the next message instead of after
   websockets' 64-message queue fills;
-- the faults handshake_delay and hang_handshakes are refused (at start and when set):
-  picows (2.3) reads the request and writes its answer in one synchronous call of the
+- the faults declared `websockets_only` (handshake_delay, hang_handshakes) are refused (at
+  start and when set): picows (2.3) reads the request and writes its answer in one synchronous call of the
   listener factory, so a handshake cannot be left unanswered for a while there.
 """
 from __future__ import annotations
@@ -28,11 +28,11 @@ from picows import (WSCloseCode, WSListener, WSMsgType, WSUpgradeResponse,
 from ..picows_wire import make_protocol, read_close, reassemble
 from .commands import COMMAND_PREFIX
 from .core import LIMIT_REACHED, MockServerCore
-from .faults import FaultError
+from .faults import FAULTS, FaultError
 
 _NEEDS_WEBSOCKETS = ("needs the websockets engine (--engine websockets, engine=websockets): "
                      "picows answers a handshake in the same call that reads it")
-UNSUPPORTED_FAULTS = {"handshake_delay": _NEEDS_WEBSOCKETS, "hang_handshakes": _NEEDS_WEBSOCKETS}
+UNSUPPORTED_FAULTS = {fault.name: _NEEDS_WEBSOCKETS for fault in FAULTS if fault.websockets_only}
 
 TEXT, BINARY, CLOSE, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
                                      WSMsgType.CONTINUATION)
@@ -217,9 +217,9 @@ class PicowsMockServer(MockServerCore):
                              "use --engine websockets")
         self.compression = None
         self.faults.unsupported = dict(UNSUPPORTED_FAULTS)
-        if self.faults.handshake_delay or self.faults.hang_until:
-            name = "handshake_delay" if self.faults.handshake_delay else "hang_handshakes"
-            raise FaultError(f"fault {name} {_NEEDS_WEBSOCKETS}")
+        for name in UNSUPPORTED_FAULTS:
+            if self.faults.active(name):
+                raise FaultError(f"fault {name} {_NEEDS_WEBSOCKETS}")
         self.live: set[_EchoListener] = set()
         self._server = None
         self._heartbeats: asyncio.Task | None = None
