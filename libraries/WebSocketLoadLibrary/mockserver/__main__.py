@@ -17,7 +17,7 @@ import threading
 
 from .constants import AUTH_TOKEN_ENV
 from .core import CONTROL_PATH
-from .faults import Faults, FaultError
+from .faults import FAULTS, Faults, FaultError
 from .pushes import OptionError, PushOptions
 from .server import MockServer
 
@@ -45,30 +45,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="time a client gets to finish its opening handshake")
     parser.add_argument("--subprotocol", action="append", dest="subprotocols", default=[],
                         metavar="NAME", help="a subprotocol to accept (repeatable)")
-    parser.add_argument("--response-delay", type=float, default=0.0, metavar="SECONDS")
-    parser.add_argument("--stall", type=float, default=0.0, metavar="SECONDS",
-                        help="hold every reply for this long from start")
-    parser.add_argument("--drop-ratio", type=float, default=0.0)
-    parser.add_argument("--disconnect-after", type=int, default=0, metavar="N")
-    parser.add_argument("--garble-ratio", type=float, default=0.0)
-    parser.add_argument("--slow-subscriber-delay", type=float, default=0.0, metavar="SECONDS",
-                        help="delay the deliveries to the longest-subscribed connection")
-    parser.add_argument("--sequence-gap-every", type=int, default=0, metavar="N",
-                        help="skip every Nth stream seq number (0: none)")
-    parser.add_argument("--handshake-delay", type=float, default=0.0, metavar="SECONDS",
-                        help="answer every opening handshake this late (websockets engine)")
-    parser.add_argument("--refuse-for", type=float, default=0.0, metavar="SECONDS",
-                        help="refuse every handshake with HTTP 503 for this long from start")
-    parser.add_argument("--hang-handshakes", type=float, default=0.0, metavar="SECONDS",
-                        help="for this long from start, accept TCP and never answer the "
-                             "handshake (websockets engine)")
-    parser.add_argument("--close-after", type=float, default=0.0, metavar="SECONDS",
-                        help="close each connection (1001) this long after its handshake")
-    parser.add_argument("--max-handshake-rate", type=float, default=0.0, metavar="PER_S",
-                        help="answer handshakes beyond this rate with HTTP 429 (0: no limit)")
-    parser.add_argument("--max-message-rate", type=float, default=0.0, metavar="PER_S",
-                        help="serve at most this many messages/s, all connections together; "
-                             "beyond it replies queue up (0: no limit)")
+    faults = parser.add_argument_group(
+        "faults", "what the server does wrong on purpose, each off at 0 (declared in "
+        "mockserver/fault_declarations.py; changed while it runs by its control endpoint)")
+    for fault in FAULTS:
+        faults.add_argument(fault.flag, type=fault.kind.number, default=fault.default,
+                            metavar=fault.kind.unit, help=fault.help)
     parser.add_argument("--seed", type=int, default=None, help="seed of drop/garble choices")
     parser.add_argument("--replies", type=int, default=1, metavar="N",
                         help="replies per message: N acks (partial, ..., done) or N echoes")
@@ -119,14 +101,7 @@ async def main(args: argparse.Namespace) -> int:
         return 2
     faults = Faults(seed=args.seed)
     try:
-        faults.update(response_delay=args.response_delay, drop_ratio=args.drop_ratio,
-                      disconnect_after=args.disconnect_after, garble_ratio=args.garble_ratio,
-                      stall=args.stall or None, slow_subscriber_delay=args.slow_subscriber_delay,
-                      sequence_gap_every=args.sequence_gap_every,
-                      handshake_delay=args.handshake_delay, refuse_for=args.refuse_for or None,
-                      hang_handshakes=args.hang_handshakes or None, close_after=args.close_after,
-                      max_handshake_rate=args.max_handshake_rate,
-                      max_message_rate=args.max_message_rate)
+        faults.update(**{fault.name: getattr(args, fault.name) for fault in FAULTS})
         options = PushOptions(replies=args.replies, heartbeat_interval=args.heartbeat,
                               welcome=args.welcome)
     except (FaultError, OptionError) as error:

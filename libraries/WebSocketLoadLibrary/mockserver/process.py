@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import RunError
 from .constants import AUTH_TOKEN_ENV
 from .control import MockServerControl
+from .fault_declarations import command_line
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 _running: "weakref.WeakSet[MockServerProcess]" = weakref.WeakSet()
@@ -34,38 +35,24 @@ class MockServerProcess:
 
     def __init__(self, mode: str = "echo", max_connections: int = 1000,
                  auth_token: str | None = None, certfile: str | None = None,
-                 keyfile: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 response_delay: float = 0.0, stall: float = 0.0, drop_ratio: float = 0.0,
-                 disconnect_after: int = 0, garble_ratio: float = 0.0, seed: int | None = None,
-                 compression: bool = True, id_field: str = "message_id", loop: str = "auto",
-                 max_size: int = 1 << 20, subprotocols: list[str] | None = None,
-                 open_timeout_s: float = 10.0, startup_timeout_s: float = 15.0,
-                 engine: str = "websockets", replies: int = 1, heartbeat: float = 0.0,
-                 welcome: bool = False, slow_subscriber_delay: float = 0.0,
-                 sequence_gap_every: int = 0, handshake_delay: float = 0.0,
-                 refuse_for: float = 0.0, hang_handshakes: float = 0.0,
-                 close_after: float = 0.0, max_handshake_rate: float = 0.0,
-                 max_message_rate: float = 0.0, extra_args: list[str] | None = None):
+                 keyfile: str | None = None, host: str = "127.0.0.1", port: int = 0, *,
+                 seed: int | None = None, compression: bool = True,
+                 id_field: str = "message_id", loop: str = "auto", max_size: int = 1 << 20,
+                 subprotocols: list[str] | None = None, open_timeout_s: float = 10.0,
+                 startup_timeout_s: float = 15.0, engine: str = "websockets",
+                 replies: int = 1, heartbeat: float = 0.0, welcome: bool = False,
+                 extra_args: list[str] | None = None, **faults):
+        """`faults`: any fault of fault_declarations.FAULTS by name (``response_delay=0.05``),
+        checked here: an unknown name or a bad value raises FaultError before any start."""
         self._args = [
             "--host", host, "--port", str(port), "--mode", mode,
             "--max-connections", str(max_connections), "--id-field", id_field,
-            "--response-delay", repr(float(response_delay)), "--stall", repr(float(stall)),
-            "--drop-ratio", repr(float(drop_ratio)), "--disconnect-after", str(int(disconnect_after)),
-            "--garble-ratio", repr(float(garble_ratio)), "--loop", loop,
-            "--exit-on-stdin-eof", "--parent-pid", str(os.getpid()),
+            "--loop", loop, "--exit-on-stdin-eof", "--parent-pid", str(os.getpid()),
             "--max-size", str(int(max_size)), "--open-timeout", repr(float(open_timeout_s)),
             "--engine", engine, "--replies", str(int(replies)),
             "--heartbeat", repr(float(heartbeat)),
-            "--slow-subscriber-delay", repr(float(slow_subscriber_delay)),
-            "--sequence-gap-every", str(int(sequence_gap_every)),
+            *command_line(faults),
         ]
-        for flag, value in (("--handshake-delay", handshake_delay), ("--refuse-for", refuse_for),
-                            ("--hang-handshakes", hang_handshakes),
-                            ("--close-after", close_after),
-                            ("--max-handshake-rate", max_handshake_rate),
-                            ("--max-message-rate", max_message_rate)):
-            if value:
-                self._args += [flag, repr(float(value))]
         if welcome:
             self._args.append("--welcome")
         for name in subprotocols or []:
