@@ -1,26 +1,106 @@
 """Keywords that start, fault and read the embedded mock server."""
 from __future__ import annotations
 
+import functools
+import inspect
 import secrets
 
 from robot.api import logger
 from robot.api.deco import keyword
 from robot.api.types import Secret
 
-from ..mockserver import MockServerError, MockServerProcess
+from ..base.component import LibraryComponent
 from ..errors import ArgumentError
-from .arguments import Duration, Rate, Ratio
-from .component import LibraryComponent
-from .tokens import reveal
+from ..mockserver import MockServerError, MockServerProcess
+from ..mockserver.fault_declarations import COUNT, FAULTS, PER_SECOND, RATIO, SECONDS
+from ..utils.arguments import Duration, Rate, Ratio
+from ..utils.tokens import reveal
+
+
+# -- the fault arguments, from the declarations (mockserver/fault_declarations.py) -------
+# each kind of fault value as a keyword argument: its type, and its default as
+# `Start Mock Server` shows it (`Set Mock Server Faults` takes `<type> | None = None`)
+KEYWORD_TYPES = {SECONDS: (Duration, Duration), RATIO: (Ratio, Ratio), COUNT: (int, int),
+                 PER_SECOND: (int | Rate, int)}
+# Where the keywords have always taken the faults declared before the declarations were
+# (arguments go by position too, so they stay there): right after the argument named. The
+# other faults follow the keyword's own arguments in the order declared; a new fault needs
+# no line here.
+START_PLACES = {"response_delay": "max_connections", "drop_ratio": "response_delay",
+                "stall": "auth_token", "disconnect_after": "stall",
+                "garble_ratio": "disconnect_after"}
+SET_PLACES = {"read_stall": "garble_ratio"}
+# what a keyword's doc says where it has these words: a table row per fault it takes
+# (the line ``| FAULT ROWS |``), and the names of those that last a time or that only
+# `Set Mock Server Faults` takes
+FAULT_ROWS = "| FAULT ROWS |"
+
+
+def _fault_doc(doc: str, faults) -> str:
+    rows = "\n".join(f"        | ``{fault.name}`` | {fault.words} |" for fault in faults)
+    return (doc.replace(f"        {FAULT_ROWS}", rows)
+            .replace("TIMED FAULTS", _names(f for f in faults if f.ends))
+            .replace("FAULTS NOT AT START", _names(f for f in FAULTS if not f.at_start)))
+
+
+def _names(faults) -> str:
+    names = [f"``{fault.name}``" for fault in faults]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _taking_faults(faults, places: dict[str, str], *, optional: bool):
+    """The keyword takes `faults` as arguments besides its own (those before its
+    ``**faults``): its signature, type hints and doc's `FAULT_ROWS` say so, and it is
+    called with its own arguments and every fault by name (None for one not given when
+    `optional`, else the fault's default)."""
+    def decorate(function):
+        own = inspect.signature(function, eval_str=True)
+        parameters = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        fault_parameters = {}
+        for fault in faults:
+            kind, default = KEYWORD_TYPES[fault.kind]
+            fault_parameters[fault.name] = inspect.Parameter(
+                fault.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=None if optional else default(fault.default),
+                annotation=kind | None if optional else kind)
+        parameters += [fault_parameters[f.name] for f in faults if f.name not in places]
+        for fault in faults:
+            if fault.name in places:
+                at = [p.name for p in parameters].index(places[fault.name]) + 1
+                parameters.insert(at, fault_parameters[fault.name])
+        signature = own.replace(parameters=parameters)
+        function.__doc__ = _fault_doc(function.__doc__, faults)
+        function.__signature__ = signature
+        function.__annotations__ = {p.name: p.annotation for p in parameters[1:]}
+        function.__annotations__["return"] = signature.return_annotation
+        kinds = {fault.name: fault.kind for fault in faults}
+
+        @functools.wraps(function)
+        def with_faults(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            own_arguments = {name: value for name, value in bound.arguments.items()
+                             if name not in kinds}
+            values = {name: value if value is None else _fault_value(kinds[name], name, value)
+                      for name, value in bound.arguments.items() if name in kinds}
+            return function(**own_arguments, **values)
+        return with_faults
+    return decorate
+
+
+def _fault_value(kind, name: str, value) -> float | int:
+    """A fault's number for the server; a rate fault takes a Rate but not ``max``."""
+    if isinstance(value, Rate) and value.is_max:
+        raise ArgumentError(f"the fault {name} takes a number per second, not max (0 is no limit)")
+    return int(value) if kind is COUNT else float(value)
 
 
 class ServerKeywords(LibraryComponent):
 
     @keyword
+    @_taking_faults([fault for fault in FAULTS if fault.at_start], START_PLACES, optional=False)
     def start_mock_server(self, mode: str = "echo", max_connections: int = 1000,
-                          response_delay: Duration = Duration(0), drop_ratio: Ratio = Ratio(0),
-                          auth_token: Secret | str | None = None, stall: Duration = Duration(0),
-                          disconnect_after: int = 0, garble_ratio: Ratio = Ratio(0),
+                          auth_token: Secret | str | None = None,
                           certfile: str | None = None, keyfile: str | None = None,
                           compression: bool = False, id_field: str = "message_id",
                           subprotocols: list[str] | None = None, seed: int | None = None,
@@ -28,12 +108,7 @@ class ServerKeywords(LibraryComponent):
                           startup_timeout: Duration = Duration(15),
                           engine: str = "websockets", host: str = "127.0.0.1",
                           replies: int = 1, heartbeat: Duration = Duration(0),
-                          welcome: bool = False, handshake_delay: Duration = Duration(0),
-                          refuse_for: Duration = Duration(0),
-                          hang_handshakes: Duration = Duration(0),
-                          close_after: Duration = Duration(0),
-                          max_handshake_rate: int | Rate = 0,
-                          max_message_rate: int | Rate = 0) -> str:
+                          welcome: bool = False, **faults) -> str:
         """Starts the embedded mock WebSocket server in its own process and returns its URI.
 
         The server binds 127.0.0.1 (or ``host``) on a free port chosen by the operating system, so any
@@ -45,12 +120,7 @@ class ServerKeywords(LibraryComponent):
         | =Argument= | =Meaning= |
         | ``mode`` | ``echo``: the reply is the message; ``ack``: a small JSON reply with the message id and the server's time |
         | ``max_connections`` | connections beyond this are closed with code 1013 (try again later) |
-        | ``response_delay`` | time added before every reply, e.g. ``50 ms`` |
-        | ``drop_ratio`` | share of messages that get no reply, ``0.01`` or ``1%`` |
         | ``auth_token`` | require ``Authorization: Bearer <token>``; without it the handshake gets HTTP 401. Pass a Robot ``Secret``; the token is never logged |
-        | ``stall`` | no reply leaves for this long from now (replies queue up, then all go) |
-        | ``disconnect_after`` | close each connection with code 1011 after it has sent this many replies (0: never) |
-        | ``garble_ratio`` | share of replies replaced by text that is not the message |
         | ``certfile``, ``keyfile`` | serve ``wss://`` with this certificate (PEM) |
         | ``compression`` | offer permessage-deflate |
         | ``id_field`` | the JSON field that carries the message id in ``ack`` mode |
@@ -60,12 +130,11 @@ class ServerKeywords(LibraryComponent):
         | ``replies`` | replies per message: in ``ack`` mode that many acks (``"status":"partial"``, part 1 of N, ..., then ``"done"``), in ``echo`` mode that many copies; 1 (default) keeps the single reply |
         | ``heartbeat`` | push ``{"type":"heartbeat","ts":...}`` to every connection this often, e.g. ``200 ms``; 0 (default) is off |
         | ``welcome`` | push ``{"type":"welcome","connection":N}`` to each connection right after its handshake |
-        | ``handshake_delay`` | answer every opening handshake this late, e.g. ``500 ms`` (other connections go on meanwhile); ``websockets`` engine only |
-        | ``refuse_for`` | refuse every new handshake with HTTP 503 for this long from start |
-        | ``hang_handshakes`` | for this long from start, accept TCP and never answer the handshake: the client's open timeout fires (the server drops it after its own 10 s); ``websockets`` engine only |
-        | ``close_after`` | close each connection with code 1001 this long after its handshake |
-        | ``max_handshake_rate`` | handshakes per second accepted (a bucket of one second's worth); those beyond get HTTP 429; 0 (default): no limit |
-        | ``max_message_rate`` | the server serves at most this many messages per second, all connections together: one queue in front of the handler, each reply leaving at its slot, so beyond it latency grows without bound and nothing is dropped; 0 (default): no limit |
+        | FAULT ROWS |
+
+        The rows after ``welcome`` are faults, each off at 0 (the default); one that lasts a
+        time (TIMED FAULTS) counts it from the start. `Set Mock Server Faults` changes them
+        while the server runs, and FAULTS NOT AT START too.
 
         The server counts ``handshakes_accepted``, ``handshakes_refused_401``, ``_429`` and
         ``_503``, ``handshakes_delayed``, ``handshakes_hung``, ``restarts``,
@@ -85,16 +154,10 @@ class ServerKeywords(LibraryComponent):
         """
         server = MockServerProcess(
             mode=mode, max_connections=max_connections, auth_token=reveal(auth_token),
-            certfile=certfile, keyfile=keyfile, response_delay=float(response_delay),
-            stall=float(stall), drop_ratio=float(drop_ratio), disconnect_after=disconnect_after,
-            garble_ratio=float(garble_ratio), seed=seed, compression=compression,
+            certfile=certfile, keyfile=keyfile, seed=seed, compression=compression,
             id_field=id_field, subprotocols=subprotocols,
             startup_timeout_s=float(startup_timeout), engine=engine, host=host,
-            replies=replies, heartbeat=float(heartbeat), welcome=welcome,
-            handshake_delay=float(handshake_delay), refuse_for=float(refuse_for),
-            hang_handshakes=float(hang_handshakes), close_after=float(close_after),
-            max_handshake_rate=_per_second("max_handshake_rate", max_handshake_rate),
-            max_message_rate=_per_second("max_message_rate", max_message_rate))
+            replies=replies, heartbeat=float(heartbeat), welcome=welcome, **faults)
         uri = server.start()
         self.state.servers.register(server, alias)
         logger.info(f"Mock server ({mode}) listening at {uri}, pid {server.pid}"
@@ -146,39 +209,20 @@ class ServerKeywords(LibraryComponent):
         return self.state.servers.switch(alias).uri
 
     @keyword
-    def set_mock_server_faults(self, response_delay: Duration | None = None,
-                               stall: Duration | None = None, drop_ratio: Ratio | None = None,
-                               disconnect_after: int | None = None,
-                               garble_ratio: Ratio | None = None,
-                               read_stall: Duration | None = None,
-                               slow_subscriber_delay: Duration | None = None,
-                               sequence_gap_every: int | None = None,
-                               handshake_delay: Duration | None = None,
-                               refuse_for: Duration | None = None,
-                               hang_handshakes: Duration | None = None,
-                               close_after: Duration | None = None,
-                               max_handshake_rate: int | Rate | None = None,
-                               max_message_rate: int | Rate | None = None) -> dict:
+    @_taking_faults(FAULTS, SET_PLACES, optional=True)
+    def set_mock_server_faults(self, **faults) -> dict:
         """Changes the current mock server's faults while it runs; returns all its faults.
 
-        Only the faults given change; the others keep their values. ``stall`` and
-        ``read_stall`` start now and last the given time: during a ``stall`` no reply
-        leaves; during a ``read_stall`` the server reads nothing, so the clients' sends back
-        up through TCP. Works across processes (pabot) because it goes through the server's
-        control endpoint.
+        Only the faults given change; the others keep their values; ``0`` turns one off
+        (`Clear Mock Server Faults` turns them all off). Works across processes (pabot)
+        because it goes through the server's control endpoint.
 
-        For the push protocol: ``response_delay``, ``stall`` and ``drop_ratio`` act on
-        deliveries to subscribers and stream messages too (a dropped stream message is a
-        gap in its ``seq``); ``slow_subscriber_delay`` delays the deliveries to one
-        subscriber, the connection subscribed the longest; ``sequence_gap_every=N`` skips
-        every Nth stream ``seq`` (0: off).
+        | =Argument= | =Meaning= |
+        | FAULT ROWS |
 
-        For the connection lifecycle and capacity, as for `Start Mock Server`:
-        ``handshake_delay``, ``refuse_for`` and ``hang_handshakes`` (both start now),
-        ``close_after`` (for connections opened from now on), ``max_handshake_rate`` and
-        ``max_message_rate`` (``0`` is off). `Restart Mock Server Connections` closes every
-        connection at once. The ``picows`` engine refuses ``handshake_delay`` and
-        ``hang_handshakes`` with a message naming the ``websockets`` engine.
+        A fault that lasts a time (TIMED FAULTS) starts now. `Start Mock Server` takes the
+        same faults but FAULTS NOT AT START. `Restart Mock Server Connections` closes every
+        connection at once.
 
         Example:
         | Set Mock Server Faults | response_delay=250 ms | drop_ratio=2% |
@@ -187,17 +231,9 @@ class ServerKeywords(LibraryComponent):
         | Set Mock Server Faults | refuse_for=2 s | max_handshake_rate=100/s |
         | Set Mock Server Faults | max_message_rate=500/s |
         """
-        faults = {name: value for name, value in (
-            ("response_delay", response_delay), ("stall", stall), ("drop_ratio", drop_ratio),
-            ("disconnect_after", disconnect_after), ("garble_ratio", garble_ratio),
-            ("read_stall", read_stall), ("slow_subscriber_delay", slow_subscriber_delay),
-            ("sequence_gap_every", sequence_gap_every), ("handshake_delay", handshake_delay),
-            ("refuse_for", refuse_for), ("hang_handshakes", hang_handshakes),
-            ("close_after", close_after),
-            ("max_handshake_rate", max_handshake_rate),
-            ("max_message_rate", max_message_rate)) if value is not None}
-        reply = self._server().set_faults(**{k: _per_second(k, v) for k, v in faults.items()})
-        logger.info(f"Mock server faults set: {faults}; now {reply.get('faults', reply)}")
+        given = {name: value for name, value in faults.items() if value is not None}
+        reply = self._server().set_faults(**given)
+        logger.info(f"Mock server faults set: {given}; now {reply.get('faults', reply)}")
         return reply.get("faults", reply)
 
     @keyword
@@ -287,10 +323,3 @@ class ServerKeywords(LibraryComponent):
                                   f"(exit code {server.process.poll()})")
         return server
 
-
-
-def _per_second(name: str, value) -> float:
-    """A fault's number; a rate fault takes a Rate but not ``max`` (0 is off)."""
-    if isinstance(value, Rate) and value.is_max:
-        raise ArgumentError(f"the fault {name} takes a number per second, not max (0 is no limit)")
-    return float(value)
