@@ -45,6 +45,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="time a client gets to finish its opening handshake")
     parser.add_argument("--subprotocol", action="append", dest="subprotocols", default=[],
                         metavar="NAME", help="a subprotocol to accept (repeatable)")
+    parser.add_argument("--protocol", default="plain", metavar="NAME",
+                        help="the protocol spoken over WebSocket: plain (default) or "
+                             "socketio, ... (engine/protocols/)")
+    parser.add_argument("--protocol-option", action="append", dest="protocol_options",
+                        default=[], metavar="NAME=VALUE",
+                        help="an option of the protocol's server side, e.g. "
+                             "ping_interval_s=1 (repeatable)")
     faults = parser.add_argument_group(
         "faults", "what the server does wrong on purpose, each off at 0 (declared in "
         "mockserver/fault_declarations.py; changed while it runs by its control endpoint)")
@@ -68,6 +75,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--parent-pid", type=int, default=0,
                         help="stop when this process is gone")
     return parser.parse_args(argv)
+
+
+def _protocol_options(pairs: list[str]) -> dict:
+    """`NAME=VALUE` pairs, the values as numbers where they read as one."""
+    options = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"mock server: --protocol-option takes NAME=VALUE, got {pair!r}")
+        try:
+            options[name] = float(value)
+        except ValueError:
+            options[name] = value
+    return options
 
 
 def _watch_stdin(loop, stop: asyncio.Event) -> None:
@@ -118,7 +139,8 @@ async def main(args: argparse.Namespace) -> int:
                               faults=faults, control_key=control_key,
                               compression=not args.no_compression, max_size=args.max_size,
                               subprotocols=args.subprotocols, open_timeout_s=args.open_timeout,
-                              options=options)
+                              options=options, protocol=args.protocol,
+                              protocol_options=_protocol_options(args.protocol_options))
     except ValueError as error:
         print(f"mock server: {error}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ import orjson
 from .commands import Commands
 from .faults import Faults, FaultError
 from .pipeline import Exchange
+from .protocol_serving import ProtocolServing
 from .pushes import Heartbeats, PushOptions, heartbeat_message, welcome_message
 from .stats import ServerStats
 from .topics import Topics
@@ -53,6 +54,7 @@ class Refusal(NamedTuple):
 
 class MockServerCore:
     text_kind = "TEXT"   # the engine's frame type of text, for what the server makes itself
+    binary_kind = "BINARY"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, mode: str = "echo",
                  max_connections: int = 1000, auth_token: str | None = None,
@@ -60,7 +62,8 @@ class MockServerCore:
                  id_field: str = "message_id", faults: Faults | None = None,
                  control_key: str = "", compression: bool = True,
                  max_size: int = 1 << 20, subprotocols: list[str] | None = None,
-                 open_timeout_s: float = 10.0, options: PushOptions | None = None):
+                 open_timeout_s: float = 10.0, options: PushOptions | None = None,
+                 protocol: str | None = None, protocol_options: dict | None = None):
         if mode not in ("echo", "ack"):
             raise ValueError(f"mode must be 'echo' or 'ack', got {mode!r}")
         if max_connections < 0:
@@ -88,6 +91,13 @@ class MockServerCore:
         self.admitted = 0  # connections admitted since the start, never reset (welcome's n)
         self._tokens = 0.0      # max_handshake_rate's bucket, and when it was last filled
         self._tokens_at: float | None = None
+        # a protocol spoken over WebSocket (protocol_serving.py); None: plain messages
+        self.protocol = (ProtocolServing(self, protocol, protocol_options)
+                         if protocol not in (None, "", "plain") else None)
+        if self.protocol is not None:
+            offered = list(self.protocol.protocol.subprotocols)
+            self.subprotocols = (self.subprotocols or []) + [
+                p for p in offered if p not in (self.subprotocols or [])] or None
 
     # -- the engine's hooks ------------------------------------------------------------
     def later(self, seconds: float, callback) -> None:
@@ -187,6 +197,8 @@ class MockServerCore:
         lifetime = self.faults.close_after
         if lifetime > 0:
             self.later(lifetime, lambda: self._lifetime_over(exchange, lifetime))
+        if self.protocol is not None:
+            self.protocol.open(exchange, self.admitted)
         if self.options.welcome:
             exchange.push(self.text_kind, welcome_message(self.admitted))
         return exchange
@@ -258,16 +270,26 @@ class MockServerCore:
         return self.commands.handle(exchange, message, kind, time.monotonic())
 
     def heartbeat_wake(self, now: float) -> float:
-        return self.heartbeats.next_wake(now)
+        wake = self.heartbeats.next_wake(now)
+        if self.protocol is not None:
+            wake = min(wake, self.protocol.keepalive_wake(now))
+        return wake
 
     def heartbeat(self, now: float) -> list[Exchange]:
-        """A heartbeat to every connection if one is due: the connections to send to."""
+        """A heartbeat to every connection if one is due, and the protocol's keep-alives:
+        the connections to send to."""
+        pinged = self.protocol.keepalive(now) if self.protocol is not None else []
         if not self.heartbeats.due(now):
-            return []
+            return pinged
         message = heartbeat_message()
         for exchange in self.exchanges:
             exchange.push(self.text_kind, message)
         return list(self.exchanges)
+
+    def protocol_message(self, exchange: Exchange, message, kind):
+        """A client message on a connection of the protocol: (the reply to send now or
+        None, the connections with something to send) -- protocol_serving.py."""
+        return self.protocol.receive(exchange, message, kind)
 
     # -- control -----------------------------------------------------------------------
     def control(self, request) -> tuple[bytes, bool]:

@@ -92,6 +92,8 @@ class _EchoListener(WSListener):
             if message is None:
                 return
             kind = self.kind
+        if exchange.session is not None:
+            return self._protocol_message(transport, exchange, message)
         if message.startswith(COMMAND_PREFIX):
             for connection in self.server.command(exchange, message, kind):
                 connection.peer.flush()
@@ -101,6 +103,17 @@ class _EchoListener(WSListener):
             transport.send(kind, reply)
         else:
             self._otherwise(transport, message, kind)
+
+    def _protocol_message(self, transport, exchange, message: bytes) -> None:
+        """A message of a connection that speaks a protocol (protocol_serving.py)."""
+        reply, flush = self.server.protocol_message(exchange, message, exchange.frame_kind)
+        for connection in flush:
+            if connection is not exchange:
+                connection.peer.flush()
+        if reply is not None:
+            transport.send(exchange.frame_kind, reply)
+        elif exchange in flush:
+            self._otherwise(transport, message, exchange.frame_kind)
 
     def _otherwise(self, transport, message: bytes, kind) -> None:
         """Carry out what the pipeline asked instead of one reply now (see pipeline.py)."""
@@ -148,7 +161,7 @@ class _EchoListener(WSListener):
         now = time.monotonic()
         batch = exchange.stream_due(now)
         if batch and not transport.is_disconnected:
-            send, kind = transport.send, TEXT
+            send, kind = transport.send, exchange.frame_kind or TEXT
             for message in batch:
                 send(kind, message)
         if exchange.held and self.timer is None:
@@ -209,6 +222,7 @@ class PicowsMockServer(MockServerCore):
     """MockServer's interface and counters, served by picows."""
     engine = "picows"
     text_kind = TEXT
+    binary_kind = BINARY
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -69,7 +69,8 @@ class Exchange:
     bytes only, `wire_size` when text comes as str).
     """
     __slots__ = ("stats", "faults", "ack", "size", "received", "held", "pause_s",
-                 "paused_for", "outbox", "close", "replies", "stream", "peer")
+                 "paused_for", "outbox", "close", "replies", "stream", "peer", "session",
+                 "frame", "frame_kind", "ping_due", "pong_due")
 
     def __init__(self, stats, faults, ack=None, size=len):
         self.stats, self.faults, self.ack, self.size = stats, faults, ack, size
@@ -82,6 +83,10 @@ class Exchange:
         self.replies = 1            # per message (see `repeat`)
         self.stream = None          # the Stream of streams.py, running or the last one
         self.peer = None            # the engine's
+        # a protocol spoken over WebSocket (protocol_serving.py): its session, how what the
+        # server sends on its own is framed, and in which frame type; its keep-alive times
+        self.session = self.frame = self.frame_kind = None
+        self.ping_due = self.pong_due = 0.0
 
     def receive(self, message, kind=None):
         """The reply to send now, or None: see the module's docstring for what then."""
@@ -140,10 +145,14 @@ class Exchange:
     # -- what the server sends on its own (the push protocol) ---------------------------
     def answer(self, kind, reply) -> None:
         """A command's answer: a reply, under response_delay and a stall, never dropped."""
+        if self.frame is not None:
+            kind, reply = self.frame_kind, self.frame(reply)
         self._enqueue(kind, reply, None, self.faults.response_delay)
 
     def push(self, kind, message) -> None:
         """A heartbeat or welcome: on the server's own time, so only a stall holds it."""
+        if self.frame is not None:
+            kind, message = self.frame_kind, self.frame(message)
         self._enqueue(kind, message, PUSH, 0.0)
 
     def deliver(self, kind, message, counts, delay_s: float = 0.0) -> None:
@@ -154,6 +163,8 @@ class Exchange:
             self.stats.deliveries_dropped += 1
             counts.dropped += 1
             return
+        if self.frame is not None:
+            kind, message = self.frame_kind, self.frame(message)
         self._enqueue(kind, message, counts, faults.response_delay + delay_s)
 
     def _enqueue(self, kind, item, counted_as, delay_s: float) -> None:
@@ -189,6 +200,8 @@ class Exchange:
         if not batch:
             return batch
         faults, kind = self.faults, stream.kind
+        if self.frame is not None:
+            batch, kind = [self.frame(message) for message in batch], self.frame_kind
         stall, delay = faults.stall_until, faults.response_delay
         if self.held or delay > 0 or (stall and stall > now):
             self.held.extend([(now + delay, kind, message, PUSH) for message in batch])

@@ -41,6 +41,7 @@ class MockServerProcess:
                  subprotocols: list[str] | None = None, open_timeout_s: float = 10.0,
                  startup_timeout_s: float = 15.0, engine: str = "websockets",
                  replies: int = 1, heartbeat: float = 0.0, welcome: bool = False,
+                 protocol: str | None = None, protocol_options: dict | None = None,
                  extra_args: list[str] | None = None, **faults):
         """`faults`: any fault of fault_declarations.FAULTS by name (``response_delay=0.05``),
         checked here: an unknown name or a bad value raises FaultError before any start."""
@@ -55,6 +56,10 @@ class MockServerProcess:
         ]
         if welcome:
             self._args.append("--welcome")
+        if protocol:
+            self._args += ["--protocol", protocol]
+        for name, value in (protocol_options or {}).items():
+            self._args += ["--protocol-option", f"{name}={value}"]
         for name in subprotocols or []:
             self._args += ["--subprotocol", name]
         if seed is not None:

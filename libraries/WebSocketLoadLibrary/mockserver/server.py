@@ -64,7 +64,7 @@ class Outgoing:
                 self.timed_stream, self.stream_at = stream, now  # a new stream starts now
             if self.stream_at is not None and self.stream_at <= now:
                 for message in exchange.stream_due(now):
-                    await ws.send(message, text=True)
+                    await ws.send(message, text=exchange.frame_kind is not False)
                 self.stream_at = exchange.stream_wake(time.monotonic())
                 continue
             wakes = [at for at in (exchange.next_due(), self.stream_at) if at is not None]
@@ -154,6 +154,7 @@ def _refused_on_purpose(connection) -> bool:
 class MockServer(MockServerCore):
     engine = "websockets"
     text_kind = True  # ws.send(data, text=kind): text frames of bytes
+    binary_kind = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -244,7 +245,8 @@ class MockServer(MockServerCore):
             outbox, exchange.outbox = exchange.outbox, []  # a welcome, before any reply
             for kind, item in outbox:
                 await ws.send(item, text=kind)
-            await self._serve(ws, exchange)
+            await (self._serve if exchange.session is None else self._serve_protocol)(
+                ws, exchange)
         except ConnectionClosedError:
             error = not ws.closed_on_purpose
         except ConnectionClosed:
@@ -271,6 +273,27 @@ class MockServer(MockServerCore):
                     continue
             try:
                 await ws.send(reply)
+            except ConnectionClosed:
+                exchange.unsent(reply)
+                raise
+
+    async def _serve_protocol(self, ws, exchange: Exchange):
+        """`_serve` for a connection that speaks a protocol (protocol_serving.py)."""
+        receive = self.protocol_message
+        async for message in ws:
+            reply, flush = receive(exchange, message, None)
+            for connection in flush:
+                if connection is not exchange:
+                    _flush(connection.peer)
+            if reply is None:
+                if exchange in flush:
+                    reply = await self._otherwise(ws, exchange, message)
+                if reply is None:
+                    if exchange.close is not None:
+                        return
+                    continue
+            try:
+                await ws.send(reply, text=exchange.frame_kind)
             except ConnectionClosed:
                 exchange.unsent(reply)
                 raise

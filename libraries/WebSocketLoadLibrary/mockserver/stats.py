@@ -21,6 +21,9 @@ COUNTERS = (
     "handshakes_accepted", "handshakes_refused_401", "handshakes_refused_429",
     "handshakes_refused_503", "handshakes_delayed", "handshakes_hung", "restarts",
     "closes_by_restart", "closes_by_close_after",
+    # a protocol over WebSocket (protocol_serving.py): its own messages (handshakes, pings,
+    # pongs, SUBACKs), never counted as the load; connections closed for a missing pong
+    "protocol_messages_received", "protocol_messages_sent", "keepalive_timeouts",
 )
 
 

@@ -96,7 +96,59 @@ class Protocol:
         """The user's template framed as a publish to the protocol's topic or room."""
         return template
 
+    # the mock server's side: its options (name -> default) and one session per connection
+    server_options: ClassVar[dict[str, object]] = {}
+
+    @classmethod
+    def server_session(cls, number: int, **options) -> "ServerSession":
+        return ServerSession()
+
     def describe(self) -> str:
         shown = ", ".join(f"{k}={v}" for k, v in self.settings.items()
                           if v not in (None, "") and "pass" not in k and "auth" not in k)
         return f"{self.title}" + (f" ({shown})" if shown else "")
+
+
+class ServerSession:
+    """The mock server's side of one connection of a protocol, without I/O (the mock server
+    carries it out: mockserver/protocol_serving.py). What `receive` says a client message is:
+
+        ("answer", [bytes, ...])     the protocol's own: send these back now (a connect
+                                     ack, a pong, a SUBACK); empty: nothing to send
+        ("request", payload)         an application request: the reply is `reply(message,
+                                     ack)`, under the mock server's faults like any reply
+        ("command", json, answers)   a subscribe, publish or stream in the mock server's
+                                     push protocol (`{"op":...}`, mockserver/commands.py),
+                                     with the protocol's own answers to send first
+        ("message",)                 an application message that wants no reply
+        ("pong",)                    the client answered the server's ping
+        ("close", code, reason)      close the connection
+        ("invalid", why)             not this protocol: counted, answered as the protocol
+                                     answers bad input (`invalid_answer`), never a crash
+    """
+
+    ping_interval_s: float | None = None   # the server pings this often (None: never)
+    ping_timeout_s: float | None = None    # and closes a client silent for this long after
+    text = True                            # frames are text (False: binary)
+
+    def opening(self) -> list[bytes]:
+        """What the server says first, right after the upgrade."""
+        return []
+
+    def receive(self, message: bytes) -> tuple:
+        return ("request", message)
+
+    def reply(self, request: bytes, ack: bytes | None) -> bytes:
+        """The framed reply to `request`: its payload echoed (`ack` None) or `ack`."""
+        return request if ack is None else ack
+
+    def frame(self, payload: bytes) -> bytes:
+        """A message the server sends on its own (a delivery, a stream message, a push, a
+        command's answer), framed as the protocol's delivery."""
+        return payload
+
+    def ping(self) -> bytes:
+        return NOTHING
+
+    def invalid_answer(self, why: str) -> list[bytes]:
+        return []

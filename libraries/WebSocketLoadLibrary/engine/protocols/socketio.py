@@ -16,14 +16,14 @@ the ack `43<id>[`: the request template is the user's template as the event's ar
 acks are matched by slicing their id out, as JSON replies are. Pings are answered in the
 receive path the moment they are read, never queued behind the load.
 
-`ServerSession` is the mock server's side of the same packets.
+`SocketIOServerSession` is the mock server's side of the same packets.
 """
 from __future__ import annotations
 
 import json
 
 from ..plan.messages import MessageTemplate
-from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, Session
+from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, ServerSession, Session
 
 ENGINE_IO_VERSION = 4
 PING, PONG = b"2", b"3"
@@ -120,6 +120,14 @@ class SocketIO(Protocol):
             raise ProtocolOptionError("Socket.IO auth must be a JSON object")
         self.auth = auth
 
+    server_options = {"ping_interval_s": 25.0, "ping_timeout_s": 20.0}
+
+    @classmethod
+    def server_session(cls, number: int, ping_interval_s: float = 25.0,
+                       ping_timeout_s: float = 20.0) -> "SocketIOServerSession":
+        return SocketIOServerSession(f"mock{number}", float(ping_interval_s),
+                                     float(ping_timeout_s))
+
     def uri(self, uri: str) -> str:
         if "EIO=" in uri:
             return uri      # the user gave the whole Socket.IO URL
@@ -170,57 +178,62 @@ def _without_id_field(template: MessageTemplate) -> str:
     return "{" + template.text[len(head):] if template.text.startswith(head) else template.text
 
 
-class ServerSession:
-    """The mock server's side of one Socket.IO connection, without I/O: what to say first,
-    and for each message from the client, what it is."""
+class SocketIOServerSession(ServerSession):
+    """The mock server's side of one Socket.IO connection: the open packet, connects to any
+    namespace, pings every `ping_interval_s`, an acked event answered with its ack (the
+    event's argument echoed, or the mock's ack), an event whose argument is a push-protocol
+    command (`{"op":...}`) carried out, deliveries and pushes as `message` events."""
 
-    def __init__(self, sid: str, ping_interval_s: float, ping_timeout_s: float):
+    def __init__(self, sid: str, ping_interval_s: float = 25.0, ping_timeout_s: float = 20.0):
         self.sid = sid
         self.ping_interval_s, self.ping_timeout_s = ping_interval_s, ping_timeout_s
-        self.connected: set[str] = set()
 
-    def opening(self) -> bytes:
-        return b"0" + json.dumps({
+    def opening(self) -> list[bytes]:
+        return [b"0" + json.dumps({
             "sid": self.sid, "upgrades": [], "pingInterval": int(self.ping_interval_s * 1000),
             "pingTimeout": int(self.ping_timeout_s * 1000), "maxPayload": 1_000_000},
-            separators=(",", ":")).encode()
+            separators=(",", ":")).encode()]
 
-    def receive(self, message: bytes):
-        """One of ("pong",), ("connect", reply), ("event", ack_prefix | None, event, body),
-        ("close",) or ("invalid", why)."""
-        if message == PONG:
-            return ("pong",)
-        if message[:1] == b"1":
-            return ("close",)
-        if message[:2] == b"40":
-            namespace = "/"
+    def receive(self, message: bytes) -> tuple:
+        head = message[:2]
+        if head == b"42":
             rest = message[2:]
             if rest[:1] == b"/":
-                cut = rest.find(b",")
-                namespace = (rest if cut < 0 else rest[:cut]).decode(errors="replace")
-            self.connected.add(namespace)
-            prefix = _namespace_prefix(namespace)
-            return ("connect", f'40{prefix}{{"sid":"{self.sid}"}}'.encode())
-        if message[:2] == b"42":
-            rest, namespace_prefix = message[2:], b""
-            if rest[:1] == b"/":
-                cut = rest.find(b",") + 1
-                namespace_prefix, rest = rest[:cut], rest[cut:]
+                rest = rest[rest.find(b",") + 1:]
             bracket = rest.find(b"[")
-            ack_id = rest[:bracket]
-            if bracket < 0 or not (ack_id.isdigit() or not ack_id):
-                return ("invalid", "an event packet without its array")
-            name_end = rest.find(b",", bracket)
-            event = rest[bracket + 2:(name_end if name_end > 0 else len(rest) - 1) - 1]
-            body = rest[name_end + 1:-1] if name_end > 0 else b""
-            ack = (b"43" + namespace_prefix + ack_id) if ack_id else None
-            return ("event", ack, event.decode(errors="replace"), body)
+            if bracket < 0 or not rest[:bracket].isdigit() and bracket > 0:
+                return ("invalid", f"an event packet without its array: {message[:40]!r}")
+            comma = rest.find(b",", bracket)
+            body = rest[comma + 1:-1] if comma > 0 else b""
+            if body.startswith(b'{"op":'):
+                return ("command", body, [])
+            return ("request", message) if bracket > 0 else ("message",)
+        if message == PONG:
+            return ("pong",)
+        if head == b"40":
+            namespace = "/"
+            if message[2:3] == b"/":
+                cut = message.find(b",")
+                namespace = message[2:cut if cut > 0 else None].decode(errors="replace")
+            return ("answer", [f'40{_namespace_prefix(namespace)}{{"sid":"{self.sid}"}}'
+                               .encode()])
+        if head == b"41" or message[:1] == b"1":
+            return ("close", 1000, "the client disconnected")
         return ("invalid", f"not a Socket.IO packet: {message[:40]!r}")
 
-    @staticmethod
-    def event(name: str, body: bytes) -> bytes:
-        return b'42["' + name.encode() + b'",' + body + b"]"
+    def reply(self, request: bytes, ack: bytes | None) -> bytes:
+        """`42<ns,><id>["event",X]` -> `43<ns,><id>[X]` (or the ack in X's place)."""
+        bracket = request.find(b"[")
+        if ack is None:
+            comma = request.find(b",", bracket)
+            ack = request[comma + 1:-1] if comma > 0 else b"null"
+        return b"43" + request[2:bracket] + b"[" + ack + b"]"
 
-    @staticmethod
-    def ack(prefix: bytes, body: bytes) -> bytes:
-        return prefix + b"[" + body + b"]"
+    def frame(self, payload: bytes) -> bytes:
+        return b'42["message",' + payload + b"]"
+
+    def ping(self) -> bytes:
+        return PING
+
+    def invalid_answer(self, why: str) -> list[bytes]:
+        return [b'42["error",' + json.dumps({"error": why}).encode() + b"]"]
