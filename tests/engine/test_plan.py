@@ -1,10 +1,12 @@
-"""What a step sends: message templates (rendering, finding the id in a reply) and the plans
-a step refuses before it starts."""
+"""What a step sends: message templates (rendering, finding the id in a reply), the plans a
+step refuses before it starts, and plans with nested specs as they travel to load agents."""
 from __future__ import annotations
 
 import pytest
 
 from WebSocketLoadLibrary.engine import LoadPlan, MessageTemplate, PlanError, TemplateError
+from WebSocketLoadLibrary.engine.plan.load_plan import plan_from_dict, plan_to_dict
+from WebSocketLoadLibrary.engine.plan.specs import MultiReplySpec, StreamSpec
 
 
 def test_default_template_renders_json_with_id_send_time_and_payload_of_given_size():
@@ -59,3 +61,11 @@ def test_bad_templates_are_refused_with_a_clear_message(text, message):
 def test_plans_that_cannot_run_are_refused(kwargs, message):
     with pytest.raises(PlanError, match=message):
         LoadPlan(**kwargs)
+
+
+def test_plans_with_nested_specs_survive_the_trip():
+    plan = LoadPlan(rate=10, messages=5, replies=MultiReplySpec(3, "status == done"))
+    again = plan_from_dict(plan_to_dict(plan))
+    assert (again.replies.parts, again.replies.last_part.text) == (3, "status == done")
+    listen = LoadPlan(duration_s=2, listen=StreamSpec("seq", "ts", "ms", 0.5))
+    assert plan_from_dict(plan_to_dict(listen)).listen == listen.listen

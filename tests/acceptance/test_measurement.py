@@ -6,7 +6,8 @@ says so when the generator could not apply the load.
 
 Every test runs over both client transports (`transport`): websockets against the mock
 server's websockets engine, and the fast paths, picows against its picows engine. Tests
-that say `any_server` run each transport against both server engines.
+that say `any_server` run each transport against both server engines. Seconds of real load
+each, about a minute and a half in all: an acceptance test, which `./run quick` leaves out.
 """
 from __future__ import annotations
 

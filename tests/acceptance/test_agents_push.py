@@ -9,7 +9,6 @@ from WebSocketLoadLibrary.agents.controller import AgentFleet
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadPlan, LoadResult
 from WebSocketLoadLibrary.engine.plan.specs import MultiReplySpec
 from WebSocketLoadLibrary.engine.transport.opening import OpeningMessages
-from WebSocketLoadLibrary.engine.plan.load_plan import plan_from_dict, plan_to_dict
 from WebSocketLoadLibrary.engine.plan.specs import StreamSpec
 
 
@@ -21,14 +20,6 @@ def fleet():
     fleet.close()
     for agent in started:
         agent.stop()
-
-
-def test_plans_with_nested_specs_survive_the_trip():
-    plan = LoadPlan(rate=10, messages=5, replies=MultiReplySpec(3, "status == done"))
-    again = plan_from_dict(plan_to_dict(plan))
-    assert (again.replies.parts, again.replies.last_part.text) == (3, "status == done")
-    listen = LoadPlan(duration_s=2, listen=StreamSpec("seq", "ts", "ms", 0.5))
-    assert plan_from_dict(plan_to_dict(listen)).listen == listen.listen
 
 
 def test_a_stream_listened_to_on_two_agents_merges_into_one_result(fleet, start_server):

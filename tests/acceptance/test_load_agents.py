@@ -2,7 +2,8 @@
 
 Agents are real `python -m WebSocketLoadLibrary agent` processes; the mock server is a real
 process too. The network-namespace version (agents on stand-in hosts) is
-test_load_agents_netns.py.
+test_load_agents_netns.py; the controller's bookkeeping without agents is
+tests/agents/test_controller.py.
 """
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ import signal
 import threading
 import time
 import xmlrpc.client
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from agent_processes import ROOT, SECRET, start_agent, wait_for_text
+from robot_runs import run_robot
 from WebSocketLoadLibrary import __version__
 from WebSocketLoadLibrary.agents.client import AgentClient, AgentError, normalise_uri
-from WebSocketLoadLibrary.agents.controller import AgentFleet, AgentStepFailed, DistributedStep
+from WebSocketLoadLibrary.agents.controller import AgentFleet, AgentStepFailed
 from WebSocketLoadLibrary.agents.signing import HEADER, sign
 from WebSocketLoadLibrary.engine import ConnectionOptions, LatencyHistogram, LoadPlan, LoadResult
 
@@ -229,52 +232,28 @@ def test_a_bearer_token_from_the_agents_environment_never_travels(agents, start_
     assert token not in with_token.stderr() + without.stderr()
 
 
-def test_a_missed_poll_is_forgiven_a_silent_agent_is_not(monkeypatch):
-    done = LoadResult(name="x", sent=10, received=10, started_at=time.time())
-    script = {"busy": ["timeout", "timeout", "done"], "silent": ["timeout"] * 5}
-
-    def fake_poll(agent, step_id):
-        answer = script[agent.name].pop(0)
-        if answer == "timeout":
-            raise AgentError(f"load agent {agent.name} cannot be reached (get step): no answer "
-                             f"in time", transient=True)
-        return {"state": "done", "result": done.to_dict()}
-    monkeypatch.setattr("WebSocketLoadLibrary.agents.controller._poll", fake_poll)
-    monkeypatch.setattr("WebSocketLoadLibrary.agents.controller.AgentClient.call_in_session",
-                        lambda *args, **kwargs: "cancelled")
-    fleet = AgentFleet([AgentClient("http://127.0.0.1:1", SECRET, name=n) for n in script])
-    step = DistributedStep(fleet, LoadPlan(rate=20, messages=20, name="polls"), time.time(),
-                           30, {"busy": 1, "silent": 2})
-    with pytest.raises(AgentStepFailed) as failed:
-        step.wait(poll_interval_s=0.01)
-    assert list(failed.value.failures) == ["silent"]
-    assert "no answer in time - lost mid-step" in failed.value.failures["silent"]
-    assert [a["name"] for a in failed.value.result.agents] == ["busy"]
-
-
-def test_clock_offsets_place_the_agents_timelines_on_the_controllers_clock():
-    ahead = AgentClient("http://127.0.0.1:1", SECRET, name="ahead")
-    ahead.call = lambda keyword, *args, **kw: repr(time.time() + 5.0)  # its clock 5 s ahead
-    ahead.clock = ahead.measure_clock(samples=3)
-    assert ahead.clock.offset_s == pytest.approx(5.0, abs=0.01)
-    assert ahead.clock.uncertainty_s < 0.01
-    in_step = AgentClient("http://127.0.0.1:2", SECRET, name="in-step")
-    start = 1_800_000_000.0
-    step = DistributedStep(AgentFleet([in_step, ahead]), LoadPlan(rate=200, messages=400),
-                           start, 10, {"in-step": 1, "ahead": 2})
-    for agent, stamped in ((in_step, start), (ahead, start + 5.0)):
-        part = LoadResult(name="x", started_at=stamped, sent=200, received=200,
-                          timeline=[_second(0, 100), _second(1, 100)])
-        step.statuses[agent.name] = {"state": "done", "result": part.to_dict()}
-    merged = step._merged()
-    # both agents' seconds 0 and 1 fall on the controller's seconds 0 and 1, not 0..6
-    assert [(p["second"], p["received"]) for p in merged.timeline] == [(0, 200), (1, 200)]
-    assert [a["start_skew_ms"] for a in merged.agents] == pytest.approx([0, 0], abs=10)
-    assert merged.agents[1]["clock_offset_ms"] == pytest.approx(5000, abs=10)
-
-
-def _second(second: int, count: int) -> dict:
-    histogram = LatencyHistogram()
-    histogram.record_seconds([0.001] * count)
-    return {"second": second, "span_s": 1.0, "sent": count, "received": count, "lost": 0,
-            "latency_histogram": histogram.encode()}
+def test_the_keywords_in_robot_at_trace_level_never_show_the_secret(agents, tmp_path):
+    first, second = agents(2)
+    wrong = "wrong-agent-secret-7c1d9e0f2a3b"
+    run = run_robot(tmp_path, "--loglevel", "TRACE",
+                    "--variable", f"AGENTS:{first.uri},{second.uri}",
+                    "--variable", f"DOOMED_PID:{second.pid}",
+                    str(Path(__file__).parent / "robot" / "load_agents.robot"),
+                    env={"LOAD_AGENT_SECRET": SECRET, "WSLOAD_WRONG_AGENT_SECRET": wrong},
+                    timeout_s=180)
+    tests = run.tests()
+    failed = {name: test.message for name, test in tests.items() if test.status != "PASS"}
+    assert not failed, failed
+    assert len(tests) == 8
+    warnings = [m.message for m in run.result.errors.messages if m.level == "WARN"]
+    assert any("started the load step 'forgotten step' on load agents and did not wait for it"
+               in w for w in warnings), warnings
+    for name, text in run.output_files().items():
+        assert SECRET not in text, name
+        assert wrong not in text, name
+    saved = {path.name: path for path in (tmp_path / "load-results").glob("*.json")}
+    doomed = LoadResult.from_dict(__import__("json").loads(
+        next(p for n, p in saved.items() if "doomed" in n).read_text()))
+    assert [a["name"] for a in doomed.agents] == ["agent-1"] and not doomed.load_applied
+    output = (tmp_path / "output.xml").read_text()  # log.html holds the same, compressed
+    assert "clock offset ms" in output and "received per second, per agent" in output
