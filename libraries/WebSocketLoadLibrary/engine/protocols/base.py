@@ -13,7 +13,9 @@ connection's protocol state and is fed arriving messages:
 - `control(message)`: a keep-alive or other protocol message, recognised and answered
   (`bytes` to send back, `b""` for nothing to send) -- or None: the message is the
   application's (a reply, a delivery, a push), for the correlator. Only messages that are no
-  reply reach it (the correlator's slow path), so keep-alives cost the replies nothing;
+  reply reach it (the correlator's slow path), so keep-alives cost the replies nothing.
+  A `ServerError` is the server's own report of an error (a STOMP ERROR frame): nothing to
+  answer, and what the server said goes into the running step's errors;
 - `heartbeat_s` and `heartbeat()`: what the client must send on its own, and how often.
 
 The protocol's `payload(message)` is the application's payload inside a delivery (streams
@@ -29,6 +31,16 @@ from ...errors import UsageError
 from ..plan.messages import MessageTemplate
 
 NOTHING = b""   # control(): a protocol message with nothing to answer
+
+
+class ServerError(bytes):
+    """What `control()` returns for the server's report of an error: empty (nothing to
+    answer), with `text`, what the server said."""
+
+    def __new__(cls, text: str):
+        said = super().__new__(cls, b"")
+        said.text = text
+        return said
 
 
 class ProtocolRefused(Exception):

@@ -77,7 +77,8 @@ class LoadStep:
         self.recorder = book = StepRecorder(scheduled=interval is not None)
         self.correlator = correlator = style.make_correlator(
             book, plan, template, len(connections), self.id_base, interval, members)
-        correlator.control = controller([(self.pool, connections)] + list(members.values()))
+        correlator.control = controller([(self.pool, connections)] + list(members.values()),
+                                        book.error)
         protocol_before = self._protocol_counts()
         self.driver = driver = style(plan, template, self.id_base, book, correlator,
                                      self.pool.writer())

@@ -3,9 +3,10 @@
 - `ProtocolHandshake`: the protocol's handshake after the upgrade, carried out like the
   opening messages (the pools' `_say_opening` feeds it what arrives), within the open
   timeout, failing with what the server said or sent instead;
-- `controller(pool, groups)`: what a step's receivers call with a message that is no reply
-  (their slow path): a keep-alive is answered at once on its connection and counted, and
-  True says it was the protocol's own;
+- `controller(groups, report)`: what a step's receivers call with a message that is no
+  reply (their slow path): a keep-alive is answered at once on its connection and counted,
+  the server's report of an error goes to `report` (the step's errors), and True says it
+  was the protocol's own;
 - `Heartbeats`: what the client must send on its own (STOMP heart-beats, MQTT PINGREQ),
   every `heartbeat_s`, on every open connection of the pool.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from ..protocols.base import ProtocolRefused
+from ..protocols.base import ProtocolRefused, ServerError
 from .opening import OpeningError
 
 SEEN_KEPT = 3
@@ -80,11 +81,12 @@ class ProtocolHandshake:
                 f"{self.protocol.title} at this URI?")
 
 
-def controller(groups: list[tuple]):
+def controller(groups: list[tuple], report=None):
     """`control(slot, message) -> bool` over the connections of `groups`, (pool, connections)
     pairs numbered in turn (a fan-out's publishers, then its subscribers), or None when no
     pool speaks a protocol of its own. The lists are those a step receives on: a connection
-    a lifecycle policy put in a slot's place is found there."""
+    a lifecycle policy put in a slot's place is found there. `report(text)` takes what
+    the server said in a `ServerError`."""
     if not any(pool.protocol is not None and pool.protocol.handshakes for pool, _ in groups):
         return None
     offsets, total = [], 0
@@ -108,6 +110,8 @@ def controller(groups: list[tuple]):
         if answer:
             counts.answered += 1
             pool.send_control(connection, answer)
+        elif report is not None and answer.__class__ is ServerError:
+            report(answer.text)
         return True
     return control
 
