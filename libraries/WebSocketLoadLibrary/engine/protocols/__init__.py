@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, Session
 from .socketio import SocketIO
+from .stomp import Stomp
 
-PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (Protocol, SocketIO)}
+PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (Protocol, SocketIO, Stomp)}
 
 
 def protocol_named(name: str | None, **options) -> Protocol:

@@ -1,0 +1,173 @@
+"""The mock server's side of STOMP over WebSocket, without I/O (the mock server carries it
+out: mockserver/protocol_serving.py; base.py's ServerSession says what `receive` returns).
+"""
+from __future__ import annotations
+
+import orjson
+
+from .base import ServerSession
+from .stomp_frames import (HEARTBEAT, RECEIPT_PREFIX, VERSIONS, FrameError, encode, escape,
+                           negotiated_ms, parse_heart_beat, read_frame, skip_eols)
+
+
+class StompServerSession(ServerSession):
+    """The mock server's side of one STOMP connection (one frame per WebSocket message, as
+    STOMP-over-WebSocket clients send):
+
+        CONNECT / STOMP            CONNECTED, heart-beats negotiated; ERROR for a bad login
+                                   or no common version (the connection stays, as
+                                   RabbitMQ's does, and takes nothing more)
+        SEND with a receipt        a request: its reply is the RECEIPT, under the faults
+        SEND, body {"op":...}      a push-protocol command (a stream, a publish, ...)
+        SEND without a receipt     a publish of its body to the destination's subscribers
+        SUBSCRIBE                  a subscription to the destination, and its RECEIPT
+        UNSUBSCRIBE, DISCONNECT    left, and their RECEIPT; DISCONNECT without one closes
+        a bare EOL                 the client's heart-beat (the keep-alive's answer)
+
+    Heart-beats: the server sends one every max(sx, cy) ms (`ping_interval_s`) and closes a
+    client silent for twice max(sy, cx) after it (`ping_timeout_s`). A client that sends
+    none (cx 0) gets none either: the mock's keep-alive waits for an answer to each.
+    What the server sends on its own is a MESSAGE on the subscription of its destination.
+    """
+
+    def __init__(self, session_id: str, heart_beat: tuple[int, int] = (10000, 10000),
+                 login: str | None = None, passcode: str | None = None,
+                 server: str = "WebSocketLoadLibrary-mock"):
+        self.session_id = session_id
+        self.heart_beat = heart_beat
+        self.login, self._passcode = login, passcode
+        self.server = server
+        self.connected = False
+        self.version = None
+        self.subscriptions: dict[str, str] = {}    # destination -> subscription id
+        self.delivered = 0
+        # until CONNECT says otherwise: the server's own offer
+        self.ping_interval_s = heart_beat[0] / 1000 or None
+        self.ping_timeout_s = 2 * heart_beat[1] / 1000 or None
+
+    def __repr__(self) -> str:
+        return f"StompServerSession({self.session_id!r}, connected={self.connected})"
+
+    def receive(self, message: bytes) -> tuple:
+        start = skip_eols(message, 0)
+        if start == len(message):
+            return ("pong",)                    # the client's heart-beat
+        try:
+            frame, end = read_frame(message, start)
+        except FrameError as error:
+            return ("invalid", f"not a STOMP frame: {error}")
+        if skip_eols(message, end) != len(message):
+            return ("invalid", "more than one frame in a message (the mock server takes "
+                               "one frame per WebSocket message)")
+        command, headers = frame.command, frame.headers
+        if command in ("CONNECT", "STOMP"):
+            return ("answer", [self._connect(headers)])
+        if not self.connected:
+            return ("invalid", f"{command} before a successful CONNECT")
+        receipt = headers.get("receipt")
+        answers = [self.receipt(receipt)] if receipt is not None else []
+        destination = headers.get("destination", "")
+        if command == "SEND":
+            if not destination:
+                return ("invalid", "SEND without a destination header")
+            if frame.body.startswith(b'{"op":'):
+                return ("command", frame.body, answers)
+            if receipt is not None:
+                return ("request", message)
+            return ("command", orjson.dumps({"op": "publish", "topic": destination,
+                                             "body": frame.body.decode(errors="replace")}),
+                    [])
+        if command == "SUBSCRIBE":
+            sub_id = headers.get("id")
+            if sub_id is None or not destination:
+                return ("invalid", "SUBSCRIBE needs an id and a destination header")
+            self.subscriptions[destination] = sub_id
+            return ("command", orjson.dumps({"op": "subscribe", "topic": destination}),
+                    answers)
+        if command == "UNSUBSCRIBE":
+            sub_id = headers.get("id")
+            left = [d for d, s in self.subscriptions.items() if s == sub_id]
+            for gone in left:
+                del self.subscriptions[gone]
+            if not left:
+                return ("answer", answers)
+            return ("command", orjson.dumps({"op": "unsubscribe", "topic": left[0]}), answers)
+        if command == "DISCONNECT":
+            return ("answer", answers) if answers else ("close", 1000, "the client disconnected")
+        if command in ("ACK", "NACK", "BEGIN", "COMMIT", "ABORT"):
+            return ("answer", answers)
+        return ("invalid", f"unknown STOMP command {command}")
+
+    def _connect(self, headers: dict[str, str]) -> bytes:
+        accepted = [v.strip() for v in headers.get("accept-version", "1.0").split(",")]
+        common = [v for v in VERSIONS if v in accepted]
+        if not common:
+            return self.error("Bad CONNECT", f"no common version: supported "
+                                             f"{','.join(VERSIONS)}")
+        if self.login is not None and (headers.get("login") != self.login
+                                       or headers.get("passcode") != self._passcode):
+            return self.error("Bad CONNECT",
+                              f"Access refused for user '{headers.get('login', '')}'")
+        try:
+            client_send, client_receive = parse_heart_beat(headers.get("heart-beat", "0,0"))
+        except ValueError as error:
+            return self.error("Bad CONNECT", str(error))
+        server_send, server_receive = self.heart_beat
+        send_ms = negotiated_ms(server_send, client_receive)
+        expect_ms = negotiated_ms(server_receive, client_send)
+        self.ping_interval_s = send_ms / 1000 if send_ms and expect_ms else None
+        self.ping_timeout_s = 2 * expect_ms / 1000 if expect_ms else None
+        self.connected, self.version = True, common[-1]
+        return encode("CONNECTED", [
+            ("version", self.version), ("heart-beat", f"{server_send},{server_receive}"),
+            ("session", self.session_id), ("server", self.server)], escaped=False)
+
+    def reply(self, request: bytes, ack: bytes | None) -> bytes:
+        """A SEND's RECEIPT (the mock's ack has no place in one: a receipt carries no body)."""
+        frame, _ = read_frame(request, skip_eols(request, 0))
+        return self.receipt(frame.headers.get("receipt", ""))
+
+    def frame(self, payload: bytes) -> bytes:
+        """A publish's body on the subscription of its destination; the mock's answers to
+        (un)subscribing are a heart-beat (the RECEIPT said it); anything else the server
+        sends on its own a MESSAGE on the connection's latest subscription."""
+        if payload.startswith(b'{"op":"publish","topic":'):
+            published = orjson.loads(payload)
+            destination = published["topic"]
+            payload = published.get("body", "").encode()
+        elif payload.startswith((b'{"op":"subscribed"', b'{"op":"unsubscribed"')):
+            return HEARTBEAT
+        else:
+            destination = next(reversed(self.subscriptions), "/topic/mock")
+        self.delivered += 1
+        return self.message(self.subscriptions.get(destination, "0"), destination, payload,
+                            f"{self.session_id}-{self.delivered}")
+
+    def ping(self) -> bytes:
+        return HEARTBEAT
+
+    def invalid_answer(self, why: str) -> list[bytes]:
+        return [self.error("Bad frame", why)]
+
+    @staticmethod
+    def receipt(receipt_id: str) -> bytes:
+        return RECEIPT_PREFIX.encode() + escape(receipt_id).encode() + b"\n\n\0"
+
+    @staticmethod
+    def message(subscription: str, destination: str, body: bytes, message_id: str,
+                content_type: str | None = None) -> bytes:
+        headers = [("subscription", subscription), ("destination", destination),
+                   ("message-id", message_id)]
+        if content_type:
+            headers.append(("content-type", content_type))
+        headers.append(("content-length", str(len(body))))
+        return encode("MESSAGE", headers, body)
+
+    @staticmethod
+    def error(message: str, detail: str = "", receipt: str | None = None) -> bytes:
+        headers = [("message", message), ("content-type", "text/plain")]
+        if receipt is not None:
+            headers.append(("receipt-id", receipt))
+        body = detail.encode()
+        headers.append(("content-length", str(len(body))))
+        return encode("ERROR", headers, body)
