@@ -74,6 +74,12 @@ FANOUT_RATE = 50                     # publishes/s: x subscribers = deliveries/s
 FANOUT_DURATION = "3 s"
 FANOUT_LATENCY_P99 = "100 ms"
 
+# Protocols over WebSocket (suites/18_protocols.robot): request-reply steps of PROTOCOL_RATE
+# msg/s for PROTOCOL_DURATION over CONNECTIONS, each protocol's mock server pinging twice a
+# second; streams and fan-outs with the figures above
+PROTOCOL_RATE = 2000
+PROTOCOL_DURATION = "3 s"
+
 # Connection storms (suites/15_connection_storm.robot): STORM_CONNECTIONS opened at
 # STORM_RATE a second, open loop; connect latency from each connection's due time
 STORM_CONNECTIONS = 300

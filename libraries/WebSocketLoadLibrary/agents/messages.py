@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..version import __version__
+from ..engine import protocol_from_dict
 from ..engine import (ConnectionOptions, EngineError, LoadPlan, MessageTemplate,
                       OpeningMessages, plan_from_dict, plan_to_dict)
 
@@ -271,6 +272,8 @@ class OpenConnections(_CountReply, Request):
             data["opening"] = {"messages": opening.messages, "timeout_s": opening.timeout_s,
                                "reply_pattern": None if opening.reply_pattern is None
                                else opening.reply_pattern.text}
+        protocol = data.pop("protocol")
+        data["protocol"] = protocol.to_dict() if protocol is not None else None
         token = data.pop("token")
         if token is not None and not self.token_env:
             data["token"] = token.reveal() if hasattr(token, "reveal") else str(token)
@@ -284,6 +287,10 @@ class OpenConnections(_CountReply, Request):
         if data.get("opening") is not None:
             opening = _object(cls.NAME, "options.opening", data["opening"])
             data["opening"] = _built(cls.NAME, "options.opening", OpeningMessages, opening)
+        if data.get("protocol") is not None:
+            protocol = _object(cls.NAME, "options.protocol", data["protocol"])
+            data["protocol"] = _built(cls.NAME, "options.protocol", protocol_from_dict,
+                                      protocol)
         options = _built(cls.NAME, "options", ConnectionOptions, data)
         token_env = body["token_env"]
         if token_env is not None:

@@ -37,7 +37,8 @@ from .plan.load_plan import (WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S, LoadPlan, 
                              plan_to_dict)
 from .plan.messages import MessageTemplate, TemplateError
 from .plan.specs import SUBSCRIBERS, FanoutSpec, MultiReplySpec, StreamSpec
-from .protocols import PROTOCOLS, Protocol, ProtocolOptionError, ProtocolRefused, protocol_named
+from .protocols import (PROTOCOLS, Protocol, ProtocolOptionError, ProtocolRefused,
+                        protocol_from_dict, protocol_named)
 from .protocols.figures import ProtocolFigures
 from .results.histogram import LatencyHistogram
 from .results.push_counts import PushCounts
@@ -66,5 +67,5 @@ __all__ = [
     "RunningStep", "ScalingResult", "SearchSettings", "SecretText", "StepTimeout",
     "StreamFigures", "StreamSpec", "TemplateError", "TrafficPattern", "UnknownSectionKind", "Words",
     "amount", "find_capacity", "format_latency_ms", "pattern_of", "plan_from_dict",
-    "plan_shares", "plan_to_dict", "protocol_named", "release_freed_memory", "run_step_in_workers",
+    "plan_shares", "plan_to_dict", "protocol_from_dict", "protocol_named", "release_freed_memory", "run_step_in_workers",
 ]

@@ -141,7 +141,8 @@ class AgentKeywords(LibraryComponent):
                                   opening_messages: list[str] | str | None = None,
                                   opening_reply: str | None = None,
                                   opening_timeout: Duration = Duration(5),
-                                  agents: list[str] | None = None) -> int:
+                                  agents: list[str] | None = None, protocol: str | None = None,
+                                  **protocol_options) -> int:
         """Has every load agent open ``count`` connections to ``uri``; returns how many are
         open in all (``count`` x agents).
 
@@ -156,6 +157,9 @@ class AgentKeywords(LibraryComponent):
         ``$connection``, the connection's number on its agent), ``opening_reply`` and
         ``opening_timeout`` are said by each connection after its handshake, as in `Connect
         Clients`.
+
+        ``protocol`` and further named arguments (the protocol's options) are as in
+        `Connect Clients`: each agent's connections speak it.
 
         ``agents`` names the agents to open them on (as in the agents table): the others
         keep theirs -- subscribers on some agents and publishers on others, say, for
@@ -176,7 +180,7 @@ class AgentKeywords(LibraryComponent):
             uri = self.state.servers.current.uri
         options = connection_options(uri, reveal(token), headers, subprotocols, ca_file,
                                      insecure, compression, open_timeout, ping_interval,
-                                     max_message_size, transport)
+                                     max_message_size, transport, protocol, protocol_options)
         if opening_messages:
             options.opening = OpeningMessages(opening_messages, opening_reply,
                                               float(opening_timeout))

@@ -8,7 +8,7 @@ from robot.api.types import Secret
 from ..base.component import LibraryComponent
 from ..base.state import ClientGroup
 from ..engine import ConnectionOptions, MessageTemplate
-from ..engine import OpeningMessages
+from ..engine import OpeningMessages, protocol_named
 from ..errors import UsageError
 from ..utils.arguments import ByteSize, Duration
 from ..utils.tokens import token_from
@@ -17,7 +17,9 @@ from ..utils.tokens import token_from
 def connection_options(uri: str, token, headers: dict | None, subprotocols: list | None,
                        ca_file: str | None, insecure: bool, compression: bool,
                        open_timeout: Duration, ping_interval: Duration | None,
-                       max_message_size: ByteSize, transport: str) -> ConnectionOptions:
+                       max_message_size: ByteSize, transport: str,
+                       protocol: str | None = None,
+                       protocol_options: dict | None = None) -> ConnectionOptions:
     """ConnectionOptions from the keyword arguments that `Connect Clients` and `Connect
     Clients On Agents` share."""
     return ConnectionOptions(
@@ -25,7 +27,21 @@ def connection_options(uri: str, token, headers: dict | None, subprotocols: list
         ca_file=ca_file, insecure=insecure, compression=compression,
         open_timeout_s=float(open_timeout),
         ping_interval_s=None if ping_interval is None else float(ping_interval),
-        max_size=int(max_message_size), transport=transport)
+        max_size=int(max_message_size), transport=transport,
+        protocol=spoken(protocol, protocol_options))
+
+
+def spoken(protocol: str | None, options: dict | None):
+    """The protocol a keyword's ``protocol`` and further named arguments ask for, or None
+    for plain messages; a named argument without a protocol is a typo, named as one."""
+    options = {name: str(value.value) if isinstance(value, Secret) else value
+               for name, value in (options or {}).items()}
+    if protocol in (None, "", "plain") and not options:
+        return None
+    if protocol in (None, "", "plain"):
+        raise UsageError(f"unknown argument(s) {', '.join(sorted(options))}: protocol options "
+                         f"need protocol=socketio, stomp, graphql-ws or mqtt")
+    return protocol_named(protocol, **options)
 
 
 class ConnectionKeywords(LibraryComponent):
@@ -41,7 +57,8 @@ class ConnectionKeywords(LibraryComponent):
                         token_env: str | None = None, alias: str | None = None,
                         transport: str = "auto", opening_messages: list[str] | str | None = None,
                         opening_reply: str | None = None,
-                        opening_timeout: Duration = Duration(5)) -> int:
+                        opening_timeout: Duration = Duration(5), protocol: str | None = None,
+                        **protocol_options) -> int:
         """Opens ``count`` WebSocket connections to ``uri`` and returns how many are open.
 
         The connections form one client group, which becomes current: the load keywords
@@ -66,6 +83,8 @@ class ConnectionKeywords(LibraryComponent):
         | ``opening_messages`` | a message, or a list of them, that each connection sends right after its handshake (join a room, subscribe, authenticate); ``$connection`` in them becomes the connection's number (0, 1, ...) |
         | ``opening_reply`` | after each opening message, wait for a message matching this before the next one and before the connection counts as open: ``field == value`` (``op == subscribed``) or a regular expression |
         | ``opening_timeout`` | how long each of those waits may take (default 5 s); the keyword fails naming the connection, the message and what arrived instead |
+        | ``protocol`` | the protocol spoken over WebSocket: ``socketio``, ``stomp``, ``graphql-ws`` or ``mqtt`` (default: plain messages). Its handshake is a connect phase of its own, its keep-alives are answered the moment they arrive, requests are framed as the protocol's (the message template is their payload) and their replies (acks, receipts, results, PUBACKs) matched by id. See `Protocols` in the introduction |
+        | ``**protocol_options`` | the protocol's own options as further named arguments: Socket.IO ``path``, ``namespace``, ``auth`` (JSON), ``event``; STOMP ``host``, ``login``, ``passcode``, ``heart_beat``, ``destination``, ``subscribe``; GraphQL ``connection_init`` (JSON), ``query``, ``subscription``; MQTT ``client_id``, ``keep_alive``, ``username``, ``password``, ``qos``, ``topic``, ``subscribe``. A password, passcode, auth or init payload may be a ``Secret`` and is never shown. An unknown option fails naming it and the protocol's options |
 
         Messages that arrive before an opening message's reply (a welcome, a heartbeat)
         are passed over. A connection that reconnects says its opening messages again.
@@ -75,6 +94,8 @@ class ConnectionKeywords(LibraryComponent):
         | Connect Clients | count=100 | alias=subscribers | opening_messages={"op":"subscribe","topic":"prices"} | opening_reply=op == subscribed |
         | VAR | ${token: Secret} | %{API_TOKEN} |
         | Connect Clients | wss://staging.example.com/ws | count=5 | token=${token} | ca_file=ca.pem |
+        | Connect Clients | ws://chat.example.com | count=50 | protocol=socketio | event=echo | auth={"token":"t"} |
+        | Connect Clients | ws://rabbit.example.com:15674/ws | protocol=stomp | login=guest | passcode=${pass} |
         """
         if uri is None:
             uri = self.state.servers.current.uri
@@ -82,7 +103,8 @@ class ConnectionKeywords(LibraryComponent):
             raise UsageError(f"count must be at least 1, got {count}")
         options = connection_options(uri, token_from(token, token_env), headers, subprotocols,
                                      ca_file, insecure, compression, open_timeout,
-                                     ping_interval, max_message_size, transport)
+                                     ping_interval, max_message_size, transport, protocol,
+                                     protocol_options)
         if opening_messages:
             options.opening = OpeningMessages(opening_messages, opening_reply,
                                               float(opening_timeout))
@@ -92,7 +114,9 @@ class ConnectionKeywords(LibraryComponent):
         group = ClientGroup(pool, options, count, alias)
         self.state.clients.register(group, alias)
         said = f", each after {options.opening.describe()}" if options.opening else ""
-        logger.info(f"{count} client connection(s) open to {uri}"
+        if options.protocol is not None:
+            said += f", speaking {options.protocol.describe()}"
+        logger.info(f"{count} client connection(s) open to {options.uri}"
                     f"{' with a bearer token' if options.token else ''}{said}.")
         return group.open_count
 

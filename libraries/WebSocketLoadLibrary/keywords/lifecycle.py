@@ -40,7 +40,8 @@ class LifecycleKeywords(LibraryComponent):
                                  insecure: bool = False, transport: str = "auto",
                                  ping_interval: Duration | None = Duration(20),
                                  max_message_size: ByteSize = ByteSize(1 << 20),
-                                 name: str | None = None) -> LoadResult:
+                                 name: str | None = None, protocol: str | None = None,
+                                 **protocol_options) -> LoadResult:
         """Opens ``count`` connections at ``rate`` per second (``2000/s``) and returns the
         result: connect latency by phase, and the failures by kind. The connections that
         opened form a client group (``alias``), which becomes current: a load step can run
@@ -53,11 +54,13 @@ class LifecycleKeywords(LibraryComponent):
         latency* runs from the due time to the connection being open (its opening messages
         answered, when there are any); each phase is timed besides: ``tcp`` (TCP connect),
         ``tls`` (picows transport only; with websockets TLS is part of the handshake),
-        ``handshake`` (the HTTP upgrade) and ``opening`` (the opening messages).
+        ``handshake`` (the HTTP upgrade), ``protocol`` (the handshake of the protocol spoken
+        over WebSocket, with ``protocol=socketio`` and the like, as in `Connect Clients`)
+        and ``opening`` (the opening messages).
 
         A failed connection does not fail the keyword: it is counted by kind -- refused,
-        timed out, ``HTTP 503``, ``HTTP 429``, ``HTTP 401``, TLS, DNS, reset, opening
-        messages -- with the first explanation of each kind in the summary table. Check
+        timed out, ``HTTP 503``, ``HTTP 429``, ``HTTP 401``, TLS, DNS, reset, protocol
+        handshake, opening messages -- with the first explanation of each kind in the summary table. Check
         them with `Connection Failures Should Be At Most`, and the latency with `Connect
         Latency P95 Should Be Below`. If the generator could not start the attempts on
         schedule (over 5% more than the late bound behind, or behind for over a second),
@@ -83,7 +86,7 @@ class LifecycleKeywords(LibraryComponent):
             uri = self.state.servers.current.uri
         options = connection_options(uri, token_from(token, token_env), headers, None, ca_file,
                                      insecure, False, open_timeout, ping_interval,
-                                     max_message_size, transport)
+                                     max_message_size, transport, protocol, protocol_options)
         if opening_messages:
             options.opening = OpeningMessages(opening_messages, opening_reply,
                                               float(opening_timeout))

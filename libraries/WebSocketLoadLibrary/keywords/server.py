@@ -30,6 +30,8 @@ START_PLACES = {"response_delay": "max_connections", "drop_ratio": "response_del
                 "stall": "auth_token", "disconnect_after": "stall",
                 "garble_ratio": "disconnect_after"}
 SET_PLACES = {"read_stall": "garble_ratio"}
+# own arguments that came after the faults were declared: they follow every fault
+AFTER_FAULTS = ("protocol", "protocol_options")
 # what a keyword's doc says where it has these words: a table row per fault it takes
 # (the line ``| FAULT ROWS |``), and the names of those that last a time or that only
 # `Set Mock Server Faults` takes
@@ -63,11 +65,14 @@ def _taking_faults(faults, places: dict[str, str], *, optional: bool):
                 fault.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                 default=None if optional else default(fault.default),
                 annotation=kind | None if optional else kind)
+        last = [p for p in parameters if p.name in AFTER_FAULTS]
+        parameters = [p for p in parameters if p.name not in AFTER_FAULTS]
         parameters += [fault_parameters[f.name] for f in faults if f.name not in places]
         for fault in faults:
             if fault.name in places:
                 at = [p.name for p in parameters].index(places[fault.name]) + 1
                 parameters.insert(at, fault_parameters[fault.name])
+        parameters += last
         signature = own.replace(parameters=parameters)
         function.__doc__ = _fault_doc(function.__doc__, faults)
         function.__signature__ = signature
@@ -108,7 +113,8 @@ class ServerKeywords(LibraryComponent):
                           startup_timeout: Duration = Duration(15),
                           engine: str = "websockets", host: str = "127.0.0.1",
                           replies: int = 1, heartbeat: Duration = Duration(0),
-                          welcome: bool = False, **faults) -> str:
+                          welcome: bool = False, protocol: str | None = None,
+                          protocol_options: dict | None = None, **faults) -> str:
         """Starts the embedded mock WebSocket server in its own process and returns its URI.
 
         The server binds 127.0.0.1 (or ``host``) on a free port chosen by the operating system, so any
@@ -131,8 +137,10 @@ class ServerKeywords(LibraryComponent):
         | ``heartbeat`` | push ``{"type":"heartbeat","ts":...}`` to every connection this often, e.g. ``200 ms``; 0 (default) is off |
         | ``welcome`` | push ``{"type":"welcome","connection":N}`` to each connection right after its handshake |
         | FAULT ROWS |
+        | ``protocol`` | the protocol the server speaks over WebSocket: ``socketio``, ``stomp``, ``graphql-ws`` or ``mqtt`` (default: plain messages). Requests are answered with the protocol's reply (ack, receipt, result, PUBACK) under every fault; subscriptions, publishes and streams are the push protocol's commands in the protocol's framing |
+        | ``protocol_options`` | the server side's options, a dictionary: Socket.IO ``ping_interval_s`` and ``ping_timeout_s`` (the server pings that often and closes a client that does not answer in time, counted in ``keepalive_timeouts``) |
 
-        The rows after ``welcome`` are faults, each off at 0 (the default); one that lasts a
+        The rows after ``welcome`` (but ``protocol`` and ``protocol_options``) are faults, each off at 0 (the default); one that lasts a
         time (TIMED FAULTS) counts it from the start. `Set Mock Server Faults` changes them
         while the server runs, and FAULTS NOT AT START too.
 
@@ -157,10 +165,12 @@ class ServerKeywords(LibraryComponent):
             certfile=certfile, keyfile=keyfile, seed=seed, compression=compression,
             id_field=id_field, subprotocols=subprotocols,
             startup_timeout_s=float(startup_timeout), engine=engine, host=host,
-            replies=replies, heartbeat=float(heartbeat), welcome=welcome, **faults)
+            replies=replies, heartbeat=float(heartbeat), welcome=welcome,
+            protocol=protocol, protocol_options=protocol_options, **faults)
         uri = server.start()
         self.state.servers.register(server, alias)
-        logger.info(f"Mock server ({mode}) listening at {uri}, pid {server.pid}"
+        logger.info(f"Mock server ({mode}{', ' + protocol if protocol else ''}) listening at "
+                    f"{uri}, pid {server.pid}"
                     f"{', bearer token required' if auth_token else ''}.")
         return uri
 

@@ -25,12 +25,15 @@ Sessions never do I/O: the pools send what they return (transport/protocol_sessi
 """
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from ...errors import UsageError
 from ..plan.messages import MessageTemplate
 
 NOTHING = b""   # control(): a protocol message with nothing to answer
+# options whose values are never shown: they may hold credentials
+SECRET_WORDS = re.compile(r"pass|auth|token|secret|init|credential", re.IGNORECASE)
 
 
 class ServerError(bytes):
@@ -86,7 +89,8 @@ class Protocol:
             raise ProtocolOptionError(
                 f"protocol {self.name} has no option(s) {', '.join(sorted(unknown))} "
                 f"(its options: {known})")
-        self.settings = {**self.options, **{k: v for k, v in given.items() if v is not None}}
+        self.given = {k: v for k, v in given.items() if v is not None}
+        self.settings = {**self.options, **self.given}
 
     def uri(self, uri: str) -> str:
         return uri
@@ -115,10 +119,20 @@ class Protocol:
     def server_session(cls, number: int, **options) -> "ServerSession":
         return ServerSession()
 
+    def to_dict(self) -> dict:
+        """The protocol as JSON-ready data (load agents rebuild it with `protocol_named`);
+        `uri` must give a URI it already made back unchanged."""
+        return {"name": self.name, "options": dict(self.given)}
+
     def describe(self) -> str:
+        """The protocol and its options in words; secrets (passwords, auth payloads,
+        tokens, connection_init payloads) never appear."""
         shown = ", ".join(f"{k}={v}" for k, v in self.settings.items()
-                          if v not in (None, "") and "pass" not in k and "auth" not in k)
+                          if v not in (None, "") and not SECRET_WORDS.search(k))
         return f"{self.title}" + (f" ({shown})" if shown else "")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
 
 
 class ServerSession:

@@ -1,0 +1,82 @@
+*** Settings ***
+Documentation    Protocols real servers speak over WebSocket, against the embedded mock
+...              server speaking them: for each, request-reply steps whose replies (acks,
+...              receipts, results, PUBACKs) are matched by id, a subscription stream and a
+...              fan-out, with the protocol's keep-alives answered through every step.
+
+Resource         ../resources/throughput.resource
+
+Test Setup       Run Keywords    Apply Quick Mode    AND    Requires The Mock Server
+Test Teardown    Run Keywords    Disconnect All Clients    AND    Stop All Mock Servers
+
+Test Tags        protocols
+
+
+*** Variables ***
+# the mock server pings this often and closes a client silent for the timeout after a
+# ping: a step of PROTOCOL_DURATION outlasts several pings
+&{SOCKETIO_SERVER}    ping_interval_s=0.5    ping_timeout_s=0.5
+
+
+*** Test Cases ***
+SocketIO Acks Are Replies Under Load
+    [Documentation]    Every event asks for an ack; each ack is the event's reply, matched by
+    ...    the ack id in the packet prefix, while the server's pings are answered on time.
+    [Tags]    quick
+    Start SocketIO Mock Server
+    Connect Clients    count=${CONNECTIONS}    protocol=socketio    event=echo
+    ${result}=    Run Sustained Load    rate=${PROTOCOL_RATE}    duration=${PROTOCOL_DURATION}
+    Delivery Ratio Should Be At Least    100%
+    Latency P95 Should Be Below    ${LATENCY_P95}
+    Should Be Equal    ${result.connections_closed}    ${{ {} }}
+    VAR    ${protocol}    ${result.sections}[protocol]
+    Should Be True    ${protocol.keepalives_answered} >= ${CONNECTIONS}
+
+SocketIO Dropped Acks Fail The Delivery Ratio
+    [Documentation]    The server drops a tenth of its acks: the step counts them lost.
+    Start SocketIO Mock Server    drop_ratio=0.1
+    Connect Clients    count=${CONNECTIONS}    protocol=socketio
+    Send Burst At Rate    messages=1000    rate=${PROTOCOL_RATE}    reply_timeout=1 s
+    Run Keyword And Expect Error    Delivery ratio 0.*, expected at least 0.99*
+    ...    Delivery Ratio Should Be At Least    0.99
+
+SocketIO Stream On A Subscription
+    [Documentation]    Each connection asks for a stream with an event; the stream's events
+    ...    are measured (rate, gaps, staleness) and the pings are no stream messages.
+    [Tags]    quick
+    Start SocketIO Mock Server
+    Connect Clients    count=${STREAM_CONNECTIONS}    protocol=socketio
+    ...    opening_messages=42["stream",{"op":"stream","rate":${STREAM_RATE_PER_CONNECTION},"duration":30}]
+    ...    opening_reply="op":"streaming"
+    Listen For Messages    duration=${STREAM_DURATION}    sequence_field=seq    timestamp_field=ts
+    Missing Messages Should Be At Most    0
+    ${floor}=    Evaluate    ${STREAM_CONNECTIONS} * ${STREAM_RATE_PER_CONNECTION} * 0.9
+    Stream Rate Should Be At Least    ${floor}
+
+SocketIO Fan Out Through A Room
+    [Documentation]    Subscribers join a room with an event; every publish reaches every one.
+    [Tags]    quick
+    Start SocketIO Mock Server
+    Connect Clients    count=${FANOUT_SUBSCRIBERS}    alias=subscribers    protocol=socketio
+    ...    opening_messages=42["subscribe",{"op":"subscribe","topic":"room"}]
+    ...    opening_reply="op":"subscribed"
+    Connect Clients    count=1    alias=publishers    protocol=socketio
+    Set Message Template    {"op":"publish","topic":"room","message_id":$message_id}
+    Publish At Rate    ${FANOUT_RATE}    subscribers=subscribers    duration=${FANOUT_DURATION}
+    ...    publishers=publishers
+    Delivery Ratio Should Be At Least    100%
+    Every Subscriber Should Receive At Least    100%
+    [Teardown]    Run Keywords    Set Message Template    AND    Disconnect All Clients
+    ...    AND    Stop All Mock Servers
+
+
+*** Keywords ***
+Requires The Mock Server
+    [Documentation]    Each test starts the mock server speaking its protocol.
+    Skip If    $TARGET_URI    Runs against the mock server speaking each protocol (TARGET_URI is set).
+
+Start SocketIO Mock Server
+    [Documentation]    The embedded mock server speaking Socket.IO, pinging every half second.
+    [Arguments]    &{faults}
+    Start Mock Server    engine=picows    protocol=socketio    protocol_options=${SOCKETIO_SERVER}
+    ...    &{faults}
