@@ -31,7 +31,7 @@ from WebSocketLoadLibrary.engine.runtime.precise_sleep import PreciseSleeper  # 
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
 from WebSocketLoadLibrary.picows_wire import make_protocol  # noqa: E402
 
-PAYLOAD_SIZE = 32  # ~100-byte JSON messages, as in DESIGN.md's figures
+PAYLOAD_SIZE = 32  # ~100-byte JSON messages, as in the peers' figures (README, Benchmark)
 
 
 class CpuMeter:

@@ -12,7 +12,7 @@ from robot.api import ExecutionResult
 
 from robot_runs import LIBRARIES, ROOT
 
-VOCABULARY = {  # DESIGN.md's keyword vocabulary, which must stay
+VOCABULARY = {  # the keyword vocabulary the suites and users rely on (docs/architecture.md), which must stay
     "Start Mock Server", "Stop Mock Server", "Set Mock Server Faults", "Get Mock Server Stats",
     "Connect Clients", "Disconnect Clients", "Send Burst At Rate", "Run Sustained Load",
     "Run Rate Scaling", "Run Connection Scaling", "Latency P50 Should Be Below",

@@ -1,6 +1,6 @@
 """Measurement truth: real mock server process, real connections, figures checked.
 
-These are the promises of DESIGN.md: latency from the intended send time, delivery
+These are the measuring rules of docs/architecture.md: latency from the intended send time, delivery
 accounting that matches the server's own counters, pacing within 1%, and a result that
 says so when the generator could not apply the load.
 
