@@ -134,6 +134,10 @@ class PicowsPool(ClientPool):
             if not ws.closed:
                 ws.on_ws_frame = ws.own_listener
 
+    @staticmethod
+    def _close_of(ws: PicowsSocket) -> tuple[int | None, str]:
+        return ws.close_code, ws.close_reason
+
     def _adopt(self, sockets: list[PicowsSocket], sessions=None) -> list[PooledConnection]:
         base = len(self.connections)
         added = []

@@ -75,8 +75,14 @@ class ClientPool(ChangingPool):
             return
         await self._say_opening(ws, ProtocolHandshake(
             self.protocol, session, number, self._protocol_sender(ws),
-            self.options.open_timeout_s))
+            self.options.open_timeout_s, lambda: self._close_of(ws)))
         self.protocol_counts.handshakes += 1
+
+    @staticmethod
+    def _close_of(ws) -> tuple[int | None, str]:
+        """The close frame a socket not yet in the pool got: (code, reason), or (None, "")."""
+        received = ws.protocol.close_rcvd
+        return (received.code, received.reason) if received else (None, "")
 
     def _protocol_sender(self, ws):
         return self._text_sender(ws) if self.protocol.text else self._binary_sender(ws)

@@ -16,6 +16,7 @@ import asyncio
 from collections import deque
 
 from ..protocols.base import ProtocolRefused, ServerError
+from .closes import describe_close
 from .opening import OpeningError
 
 SEEN_KEPT = 3
@@ -41,9 +42,13 @@ class ProtocolHandshake:
     """One connection's protocol handshake, over a transport's `send(bytes)` and a queue the
     transport fills with what arrives (None: the connection closed)."""
 
-    def __init__(self, protocol, session, connection: int, send, timeout_s: float):
+    def __init__(self, protocol, session, connection: int, send, timeout_s: float,
+                 close_of=None):
         self.protocol, self.session, self.connection = protocol, session, connection
         self.send, self.timeout_s = send, timeout_s
+        # `close_of() -> (code, reason)`: the close frame the socket got once the queue says
+        # it closed (code None: none), so that a server refusing by close code is named
+        self.close_of = close_of
         self.arrived: asyncio.Queue = asyncio.Queue()
         self.seen: deque = deque(maxlen=SEEN_KEPT)
 
@@ -62,7 +67,7 @@ class ProtocolHandshake:
                 raise ProtocolError(self._failure(f"no handshake within {self.timeout_s:g} s")
                                     ) from None
             if arrived is None:
-                raise ProtocolError(self._failure("the connection closed"))
+                raise ProtocolError(self._closed())
             try:
                 answers, done = self.session.handshake(arrived)
             except ProtocolRefused as refused:
@@ -72,6 +77,15 @@ class ProtocolHandshake:
                 await self.send(answer)
             if done:
                 return
+
+    def _closed(self) -> str:
+        code, reason = self.close_of() if self.close_of is not None else (None, "")
+        if code is None:
+            return self._failure("the connection closed")
+        seen = ", ".join(repr(m[:120]) for m in self.seen)
+        return (f"connection {self.connection}: the server closed the connection during the "
+                f"{self.protocol.title} handshake: {describe_close(code, reason)}"
+                + (f"; received before: {seen}" if seen else ""))
 
     def _failure(self, why: str) -> str:
         seen = (", ".join(repr(m[:120]) for m in self.seen) if self.seen
