@@ -24,7 +24,9 @@ install || { apt-get update -qq >/dev/null 2>&1 && install; } || {
 # stop and disable the service the package may have started, by its own service commands
 if [ -d /run/systemd/system ]; then
   systemctl disable --now rabbitmq-server >/dev/null 2>&1 || true
-  systemctl disable --now epmd.socket epmd.service >/dev/null 2>&1 || true
+  if [ "$epmd_before" = no ]; then
+    systemctl disable --now epmd.socket epmd.service >/dev/null 2>&1 || true
+  fi
 else
   service rabbitmq-server stop >/dev/null 2>&1 || true
 fi
