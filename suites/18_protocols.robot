@@ -16,13 +16,14 @@ Test Tags        protocols
 # the mock server pings this often and closes a client silent for the timeout after a
 # ping: a step of PROTOCOL_DURATION outlasts several pings
 &{SOCKETIO_SERVER}    ping_interval_s=0.5    ping_timeout_s=0.5
+&{STOMP_SERVER}       heart_beat=500,500
 
 
 *** Test Cases ***
 SocketIO Acks Are Replies Under Load
     [Documentation]    Every event asks for an ack; each ack is the event's reply, matched by
     ...    the ack id in the packet prefix, while the server's pings are answered on time.
-    [Tags]    quick
+    [Tags]    quick    socketio
     Start SocketIO Mock Server
     Connect Clients    count=${CONNECTIONS}    protocol=socketio    event=echo
     ${result}=    Run Sustained Load    rate=${PROTOCOL_RATE}    duration=${PROTOCOL_DURATION}
@@ -34,6 +35,7 @@ SocketIO Acks Are Replies Under Load
 
 SocketIO Dropped Acks Fail The Delivery Ratio
     [Documentation]    The server drops a tenth of its acks: the step counts them lost.
+    [Tags]    socketio
     Start SocketIO Mock Server    drop_ratio=0.1
     Connect Clients    count=${CONNECTIONS}    protocol=socketio
     Send Burst At Rate    messages=1000    rate=${PROTOCOL_RATE}    reply_timeout=1 s
@@ -43,7 +45,7 @@ SocketIO Dropped Acks Fail The Delivery Ratio
 SocketIO Stream On A Subscription
     [Documentation]    Each connection asks for a stream with an event; the stream's events
     ...    are measured (rate, gaps, staleness) and the pings are no stream messages.
-    [Tags]    quick
+    [Tags]    quick    socketio
     Start SocketIO Mock Server
     Connect Clients    count=${STREAM_CONNECTIONS}    protocol=socketio
     ...    opening_messages=42["stream",{"op":"stream","rate":${STREAM_RATE_PER_CONNECTION},"duration":30}]
@@ -55,7 +57,7 @@ SocketIO Stream On A Subscription
 
 SocketIO Fan Out Through A Room
     [Documentation]    Subscribers join a room with an event; every publish reaches every one.
-    [Tags]    quick
+    [Tags]    quick    socketio
     Start SocketIO Mock Server
     Connect Clients    count=${FANOUT_SUBSCRIBERS}    alias=subscribers    protocol=socketio
     ...    opening_messages=42["subscribe",{"op":"subscribe","topic":"room"}]
@@ -68,6 +70,43 @@ SocketIO Fan Out Through A Room
     Every Subscriber Should Receive At Least    100%
     [Teardown]    Run Keywords    Set Message Template    AND    Disconnect All Clients
     ...    AND    Stop All Mock Servers
+
+STOMP Receipts Are Replies Under Load
+    [Documentation]    Every SEND asks for a receipt; each RECEIPT is its reply, matched by
+    ...    the receipt id, while heart-beats go both ways every half second.
+    [Tags]    quick    stomp
+    Start Mock Server    engine=picows    protocol=stomp    protocol_options=${STOMP_SERVER}
+    Connect Clients    count=${CONNECTIONS}    protocol=stomp    heart_beat=500,500
+    ${result}=    Run Sustained Load    rate=${PROTOCOL_RATE}    duration=${PROTOCOL_DURATION}
+    Delivery Ratio Should Be At Least    100%
+    Latency P95 Should Be Below    ${LATENCY_P95}
+    Should Be Equal    ${result.connections_closed}    ${{ {} }}
+    VAR    ${protocol}    ${result.sections}[protocol]
+    Should Be True    ${protocol.heartbeats_sent} >= ${CONNECTIONS}
+
+STOMP Delayed Receipts Fail The Latency Bound
+    [Documentation]    Every receipt held one and a half times the latency target.
+    [Tags]    stomp
+    ${delay}=    Evaluate    robot.utils.timestr_to_secs($LATENCY_P95) * 1.5
+    ...    modules=robot.utils
+    Start Mock Server    engine=picows    protocol=stomp    response_delay=${delay}
+    Connect Clients    count=${CONNECTIONS}    protocol=stomp
+    Send Burst At Rate    messages=200    rate=${PROTOCOL_RATE}
+    Run Keyword And Expect Error    Latency p95 is *ms, expected below *
+    ...    Latency P95 Should Be Below    ${LATENCY_P95}
+
+STOMP Fan Out To Subscribers
+    [Documentation]    Subscribers SUBSCRIBE to a topic as their handshake ends; every SEND
+    ...    to it reaches every one as a MESSAGE.
+    [Tags]    quick    stomp
+    Start Mock Server    engine=picows    protocol=stomp
+    Connect Clients    count=${FANOUT_SUBSCRIBERS}    alias=subscribers    protocol=stomp
+    ...    subscribe=/topic/room
+    Connect Clients    count=1    alias=publishers    protocol=stomp    destination=/topic/room
+    Publish At Rate    ${FANOUT_RATE}    subscribers=subscribers    duration=${FANOUT_DURATION}
+    ...    publishers=publishers
+    Delivery Ratio Should Be At Least    100%
+    Every Subscriber Should Receive At Least    100%
 
 
 *** Keywords ***

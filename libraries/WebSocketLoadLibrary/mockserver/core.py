@@ -55,6 +55,9 @@ class Refusal(NamedTuple):
 class MockServerCore:
     text_kind = "TEXT"   # the engine's frame type of text, for what the server makes itself
     binary_kind = "BINARY"
+    # the engine can answer a client's subprotocols (picows' cannot: a protocol's clients
+    # then get no Sec-WebSocket-Protocol back, which they accept)
+    negotiates_subprotocols = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, mode: str = "echo",
                  max_connections: int = 1000, auth_token: str | None = None,
@@ -94,7 +97,7 @@ class MockServerCore:
         # a protocol spoken over WebSocket (protocol_serving.py); None: plain messages
         self.protocol = (ProtocolServing(self, protocol, protocol_options)
                          if protocol not in (None, "", "plain") else None)
-        if self.protocol is not None:
+        if self.protocol is not None and self.negotiates_subprotocols:
             offered = list(self.protocol.protocol.subprotocols)
             self.subprotocols = (self.subprotocols or []) + [
                 p for p in offered if p not in (self.subprotocols or [])] or None

@@ -223,6 +223,7 @@ class PicowsMockServer(MockServerCore):
     engine = "picows"
     text_kind = TEXT
     binary_kind = BINARY
+    negotiates_subprotocols = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
