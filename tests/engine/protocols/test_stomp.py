@@ -261,7 +261,7 @@ def test_the_mock_server_speaks_stomp_to_the_client(engine, start_server):
 
 def test_every_receipt_is_a_reply(engine, rabbitmq):
     pool = engine.connect(stomp(rabbitmq.uri), count=10)
-    assert pool.transport == "websockets"      # subprotocols: picows cannot ask for them
+    assert pool.transport == "picows"     # the protocol's subprotocol offered as a header
     result = engine.run_step(pool, LoadPlan(rate=1000, duration_s=3.0),
                              server_pid=rabbitmq.pid)
     assert result.connections_closed == {}

@@ -80,8 +80,6 @@ class ConnectionOptions:
     def __post_init__(self):
         if self.protocol is not None and isinstance(self.uri, str):
             self.uri = self.protocol.uri(self.uri)
-            self.subprotocols = list(self.subprotocols) + [
-                p for p in self.protocol.subprotocols if p not in self.subprotocols]
         if self.transport not in TRANSPORTS:
             raise ConnectError(f"transport must be one of {', '.join(TRANSPORTS)}, "
                                f"got {self.transport!r}")
@@ -119,6 +117,15 @@ class ConnectionOptions:
         return headers
 
     @property
+    def offered_subprotocols(self) -> list[str]:
+        """The subprotocols the handshake offers: the user's, then the protocol's. picows
+        offers the protocol's as a header of the handshake (it does not negotiate: the
+        protocol's own handshake is what tells a wrong server); only the user's ask for
+        websockets."""
+        protocol = list(self.protocol.subprotocols) if self.protocol is not None else []
+        return list(self.subprotocols) + [p for p in protocol if p not in self.subprotocols]
+
+    @property
     def target(self) -> str:
         split = urlsplit(self.uri)
         port = split.port or (443 if split.scheme == "wss" else 80)
@@ -140,7 +147,7 @@ class ConnectionOptions:
     def connect_kwargs(self, ssl_context) -> dict:
         headers = self.request_headers()
         return dict(
-            additional_headers=headers or None, subprotocols=self.subprotocols or None,
+            additional_headers=headers or None, subprotocols=self.offered_subprotocols or None,
             compression="deflate" if self.compression else None, ssl=ssl_context,
             open_timeout=self.open_timeout_s, ping_interval=self.ping_interval_s,
             ping_timeout=self.ping_timeout_s, close_timeout=self.close_timeout_s,

@@ -87,6 +87,8 @@ class PicowsPool(ClientPool):
     def _protocol(self):
         options, url = self.options, self._url
         headers = options.request_headers()
+        if options.offered_subprotocols:
+            headers["Sec-WebSocket-Protocol"] = ", ".join(options.offered_subprotocols)
         return lambda: make_protocol(True, lambda: PicowsSocket(self), netloc=url.netloc,
                                      path=url.resource_name, handshake_timeout_s=None,
                                      max_frame_size=options.max_size or (1 << 62),
