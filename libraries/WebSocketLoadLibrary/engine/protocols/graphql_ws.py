@@ -1,19 +1,6 @@
 """GraphQL over WebSocket: the `graphql-transport-ws` subprotocol (npm `graphql-ws` 5 and 6,
-Apollo Server's subscriptions, and the servers that follow its spec).
-
-What travels (JSON text messages; the operation id is a string the client chooses):
-
-    client -> server   {"type":"connection_init","payload":{...}}     (a token, maybe)
-    server -> client   {"type":"connection_ack"}        or a close: 4400 bad request,
-                       4401 unauthorized, 4403 forbidden, 4406 subprotocol, 4408 init
-                       timeout, 4429 too many initialisation requests, 4500 internal
-    client -> server   {"id":"7","type":"subscribe","payload":{"query":...,"variables":...}}
-    server -> client   {"id":"7","type":"next","payload":{"data":...}}     the result (a
-                       subscription: one per event)
-    server -> client   {"id":"7","type":"complete"}     the operation is over
-    server -> client   {"id":"7","type":"error","payload":[{"message":...}]}   the operation
-                       failed (validation, or the server's own refusal); no complete follows
-    either             {"type":"ping"} -> {"type":"pong"}
+Apollo Server's subscriptions, and the servers that follow its spec); its messages are in
+graphql_ws_messages.py.
 
 So a request is a `subscribe` whose operation id is the message id, and its reply is the
 `next`: the request's result, found by that id. The graphql-ws server sends `id` first
@@ -31,7 +18,8 @@ and `payload()` is the `data` inside them. A fan-out's publish is the `query` (a
 under the id `p<message id>`; its result and complete on the publisher's connection are the
 protocol's own.
 
-`GraphQLWSServerSession` is the mock server's side of the same messages.
+`GraphQLWSServerSession` (graphql_ws_server.py) is the mock server's side of the same
+messages.
 """
 from __future__ import annotations
 
@@ -41,51 +29,17 @@ import math
 import orjson
 
 from ..plan.messages import MessageTemplate
-from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, Session
+from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, ServerError, Session
+from .graphql_ws_messages import (PING, PONG, PUBLISH_PREFIX, SUBPROTOCOL, SUBSCRIPTION_ID,
+                                  error_text, message_kind, secrets_of, shown)
+from .graphql_ws_server import GraphQLWSServerSession
 
-SUBPROTOCOL = "graphql-transport-ws"
-SUBSCRIPTION_ID = "s"           # the session's own subscription (streams, fan-out)
-PUBLISH_PREFIX = "p"            # a fan-out publish's operation id: p<message id>
 DEFAULT_QUERY = "{ __typename }"   # any GraphQL schema answers it
-PING = b'{"type":"ping"}'
-PONG = b'{"type":"pong"}'
 # a request's reply: its `next`, the id first as graphql-ws sends it (spaces allowed)
 REPLY_PATTERN = r'\A\{\s*"id"\s*:\s*"(\d+)"\s*,\s*"type"\s*:\s*"next"'
 # on a request step, the deliveries of the session's own subscription are pushes
 SUBSCRIPTION_PUSH = r'\A\{\s*"id"\s*:\s*"%s"' % SUBSCRIPTION_ID
-SHOWN_BYTES = 120
-
-CLOSE_CODES = {4400: "bad request", 4401: "unauthorized", 4403: "forbidden",
-               4406: "subprotocol not acceptable", 4408: "connection initialisation timeout",
-               4409: "subscriber already exists", 4429: "too many initialisation requests",
-               4500: "internal server error"}
-
-_QUICK = b'{"id":"'
-_TYPE_AFTER_ID = b'","type":"'
-
-
-def message_kind(message: bytes) -> tuple[bytes | None, bytes | None]:
-    """(type, operation id) of a graphql-transport-ws message, either None where it has
-    none; (None, None) when it is not one (not JSON, not an object, no string type).
-    Sliced where the message is written as graphql-ws writes it, else parsed."""
-    if message[:7] == _QUICK:
-        end = message.find(b'"', 7)
-        if end > 7 and message[end:end + 10] == _TYPE_AFTER_ID:
-            close = message.find(b'"', end + 10)
-            if close > 0:
-                return message[end + 10:close], message[7:end]
-    elif message[:9] == b'{"type":"':
-        close = message.find(b'"', 9)
-        if close > 9 and message[close + 1:] == b"}":      # {"type":"ping"}
-            return message[9:close], None
-    try:
-        data = orjson.loads(message)
-    except ValueError:
-        return None, None
-    if type(data) is not dict or type(data.get("type")) is not str:
-        return None, None
-    op = data.get("id")
-    return data["type"].encode(), (op.encode() if type(op) is str else None)
+_SUBSCRIPTION, _PUBLISH = SUBSCRIPTION_ID.encode(), PUBLISH_PREFIX.encode()
 
 
 class GraphQLWSSession(Session):
@@ -112,9 +66,9 @@ class GraphQLWSSession(Session):
             return [], False
         if kind == b"error":
             raise ProtocolRefused(f"the GraphQL server refused connection_init: "
-                                  f"{_error_text(message, self._secrets)}")
+                                  f"{error_text(message, self._secrets)}")
         raise ProtocolRefused(
-            f"expected connection_ack, got {_shown(message, self._secrets)}: is this a "
+            f"expected connection_ack, got {shown(message, self._secrets)}: is this a "
             f"GraphQL over WebSocket server speaking {SUBPROTOCOL} (graphql-ws), and is "
             f"the path right? (the older subscriptions-transport-ws protocol is not spoken)")
 
@@ -122,38 +76,20 @@ class GraphQLWSSession(Session):
         kind, op = message_kind(message)
         if kind == b"next":
             # a publish's own result is the protocol's; a reply or a delivery is not
-            return NOTHING if op is not None and op[:1] == b"p" else None
+            return NOTHING if op is not None and op[:1] == _PUBLISH else None
         if kind == b"complete" or kind == b"pong" or kind == b"connection_ack":
             return NOTHING
         if kind == b"ping":
             return PONG
-        return None     # an operation's error, or no graphql-transport-ws message: the
+        if kind == b"error" and op is not None and (op == _SUBSCRIPTION or op[:1] == _PUBLISH):
+            what = "the subscription" if op == _SUBSCRIPTION else f"publish {op[1:].decode()}"
+            return ServerError(f"the GraphQL server refused {what}: "
+                               f"{error_text(message, self._secrets)}")
+        return None     # a request's error, or no graphql-transport-ws message: the
                         # correlator judges it (an invalid reply)
 
     def heartbeat(self) -> bytes:
         return PING
-
-
-def _shown(message: bytes, secrets: tuple[bytes, ...] = ()) -> str:
-    shown = message[:SHOWN_BYTES]
-    for secret in secrets:
-        shown = shown.replace(secret, b"***")
-    return repr(shown.decode(errors="replace"))
-
-
-def _error_text(message: bytes, secrets: tuple[bytes, ...] = ()) -> str:
-    try:
-        errors = orjson.loads(message).get("payload")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return "; ".join(str(e.get("message", e)) for e in errors)[:SHOWN_BYTES * 2]
-    except (ValueError, AttributeError):
-        pass
-    return _shown(message, secrets)
-
-
-def close_meaning(code: int | None) -> str:
-    """What a graphql-transport-ws close code means ("" when it is none of its own)."""
-    return CLOSE_CODES.get(code, "") if code is not None else ""
 
 
 class GraphQLWS(Protocol):
@@ -162,7 +98,7 @@ class GraphQLWS(Protocol):
     name = "graphql-ws"
     title = "GraphQL over WebSocket"
     options = {"init_payload": None, "query": DEFAULT_QUERY, "subscription": None,
-               "ping_interval": None}
+               "subscription_variables": None, "ping_interval": None}
     subprotocols = (SUBPROTOCOL,)
     handshakes = True
 
@@ -172,6 +108,8 @@ class GraphQLWS(Protocol):
         self.init_payload = _json_object(settings["init_payload"])
         self.query = _operation(settings["query"], "query") or DEFAULT_QUERY
         self.subscription = _operation(settings["subscription"], "subscription")
+        self.subscription_variables = _json_object(settings["subscription_variables"],
+                                                   "subscription_variables", secret=False)
         interval = settings["ping_interval"]
         try:
             interval = None if interval in (None, "", 0, "0") else float(interval)
@@ -182,7 +120,7 @@ class GraphQLWS(Protocol):
             raise ProtocolOptionError(f"graphql-ws ping_interval must be positive seconds, "
                                       f"got {interval!r}")
         self.ping_interval_s = interval
-        self.secrets = _secrets_of(self.init_payload)
+        self.secrets = secrets_of(self.init_payload)
 
     def init_message(self) -> bytes:
         if self.init_payload is None:
@@ -192,11 +130,22 @@ class GraphQLWS(Protocol):
     def subscribe_message(self) -> bytes | None:
         if self.subscription is None:
             return None
-        return orjson.dumps({"id": SUBSCRIPTION_ID, "type": "subscribe",
-                             "payload": {"query": self.subscription}})
+        payload = {"query": self.subscription}
+        if self.subscription_variables is not None:
+            payload["variables"] = self.subscription_variables
+        return orjson.dumps({"id": SUBSCRIPTION_ID, "type": "subscribe", "payload": payload})
 
     def session(self, number: int) -> GraphQLWSSession:
         return GraphQLWSSession(self)
+
+    server_options = {"ping_interval_s": 0.0, "ping_timeout_s": 0.0, "token": ""}
+
+    @classmethod
+    def server_session(cls, number: int, ping_interval_s: float = 0.0,
+                       ping_timeout_s: float = 0.0, token: str = ""
+                       ) -> "GraphQLWSServerSession":
+        return GraphQLWSServerSession(float(ping_interval_s or 0.0),
+                                      float(ping_timeout_s or 0.0), str(token or ""))
 
     @staticmethod
     def payload(message: bytes) -> bytes | None:
@@ -237,48 +186,33 @@ class GraphQLWS(Protocol):
         shown = [f"query={self.query!r}"]
         if self.subscription:
             shown.append(f"subscription={self.subscription!r}")
+        if self.subscription_variables is not None:
+            shown.append("subscription_variables="
+                         + json.dumps(self.subscription_variables, separators=(",", ":")))
         if self.ping_interval_s:
             shown.append(f"ping_interval={self.ping_interval_s:g} s")
         if self.init_payload is not None:
             shown.append("init_payload=(given, not shown)")
         return f"{self.title} ({SUBPROTOCOL}; {', '.join(shown)})"
 
-    def __repr__(self) -> str:
-        return f"GraphQLWS({self.describe()})"
 
-
-def _json_object(value) -> dict | None:
-    """connection_init's payload: a JSON object or its text (its contents never shown)."""
+def _json_object(value, name: str = "init_payload", secret: bool = True) -> dict | None:
+    """A JSON object option, given as one or as its text; a secret's text is never shown
+    (connection_init's payload may hold a token)."""
     if value is None or value == "":
         return None
+    given = "" if secret else f": {str(value)[:80]!r}"
+    hidden = " (not shown: it may hold a secret)" if secret else ""
     if isinstance(value, (str, bytes)):
         try:
             value = json.loads(value)
         except ValueError:
-            raise ProtocolOptionError("graphql-ws init_payload must be a JSON object; the "
-                                      "text given is not JSON (not shown: it may hold a "
-                                      "secret)") from None
+            raise ProtocolOptionError(f"graphql-ws {name} must be a JSON object; the text "
+                                      f"given is not JSON{given}{hidden}") from None
     if not isinstance(value, dict):
-        raise ProtocolOptionError(f"graphql-ws init_payload must be a JSON object, got a "
-                                  f"{type(value).__name__} (not shown: it may hold a secret)")
+        raise ProtocolOptionError(f"graphql-ws {name} must be a JSON object, got a "
+                                  f"{type(value).__name__}{given}{hidden}")
     return value
-
-
-def _secrets_of(payload) -> tuple[bytes, ...]:
-    """The payload's string values, to be masked wherever a message is shown."""
-    found: list[bytes] = []
-
-    def walk(value):
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, str) and len(value) >= 3:
-            found.append(value.encode())
-    walk(payload)
-    return tuple(sorted(set(found), key=len, reverse=True))
 
 
 def _operation(value, what: str) -> str | None:
