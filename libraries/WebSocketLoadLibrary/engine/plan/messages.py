@@ -242,6 +242,14 @@ class MessageTemplate:
             return general(reply)
         return fast
 
+    def bind(self, plan, connections: list) -> None:
+        """A step starts with this template over `connections` (in slot order; a connection
+        a lifecycle policy puts in a slot's place is found there). A protocol's template
+        that keeps per-connection state (MQTT's packet ids, in each connection's session)
+        keeps the list, and may refuse the plan (PlanError); plain templates keep nothing.
+        Its extractor may then take the slot too: `extract(reply, slot)`, marked by the
+        extractor's `by_slot` attribute being True."""
+
     def extract_id(self, reply) -> int:
         """The integer id in a reply (bytes or str); raises ValueError when there is none."""
         return self._extract(reply.encode() if isinstance(reply, str) else reply)

@@ -15,7 +15,9 @@ connection's protocol state and is fed arriving messages:
   application's (a reply, a delivery, a push), for the correlator. Only messages that are no
   reply reach it (the correlator's slow path), so keep-alives cost the replies nothing.
   A `ServerError` is the server's own report of an error (a STOMP ERROR frame): nothing to
-  answer, and what the server said goes into the running step's errors;
+  answer, and what the server said goes into the running step's errors. A `Delivered` is
+  an answer to send for a message that is the application's all the same (an MQTT QoS 1
+  delivery, acknowledged with its PUBACK): the correlator gets it as it gets None;
 - `heartbeat_s` and `heartbeat()`: what the client must send on its own, and how often.
 
 The protocol's `payload(message)` is the application's payload inside a delivery (streams
@@ -44,6 +46,12 @@ class ServerError(bytes):
         said = super().__new__(cls, b"")
         said.text = text
         return said
+
+
+class Delivered(bytes):
+    """What `control()` returns for an application message that needs an answer of the
+    protocol's (an MQTT QoS 1 delivery: its PUBACK): the answer is sent, and the message
+    goes on to the correlator as a delivery, a reply or a push."""
 
 
 class ProtocolRefused(Exception):

@@ -78,6 +78,7 @@ class ReplyCorrelator:
         protocol's own message (a keep-alive: `control`) is neither: answered, and None.
         Shared by every driver's receivers: the one place that says what a reply is."""
         extract, book = self.extract_id, self.recorder
+        by_slot = getattr(extract, "by_slot", False)    # ids per connection (MQTT's)
         per_connection = book.pushes_per_connection
         push = self.push_pattern.matches if self.push_pattern is not None else None
         no_id = (KeyError, TypeError, IndexError)
@@ -91,7 +92,7 @@ class ReplyCorrelator:
                 per_connection[slot] += 1
                 return None
             try:
-                return digits(extract(message))
+                return digits(extract(message, slot) if by_slot else extract(message))
             except no_id:
                 book.pushes += 1
                 per_connection[slot] += 1

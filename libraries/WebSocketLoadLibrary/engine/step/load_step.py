@@ -69,6 +69,7 @@ class LoadStep:
         for slot, connection in enumerate(connections):
             connection.slot = slot
         plan, template = self.plan, self.template
+        template.bind(plan, connections)    # per-connection state of a protocol (MQTT ids)
         style = driver_for(plan)
         members = self._members(style)
         # its start is set below, once the driver is prepared: senders and receivers are

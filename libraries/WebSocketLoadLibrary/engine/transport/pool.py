@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from .closes import describe_close, describe_ws_close
 from .connections import ConnectionOptions, explain_connect_error
 from ..errors import ConnectError
+from ..protocols.base import Delivered
 from .frames import by_connection
 from .pool_changes import ChangingPool, tcp_socket
 from .pooled_connection import PooledConnection
@@ -48,7 +49,9 @@ class ClientPool(ChangingPool):
         session = connection.session
         if session is not None:
             answer = session.control(message)
-            if answer is not None:
+            if answer.__class__ is Delivered:     # acknowledged, and a stray all the same
+                self.send_control(connection, answer)
+            elif answer is not None:
                 self.protocol_counts.control += 1
                 if answer:
                     self.protocol_counts.answered += 1

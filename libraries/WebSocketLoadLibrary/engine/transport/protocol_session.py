@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from ..protocols.base import ProtocolRefused, ServerError
+from ..protocols.base import Delivered, ProtocolRefused, ServerError
 from .closes import describe_close
 from .opening import OpeningError
 
@@ -118,6 +118,9 @@ def controller(groups: list[tuple], report=None):
             return False
         answer = session.control(message)
         if answer is None:
+            return False
+        if answer.__class__ is Delivered:   # answered, and the application's all the same
+            pool.send_control(connection, answer)
             return False
         counts = pool.protocol_counts
         counts.control += 1
