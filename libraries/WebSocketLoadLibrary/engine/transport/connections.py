@@ -59,6 +59,10 @@ class ConnectionOptions:
                    compression or subprotocols.
     protocol       the protocol spoken over WebSocket (engine/protocols/: Socket.IO, ...):
                    its URI, subprotocols, handshake and keep-alives; None: plain messages
+    source_addresses   local addresses the connections come from, in turn (each gives
+                   its own ephemeral ports toward one server address and port); None: the
+                   system's choice (toward loopback the engine picks 127.0.0.2, ... when one
+                   address has too few ports for the count, runtime/host_limits.py)
     """
     uri: str
     headers: dict = field(default_factory=dict)
@@ -76,8 +80,20 @@ class ConnectionOptions:
     transport: str = "auto"
     opening: OpeningMessages | None = None
     protocol: object | None = None
+    source_addresses: list | None = None
 
     def __post_init__(self):
+        if isinstance(self.source_addresses, str):
+            self.source_addresses = [a for a in self.source_addresses.replace(",", " ").split()]
+        if self.source_addresses is not None:
+            self.source_addresses = list(self.source_addresses) or None
+            for address in self.source_addresses or ():
+                try:
+                    socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET,
+                                     address)
+                except (OSError, TypeError):
+                    raise ConnectError(f"not a local IP address: {address!r} (source_addresses "
+                                       f"takes addresses such as 10.0.0.5,10.0.0.6)") from None
         if self.protocol is not None and isinstance(self.uri, str):
             self.uri = self.protocol.uri(self.uri)
         if self.transport not in TRANSPORTS:

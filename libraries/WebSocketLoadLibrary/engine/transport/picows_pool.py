@@ -64,7 +64,7 @@ class PicowsPool(ClientPool):
         """A picows connection with TCP connect, TLS and the WebSocket handshake timed."""
         url, loop, clock = self._url, asyncio.get_running_loop(), time.perf_counter
         began = clock()
-        sock = await tcp_socket(self.options.uri)
+        sock = await tcp_socket(self.options.uri, self.options.source_addresses)
         phases["tcp"] = clock() - began
         began = clock()
         extra = {"server_hostname": url.host} if ssl_context is not None else {}

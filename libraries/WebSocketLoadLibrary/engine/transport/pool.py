@@ -186,7 +186,7 @@ class ClientPool(ChangingPool):
         """A websockets connection with its TCP connect timed apart from the handshake
         (TLS, when there is one, is part of websockets' handshake)."""
         began = time.perf_counter()
-        sock = await tcp_socket(self.options.uri)
+        sock = await tcp_socket(self.options.uri, self.options.source_addresses)
         phases["tcp"] = time.perf_counter() - began
         began = time.perf_counter()
         try:

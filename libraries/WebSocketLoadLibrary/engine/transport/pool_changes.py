@@ -7,6 +7,7 @@ writing and closing.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import time
 from urllib.parse import urlsplit
@@ -125,11 +126,16 @@ class ChangingPool:
 
 
 _ADDRESSES: dict[str, tuple] = {}
+_TURNS = itertools.count()   # which source address the next connection takes
+# bind() leaves the port to connect(), which then needs it unique only per destination:
+# without it every source address would give one run its ports once for all destinations
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
-async def tcp_socket(uri: str) -> socket.socket:
+async def tcp_socket(uri: str, sources: list[str] | None = None) -> socket.socket:
     """A connected non-blocking TCP socket to the URI's host and port (the first address
-    the name resolves to)."""
+    the name resolves to); with `sources`, from each of those local addresses in turn (each
+    gives its own range of ephemeral ports toward one server address and port)."""
     loop = asyncio.get_running_loop()
     where = _ADDRESSES.get(uri)
     if where is None:
@@ -144,6 +150,9 @@ async def tcp_socket(uri: str) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     sock.setblocking(False)
     try:
+        if sources:
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((sources[next(_TURNS) % len(sources)], 0))
         await loop.sock_connect(sock, address)
     except BaseException:
         sock.close()
