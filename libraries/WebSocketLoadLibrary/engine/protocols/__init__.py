@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, Session
 from .graphql_ws import GraphQLWS
+from .mqtt import Mqtt
 from .socketio import SocketIO
 from .stomp import Stomp
 
 PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (Protocol, SocketIO, Stomp,
-                                                            GraphQLWS)}
+                                                            GraphQLWS, Mqtt)}
 
 
 def protocol_named(name: str | None, **options) -> Protocol:

@@ -1,0 +1,339 @@
+"""MQTT 3.1.1 (and 5) over WebSocket: subprotocol `mqtt`, one binary packet per message
+(mosquitto, EMQX, HiveMQ, AWS IoT; the packets are mqtt_packets.py's).
+
+    client -> broker   CONNECT (client id, keep-alive, credentials)   -> CONNACK (0: accepted)
+    client -> broker   SUBSCRIBE <subscribe> (when set)                -> SUBACK (0x80: refused)
+    client -> broker   PUBLISH QoS 1 <topic>, packet id p, payload     -> PUBACK p: the reply
+    broker -> client   PUBLISH <topic>, payload                        a delivery
+    client -> broker   PINGREQ every keep_alive / 2                    -> PINGRESP (own)
+
+A request is the user's template as the payload of a QoS 1 PUBLISH; its reply is the PUBACK
+carrying the same 16-bit packet id, unique per connection among the PUBLISHes not yet
+acknowledged: ids live in the connection's session (`PacketIds`), reached through the step's
+connections (`bind`) by slot. A PUBLISH takes the next free id for its message id, the PUBACK
+gives it back and names that message id; an id is free only then (a message counted lost
+still holds it: a late PUBACK is never read as another's), and a 65,536th unacknowledged
+PUBLISH on one connection is an error saying so, never a reuse.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+import orjson
+
+from ..errors import PlanError
+from ..plan.messages import MessageTemplate
+from . import mqtt_packets as packets
+from .base import (NOTHING, Delivered, Protocol, ProtocolOptionError, ProtocolRefused,
+                   Session)
+from .mqtt_packets import (CONNACK, IN_FLIGHT_LIMIT, PACKET_ID_BYTES, PINGREQ_PACKET,
+                           PINGRESP_PACKET, PUBACK, PUBLISH, SUBACK, MalformedPacket, PacketIds,
+                           Secret, split, whole_number)
+
+HEARTBEAT_SHARE = 0.5           # a PINGREQ every half keep-alive (brokers allow 1.5 of it)
+SUBSCRIBE_ID = 1                # the handshake's SUBSCRIBE
+VERSIONS = {"3.1.1": 4, "4": 4, "311": 4, "5": 5, "5.0": 5}
+OWN_KINDS = {CONNACK, SUBACK, 5, 6, 7, 11, 13, 14, 15}   # the protocol's own, no answer
+
+
+class MqttSession(Session):
+    def __init__(self, protocol: "Mqtt", number: int):
+        self.version, self.filter = protocol.version, protocol.subscribe
+        self.filter_qos = protocol.qos
+        self.connect_packet = protocol.connect_packet(number)
+        self.heartbeat_s = protocol.keep_alive * HEARTBEAT_SHARE or None
+        self.ids = PacketIds()
+        self.connected = False
+
+    def start(self) -> list[bytes]:
+        return [self.connect_packet]
+
+    def handshake(self, message: bytes) -> tuple[list[bytes], bool]:
+        try:
+            kind, flags, body = split(message)
+            if not self.connected and (kind != CONNACK or len(body) < 2):
+                raise MalformedPacket("not a CONNACK")
+        except MalformedPacket as bad:
+            expected = "expected CONNACK" if not self.connected else f"{bad}"
+            raise ProtocolRefused(f"{expected}, got {message[:40]!r}: is this an MQTT "
+                                  f"broker?") from None
+        if not self.connected:
+            if body[1]:
+                raise ProtocolRefused(f"the MQTT broker refused the connection: CONNACK "
+                                      f"{'return' if self.version < 5 else 'reason'} code "
+                                      f"{packets.code_name(body[1], self.version)}")
+            self.connected = True
+            if self.filter:
+                return [packets.subscribe(SUBSCRIBE_ID, self.filter, self.filter_qos,
+                                          self.version)], False
+            return [], True
+        if kind == SUBACK:
+            packet_id, codes = packets.parse_suback(body, self.version)
+            if packet_id == SUBSCRIBE_ID:
+                if not codes or codes[0] >= 0x80:
+                    raise ProtocolRefused(
+                        f"the MQTT broker refused the subscription to {self.filter!r}: SUBACK "
+                        f"{packets.code_name(codes[0] if codes else 0x80, 5)}")
+                return [], True
+        answer = self.control(message)   # a delivery or a ping before the SUBACK
+        return ([answer] if answer else []), False
+
+    def control(self, message: bytes) -> bytes | None:
+        first = message[0] if message else 0
+        kind = first >> 4
+        if kind == PUBACK or (kind == PUBLISH and not first & 6):
+            return None                 # a reply, a QoS 0 delivery: the application's
+        if message == PINGRESP_PACKET:
+            return NOTHING
+        try:
+            kind, flags, body = split(message)
+            if kind == PUBLISH:         # a QoS 1 delivery: acknowledged, yet the application's
+                packet_id = packets.parse_publish(flags, body, self.version)[2]
+                return None if packet_id == 0 else Delivered(packets.puback(packet_id))
+        except MalformedPacket:
+            return None                 # the correlator counts it invalid
+        return NOTHING if kind in OWN_KINDS else None
+
+    def heartbeat(self) -> bytes:
+        return PINGREQ_PACKET
+
+
+class Mqtt(Protocol):
+    """MQTT over WebSocket. Fan-out publishes go at QoS 0 (their deliveries need no PUBACK);
+    requests at QoS 1, their PUBACK the reply."""
+
+    name = "mqtt"
+    title = "MQTT"
+    options = {"client_id": None, "keep_alive": 30, "username": None, "password": None,
+               "qos": 1, "topic": "wsload/requests", "subscribe": None, "clean_session": True,
+               "version": "3.1.1"}
+    subprotocols = ("mqtt",)
+    text = False
+    handshakes = True
+
+    def __init__(self, **given):
+        super().__init__(**given)
+        settings = self.settings
+        self.version = VERSIONS.get(str(settings["version"]).strip().lower().lstrip("v"))
+        if self.version is None:
+            raise ProtocolOptionError(f"MQTT version must be 3.1.1 or 5, got "
+                                      f"{settings['version']!r}")
+        self.keep_alive = whole_number(settings["keep_alive"], 0, 65535)
+        self.qos = whole_number(settings["qos"], 0, 1)
+        for name, value, rule in (("keep_alive", self.keep_alive, "from 0 to 65535 (s)"),
+                                  ("qos", self.qos, "0 or 1 (QoS 2 is not spoken)")):
+            if value is None:
+                raise ProtocolOptionError(f"MQTT {name} must be {rule}, got {settings[name]!r}")
+        self.topic = str(settings["topic"])
+        if not self.topic or "+" in self.topic or "#" in self.topic:
+            raise ProtocolOptionError(f"MQTT topic must be a topic name without wildcards, "
+                                      f"got {self.topic!r}")
+        self.subscribe = settings["subscribe"] or None
+        self.clean = str(settings["clean_session"]).strip().lower() not in ("false", "0", "no")
+        if settings["password"] is not None:
+            settings["password"] = Secret(settings["password"])
+        self.nonce = secrets.token_hex(3)   # with the process id: no two clients alike
+        for name in ("client_id", "topic", "subscribe", "username"):
+            if settings[name] is not None and len(str(settings[name]).encode()) > 65535:
+                raise ProtocolOptionError(f"MQTT {name} is longer than 65,535 bytes")
+
+    def connect_packet(self, number: int) -> bytes:
+        template = self.settings["client_id"]
+        client_id = (f"wsload{os.getpid():x}x{self.nonce}n{number}" if template is None
+                     else str(template).replace("$connection", str(number)))
+        password = self.settings["password"]
+        return packets.connect(client_id, self.keep_alive, self.clean,
+                               self.settings["username"],
+                               None if password is None else password.reveal(), self.version)
+
+    def session(self, number: int) -> MqttSession:
+        return MqttSession(self, number)
+
+    def payload(self, message: bytes) -> bytes | None:
+        """A delivery's application payload: a PUBLISH's body after its topic (and id)."""
+        return packets.publish_payload(message, self.version)
+
+    def request_template(self, template: MessageTemplate) -> "PublishTemplate":
+        if self.qos != 1:
+            raise ProtocolOptionError("a request->reply step over MQTT needs qos=1: its reply "
+                                      "is the PUBACK, and a QoS 0 PUBLISH gets none")
+        return PublishTemplate.framing(template, self.topic, 1, self.version)
+
+    def publish_template(self, template: MessageTemplate) -> "PublishTemplate":
+        return PublishTemplate.framing(template, self.topic, 0, self.version)
+
+    @classmethod
+    def server_session(cls, number: int, **options) -> "MqttServerSession":
+        return MqttServerSession(number, **options)
+
+
+class PublishTemplate(MessageTemplate):
+    """The user's template as the payload of a PUBLISH to `topic`. At QoS 1 each PUBLISH
+    takes a packet id from its connection's session, and the extractor reads a PUBACK's id
+    back into the message id it was taken for (`extract(reply, slot)`)."""
+
+    def __init__(self, template=None, payload_size=32, id_field="message_id",
+                 push_pattern=None, topic="wsload/requests", qos=1, version=4):
+        self.topic, self.qos, self.version = topic, qos, version
+        self._bound: list = [None]          # the step's connections, in slot order
+        self._own = PacketIds()             # ids while unbound (a rendering outside a step)
+        super().__init__(template, payload_size, id_field, None, True, push_pattern)
+
+    @classmethod
+    def framing(cls, template: MessageTemplate, topic: str, qos: int, version: int):
+        push = None if template.push is None else template.push.text
+        return cls(template.text, template.payload_size, template.id_field, push, topic, qos,
+                   version)
+
+    def __reduce__(self):
+        return (type(self), (self.text, self.payload_size, self.id_field,
+                             None if self.push is None else self.push.text, self.topic,
+                             self.qos, self.version))
+
+    def bind(self, plan, connections: list) -> None:
+        if self.qos and not plan.open_loop and (plan.window or 0) > packets.MAX_PACKET_ID:
+            raise PlanError(f"a window of {plan.window:,} messages per connection is more "
+                            f"than MQTT's 65,535 packet ids: " + IN_FLIGHT_LIMIT)
+        self._bound[0] = connections
+
+    def id_fast_path(self):
+        return None                     # a PUBACK's id is binary: every reply is extracted
+
+    def batch_renderer(self):
+        begin, inner, _ = super().batch_renderer()
+        topic = packets.text(self.topic)
+        after_id = b"\x00" if self.version >= 5 else b""      # no properties
+        fixed = len(topic) + (2 if self.qos else 0) + len(after_id)
+        first, headers = bytes((PUBLISH << 4 | self.qos << 1,)), {}
+
+        def header(length: int) -> bytes:
+            made = headers[length] = first + packets.length_bytes(fixed + length) + topic
+            return made
+
+        if not self.qos:
+            def render_qos0(message_id: int, connection: int, batch) -> bytes:
+                payload = after_id + inner(message_id, connection, batch)
+                return (headers.get(len(payload)) or header(len(payload))) + payload
+            return begin, render_qos0, None
+        bound, own, ids_bytes = self._bound, self._own, PACKET_ID_BYTES
+
+        def render(message_id: int, connection: int, batch) -> bytes:
+            payload = inner(message_id, connection, batch)
+            connections = bound[0]
+            ids = own if connections is None else connections[connection].session.ids
+            owners, packet_id = ids.owners, ids.next
+            if packet_id in owners:
+                packet_id = ids.free_after(packet_id)
+            owners[packet_id] = message_id
+            ids.next = packet_id + 1 if packet_id < 65535 else 1
+            return ((headers.get(len(payload)) or header(len(payload)))
+                    + ids_bytes[packet_id] + after_id + payload)
+        return begin, render, None
+
+    def renderer(self):
+        begin, render, _ = self.batch_renderer()
+        now = time.time
+        return lambda message_id, connection=0: render(message_id, connection, begin(now()))
+
+    def id_extractor(self):
+        """`extract(reply, slot=0) -> message id`: a PUBACK's packet id, given back by the
+        slot's session (-1, matching nothing, for an id no PUBLISH holds); a delivery is no
+        reply (KeyError: a push); anything else is invalid (ValueError)."""
+        bound, own = self._bound, self._own
+
+        def extract(reply: bytes, slot: int = 0) -> int:
+            length = len(reply)
+            if length >= 4 and reply[0] == 0x40 and reply[1] == length - 2:   # PUBACK
+                connections = bound[0]
+                ids = own if connections is None else connections[slot].session.ids
+                message_id = ids.owners.pop(reply[2] << 8 | reply[3], -1)
+                if length > 4 and reply[4] >= 0x80:     # MQTT 5: the broker refused it
+                    raise ValueError(f"PUBACK reason {packets.code_name(reply[4], 5)}")
+                return message_id
+            if length and reply[0] >> 4 == PUBLISH:
+                split(reply)                # malformed: ValueError, invalid
+                raise KeyError("a delivery, no reply")      # a push
+            raise ValueError(f"not an MQTT PUBACK: {reply[:16]!r}")
+        extract.by_slot = True
+        return extract
+
+
+
+class MqttServerSession:
+    """The mock broker's side of one connection, without I/O, in the shape of base.py's
+    `ServerSession` (the mock server carries it out): CONNECT -> CONNACK (4 / 0x86 when the
+    server's username and password are set and differ), a QoS 1 PUBLISH is a request whose
+    reply is its PUBACK, a QoS 0 PUBLISH the push protocol's publish to its topic (or, as
+    `{"op":...}`, any command), SUBSCRIBE -> SUBACK and a subscribe, PINGREQ -> PINGRESP,
+    DISCONNECT a close; what the server sends on its own goes as a QoS 0 PUBLISH."""
+
+    ping_interval_s = ping_timeout_s = None     # MQTT's keep-alive is the client's to keep
+    text = False
+
+    def __init__(self, number: int, username: str | None = None, password: str | None = None):
+        self.number, self.credentials = number, (username, password)
+        self.version, self.topic, self.connected = 4, b"wsload/mock", False
+
+    def opening(self) -> list[bytes]:
+        return []
+
+    def receive(self, message: bytes) -> tuple:
+        try:
+            kind, flags, body = split(message)
+            if kind == packets.CONNECT:
+                return self._connect(packets.parse_connect(body))
+            if not self.connected:
+                return ("close", 1002, f"{packets.NAMES.get(kind)} before CONNECT")
+            if kind == PUBLISH:
+                topic, qos, _, payload = packets.parse_publish(flags, body, self.version)
+                if qos:
+                    return ("request", payload)
+                if payload[:6] == b'{"op":':
+                    return ("command", payload, [])
+                return ("command", orjson.dumps({"op": "publish", "topic": topic.decode(
+                    errors="replace"), "payload": payload.decode(errors="replace")}), [])
+            if kind == packets.SUBSCRIBE:
+                packet_id, filters = packets.parse_subscribe(body, self.version)
+                self.topic = filters[0][0].encode()
+                return ("command", orjson.dumps({"op": "subscribe", "topic": filters[0][0]}),
+                        [packets.suback(packet_id, [min(q, 1) for _, q in filters],
+                                        self.version)])
+            if kind == packets.PINGREQ:
+                return ("answer", [PINGRESP_PACKET])
+            if kind == packets.DISCONNECT:
+                return ("close", 1000, "")
+            return ("invalid", f"{packets.NAMES.get(kind, 'reserved')} is not served here")
+        except MalformedPacket as bad:
+            return ("invalid", str(bad))
+
+    def _connect(self, connect: dict) -> tuple:
+        self.version = connect["version"]
+        wanted = self.credentials
+        if wanted != (None, None) and wanted != (connect["username"], None if (
+                connect["password"] is None) else connect["password"].decode(errors="replace")):
+            return ("answer", [packets.connack(4 if self.version < 5 else 0x86, False,
+                                               self.version)])
+        self.connected = True
+        return ("answer", [packets.connack(0, False, self.version)])
+
+    def reply(self, request: bytes, ack: bytes | None) -> bytes:
+        """The PUBACK of the QoS 1 PUBLISH `request` (an ack body has nowhere to go)."""
+        kind, flags, body = split(request)
+        return packets.puback(packets.parse_publish(flags, body, self.version)[2])
+
+    def frame(self, payload: bytes) -> bytes:
+        """A delivery: the push protocol's publish as a PUBLISH to its topic, else the
+        payload as a PUBLISH to the connection's subscription."""
+        if payload[:25] == b'{"op":"publish","topic":"' and b'"payload":"' in payload:
+            command = orjson.loads(payload)
+            return packets.publish(command["topic"], command["payload"].encode(), 0, 0,
+                                   self.version)
+        return packets.publish(self.topic, payload, 0, 0, self.version)
+
+    def ping(self) -> bytes:
+        return NOTHING
+
+    def invalid_answer(self, why: str) -> list[bytes]:
+        return []               # a broker closes on a malformed packet; the mock counts it
