@@ -18,6 +18,7 @@ import threading
 from .constants import AUTH_TOKEN_ENV
 from .core import CONTROL_PATH
 from .faults import FAULTS, Faults, FaultError
+from .multiprocess import StdinControl
 from .pushes import OptionError, PushOptions
 from .server import MockServer
 
@@ -72,6 +73,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when stdin closes (the parent's lifeline)")
+    parser.add_argument("--control-stdin", action="store_true",
+                        help="also take control requests as JSON lines on stdin, answered on "
+                             "stdout (a server of several processes: multiprocess.py)")
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="listen with SO_REUSEPORT, so that more processes of this server "
+                             "can serve the same port")
     parser.add_argument("--parent-pid", type=int, default=0,
                         help="stop when this process is gone")
     return parser.parse_args(argv)
@@ -144,6 +151,7 @@ async def main(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"mock server: {error}", file=sys.stderr)
         return 2
+    server.reuse_port = args.reuse_port
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -153,14 +161,16 @@ async def main(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"mock server: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
-    if args.exit_on_stdin_eof:
+    if args.control_stdin:
+        threading.Thread(target=StdinControl(server, loop, stop).read, daemon=True).start()
+    elif args.exit_on_stdin_eof:
         threading.Thread(target=_watch_stdin, args=(loop, stop), daemon=True).start()
     if args.parent_pid:
         loop.create_task(_watch_parent(args.parent_pid, stop))
     ready = {"event": "ready", "uri": uri, "pid": os.getpid(), "mode": args.mode,
              "control_uri": f"{uri}{CONTROL_PATH}?key={control_key}",
              "auth": bool(token), "tls": bool(args.certfile), "engine": args.engine,
-             "loop": type(loop).__module__.split(".")[0]}
+             "loop": type(loop).__module__.split(".")[0], "port": server.port}
     print(json.dumps(ready), flush=True)
     stopped = loop.create_task(server.stopped.wait())
     await asyncio.wait([loop.create_task(stop.wait()), stopped],

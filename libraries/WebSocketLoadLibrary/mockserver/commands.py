@@ -39,6 +39,9 @@ class Commands:
     def __init__(self, stats, faults, topics: Topics, text_kind, max_size: int = 1 << 20):
         self.stats, self.faults, self.topics = stats, faults, topics
         self.text_kind, self.max_size = text_kind, max_size
+        # told of every publish (topic, message, kind): a server of several processes
+        # hands it to the others, whose subscribers get it too (multiprocess.py)
+        self.on_publish = None
         self._ops = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
                      "publish": self._publish, "stream": self._stream,
                      "stop_stream": self._stop_stream}
@@ -80,7 +83,10 @@ class Commands:
         return [connection]
 
     def _publish(self, connection, command, message, kind, now) -> list:
-        deliveries = self.topics.publish(connection, topic_of(command))
+        topic = topic_of(command)
+        if self.on_publish is not None:
+            self.on_publish(topic, message, kind)
+        deliveries = self.topics.publish(connection, topic)
         for subscriber, delay_s, counts in deliveries:
             subscriber.deliver(kind, message, counts, delay_s)
         return [subscriber for subscriber, _, _ in deliveries]

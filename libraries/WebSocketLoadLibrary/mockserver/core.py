@@ -55,6 +55,7 @@ class Refusal(NamedTuple):
 class MockServerCore:
     text_kind = "TEXT"   # the engine's frame type of text, for what the server makes itself
     binary_kind = "BINARY"
+    reuse_port = False   # SO_REUSEPORT: several processes serve one port (multiprocess.py)
     # the engine can answer a client's subprotocols (picows' cannot: a protocol's clients
     # then get no Sec-WebSocket-Protocol back, which they accept)
     negotiates_subprotocols = True

@@ -246,7 +246,8 @@ class PicowsMockServer(MockServerCore):
         self._server = await loop.create_server(
             lambda: make_protocol(False, self._listener_for, max_frame_size=self.max_size,
                                   handshake_timeout_s=self.open_timeout_s),
-            self.host, self.port, ssl=self.ssl_context, backlog=4096)
+            self.host, self.port, ssl=self.ssl_context, backlog=4096,
+            reuse_port=self.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
         self._heartbeats = loop.create_task(self._beat())
         return self.uri

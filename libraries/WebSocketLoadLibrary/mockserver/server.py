@@ -177,7 +177,8 @@ class MockServer(MockServerCore):
             max_size=self.max_size, max_queue=64, ping_interval=None,
             # a slowloris handshake is cut off instead of holding a slot forever
             open_timeout=self.open_timeout_s, create_connection=Connection,
-            backlog=4096)  # thousands of clients may connect at once
+            backlog=4096,  # thousands of clients may connect at once
+            reuse_port=self.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
         self._heartbeats = asyncio.get_running_loop().create_task(self._beat())
         return self.uri
