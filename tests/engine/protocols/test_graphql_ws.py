@@ -64,7 +64,7 @@ def test_deliveries_of_a_subscription_during_requests_are_pushes(engine, graphql
     pool = engine.connect(options(server.uri, subscription=TICKS), count=2)
     result = engine.run_step(pool, LoadPlan(rate=200, duration_s=1.0))
     assert result.received == result.sent == 200 and result.invalid_replies == 0
-    assert result.unmatched == 0 and result.sections["pushes"].total >= 2 * 150
+    assert result.unmatched == 0 and result.sections["pushes"].total >= 2 * 100   # ~2 * 200
 
 
 def test_a_subscription_stream_read_through_its_payload(engine, graphql_server):
