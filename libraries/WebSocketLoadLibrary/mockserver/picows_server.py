@@ -112,6 +112,8 @@ class _EchoListener(WSListener):
                 connection.peer.flush()
         if reply is not None:
             transport.send(exchange.frame_kind, reply)
+            if exchange.outbox:
+                self.flush()
         elif exchange in flush:
             self._otherwise(transport, message, exchange.frame_kind)
 

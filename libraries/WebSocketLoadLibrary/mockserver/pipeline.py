@@ -52,6 +52,7 @@ from .faults import garble
 
 CLOSE_INTERNAL_ERROR = 1011
 PUSH = "push"  # what a held item counts as when it leaves (None: a reply; else a topic's counts)
+PROTOCOL = "protocol"  # a protocol's own message, counted where it is made
 
 
 def wire_size(message) -> int:
@@ -149,6 +150,14 @@ class Exchange:
             kind, reply = self.frame_kind, self.frame(reply)
         self._enqueue(kind, reply, None, self.faults.response_delay)
 
+    def follow(self, kind, item) -> None:
+        """A protocol's message that follows the reply just made (GraphQL's `complete`):
+        behind it in order, held as long as it is, never dropped or counted as the load."""
+        if self.held:
+            self.held.append((self.held[-1][0], kind, item, PROTOCOL))
+        else:
+            self.outbox.append((kind, item))
+
     def push(self, kind, message) -> None:
         """A heartbeat or welcome: on the server's own time, so only a stall holds it."""
         if self.frame is not None:
@@ -182,6 +191,8 @@ class Exchange:
             stats.messages_sent += sign
         elif counted_as is PUSH:
             stats.pushes_sent += sign
+        elif counted_as is PROTOCOL:
+            pass                            # counted where the protocol made it
         else:
             stats.deliveries_sent += sign
             counted_as.delivered += sign

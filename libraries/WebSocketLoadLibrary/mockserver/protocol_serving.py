@@ -70,7 +70,11 @@ class ProtocolServing:
         action, stats = what[0], self.core.stats
         if action == "request":
             reply = exchange.receive(message, exchange.frame_kind)
-            return reply, ([exchange] if reply is None else [])
+            after = exchange.session.after_reply(message)
+            for item in after:      # in order behind the reply, wherever that waits
+                exchange.follow(exchange.frame_kind, item)
+                stats.protocol_messages_sent += 1
+            return reply, ([exchange] if reply is None or after else [])
         if action == "command":
             for answer in what[2]:
                 exchange.outbox.append((exchange.frame_kind, answer))

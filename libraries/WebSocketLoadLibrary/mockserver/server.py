@@ -298,6 +298,8 @@ class MockServer(MockServerCore):
             except ConnectionClosed:
                 exchange.unsent(reply)
                 raise
+            if exchange.outbox:
+                await self._otherwise(ws, exchange, message)
 
     async def _otherwise(self, ws, exchange: Exchange, message):
         """Carry out what the pipeline asked instead of one reply now (see pipeline.py);

@@ -181,6 +181,10 @@ class ServerSession:
         command's answer), framed as the protocol's delivery."""
         return payload
 
+    def after_reply(self, request: bytes) -> list[bytes]:
+        """What follows a request's reply, in order behind it (GraphQL's `complete`)."""
+        return []
+
     def ping(self) -> bytes:
         return NOTHING
 
