@@ -17,6 +17,7 @@ Test Tags        protocols
 # ping: a step of PROTOCOL_DURATION outlasts several pings
 &{SOCKETIO_SERVER}    ping_interval_s=0.5    ping_timeout_s=0.5
 &{STOMP_SERVER}       heart_beat=500,500
+&{GRAPHQL_SERVER}     ping_interval_s=0.5    ping_timeout_s=1
 
 
 *** Test Cases ***
@@ -107,6 +108,47 @@ STOMP Fan Out To Subscribers
     ...    publishers=publishers
     Delivery Ratio Should Be At Least    100%
     Every Subscriber Should Receive At Least    100%
+
+GraphQL Results Are Replies Under Load
+    [Documentation]    Every request is a subscribe with its own operation id; its ``next``
+    ...    is the reply and its ``complete`` the protocol's own, while pings are answered.
+    [Tags]    quick    graphql
+    Start Mock Server    engine=picows    protocol=graphql-ws    protocol_options=${GRAPHQL_SERVER}
+    Connect Clients    count=${CONNECTIONS}    protocol=graphql-ws
+    ${result}=    Run Sustained Load    rate=${PROTOCOL_RATE}    duration=${PROTOCOL_DURATION}
+    Delivery Ratio Should Be At Least    100%
+    Latency P95 Should Be Below    ${LATENCY_P95}
+    Should Be Equal As Integers    ${result.unmatched}    0
+    Should Be Equal    ${result.connections_closed}    ${{ {} }}
+
+GraphQL Subscription Stream
+    [Documentation]    Each connection subscribes to a stream in its handshake; the ``next``
+    ...    messages' data is measured (rate, gaps, staleness).
+    [Tags]    quick    graphql
+    Start Mock Server    engine=picows    protocol=graphql-ws
+    Connect Clients    count=${STREAM_CONNECTIONS}    protocol=graphql-ws
+    ...    subscription=subscription { ticks { seq ts } }
+    ...    subscription_variables={"op":"stream","rate":${STREAM_RATE_PER_CONNECTION},"duration":30}
+    Listen For Messages    duration=${STREAM_DURATION}    sequence_field=seq    timestamp_field=ts
+    Missing Messages Should Be At Most    0
+    ${floor}=    Evaluate    ${STREAM_CONNECTIONS} * ${STREAM_RATE_PER_CONNECTION} * 0.9
+    Stream Rate Should Be At Least    ${floor}
+
+GraphQL Fan Out To Subscribers
+    [Documentation]    Subscribers subscribe to a topic; every publish mutation reaches each.
+    [Tags]    graphql
+    Start Mock Server    engine=picows    protocol=graphql-ws
+    Connect Clients    count=${FANOUT_SUBSCRIBERS}    alias=subscribers    protocol=graphql-ws
+    ...    subscription=subscription { messages(topic: "room") }
+    ...    subscription_variables={"op":"subscribe","topic":"room"}
+    Connect Clients    count=1    alias=publishers    protocol=graphql-ws
+    Set Message Template    {"op":"publish","topic":"room","message_id":$message_id}
+    Publish At Rate    ${FANOUT_RATE}    subscribers=subscribers    duration=${FANOUT_DURATION}
+    ...    publishers=publishers
+    Delivery Ratio Should Be At Least    100%
+    Every Subscriber Should Receive At Least    100%
+    [Teardown]    Run Keywords    Set Message Template    AND    Disconnect All Clients
+    ...    AND    Stop All Mock Servers
 
 
 *** Keywords ***
