@@ -96,6 +96,22 @@ STOMP Delayed Receipts Fail The Latency Bound
     Run Keyword And Expect Error    Latency p95 is *ms, expected below *
     ...    Latency P95 Should Be Below    ${LATENCY_P95}
 
+STOMP Stream On A Subscription
+    [Documentation]    Each connection subscribes to a destination in its handshake, then
+    ...    SENDs it the mock server's stream command; the MESSAGE frames' bodies are measured.
+    [Tags]    stomp
+    VAR    ${STREAM_COMMAND}    {"op":"stream","rate":${STREAM_RATE_PER_CONNECTION},"duration":30}
+    Start Mock Server    engine=picows    protocol=stomp
+    Connect Clients
+    ...    count=${STREAM_CONNECTIONS}
+    ...    protocol=stomp
+    ...    subscribe=/topic/stream
+    ...    opening_messages=SEND\ndestination:/topic/stream\n\n${STREAM_COMMAND}\x00
+    Listen For Messages    duration=${STREAM_DURATION}    sequence_field=seq    timestamp_field=ts
+    Missing Messages Should Be At Most    0
+    ${floor}=    Evaluate    ${STREAM_CONNECTIONS} * ${STREAM_RATE_PER_CONNECTION} * 0.9
+    Stream Rate Should Be At Least    ${floor}
+
 STOMP Fan Out To Subscribers
     [Documentation]    Subscribers SUBSCRIBE to a topic as their handshake ends; every SEND
     ...    to it reaches every one as a MESSAGE.
