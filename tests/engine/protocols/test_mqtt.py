@@ -219,6 +219,13 @@ def test_default_client_ids_differ_per_connection_and_per_process():
     ids = {packets.parse_connect(packets.split(p.session(n).start()[0])[2])["client_id"]
            for p in (first, second) for n in (0, 1)}
     assert len(ids) == 4 and all(len(i) <= 23 and i.isalnum() for i in ids)
+    fixed = protocol_named("mqtt", client_id="one")
+    assert fixed.session(0).start()
+    with pytest.raises(ValueError, match="client_id 'one' is the same on every connection"):
+        fixed.session(1).start()
+    # MQTT 3.1.1 promises ids of 1-23 letters and digits: up to 100,000 connections
+    long_one = packets.parse_connect(packets.split(first.session(99_999).start()[0])[2])
+    assert len(long_one["client_id"]) <= 23 and long_one["client_id"].isalnum()
 
 
 def test_the_mock_servers_side_speaks_the_same_packets():
@@ -380,6 +387,9 @@ def test_refused_credentials_are_named_by_the_connack_code(engine, mosquitto, ve
     assert "wrong-one" not in str(refused.value)
     with pytest.raises(ConnectError, match="CONNACK"):
         engine.connect(mqtt(broker.uri, version=version), count=1)          # anonymous
+    with pytest.raises(ConnectError, match="client_id 'same' is the same on every"):
+        engine.connect(mqtt(broker.uri, username="loadtest", password="right-one",
+                            client_id="same"), count=2)
     pool = engine.connect(mqtt(broker.uri, username="loadtest", password="right-one",
                                version=version), count=2)
     assert engine.run_step(pool, LoadPlan(rate=100, messages=50)).received == 50

@@ -43,11 +43,16 @@ class MqttSession(Session):
         self.version, self.filter = protocol.version, protocol.subscribe
         self.filter_qos = protocol.qos
         self.connect_packet = protocol.connect_packet(number)
+        self.number, self.client_id = number, str(protocol.settings["client_id"] or "$connection")
         self.heartbeat_s = protocol.keep_alive * HEARTBEAT_SHARE or None
         self.ids = PacketIds()
         self.connected = False
 
     def start(self) -> list[bytes]:
+        if self.number and "$connection" not in self.client_id:
+            raise ProtocolOptionError(f"MQTT client_id {self.client_id!r} is the same on "
+                                      f"every connection, and a broker keeps one connection "
+                                      f"per client id: put $connection in it")
         return [self.connect_packet]
 
     def handshake(self, message: bytes) -> tuple[list[bytes], bool]:
@@ -134,14 +139,14 @@ class Mqtt(Protocol):
         self.clean = str(settings["clean_session"]).strip().lower() not in ("false", "0", "no")
         if settings["password"] is not None:
             settings["password"] = Secret(settings["password"])
-        self.nonce = secrets.token_hex(3)   # with the process id: no two clients alike
+        self.nonce = secrets.token_hex(2)   # with the process id: no two clients alike
         for name in ("client_id", "topic", "subscribe", "username"):
             if settings[name] is not None and len(str(settings[name]).encode()) > 65535:
                 raise ProtocolOptionError(f"MQTT {name} is longer than 65,535 bytes")
 
     def connect_packet(self, number: int) -> bytes:
         template = self.settings["client_id"]
-        client_id = (f"wsload{os.getpid():x}x{self.nonce}n{number}" if template is None
+        client_id = (f"wsl{os.getpid():x}x{self.nonce}n{number}" if template is None
                      else str(template).replace("$connection", str(number)))
         password = self.settings["password"]
         return packets.connect(client_id, self.keep_alive, self.clean,
