@@ -155,3 +155,13 @@ def test_another_version_is_named_before_any_other_check():
                                 f"the controller")
     with pytest.raises(OtherVersion, match=r"runs WebSocketLoadLibrary \(unknown version\)"):
         GetInfo.read_reply(json.dumps({"name": "x"}))
+
+
+def test_a_protocol_travels_to_the_agent_with_its_options():
+    from WebSocketLoadLibrary.engine import protocol_named
+    options = ConnectionOptions("ws://127.0.0.1:9", protocol=protocol_named(
+        "socketio", namespace="/chat", event="echo", auth='{"token":"t"}'))
+    again = OpenConnections.read(*_over_xmlrpc(OpenConnections(options, 3).args())).options
+    assert again.protocol.name == "socketio" and again.uri == options.uri
+    assert again.protocol.settings == options.protocol.settings
+    assert "token" not in again.protocol.describe()

@@ -106,3 +106,28 @@ def test_unknown_protocol_options_are_named(start_server):
     from WebSocketLoadLibrary.mockserver import MockServerError
     with pytest.raises(MockServerError, match="no option.*colour"):
         start_server(protocol="socketio", protocol_options={"colour": "red"})
+
+
+def test_a_storm_times_the_protocol_handshake_as_a_phase_of_its_own(engine, socketio_mock):
+    from WebSocketLoadLibrary.engine import ArrivalPlan
+    server = socketio_mock()
+    pool, result = engine.open_at_rate(socketio(server.uri), ArrivalPlan(100, 200.0, "storm"))
+    connect = result.sections["connect"]
+    assert connect.opened == 100 and connect.failed == 0
+    assert connect.histograms["protocol"].count == 100          # Socket.IO's connect, timed
+    assert len(pool.open_connections) == 100
+    step = engine.run_step(pool, LoadPlan(rate=500, messages=500))
+    assert step.received == 500
+
+
+def test_a_reconnect_says_the_protocol_handshake_again(engine, socketio_mock):
+    from WebSocketLoadLibrary.engine import ReconnectPolicy
+    server = socketio_mock(protocol_options={"ping_interval_s": 5, "ping_timeout_s": 5})
+    pool = engine.connect(socketio(server.uri), count=5)
+    engine.set_lifecycle(pool, reconnect=ReconnectPolicy())
+    running = engine.start_step(pool, LoadPlan(rate=200, duration_s=3.0, reply_timeout_s=1.0))
+    time.sleep(1.0)
+    server.control.restart()
+    result = running.wait()
+    assert result.sections["protocol"].handshakes == 5          # each reconnect's connect
+    assert result.connections_closed == {} and result.received > 400
