@@ -117,5 +117,7 @@ def make_protocol(client: bool, listener_factory, *, netloc: str | None = None,
     return CoalescingProtocol(
         netloc, path, client, listener_factory, _quiet_logger(logger_name), True,
         handshake_timeout_s, ping_interval_s is not None, ping_interval_s or 10.0,
-        ping_timeout_s or 10.0, WSAutoPingStrategy.PING_WHEN_IDLE, True, max_frame_size,
+        # picows refuses a pong timeout longer than the ping interval
+        min(ping_timeout_s or 10.0, ping_interval_s or 10.0),
+        WSAutoPingStrategy.PING_WHEN_IDLE, True, max_frame_size,
         extra_headers, READ_BUFFER_BYTES)

@@ -15,7 +15,10 @@ per question (docs/architecture.md has the map):
                 the protocol's sessions at work
     lifecycle/  connection storms, churn, reconnects and their figures
     capacity/   the capacity search: a loop over ordinary steps and their verdicts
-    runtime/    the background event loop, precise sleeps, psutil sampling, memory
+    runtime/    the background event loop, precise sleeps, psutil sampling, memory, the
+                host's limits
+    facade.py, spread.py, workers.py   the synchronous face, groups spread over worker
+                processes when one process cannot hold them, steps over workers
 
 Importing the engine imports every traffic pattern and every result section, so each has
 registered itself before a plan is run or a saved result is read.
@@ -25,7 +28,7 @@ from .capacity.search import (CONNECTIONS_UNIT, GENERATOR_LIMIT, LOW_MISSED, MET
                               SUBSCRIBERS_UNIT, CapacityResult, CapacityTargets,
                               ConnectionsProbe, SearchSettings, amount, find_capacity)
 from .errors import ConnectError, EngineError, PlanError, StepTimeout
-from .facade import LoadEngine, RunningStep
+from .facade import RunningStep
 from .lifecycle.arrivals import ArrivalPlan
 from .lifecycle.churn import ChurnPolicy
 from .lifecycle.connect_figures import ConnectFigures
@@ -41,12 +44,15 @@ from .protocols import (PROTOCOLS, Protocol, ProtocolOptionError, ProtocolRefuse
                         protocol_from_dict, protocol_named)
 from .protocols.figures import ProtocolFigures
 from .results.histogram import LatencyHistogram
+from .results.connection_memory import ConnectionMemory
 from .results.push_counts import PushCounts
 from .results.result import LoadResult, format_latency_ms
 from .results.scaling import ScalingResult
 from .results.sections import SECTIONS, ResultSection, UnknownSectionKind
 from .runtime.memory import release_freed_memory
+from .runtime.host_limits import HostLimitError, HostLimits
 from .runtime.resources import ProcessSampler
+from .spread import LoadEngine, SpreadPool
 from .results.patterns import PATTERNS, TrafficPattern, Words, pattern_of
 from .transport.connect_outcome import PHASES
 from .transport.connections import ConnectionOptions, SecretText
@@ -59,7 +65,8 @@ __all__ = [
     "CONNECTIONS_UNIT", "GENERATOR_LIMIT", "LOW_MISSED", "MAX_RUN", "MET", "PATTERNS", "PHASES",
     "PROTOCOLS", "RATE_UNIT", "SECTIONS", "SUBSCRIBERS", "SUBSCRIBERS_UNIT", "WAKE_INTERVAL_PER_RATE",
     "WAKE_INTERVAL_S", "ArrivalPlan", "CapacityResult", "CapacityTargets", "ChurnPolicy",
-    "ClientPool", "ConnectError", "ConnectFigures", "ConnectionOptions", "ConnectionsProbe",
+    "ClientPool", "ConnectError", "ConnectFigures", "ConnectionMemory", "HostLimitError",
+    "HostLimits", "SpreadPool", "ConnectionOptions", "ConnectionsProbe",
     "EngineError", "FanoutFigures", "FanoutSpec", "LatencyHistogram", "LoadEngine", "LoadPlan",
     "LoadResult", "MessageTemplate", "MultiReplySpec", "OpeningMessages", "OpenLoopSchedule",
     "PlanError", "ProcessSampler", "Protocol", "ProtocolError", "ProtocolFigures",

@@ -102,3 +102,76 @@ def run_step_in_workers(options: ConnectionOptions, connections: int, plan: Load
     merged = LoadResult.merge(parts, name=plan.name or f"{workers} workers")
     merged.rate_tolerance = plan.rate_tolerance
     return merged
+
+
+# -- worker processes that hold connections between steps (spread.py is the parent) -----
+def hold_connections(conn, loop_kind: str) -> None:
+    """A worker process's life: it opens its share of a client group's connections, holds
+    them, runs its share of each step on them and closes them, as its parent (spread.py)
+    asks over `conn`. Each command is answered ("ok", value) or ("error", why); the end of
+    the pipe (the parent gone) ends the process."""
+    import time as time_module
+
+    from .facade import LoadEngine
+    from .lifecycle.arrivals import ArrivalPlan
+    from .runtime.footprint import footprint
+    from .runtime.memory import release_freed_memory
+    engine = LoadEngine(loop_kind)
+    pool = running = None
+
+    def wait_until(start_at):
+        if start_at:
+            time_module.sleep(max(0.0, start_at - time_module.time()))
+
+    try:
+        while True:
+            try:
+                command, args = conn.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                if command == "open":          # options, count, rate, name, start_at
+                    options, count, rate, name, start_at = args
+                    before = footprint()
+                    wait_until(start_at)
+                    result = None
+                    if rate:
+                        pool, opened = engine.open_at_rate(options, ArrivalPlan(count, rate, name))
+                        result = opened.to_dict()
+                    else:
+                        pool = engine.connect(options, count=count, concurrency=500)
+                    value = {"result": result, "open": len(pool.open_connections),
+                             "before": before, "after": footprint()}
+                elif command == "step":        # plan, template, start_at, timeout_s
+                    plan, template, start_at, timeout_s = args
+                    wait_until(start_at)
+                    running = engine.start_step(pool, plan, template, timeout_s=timeout_s)
+                    value = None
+                elif command == "progress":
+                    value = (running.progress(), running.done()) if running else (None, True)
+                elif command == "result":
+                    try:
+                        value = running.wait().to_dict()
+                    finally:
+                        running = None
+                        release_freed_memory()
+                elif command == "cancel":
+                    if running is not None:
+                        running.cancel()
+                    value = None
+                elif command == "lifecycle":   # reconnect, churn, keep
+                    engine.set_lifecycle(pool, *args)
+                    value = None
+                elif command == "count":
+                    value = len(pool.open_connections) if pool is not None else 0
+                elif command == "close":
+                    if pool is not None:
+                        engine.disconnect(pool, timeout_s=args)
+                    pool, value = None, footprint()
+                else:
+                    raise EngineError(f"unknown worker command {command!r}")
+                conn.send(("ok", value))
+            except BaseException as error:  # noqa: BLE001 - the parent raises it, named
+                conn.send(("error", f"{type(error).__name__}: {error}"))
+    finally:
+        engine.close()

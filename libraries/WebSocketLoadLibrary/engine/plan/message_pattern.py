@@ -65,6 +65,10 @@ class MessagePattern:
     def __str__(self) -> str:
         return self.text
 
+    def __reduce__(self):
+        """Pickled as its text (worker processes get it so): `matches` is a closure."""
+        return MessagePattern, (self.text,)
+
     def __repr__(self) -> str:
         return f"MessagePattern({self.text!r})"
 
