@@ -123,3 +123,21 @@ BENCHMARK_CAPACITY_MAX_PROBES = 8
 BENCHMARK_CAPACITY_TIME_BUDGET = "40 s"
 BENCHMARK_CAPACITY_P95 = "200 ms"
 BENCHMARK_CAPACITY_DELIVERY = "99%"
+
+# Scale (suites/19_scale.robot): SCALE_CONNECTIONS opened at SCALE_RATE a second over
+# SCALE_PROCESSES worker processes (None: as many as the count needs), held
+# SCALE_HOLD with keep-alive pings every SCALE_PING_INTERVAL, each costing the generator
+# less than SCALE_MEMORY_PER_CONNECTION (small counts measure noisily: a wide bound);
+# a paced step of SCALE_STEP_RATE msg/s for SCALE_STEP_DURATION across all of them, a
+# broadcast to every one, and all closed within SCALE_CLOSE_TIMEOUT
+SCALE_CONNECTIONS = 1000
+SCALE_RATE = 500
+SCALE_PROCESSES = 2
+SCALE_PING_INTERVAL = "2 s"
+SCALE_HOLD = "3 s"
+SCALE_CONNECT_P99 = "1 s"
+SCALE_MEMORY_PER_CONNECTION = "200 KB"
+SCALE_STEP_RATE = 200
+SCALE_STEP_DURATION = "5 s"
+SCALE_LATENCY_P99 = "500 ms"
+SCALE_CLOSE_TIMEOUT = "30 s"

@@ -142,6 +142,7 @@ class AgentKeywords(LibraryComponent):
                                   opening_reply: str | None = None,
                                   opening_timeout: Duration = Duration(5),
                                   agents: list[str] | None = None, protocol: str | None = None,
+                                  source_addresses: list[str] | str | None = None,
                                   **protocol_options) -> int:
         """Has every load agent open ``count`` connections to ``uri``; returns how many are
         open in all (``count`` x agents).
@@ -160,6 +161,11 @@ class AgentKeywords(LibraryComponent):
 
         ``protocol`` and further named arguments (the protocol's options) are as in
         `Connect Clients`: each agent's connections speak it.
+
+        ``source_addresses`` (addresses of the *agents'* machines) are as in `Connect
+        Clients`; an agent asked for more connections than one of its processes can hold
+        spreads them over worker processes of its own, and toward loopback over source
+        addresses 127.0.0.2, ..., as `Open Connections At Rate` does.
 
         ``agents`` names the agents to open them on (as in the agents table): the others
         keep theirs -- subscribers on some agents and publishers on others, say, for
@@ -180,7 +186,8 @@ class AgentKeywords(LibraryComponent):
             uri = self.state.servers.current.uri
         options = connection_options(uri, reveal(token), headers, subprotocols, ca_file,
                                      insecure, compression, open_timeout, ping_interval,
-                                     max_message_size, transport, protocol, protocol_options)
+                                     max_message_size, transport, protocol, protocol_options,
+                                     source_addresses)
         if opening_messages:
             options.opening = OpeningMessages(opening_messages, opening_reply,
                                               float(opening_timeout))

@@ -8,7 +8,7 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from ..base.component import LibraryComponent
-from ..engine import LoadResult, ScalingResult
+from ..engine import ConnectionMemory, LoadResult, ScalingResult
 from ..engine import pattern_of
 from ..errors import CheckFailed, UsageError
 from ..reports.formatting import format_bytes, format_seconds
@@ -161,6 +161,45 @@ class AssertionKeywords(LibraryComponent):
                     for side, g in measured.items() if g >= limit]
         shown = ", ".join(f"{side} {format_bytes(g)}" for side, g in measured.items())
         return self._verdict(failures, f"memory growth {shown} < {limit}", max(measured.values()))
+
+    @keyword
+    def memory_per_connection_should_be_below(self, limit: ByteSize, side: str = "generator",
+                                              result=None) -> float:
+        """Fails unless each connection opened cost less than ``limit`` of memory
+        (``10 KB`` is 10,000 bytes, ``10 KiB`` 10,240); returns the bytes per connection.
+
+        Measured by `Open Connections At Rate` over its own open (its result's memory
+        figures): the growth of resident memory (RSS) from just before the first connection
+        to just after the last, of every process of the ``side`` together, divided by the
+        connections opened. ``side`` is ``generator`` (this process, or the worker
+        processes that hold the connections when the count needs several), ``heap`` (the
+        generator's allocated heap instead of its RSS: what the connections hold, without
+        the pages the allocator kept) or ``server`` (the embedded mock server, all its
+        processes; an external server cannot be measured).
+
+        Example:
+        | Open Connections At Rate | 100000 | 3000/s |
+        | Memory Per Connection Should Be Below | 10 KB |
+        | Memory Per Connection Should Be Below | 30 KB | side=server |
+        """
+        side = side.strip().lower()
+        if side not in ("generator", "heap", "server"):
+            raise UsageError(f"side must be generator, heap or server, got {side!r}")
+        target = checked_target(self, result, "memory per connection")
+        memory = target.sections.get(ConnectionMemory.kind)
+        if memory is None:
+            raise UsageError(f"cannot check memory per connection: {target.name!r} has no "
+                             f"memory figures (they come from Open Connections At Rate)")
+        measured = memory.per_connection(side)
+        if measured is None:
+            raise CheckFailed(f"the {side} memory per connection was not measured"
+                              f"{' (only the embedded mock server can be)' if side == 'server' else ''}")
+        processes = memory.server_processes if side == "server" else memory.generator_processes
+        detail = (f"{side} memory per connection is {format_bytes(measured)} (over "
+                  f"{memory.connections:,} connections in {processes} process(es))")
+        if measured >= limit:
+            return self._verdict([f"{detail}, expected below {limit}"], "", None)
+        return self._verdict([], f"{detail} < {limit}", measured)
 
     @keyword
     def scaling_efficiency_should_be_at_least(self, minimum: Ratio, result=None) -> float:

@@ -19,7 +19,8 @@ def connection_options(uri: str, token, headers: dict | None, subprotocols: list
                        open_timeout: Duration, ping_interval: Duration | None,
                        max_message_size: ByteSize, transport: str,
                        protocol: str | None = None,
-                       protocol_options: dict | None = None) -> ConnectionOptions:
+                       protocol_options: dict | None = None,
+                       source_addresses: list | str | None = None) -> ConnectionOptions:
     """ConnectionOptions from the keyword arguments that `Connect Clients` and `Connect
     Clients On Agents` share."""
     return ConnectionOptions(
@@ -28,7 +29,17 @@ def connection_options(uri: str, token, headers: dict | None, subprotocols: list
         open_timeout_s=float(open_timeout),
         ping_interval_s=None if ping_interval is None else float(ping_interval),
         max_size=int(max_message_size), transport=transport,
-        protocol=spoken(protocol, protocol_options))
+        protocol=spoken(protocol, protocol_options), source_addresses=source_addresses)
+
+
+def held_by_our_server(state, uri: str, count: int) -> list[int] | None:
+    """When `uri` is a mock server this library started, have it run enough processes for
+    `count` connections (MockServerProcess.hold) and return their pids; else None."""
+    for server in state.servers:
+        if server.running and server.uri == uri:
+            server.hold(count)
+            return server.pids
+    return None
 
 
 def spoken(protocol: str | None, options: dict | None):
@@ -58,7 +69,8 @@ class ConnectionKeywords(LibraryComponent):
                         transport: str = "auto", opening_messages: list[str] | str | None = None,
                         opening_reply: str | None = None,
                         opening_timeout: Duration = Duration(5), protocol: str | None = None,
-                        **protocol_options) -> int:
+                        source_addresses: list[str] | str | None = None,
+                        processes: int | None = None, **protocol_options) -> int:
         """Opens ``count`` WebSocket connections to ``uri`` and returns how many are open.
 
         The connections form one client group, which becomes current: the load keywords
@@ -84,6 +96,8 @@ class ConnectionKeywords(LibraryComponent):
         | ``opening_reply`` | after each opening message, wait for a message matching this before the next one and before the connection counts as open: ``field == value`` (``op == subscribed``) or a regular expression |
         | ``opening_timeout`` | how long each of those waits may take (default 5 s); the keyword fails naming the connection, the message and what arrived instead |
         | ``protocol`` | the protocol spoken over WebSocket: ``socketio``, ``stomp``, ``graphql-ws`` or ``mqtt`` (default: plain messages). Its handshake is a connect phase of its own, its keep-alives are answered the moment they arrive, requests are framed as the protocol's (the message template is their payload) and their replies (acks, receipts, results, PUBACKs) matched by id. See `Protocols` in the introduction |
+        | ``source_addresses`` | local addresses the connections come from, in turn: each gives its own ~28,000 ephemeral ports toward one server address and port (``10.0.0.5,10.0.0.6``, or a list). Toward loopback the library takes 127.0.0.2, 127.0.0.3, ... itself when one address has too few ports for the count |
+        | ``processes`` | worker processes that hold the connections; by default as many as the count needs (one for most counts: see the README, "Scale") |
         | ``**protocol_options`` | the protocol's own options as further named arguments: Socket.IO ``path``, ``namespace``, ``auth`` (JSON), ``event``; STOMP ``host``, ``login``, ``passcode``, ``heart_beat``, ``destination``, ``subscribe``; GraphQL ``connection_init`` (JSON), ``query``, ``subscription``; MQTT ``client_id``, ``keep_alive``, ``username``, ``password``, ``qos``, ``topic``, ``subscribe``. A password, passcode, auth or init payload may be a ``Secret`` and is never shown. An unknown option fails naming it and the protocol's options |
 
         Messages that arrive before an opening message's reply (a welcome, a heartbeat)
@@ -104,13 +118,14 @@ class ConnectionKeywords(LibraryComponent):
         options = connection_options(uri, token_from(token, token_env), headers, subprotocols,
                                      ca_file, insecure, compression, open_timeout,
                                      ping_interval, max_message_size, transport, protocol,
-                                     protocol_options)
+                                     protocol_options, source_addresses)
         if opening_messages:
             options.opening = OpeningMessages(opening_messages, opening_reply,
                                               float(opening_timeout))
         elif opening_reply:
             raise UsageError("opening_reply needs opening_messages: the reply to what?")
-        pool = self.state.engine.connect(options, count=count)
+        held_by_our_server(self.state, options.uri, count)
+        pool = self.state.engine.connect(options, count=count, processes=processes)
         group = ClientGroup(pool, options, count, alias)
         self.state.clients.register(group, alias)
         said = f", each after {options.opening.describe()}" if options.opening else ""

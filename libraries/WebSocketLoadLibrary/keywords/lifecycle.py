@@ -12,7 +12,7 @@ from ..engine import LoadResult
 from ..engine import ArrivalPlan
 from ..engine import ChurnPolicy
 from ..engine import ReconnectPolicy
-from ..engine import ConnectFigures
+from ..engine import ConnectFigures, ConnectionMemory
 from ..engine import PHASES
 from ..engine import OpeningMessages
 from ..errors import UsageError
@@ -20,7 +20,7 @@ from ..reports.formatting import format_seconds
 from ..utils.arguments import ByteSize, Duration, Percentile, Rate, Ratio
 from ..utils.tokens import token_from
 from .assertions import checked_target, verdict
-from .connections import connection_options
+from .connections import connection_options, held_by_our_server
 from .streams import count_or_share
 
 PHASE_NAMES = ("total",) + PHASES
@@ -41,6 +41,8 @@ class LifecycleKeywords(LibraryComponent):
                                  ping_interval: Duration | None = Duration(20),
                                  max_message_size: ByteSize = ByteSize(1 << 20),
                                  name: str | None = None, protocol: str | None = None,
+                                 source_addresses: list[str] | str | None = None,
+                                 processes: int | None = None,
                                  **protocol_options) -> LoadResult:
         """Opens ``count`` connections at ``rate`` per second (``2000/s``) and returns the
         result: connect latency by phase, and the failures by kind. The connections that
@@ -66,13 +68,29 @@ class LifecycleKeywords(LibraryComponent):
         schedule (over 5% more than the late bound behind, or behind for over a second),
         the result is marked *not applied* and those checks refuse to pass.
 
-        Arguments not described here are as in `Connect Clients`; ``open_timeout`` bounds
-        each attempt's TCP connect and handshake (an attempt past it is *timed out*).
+        Arguments not described here are as in `Connect Clients` (``source_addresses``
+        and ``processes`` too); ``open_timeout`` bounds each attempt's TCP connect and
+        handshake (an attempt past it is *timed out*).
+
+        *Large counts.* Before the first attempt the host's limits are read: the
+        open-file limit (raised to the hard limit), the ephemeral ports per source
+        address, somaxconn and the SYN backlog. A count one process cannot hold is opened
+        by as many worker processes as it needs, each its share at its share of the rate,
+        from one moment on, and held there: the group, its steps and their results are
+        one to you, as ever. Against a mock server of this library, the server runs as
+        many processes as the count needs too. When the host cannot serve the count at
+        the rate, the keyword fails before any connection opens, naming the limit, its
+        value, what is needed and how to raise it. The result's memory figures give the
+        generator's and the mock server's memory per connection (RSS growth over the
+        open, all their processes together, and the generator's heap per connection) and
+        the host's limits: check them with `Memory Per Connection Should Be Below`. See
+        the README, "Scale".
 
         Measured here (2 cores, the picows mock server on the same machine): 2,000
         connections a second kept to schedule, connect p50 1.4 ms, with the library
         imported as ``Library    WebSocketLoadLibrary    loop=uvloop``; with the default
-        asyncio loop the opener falls behind near 1,900 a second (and says so).
+        asyncio loop the opener falls behind near 1,900 a second (and says so). Worker
+        processes always run uvloop.
 
         Example:
         | Open Connections At Rate | 1000 | 500/s | opening_messages={"op":"subscribe","topic":"t"} | opening_reply=op == subscribed |
@@ -86,7 +104,8 @@ class LifecycleKeywords(LibraryComponent):
             uri = self.state.servers.current.uri
         options = connection_options(uri, token_from(token, token_env), headers, None, ca_file,
                                      insecure, False, open_timeout, ping_interval,
-                                     max_message_size, transport, protocol, protocol_options)
+                                     max_message_size, transport, protocol, protocol_options,
+                                     source_addresses)
         if opening_messages:
             options.opening = OpeningMessages(opening_messages, opening_reply,
                                               float(opening_timeout))
@@ -94,12 +113,18 @@ class LifecycleKeywords(LibraryComponent):
                            name or f"{count:,} connections at {rate}")
         self.console(f"[INFO] {plan.name}: opening {count:,} connections at "
                      f"{rate.per_second:,.0f}/s")
-        pool, result = self.state.engine.open_at_rate(options, plan)
+        server_pids = held_by_our_server(self.state, options.uri, count)
+        pool, result = self.state.engine.open_at_rate(options, plan, server_pids=server_pids,
+                                                      processes=processes)
         self.state.clients.register(ClientGroup(pool, options, count, alias), alias)
         connect = result.sections[ConnectFigures.kind]
         report_step(self, result, plan.name)
         logger.info(f"{connect.opened:,} of {count:,} connections open; failures: "
                     f"{connect.describe_failures()}.")
+        memory = result.sections.get(ConnectionMemory.kind)
+        if memory is not None:
+            self.console(f"[INFO] {plan.name}: " + "; ".join(
+                f"{label} {text}" for label, text in memory.rows()[:2]))
         return result
 
     @keyword

@@ -31,7 +31,7 @@ START_PLACES = {"response_delay": "max_connections", "drop_ratio": "response_del
                 "garble_ratio": "disconnect_after"}
 SET_PLACES = {"read_stall": "garble_ratio"}
 # own arguments that came after the faults were declared: they follow every fault
-AFTER_FAULTS = ("protocol", "protocol_options")
+AFTER_FAULTS = ("protocol", "protocol_options", "processes")
 # what a keyword's doc says where it has these words: a table row per fault it takes
 # (the line ``| FAULT ROWS |``), and the names of those that last a time or that only
 # `Set Mock Server Faults` takes
@@ -104,7 +104,7 @@ class ServerKeywords(LibraryComponent):
 
     @keyword
     @_taking_faults([fault for fault in FAULTS if fault.at_start], START_PLACES, optional=False)
-    def start_mock_server(self, mode: str = "echo", max_connections: int = 1000,
+    def start_mock_server(self, mode: str = "echo", max_connections: int = 1_000_000,
                           auth_token: Secret | str | None = None,
                           certfile: str | None = None, keyfile: str | None = None,
                           compression: bool = False, id_field: str = "message_id",
@@ -114,7 +114,8 @@ class ServerKeywords(LibraryComponent):
                           engine: str = "websockets", host: str = "127.0.0.1",
                           replies: int = 1, heartbeat: Duration = Duration(0),
                           welcome: bool = False, protocol: str | None = None,
-                          protocol_options: dict | None = None, **faults) -> str:
+                          protocol_options: dict | None = None, processes: int = 1,
+                          **faults) -> str:
         """Starts the embedded mock WebSocket server in its own process and returns its URI.
 
         The server binds 127.0.0.1 (or ``host``) on a free port chosen by the operating system, so any
@@ -125,7 +126,7 @@ class ServerKeywords(LibraryComponent):
 
         | =Argument= | =Meaning= |
         | ``mode`` | ``echo``: the reply is the message; ``ack``: a small JSON reply with the message id and the server's time |
-        | ``max_connections`` | connections beyond this are closed with code 1013 (try again later) |
+        | ``max_connections`` | connections beyond this are closed with code 1013 (try again later); default a million. A count that one process cannot hold (see `Open Connections At Rate`) has the server run more processes on its port, each holding up to this many |
         | ``auth_token`` | require ``Authorization: Bearer <token>``; without it the handshake gets HTTP 401. Pass a Robot ``Secret``; the token is never logged |
         | ``certfile``, ``keyfile`` | serve ``wss://`` with this certificate (PEM) |
         | ``compression`` | offer permessage-deflate |
@@ -139,6 +140,7 @@ class ServerKeywords(LibraryComponent):
         | FAULT ROWS |
         | ``protocol`` | the protocol the server speaks over WebSocket: ``socketio``, ``stomp``, ``graphql-ws`` or ``mqtt`` (default: plain messages). Requests are answered with the protocol's reply (ack, receipt, result, PUBACK) under every fault; subscriptions, publishes and streams are the push protocol's commands in the protocol's framing |
         | ``protocol_options`` | the server side's options, a dictionary: Socket.IO ``ping_interval_s`` and ``ping_timeout_s`` (the server pings that often and closes a client that does not answer in time, counted in ``keepalive_timeouts``) |
+        | ``processes`` | processes serving the port from the start (SO_REUSEPORT: the kernel spreads new connections over them), one server to every keyword: stats summed, faults in all, a publish delivered to the subscribers of all. One (default) is enough for most runs: `Connect Clients` and `Open Connections At Rate` add as many as their count needs |
 
         The rows after ``welcome`` (but ``protocol`` and ``protocol_options``) are faults, each off at 0 (the default); one that lasts a
         time (TIMED FAULTS) counts it from the start. `Set Mock Server Faults` changes them
@@ -166,11 +168,12 @@ class ServerKeywords(LibraryComponent):
             id_field=id_field, subprotocols=subprotocols,
             startup_timeout_s=float(startup_timeout), engine=engine, host=host,
             replies=replies, heartbeat=float(heartbeat), welcome=welcome,
-            protocol=protocol, protocol_options=protocol_options, **faults)
+            protocol=protocol, protocol_options=protocol_options, processes=processes,
+            **faults)
         uri = server.start()
         self.state.servers.register(server, alias)
         logger.info(f"Mock server ({mode}{', ' + protocol if protocol else ''}) listening at "
-                    f"{uri}, pid {server.pid}"
+                    f"{uri}, pid{'s ' + ', '.join(map(str, server.pids)) if processes > 1 else ' ' + str(server.pid)}"
                     f"{', bearer token required' if auth_token else ''}.")
         return uri
 
