@@ -19,7 +19,8 @@ from WebSocketLoadLibrary.engine import (ConnectError, ConnectionOptions, LoadPl
 from WebSocketLoadLibrary.engine.lifecycle.reconnect import ReconnectPolicy
 from WebSocketLoadLibrary.engine.plan.specs import FanoutSpec, StreamSpec
 from WebSocketLoadLibrary.engine.protocols import mqtt_packets as packets
-from WebSocketLoadLibrary.engine.protocols.base import NOTHING, Delivered, ProtocolRefused
+from WebSocketLoadLibrary.engine.protocols.base import (NOTHING, Delivered, ProtocolRefused,
+                                                        ServerError)
 from WebSocketLoadLibrary.engine.protocols.mqtt import Mqtt, MqttServerSession
 from WebSocketLoadLibrary.engine.protocols.mqtt_packets import MalformedPacket, PacketIds
 
@@ -167,6 +168,11 @@ def test_the_session_connects_subscribes_and_names_a_refusal():
     refused.handshake(packets.connack(0))
     with pytest.raises(ProtocolRefused, match="refused the subscription to 's/#': SUBACK 128"):
         refused.handshake(packets.suback(1, [0x80]))
+    cut = protocol_named("mqtt", subscribe="a/#/b", version="5").session(0)
+    cut.handshake(packets.connack(0, version=5))
+    with pytest.raises(ProtocolRefused, match="disconnected: reason code 129 \\(malformed "
+                                              "packet\\) \\(subscribing to 'a/#/b'\\)"):
+        cut.handshake(b"\xe0\x01\x81")
     with pytest.raises(ProtocolRefused, match="expected CONNACK.*is this an MQTT broker"):
         protocol.session(0).handshake(b'{"message_id":1}')
 
@@ -179,6 +185,9 @@ def test_control_answers_the_protocols_own_and_leaves_the_applications():
     assert session.control(packets.publish("t", b"{}", 0)) is None      # a QoS 0 delivery
     acked = session.control(packets.publish("t", b"{}", 1, 300))        # a QoS 1 delivery
     assert type(acked) is Delivered and acked == packets.puback(300)
+    said = session.control(b"\xe0\x01\x89")                         # MQTT 5's DISCONNECT
+    assert type(said) is ServerError and said == NOTHING
+    assert said.text == "the MQTT broker disconnected: reason code 137 (server busy)"
     for bad in (b"", b"\xd0\x01", b"\x32\x05\x00\x09tt", b"\x00\x00"):
         assert session.control(bad) is None                             # for the correlator
 
@@ -393,6 +402,17 @@ def test_refused_credentials_are_named_by_the_connack_code(engine, mosquitto, ve
     pool = engine.connect(mqtt(broker.uri, username="loadtest", password="right-one",
                                version=version), count=2)
     assert engine.run_step(pool, LoadPlan(rate=100, messages=50)).received == 50
+
+
+def test_a_subscription_the_broker_will_not_take_is_named(engine, mosquitto):
+    broker = mosquitto()
+    with pytest.raises(ConnectError, match="disconnected: reason code 129 \\(malformed packet\\) "
+                                           "\\(subscribing to 'a/#/b'\\)"):
+        engine.connect(mqtt(broker.uri, subscribe="a/#/b", version="5"), count=1)
+    # 3.1.1 has no reason to give: mosquitto closes after its CONNACK
+    with pytest.raises(ConnectError, match="MQTT handshake did not complete \\(the connection "
+                                           "closed\\); received: b' "):   # the CONNACK
+        engine.connect(mqtt(broker.uri, subscribe="a/#/b"), count=1)
 
 
 def test_a_plain_websocket_server_where_mqtt_was_asked_is_named(engine, server):

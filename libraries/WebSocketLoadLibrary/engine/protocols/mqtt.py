@@ -27,8 +27,8 @@ from ..errors import PlanError
 from ..plan.messages import MessageTemplate
 from . import mqtt_packets as packets
 from .base import (NOTHING, Delivered, Protocol, ProtocolOptionError, ProtocolRefused,
-                   Session)
-from .mqtt_packets import (CONNACK, IN_FLIGHT_LIMIT, PACKET_ID_BYTES, PINGREQ_PACKET,
+                   ServerError, Session)
+from .mqtt_packets import (CONNACK, DISCONNECT, IN_FLIGHT_LIMIT, PACKET_ID_BYTES, PINGREQ_PACKET,
                            PINGRESP_PACKET, PUBACK, PUBLISH, SUBACK, MalformedPacket, PacketIds,
                            Secret, split, whole_number)
 
@@ -74,6 +74,8 @@ class MqttSession(Session):
                 return [packets.subscribe(SUBSCRIBE_ID, self.filter, self.filter_qos,
                                           self.version)], False
             return [], True
+        if kind == DISCONNECT:
+            raise ProtocolRefused(packets.disconnected(body) + f" (subscribing to {self.filter!r})")
         if kind == SUBACK:
             packet_id, codes = packets.parse_suback(body, self.version)
             if packet_id == SUBSCRIBE_ID:
@@ -99,6 +101,8 @@ class MqttSession(Session):
                 return None if packet_id == 0 else Delivered(packets.puback(packet_id))
         except MalformedPacket:
             return None                 # the correlator counts it invalid
+        if kind == DISCONNECT:          # MQTT 5: why the broker ends the connection
+            return ServerError(packets.disconnected(body))
         return NOTHING if kind in OWN_KINDS else None
 
     def heartbeat(self) -> bytes:

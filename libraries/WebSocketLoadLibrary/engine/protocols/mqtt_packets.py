@@ -90,6 +90,12 @@ def code_name(code: int, version: int) -> str:
     return f"{code} ({names.get(code, 'unknown code')})"
 
 
+def disconnected(body: bytes) -> str:
+    """A DISCONNECT from the broker (MQTT 5: with its reason code) in words."""
+    return (f"the MQTT broker disconnected: reason code {code_name(body[0], 5)}" if body
+            else "the MQTT broker disconnected")
+
+
 def length_bytes(length: int) -> bytes:
     """The remaining length as MQTT writes it: 7 bits a byte, the high bit says more."""
     if length < 128:
