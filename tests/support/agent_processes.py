@@ -8,11 +8,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from paths import ROOT
 from polling import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-0123456789-abcdefghij"
 
 

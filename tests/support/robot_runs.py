@@ -9,8 +9,7 @@ from pathlib import Path
 
 from robot.api import ExecutionResult
 
-ROOT = Path(__file__).resolve().parents[2]
-LIBRARIES = ROOT / "libraries"
+from paths import LIBRARIES, ROOT
 
 
 @dataclass

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT
+from paths import ROOT
 from WebSocketLoadLibrary.engine import HostLimitError, HostLimits
 from WebSocketLoadLibrary.engine.runtime.host_limits import check, processes_for
 
