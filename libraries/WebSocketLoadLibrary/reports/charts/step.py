@@ -13,26 +13,33 @@ from .figure import (CURVES, HEIGHT_IN, LOST, P50, P99, RECEIVED, SENT, TARGET, 
 
 PUSHES = "#9467bd"
 SUBTITLE_CHARACTERS = 86    # wider runs off the figure's right edge
+LEGEND_INSIDE = 1           # more curves than this: their legend goes under the plot
+LEGEND_ROW_IN = 0.16        # the height of one legend row (inches)
+OWN_SCALE = 4               # sent this many times fewer than received: a scale of its own
 # the percentile axis of a latency distribution: x = 1 / (1 - p); ticks read as percentiles
 PERCENTILE_TICKS = ((1, "0%"), (2, "50%"), (10, "90%"), (100, "99%"), (1_000, "99.9%"),
                     (10_000, "99.99%"), (100_000, "99.999%"), (1_000_000, "99.9999%"))
 
 
 def step_timeline_chart(result: LoadResult, title: str | None = None,
-                        throughput: float | None = None, show_target: bool = True) -> Chart:
+                        throughput: float | None = None, show_target: bool = True,
+                        subtitle: str | None = None, x_label: str | None = None) -> Chart:
     """Sent/received per second above, latency p50/p99 per second below, over the run.
 
     In the words of the step's mode: a listen-only step draws its stream's messages per
     second and no latency (it has none per second: staleness is in its own chart), a
-    fan-out step publishes and deliveries. Pushes per second are drawn when any arrived.
-    `throughput` overrides the result's achieved rate in the subtitle (a merged run's steps
-    did not all run at once, so their rates do not add up)."""
+    fan-out step publishes and deliveries. What is sent gets a scale of its own on the right
+    when far fewer go out than arrive (a fan-out's publishes beside their deliveries), as
+    do pushes per second when any arrived. `throughput` overrides the result's achieved
+    rate in the subtitle (a merged run's steps did not all run at once, so their rates do
+    not add up); `subtitle` and `x_label` replace the subtitle and the time axis's words."""
     title = title or result.name or "load step"
     pattern = pattern_of(result.mode)
     words = pattern.words
     listen = not words.sent
     points = with_gaps(result.timeline)
     x = [p["second"] + p["span_s"] / 2 if p else math.nan for p in points]
+    x_label = x_label or "time since the step started (s)"
 
     def rate(key):
         return per_second(points, key)
@@ -57,7 +64,17 @@ def step_timeline_chart(result: LoadResult, title: str | None = None,
         series["p50 (ms)"] = latency("latency_p50_ms")
         series["p99 (ms)"] = latency("latency_p99_ms")
     throughput = result.achieved_receive_rate if throughput is None else throughput
-    subtitle = _wrapped(_timeline_subtitle(result, throughput))
+    subtitle = _wrapped(subtitle or _timeline_subtitle(result, throughput))
+    # a scale of their own on the right: a publish a second beside 10k deliveries a
+    # second, a heartbeat a second beside 10k replies
+    apart = []   # (legend label, per second, style, axis words)
+    if words.sent and top_of(rates[f"{words.received}/s"][1]) > OWN_SCALE * top_of(
+            rates[f"{words.sent}/s"][1]):
+        _, ys, style = rates.pop(f"{words.sent}/s")
+        apart.append((f"{words.sent}/s", ys, {**style, "linestyle": "-"}, f"{words.sent} / s"))
+    if pushes is not None:
+        apart.append(("pushes/s", pushes, dict(color=PUSHES, marker=".", markersize=3,
+                                               linestyle=":"), "pushes / s"))
     with styled_figure(height_in=HEIGHT_IN if listen else 4.2, one_axes=False) as (figure, _):
         if listen:
             top, bottom = figure.subplots(), None
@@ -68,35 +85,42 @@ def step_timeline_chart(result: LoadResult, title: str | None = None,
             top.plot(x, ys, label=label, **style)
         if result.lost:
             top.bar(x, lost, width=0.6, color=LOST, alpha=0.6, label=f"{words.lost}/s")
-        if result.target_rate and show_target:
+        if result.target_rate and show_target and not apart:
             top.axhline(result.target_rate, color=TARGET, linestyle=":", linewidth=1,
                         label=f"target {result.target_rate:,.0f}")
-        top.set_ylabel("messages / s")
+        top.set_ylabel("messages / s" if len(rates) > 1 else f"{words.received} / s")
         top.set_ylim(0, top_of([y for _, ys, _ in rates.values() for y in ys]
-                             + [result.target_rate or 0]) * 1.15)
-        if pushes is None:
-            top.legend(loc="lower right", ncols=4)
-        else:  # a scale of their own: a heartbeat a second next to 10k replies a second
+                             + [0 if apart else result.target_rate or 0]) * 1.15)
+        drawn_on = [top]
+        for number, (label, ys, style, axis_words) in enumerate(apart):
             right = top.twinx()
-            right.plot(x, pushes, color=PUSHES, marker=".", markersize=3, linestyle=":",
-                       label="pushes/s")
-            right.set_ylabel("pushes / s", color=PUSHES)
-            right.set_ylim(0, top_of(pushes) * 1.3)
+            if number:   # a third scale: its spine beside the second one
+                right.spines["right"].set_position(("axes", 1.0 + 0.12 * number))
+            right.plot(x, ys, label=label, **style)
+            if label != "pushes/s" and result.target_rate and show_target:
+                right.axhline(result.target_rate, color=TARGET, linestyle=":", linewidth=1,
+                              label=f"target {result.target_rate:,.0f}")
+            right.set_ylabel(axis_words, color=style["color"])
+            right.set_ylim(0, top_of(ys + [result.target_rate or 0]
+                                     if label != "pushes/s" else ys) * 1.3)
             right.grid(False)
             right.spines["right"].set_visible(True)
-            handles, labels = top.get_legend_handles_labels()
-            more_handles, more_labels = right.get_legend_handles_labels()
-            right.legend(handles + more_handles, labels + more_labels, loc="lower right",
-                         ncols=5)  # on the axes drawn last: above both
+            drawn_on.append(right)
+        handles, labels = [], []
+        for axes in drawn_on:
+            more_handles, more_labels = axes.get_legend_handles_labels()
+            handles, labels = handles + more_handles, labels + more_labels
+        # on the axes drawn last: above every line
+        drawn_on[-1].legend(handles, labels, loc="lower right", ncols=5)
         if bottom is None:
-            top.set_xlabel("time since the step started (s)")
+            top.set_xlabel(x_label)
         else:
             bottom.plot(x, series["p50 (ms)"], color=P50, marker="o", markersize=3,
                         label="p50")
             bottom.plot(x, series["p99 (ms)"], color=P99, marker="o", markersize=3,
                         label="p99")
             bottom.set_ylabel(f"{words.latency} (ms)")
-            bottom.set_xlabel("time since the step started (s)")
+            bottom.set_xlabel(x_label)
             bottom.set_ylim(0, top_of(series["p99 (ms)"] + series["p50 (ms)"]) * 1.45)
             bottom.legend(loc="upper right", ncols=2)  # the headroom keeps it off the lines
         svg = svg_of(figure)
@@ -112,13 +136,17 @@ def _timeline_subtitle(result: LoadResult, throughput: float) -> str:
 
 
 def _wrapped(subtitle: str) -> str:
-    """Lines of at most SUBTITLE_CHARACTERS, broken only between "; "-separated parts."""
+    """Lines of at most SUBTITLE_CHARACTERS, broken between "; "-separated parts, and a
+    part longer than a line between its ", "-separated figures."""
     lines = []
     for part in subtitle.split("; "):
-        if lines and len(lines[-1]) + 2 + len(part) <= SUBTITLE_CHARACTERS:
-            lines[-1] += "; " + part
-        else:
-            lines.append(part)
+        pieces = part.split(", ") if len(part) > SUBTITLE_CHARACTERS else [part]
+        for number, piece in enumerate(pieces):
+            joint = "; " if number == 0 else ", "
+            if lines and len(lines[-1]) + len(joint) + len(piece) <= SUBTITLE_CHARACTERS:
+                lines[-1] += joint + piece
+            else:
+                lines.append(piece)
     return "\n".join(lines)
 
 
@@ -130,7 +158,9 @@ def latency_distribution_chart(histograms: dict, title: str = "Latency by percen
     in microseconds fits (a stream's staleness, its gaps): `value_label` names the y axis,
     `counted` what a histogram counts (a word, or label -> word), `empty` the empty chart."""
     series = {}
-    with styled_figure() as (figure, axes):
+    below = len(histograms) > LEGEND_INSIDE   # a legend of many curves would cover them
+    height = HEIGHT_IN + (LEGEND_ROW_IN * len(histograms) + 0.2 if below else 0.0)
+    with styled_figure(height_in=height) as (figure, axes):
         axes.set_title(title, loc="left")
         largest_x = 10.0
         for (label, histogram), colour in zip(histograms.items(), repeating(CURVES)):
@@ -157,7 +187,9 @@ def latency_distribution_chart(histograms: dict, title: str = "Latency by percen
         axes.set_xlabel("percentile (log scale of 1 / (1 - p))")
         axes.set_ylabel(value_label)
         axes.set_ylim(bottom=0)
-        if series:
+        if series and below:
+            figure.legend(loc="outside lower center", ncols=1)
+        elif series:
             axes.legend(loc="upper left")
         else:
             axes.text(0.5, 0.5, empty, transform=axes.transAxes, ha="center")
