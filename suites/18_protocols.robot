@@ -166,6 +166,39 @@ GraphQL Fan Out To Subscribers
     [Teardown]    Run Keywords    Set Message Template    AND    Disconnect All Clients
     ...    AND    Stop All Mock Servers
 
+MQTT PUBACKs Are Replies Under Load
+    [Documentation]    Every request is a QoS 1 PUBLISH; its PUBACK, by the packet id of its
+    ...    connection, is the reply, while PINGREQs keep the connection alive.
+    [Tags]    quick    mqtt
+    Start Mock Server    engine=picows    protocol=mqtt
+    Connect Clients    count=${CONNECTIONS}    protocol=mqtt    keep_alive=2
+    ${result}=    Run Sustained Load    rate=${PROTOCOL_RATE}    duration=${PROTOCOL_DURATION}
+    Delivery Ratio Should Be At Least    100%
+    Latency P95 Should Be Below    ${LATENCY_P95}
+    Should Be Equal    ${result.connections_closed}    ${{ {} }}
+
+MQTT Dropped PUBACKs Fail The Delivery Ratio
+    [Documentation]    The broker drops a tenth of its PUBACKs: the step counts them lost.
+    [Tags]    mqtt
+    Start Mock Server    engine=picows    protocol=mqtt    drop_ratio=0.1
+    Connect Clients    count=${CONNECTIONS}    protocol=mqtt
+    Send Burst At Rate    messages=1000    rate=${PROTOCOL_RATE}    reply_timeout=1 s
+    Run Keyword And Expect Error    Delivery ratio 0.*, expected at least 0.99*
+    ...    Delivery Ratio Should Be At Least    0.99
+
+MQTT Fan Out To Subscribers
+    [Documentation]    Subscribers SUBSCRIBE to a topic in their handshake; every QoS 0
+    ...    PUBLISH to it reaches each one.
+    [Tags]    quick    mqtt
+    Start Mock Server    engine=picows    protocol=mqtt
+    Connect Clients    count=${FANOUT_SUBSCRIBERS}    alias=subscribers    protocol=mqtt
+    ...    subscribe=room
+    Connect Clients    count=1    alias=publishers    protocol=mqtt    topic=room
+    Publish At Rate    ${FANOUT_RATE}    subscribers=subscribers    duration=${FANOUT_DURATION}
+    ...    publishers=publishers
+    Delivery Ratio Should Be At Least    100%
+    Every Subscriber Should Receive At Least    100%
+
 
 *** Keywords ***
 Requires The Mock Server

@@ -1,0 +1,92 @@
+"""The mock server's side of MQTT over WebSocket, without I/O (the mock server carries it
+out: mockserver/protocol_serving.py; base.py's ServerSession says what `receive` returns).
+The packets are mqtt_packets.py's.
+"""
+from __future__ import annotations
+
+import orjson
+
+from . import mqtt_packets as packets
+from .base import NOTHING, ServerSession
+from .mqtt_packets import PINGRESP_PACKET, PUBLISH, MalformedPacket, split
+
+
+class MqttServerSession(ServerSession):
+    """The mock broker's side of one connection, without I/O, in the shape of base.py's
+    `ServerSession` (the mock server carries it out): CONNECT -> CONNACK (4 / 0x86 when the
+    server's username and password are set and differ), a QoS 1 PUBLISH is a request whose
+    reply is its PUBACK, a QoS 0 PUBLISH the push protocol's publish to its topic (or, as
+    `{"op":...}`, any command), SUBSCRIBE -> SUBACK and a subscribe, PINGREQ -> PINGRESP,
+    DISCONNECT a close; what the server sends on its own goes as a QoS 0 PUBLISH."""
+
+    ping_interval_s = ping_timeout_s = None     # MQTT's keep-alive is the client's to keep
+    text = False
+
+    def __init__(self, number: int, username: str | None = None, password: str | None = None):
+        self.number, self.credentials = number, (username, password)
+        self.version, self.topic, self.connected = 4, b"wsload/mock", False
+
+    def opening(self) -> list[bytes]:
+        return []
+
+    def receive(self, message: bytes) -> tuple:
+        try:
+            kind, flags, body = split(message)
+            if kind == packets.CONNECT:
+                return self._connect(packets.parse_connect(body))
+            if not self.connected:
+                return ("close", 1002, f"{packets.NAMES.get(kind)} before CONNECT")
+            if kind == PUBLISH:
+                topic, qos, _, payload = packets.parse_publish(flags, body, self.version)
+                if qos:
+                    return ("request", payload)
+                if payload[:6] == b'{"op":':
+                    return ("command", payload, [])
+                return ("command", orjson.dumps({"op": "publish", "topic": topic.decode(
+                    errors="replace"), "payload": payload.decode(errors="replace")}), [])
+            if kind == packets.SUBSCRIBE:
+                packet_id, filters = packets.parse_subscribe(body, self.version)
+                self.topic = filters[0][0].encode()
+                return ("command", orjson.dumps({"op": "subscribe", "topic": filters[0][0]}),
+                        [packets.suback(packet_id, [min(q, 1) for _, q in filters],
+                                        self.version)])
+            if kind == packets.PINGREQ:
+                return ("answer", [PINGRESP_PACKET])
+            if kind == packets.DISCONNECT:
+                return ("close", 1000, "")
+            return ("invalid", f"{packets.NAMES.get(kind, 'reserved')} is not served here")
+        except MalformedPacket as bad:
+            return ("invalid", str(bad))
+
+    def _connect(self, connect: dict) -> tuple:
+        self.version = connect["version"]
+        wanted = self.credentials
+        if wanted != (None, None) and wanted != (connect["username"], None if (
+                connect["password"] is None) else connect["password"].decode(errors="replace")):
+            return ("answer", [packets.connack(4 if self.version < 5 else 0x86, False,
+                                               self.version)])
+        self.connected = True
+        return ("answer", [packets.connack(0, False, self.version)])
+
+    def reply(self, request: bytes, ack: bytes | None) -> bytes:
+        """The PUBACK of the QoS 1 PUBLISH `request` (an ack body has nowhere to go)."""
+        kind, flags, body = split(request)
+        return packets.puback(packets.parse_publish(flags, body, self.version)[2])
+
+    def frame(self, payload: bytes) -> bytes:
+        """A delivery: the push protocol's publish as a PUBLISH to its topic, else the
+        payload as a PUBLISH to the connection's subscription; a command's answer
+        (subscribed, streaming) has no MQTT form: a PINGRESP, which clients pass over."""
+        if payload[:7] == b'{"op":"' and payload[7:15] != b'publish"':
+            return PINGRESP_PACKET
+        if payload[:25] == b'{"op":"publish","topic":"' and b'"payload":"' in payload:
+            command = orjson.loads(payload)
+            return packets.publish(command["topic"], command["payload"].encode(), 0, 0,
+                                   self.version)
+        return packets.publish(self.topic, payload, 0, 0, self.version)
+
+    def ping(self) -> bytes:
+        return NOTHING
+
+    def invalid_answer(self, why: str) -> list[bytes]:
+        return []               # a broker closes on a malformed packet; the mock counts it
