@@ -76,7 +76,13 @@ class CoalescingTransport:
             return
         self._chunks = []
         if not self.real.is_closing():
-            self.real.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            try:
+                self.real.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            except RuntimeError:
+                # uvloop: a transport closed under its handle without is_closing() saying
+                # so (an attempt aborted at its timeout); a traceback each in a storm of
+                # timeouts cost more CPU than the storm
+                pass
 
     def close(self) -> None:
         self.flush()

@@ -27,7 +27,8 @@ from .picows_socket import BINARY, CONTINUATION, TEXT, PicowsSocket
 from .pool import ClientPool
 from .pooled_connection import PooledConnection
 from .picows_writer import PicowsWriter
-from .pool_changes import tcp_socket
+from .keepalive import KeepAlive
+from .pool_changes import next_source, resolved, tcp_socket
 
 
 class PicowsPool(ClientPool):
@@ -38,6 +39,9 @@ class PicowsPool(ClientPool):
         super().__init__(options)
         self.paused: set[PicowsSocket] = set()
         self._url = parse_url(options.uri)
+        # one keep-alive task for the pool, not picows' task and timer per connection
+        self.keepalive = (KeepAlive(self, options.ping_interval_s, options.ping_timeout_s)
+                          if options.ping_interval_s else None)
 
     def writer(self) -> PicowsWriter:
         return PicowsWriter(self)
@@ -64,6 +68,23 @@ class PicowsPool(ClientPool):
         """A picows connection with TCP connect, TLS and the WebSocket handshake timed."""
         url, loop, clock = self._url, asyncio.get_running_loop(), time.perf_counter
         began = clock()
+        if ssl_context is None:
+            # the event loop connects (in C with uvloop), with no socket object of ours
+            # kept per connection; TCP is done when create_connection is
+            family, _, _, address = await resolved(self.options.uri)
+            sources = self.options.source_addresses
+            transport, ws_protocol = await loop.create_connection(
+                self._protocol(), address[0], address[1], family=family,
+                local_addr=(next_source(sources), 0) if sources else None)
+            phases["tcp"], phases["tls"] = clock() - began, 0.0
+            began = clock()
+            try:
+                await ws_protocol.wait_until_handshake_complete()
+            except BaseException:
+                transport.abort()
+                raise
+            phases["handshake"] = clock() - began
+            return ws_protocol.listener
         sock = await tcp_socket(self.options.uri, self.options.source_addresses)
         phases["tcp"] = clock() - began
         began = clock()
@@ -93,8 +114,7 @@ class PicowsPool(ClientPool):
                                      path=url.resource_name, handshake_timeout_s=None,
                                      max_frame_size=options.max_size or (1 << 62),
                                      extra_headers=headers or None,
-                                     ping_interval_s=options.ping_interval_s,
-                                     ping_timeout_s=options.ping_timeout_s)
+                                     ping_interval_s=None)   # self.keepalive pings
 
     @staticmethod
     def _text_sender(ws: PicowsSocket, kind=TEXT):
@@ -151,6 +171,8 @@ class PicowsPool(ClientPool):
                 connection.close_code, connection.close_reason = ws.close_code, ws.close_reason
             added.append(connection)
         self.connections.extend(added)
+        if self.keepalive is not None:
+            self.keepalive.start()
         return added
 
     async def _round_trip(self, connection: PooledConnection, timeout_s: float) -> None:
@@ -182,6 +204,8 @@ class PicowsPool(ClientPool):
 
     async def close(self, timeout_s: float = 5.0) -> None:
         await self.stop_policies()
+        if self.keepalive is not None:
+            self.keepalive.stop()
         connections, self.connections = self.connections, []
         await self._close_sockets([c.ws for c in connections], timeout_s)
 

@@ -19,6 +19,7 @@ EARLY_KEPT = 16
 
 class PicowsSocket(WSListener):
     """One connection: picows calls it per frame; the engine sends through it."""
+    pinged_at = 0.0   # when the pool's keep-alive pinged it, until its pong (keepalive.py)
 
     def __init__(self, pool):
         super().__init__()
@@ -83,8 +84,10 @@ class PicowsSocket(WSListener):
             self.close_code, self.close_reason = read_close(frame)
             transport.send_close(frame.get_close_code())
             transport.disconnect()
-        elif kind is PONG and self._pong is not None and not self._pong.done():
-            self._pong.set_result(None)
+        elif kind is PONG:
+            self.pinged_at = 0.0
+            if self._pong is not None and not self._pong.done():
+                self._pong.set_result(None)
 
     def on_ws_disconnected(self, transport) -> None:
         self.closed = True

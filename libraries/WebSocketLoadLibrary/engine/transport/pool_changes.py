@@ -132,27 +132,37 @@ _TURNS = itertools.count()   # which source address the next connection takes
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
+async def resolved(uri: str) -> tuple:
+    """(family, kind, proto, address) of the URI's host and port: the first address the
+    name resolves to, resolved once per URI (asyncio resolves in a thread, a hop that cost
+    more than the rest of an attempt in a storm of thousands a second)."""
+    where = _ADDRESSES.get(uri)
+    if where is None:
+        split = urlsplit(uri)
+        port = split.port or (443 if split.scheme == "wss" else 80)
+        family, kind, proto, _, address = (await asyncio.get_running_loop().getaddrinfo(
+            split.hostname, port, type=socket.SOCK_STREAM))[0]
+        where = _ADDRESSES[uri] = (family, kind, proto, address)
+    return where
+
+
+def next_source(sources: list[str]) -> str:
+    """The source address the next connection takes: each in turn."""
+    return sources[next(_TURNS) % len(sources)]
+
+
 async def tcp_socket(uri: str, sources: list[str] | None = None) -> socket.socket:
     """A connected non-blocking TCP socket to the URI's host and port (the first address
     the name resolves to); with `sources`, from each of those local addresses in turn (each
     gives its own range of ephemeral ports toward one server address and port)."""
     loop = asyncio.get_running_loop()
-    where = _ADDRESSES.get(uri)
-    if where is None:
-        # resolved once per URI: asyncio resolves in a thread, a hop that cost more than
-        # the rest of an attempt in a storm of thousands a second
-        split = urlsplit(uri)
-        port = split.port or (443 if split.scheme == "wss" else 80)
-        family, kind, proto, _, address = (await loop.getaddrinfo(
-            split.hostname, port, type=socket.SOCK_STREAM))[0]
-        where = _ADDRESSES[uri] = (family, kind, proto, address)
-    family, kind, proto, address = where
+    family, kind, proto, address = await resolved(uri)
     sock = socket.socket(family, kind, proto)
     sock.setblocking(False)
     try:
         if sources:
             sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
-            sock.bind((sources[next(_TURNS) % len(sources)], 0))
+            sock.bind((next_source(sources), 0))
         await loop.sock_connect(sock, address)
     except BaseException:
         sock.close()
