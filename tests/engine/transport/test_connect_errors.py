@@ -202,3 +202,25 @@ def test_a_connection_past_the_limit_is_refused_before_its_first_ping_is_answere
         message = connect_error(connect, server.uri, count=1, transport=transport)
         assert message.endswith(LIMIT_CLOSE), (attempt, message)
     assert server.stats()["connections_refused"] == 30
+
+
+@pytest.mark.parametrize("transport", ["picows", "websockets"])
+def test_a_port_that_answers_the_upgrade_with_another_protocol_is_named(engine, transport):
+    """An MQTT broker's plain port, say: bytes that are no HTTP response."""
+    import socket
+    import threading
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_with_garbage():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(1024)
+            connection.sendall(b"\x20\x02\x00\x00not http")
+    threading.Thread(target=answer_with_garbage, daemon=True).start()
+    try:
+        with pytest.raises(ConnectError, match="valid HTTP response"):
+            engine.connect(ConnectionOptions(f"ws://127.0.0.1:{port}", transport=transport,
+                                             open_timeout_s=3.0), count=1)
+    finally:
+        listener.close()

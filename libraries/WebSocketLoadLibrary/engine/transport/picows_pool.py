@@ -78,13 +78,9 @@ class PicowsPool(ClientPool):
                 local_addr=(next_source(sources), 0) if sources else None)
             phases["tcp"], phases["tls"] = clock() - began, 0.0
             began = clock()
-            try:
-                await ws_protocol.wait_until_handshake_complete()
-            except BaseException:
-                transport.abort()
-                raise
+            listener = await _handshaken(transport, ws_protocol)
             phases["handshake"] = clock() - began
-            return ws_protocol.listener
+            return listener
         sock = await tcp_socket(self.options.uri, self.options.source_addresses)
         phases["tcp"] = clock() - began
         began = clock()
@@ -97,13 +93,9 @@ class PicowsPool(ClientPool):
             raise
         phases["tls"] = clock() - began
         began = clock()
-        try:
-            await ws_protocol.wait_until_handshake_complete()
-        except BaseException:
-            transport.abort()
-            raise
+        listener = await _handshaken(transport, ws_protocol)
         phases["handshake"] = clock() - began
-        return ws_protocol.listener
+        return listener
 
     def _protocol(self):
         options, url = self.options, self._url
@@ -209,3 +201,18 @@ class PicowsPool(ClientPool):
         connections, self.connections = self.connections, []
         await self._close_sockets([c.ws for c in connections], timeout_s)
 
+
+async def _handshaken(transport, ws_protocol) -> PicowsSocket:
+    """The socket once picows' WebSocket upgrade is complete; picows ends an upgrade the
+    server answered with something else than HTTP (another protocol's port) without an
+    error and without a listener: named here."""
+    try:
+        await ws_protocol.wait_until_handshake_complete()
+    except BaseException:
+        transport.abort()
+        raise
+    if ws_protocol.listener is None:
+        transport.abort()
+        raise ConnectionError("did not receive a valid HTTP response to the WebSocket "
+                              "upgrade: is a WebSocket server listening at this port?")
+    return ws_protocol.listener
