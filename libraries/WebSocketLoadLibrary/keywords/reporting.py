@@ -98,15 +98,26 @@ class ReportingKeywords(LibraryComponent):
         ``directory`` is searched recursively, so the ``pabot_results/N/load-results/``
         folders of all pabot processes are found. By default it is the run's output
         directory: ``${OUTPUT DIR}``, or, inside a pabot process, the directory that holds
-        ``pabot_results``. The summary gives total sent, received and lost, throughput
-        (replies per second while any step ran), the busiest second, and *true*
-        percentiles from the merged HdrHistograms (never averaged percentiles), for all
-        steps together and one row per suite, plus a row per step. ``json`` and ``html``
-        default to ``merged-load-results.json`` / ``.html`` in ``directory``.
+        ``pabot_results``. ``json`` and ``html`` default to ``merged-load-results.json`` /
+        ``.html`` in ``directory``.
 
-        Returns a dictionary with ``total`` (``sent``, ``received``, ``throughput_msg_s``,
-        ``latency_p95_ms``, ...), ``suites`` and ``steps`` (lists of such rows) and
-        ``json`` / ``html`` (the files written).
+        Steps are merged by kind, never across kinds: request/reply steps (paced, and the
+        closed loop apart), listen-only streams, fan-outs, connection storms and capacity
+        searches each get their own figures -- a delivery ratio is replies per message
+        expected, and a stream's messages or a fan-out's deliveries are no replies. Within a
+        kind, counters add up, throughput is messages per second while any of its steps
+        ran, and percentiles are *true* percentiles from the merged HdrHistograms (never
+        averaged percentiles). Over all steps only what means the same for every kind adds
+        up: steps, messages sent and received, busy time, steps whose load was not applied.
+
+        Returns a dictionary with ``total`` (``steps``, ``sent``, ``received``, ``busy_s``,
+        ``steps_not_applied``, ``load_applied``), ``suites`` (one such row per suite, with
+        ``headlines``: one line per kind of step), ``kinds`` (by kind: ``open`` for paced
+        requests, ``closed``, ``listen``, ``fanout``, ``connect``, ``capacity``; each with
+        ``title``, ``total``, ``suites`` and ``steps`` rows of that kind's figures, e.g.
+        ``delivery_ratio``, ``throughput_msg_s``, ``latency_p95_ms``; ``capacity`` with
+        ``searches``), ``steps`` (every step's row) and ``json`` / ``html`` (the files
+        written).
 
         Use it in a final suite after the others (pabot ``--ordering`` with the final
         suite last and ``#WAIT`` before it), or from the shell after any run:
@@ -114,11 +125,11 @@ class ReportingKeywords(LibraryComponent):
 
         Example:
         | ${merged}= | Merge Load Results |
-        | Should Be True | ${merged}[total][lost] == 0 |
-        | Log | p95 over the whole run: ${merged}[total][latency_p95_ms] ms |
+        | Should Be True | ${merged}[total][steps_not_applied] == 0 |
+        | Log | paced requests, p95 over the run: ${merged}[kinds][open][total][latency_p95_ms] ms |
         """
-        from ..reports.charts import charts_html
         from ..reports.merge import merge_folder
+        from ..reports.merged_page import charts_block, details_html, summary_html
         folder = Path(directory) if directory else _run_output_dir(self.state.files.output_dir())
         merged = merge_folder(folder)
         json_path = Path(json) if json else folder / "merged-load-results.json"
@@ -126,12 +137,14 @@ class ReportingKeywords(LibraryComponent):
         document = merged.to_document()
         write_json_atomically(json_path, document)
         write_text_atomically(html_path, merged.html_page())
-        logger.info(merged.html_tables(), html=True)
-        logger.info(charts_html(merged.charts()), html=True)
+        logger.info(summary_html(merged), html=True)
+        logger.info(charts_block(merged), html=True)
+        logger.info(details_html(merged), html=True)
         logger.info(f"Merged {len(merged.records)} step(s) from {len(merged.sources)} file(s) "
                     f"into {json_path} and {html_path}")
         return {"total": document["total"], "suites": document["suites"],
-                "steps": document["steps"], "json": str(json_path), "html": str(html_path)}
+                "kinds": document["kinds"], "steps": document["steps"],
+                "json": str(json_path), "html": str(html_path)}
 
     @keyword
     def load_results_should_not_regress(self, baseline: str, tolerance: Ratio = Ratio(0.10),

@@ -1,68 +1,86 @@
 """One summary of every result a run saved, across pabot processes (and machines).
 
+Steps are merged by kind (kinds.py): request/reply steps with request/reply steps, streams
+with streams, fan-outs with fan-outs, connection storms with storms, capacity searches one
+row each; a ratio or a percentile is never taken over steps of different kinds. Across kinds
+only what means the same everywhere adds up: steps, messages sent and received, and the
+time any step was running (the "all steps" line).
+
 Counters add up; percentiles come from the merged HdrHistograms, never from averaging the
 steps' percentiles. Throughput of a group of steps is its replies divided by the time any of
 its steps was running (the union of their intervals), so steps that ran one after another
-are not added up as if they had run at once; the peak is the busiest wall-clock second of
-the merged timeline.
+are not added up as if they had run at once. The steps are taken in the order they ran
+(then by suite, test and name), so the files' order changes nothing.
 """
 from __future__ import annotations
 
-import math
-
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..engine import LoadResult
 from ..engine import ScalingResult
 from ..errors import UsageError
-from .html import html_table, page
+from .html import text_table
+from .kinds import (CAPACITY, KINDS, common_figures, figures_of, headline_of, kind_named,
+                    kind_of, pattern_kind, title_of)
 from .records import MERGED_FORMAT, StepRecord, read_records
+from .searches import (SEARCH_COLUMNS, all_steps_words, capacity_searches, probe_figures,
+                       search_cells, search_words)
 
-ROW_COLUMNS = ("name", "steps", "sent", "received", "lost", "unmatched", "delivery",
-               "busy s", "throughput msg/s", "peak msg/s", "p50 ms", "p95 ms", "p99 ms",
-               "p99.9 ms", "max ms", "service p99 ms", "applied")
+@dataclass
+class KindGroup:
+    """The steps of one kind: their figures over all of them, per suite and per step."""
+    key: str
+    records: list[StepRecord]
+    total: dict = field(default_factory=dict)
+    suites: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return title_of(self.key)
+
+    @property
+    def columns(self) -> tuple:
+        return kind_named(self.key).columns
+
+    def merged(self) -> LoadResult:
+        """The steps as one result (one mode: its timeline and histograms, for charts)."""
+        return LoadResult.merge([r.result for r in self.records], name=self.title)
 
 
 @dataclass
 class MergedRun:
     records: list[StepRecord]
-    total: LoadResult
-    suites: dict          # suite name -> merged LoadResult of its steps
+    total: LoadResult     # every step added up: only its counters mean anything
+    suites: dict          # suite name -> LoadResult of its steps (counters only, likewise)
     sources: list[str]
+    groups: dict = field(default_factory=dict)     # kind -> KindGroup, capacity apart
+    searches: list = field(default_factory=list)   # one row per capacity search
 
     # -- figures -------------------------------------------------------------------------
-    def row(self, name: str, results: list[LoadResult], merged: LoadResult) -> dict:
-        busy_s = busy_seconds(results)
-        p = {float(q): merged.latency_ms(q) for q in (50, 95, 99, 99.9)}
-        return {
-            "name": name, "steps": len(results), "sent": merged.sent,
-            "received": merged.received, "lost": merged.lost, "unmatched": merged.unmatched,
-            "delivery_ratio": round(merged.delivery_ratio, 6), "busy_s": round(busy_s, 3),
-            "throughput_msg_s": round(merged.received / busy_s, 1) if busy_s else 0.0,
-            "peak_msg_s": round(peak_per_second(merged), 1),
-            # None: beyond the reply timeout (LoadResult.latency_ms)
-            **{f"latency_p{label}_ms": None if math.isinf(p[q]) else p[q]
-               for label, q in (("50", 50.0), ("95", 95.0), ("99", 99.0), ("99_9", 99.9))},
-            "latency_max_ms": merged.latency.max_us() / 1000,
-            "service_p99_ms": merged.service_time.percentile_us(99) / 1000,
-            "load_applied": merged.load_applied,
-        }
-
     @property
     def total_row(self) -> dict:
-        return self.row("all steps", [r.result for r in self.records], self.total)
+        """What adds up over every kind: steps, messages sent and received, busy time."""
+        results = [r.result for r in self.records]
+        figures = common_figures(results, busy_seconds(results))
+        return {"name": "all steps", **figures, "throughput_msg_s": figures["received_msg_s"]}
 
     @property
     def suite_rows(self) -> list[dict]:
-        return [self.row(suite, [r.result for r in self.records if r.suite == suite], merged)
-                for suite, merged in self.suites.items()]
+        """Per suite: what adds up, and one headline per kind of step it ran."""
+        rows = []
+        for suite in self.suites:
+            records = [r for r in self.records if r.suite == suite]
+            results = [r.result for r in records]
+            rows.append({"name": suite, **common_figures(results, busy_seconds(results)),
+                         "headlines": suite_headlines(records)})
+        return rows
 
     @property
     def step_rows(self) -> list[dict]:
-        return [{**self.row(r.step, [r.result], r.result), "suite": r.suite, "test": r.test,
-                 "source": r.source} for r in self.records]
+        return [row for group in self.groups.values() for row in group.steps]
 
     def scaling_series(self) -> list[ScalingResult]:
         """The scaling series in the run, rebuilt from their steps, for their charts."""
@@ -76,52 +94,45 @@ class MergedRun:
 
     # -- outputs -------------------------------------------------------------------------
     def to_document(self) -> dict:
-        """The merged run as JSON: the summary rows, and every step with its histograms
-        (so that a merged file serves as a baseline for `compare`)."""
+        """The merged run as JSON: the all-steps line, the suites' headlines, the figures
+        of each kind, and every step with its histograms (so that a merged file serves as
+        a baseline for `compare`)."""
+        kinds = {key: {"title": group.title, "total": group.total, "suites": group.suites,
+                       "steps": group.steps} for key, group in self.groups.items()}
+        if self.searches:
+            kinds.setdefault(CAPACITY, {"title": title_of(CAPACITY), "steps": []})
+            kinds[CAPACITY]["searches"] = self.searches
         return {"format": MERGED_FORMAT, "generated_at": time.time(), "files": self.sources,
-                "total": self.total_row, "suites": self.suite_rows, "steps": self.step_rows,
-                "total_latency_histogram": self.total.latency.encode(),
+                "total": self.total_row, "suites": self.suite_rows, "kinds": kinds,
+                "steps": self.step_rows,
                 "records": [record.to_dict() for record in self.records]}
 
-    def html_tables(self) -> str:
-        total = html_table(ROW_COLUMNS, [_cells(self.total_row)],
-                           f"All {len(self.records)} steps from {len(self.sources)} file(s): "
-                           f"percentiles from the merged histograms")
-        suites = html_table(ROW_COLUMNS, [_cells(row) for row in self.suite_rows], "Per suite")
-        columns = ("suite", "test", *ROW_COLUMNS)
-        steps = html_table(columns, [(row["suite"], row["test"], *_cells(row))
-                                     for row in self.step_rows], "Per step", text_columns=3)
-        return total + suites + steps
-
-    def charts(self):
-        from . import charts
-        curves = {"all steps": self.total.latency}
-        if len(self.suites) > 1:
-            curves.update((suite, merged.latency) for suite, merged in self.suites.items())
-        drawn = [charts.step_timeline_chart(self.total, "whole run: every step, by wall-clock "
-                                            "second", throughput=self.total_row[
-                                                "throughput_msg_s"], show_target=False),
-                 charts.latency_distribution_chart(curves, "latency by percentile: all steps"
-                                                   + (" and per suite" if len(curves) > 1
-                                                      else ""))]
-        for series in self.scaling_series():
-            drawn.extend(charts.result_charts(series)[:1])
-        return drawn
-
     def html_page(self) -> str:
-        from .charts import charts_html
-        return page("Load test results, merged", self.html_tables() + charts_html(self.charts()))
+        from .merged_page import merged_page
+        return merged_page(self)
 
     def text(self) -> str:
-        from .html import text_table
-        rows = [_cells(self.total_row)] + [_cells(row) for row in self.suite_rows]
-        return text_table(ROW_COLUMNS, rows)
+        """For a terminal: the all-steps line, each suite's headlines, a table per kind."""
+        total = self.total_row
+        lines = [all_steps_words(total, len(self.sources)), ""]
+        for row in self.suite_rows:
+            lines.append(row["name"] or "(no suite)")
+            lines.extend(f"  {headline}" for headline in row["headlines"])
+        for group in self.groups.values():
+            columns = ("suite", *(c.label for c in group.columns))
+            rows = [(row["name"], *(c.text(row) for c in group.columns))
+                    for row in group.suites + [group.total]]
+            lines += ["", f"{group.title}:", text_table(columns, rows)]
+        if self.searches:
+            lines += ["", f"{title_of(CAPACITY)}:",
+                      text_table(SEARCH_COLUMNS, [search_cells(s) for s in self.searches])]
+        return "\n".join(lines)
 
 
 def merge_records(records: list[StepRecord], sources: list[str] | None = None) -> MergedRun:
     if not records:
         raise UsageError("no saved load results to merge")
-    records = _once_each(records)
+    records = _once_each(sorted(records, key=_running_order))
     by_suite: dict[str, list[LoadResult]] = defaultdict(list)
     for record in records:
         by_suite[record.suite].append(record.result)
@@ -129,7 +140,53 @@ def merge_records(records: list[StepRecord], sources: list[str] | None = None) -
               for suite, results in by_suite.items()}
     total = LoadResult.merge([r.result for r in records], name="all steps")
     sources = sources if sources is not None else sorted({r.source for r in records})
-    return MergedRun(records, total, suites, sources)
+    run = MergedRun(records, total, suites, sources)
+    run.groups = kind_groups(records)
+    run.searches = capacity_searches(records)
+    return run
+
+
+def kind_groups(records: list[StepRecord]) -> dict[str, KindGroup]:
+    """The steps by kind, in the order the kinds are declared (capacity probes last)."""
+    by_kind: dict[str, list[StepRecord]] = defaultdict(list)
+    for record in records:
+        by_kind[kind_of(record.result)].append(record)
+    order = list(dict.fromkeys(KINDS)) + [CAPACITY]
+    groups = {}
+    for key in sorted(by_kind, key=order.index):
+        group = KindGroup(key, by_kind[key])
+        figured = (lambda r: pattern_kind(r.result)) if key == CAPACITY else (lambda r: key)
+        group.total = {"name": f"all {group.title}", **_figures(key, group.records)}
+        suites = list(dict.fromkeys(r.suite for r in group.records))
+        if key != CAPACITY:
+            group.suites = [{"name": suite, **_figures(key, [r for r in group.records
+                                                             if r.suite == suite])}
+                            for suite in suites]
+        group.steps = [{"name": r.step, "suite": r.suite, "test": r.test, "source": r.source,
+                        "kind": key, **figures_of(figured(r), [r.result],
+                                                  busy_seconds([r.result])),
+                        **probe_figures(r)} for r in group.records]
+        groups[key] = group
+    return groups
+
+
+def _figures(key: str, records: list[StepRecord]) -> dict:
+    results = [r.result for r in records]
+    if key == CAPACITY:   # probes of several patterns: only what adds up
+        return common_figures(results, busy_seconds(results))
+    return figures_of(key, results, busy_seconds(results))
+
+
+def suite_headlines(records: list[StepRecord]) -> list[str]:
+    """One line per kind of step in `records`: its figures in words (a capacity search:
+    what it found)."""
+    lines = []
+    for key, group in kind_groups(records).items():
+        if key == CAPACITY:
+            lines.extend(search_words(s) for s in capacity_searches(group.records))
+        else:
+            lines.append(headline_of(key, group.total))
+    return lines
 
 
 def merge_folder(folder) -> MergedRun:
@@ -138,6 +195,12 @@ def merge_folder(folder) -> MergedRun:
     if not records:
         raise UsageError(f"no saved load results under {folder}")
     return merge_records(records)
+
+
+def _running_order(record: StepRecord) -> tuple:
+    r = record.result
+    return (r.started_at, record.suite, record.test, r.name, r.sent, r.received,
+            record.source)
 
 
 def _once_each(records: list[StepRecord]) -> list[StepRecord]:
@@ -162,22 +225,3 @@ def busy_seconds(results: list[LoadResult]) -> float:
         busy += stop - max(start, end)
         end = stop
     return busy
-
-
-def peak_per_second(merged: LoadResult) -> float:
-    rates = [p["received"] / p["span_s"] for p in merged.timeline if p.get("span_s", 0) >= 0.5]
-    return max(rates, default=0.0)
-
-
-def _latency(value) -> str:
-    return "lost" if value is None else f"{value:,.3f}"
-
-
-def _cells(row: dict) -> tuple:
-    return (row["name"], f"{row['steps']:,}", f"{row['sent']:,}", f"{row['received']:,}",
-            f"{row['lost']:,}", f"{row['unmatched']:,}", f"{row['delivery_ratio']:.4f}",
-            f"{row['busy_s']:,.1f}", f"{row['throughput_msg_s']:,.1f}",
-            f"{row['peak_msg_s']:,.1f}", *(_latency(row[f"latency_p{label}_ms"])
-                                           for label in ("50", "95", "99", "99_9")),
-            f"{row['latency_max_ms']:,.3f}",
-            f"{row['service_p99_ms']:,.3f}", "yes" if row["load_applied"] else "NO")
