@@ -11,6 +11,7 @@ from WebSocketLoadLibrary import WebSocketLoadLibrary
 from WebSocketLoadLibrary.mockserver import FAULT_NAMES, FAULTS, FaultError, Faults
 from WebSocketLoadLibrary.mockserver import MockServerProcess
 from WebSocketLoadLibrary.mockserver.__main__ import parse_args
+from WebSocketLoadLibrary.keywords.server import AFTER_FAULTS
 from WebSocketLoadLibrary.mockserver.fault_declarations import COUNT
 from WebSocketLoadLibrary.utils.arguments import Duration
 
@@ -88,8 +89,9 @@ def test_every_declared_fault_is_an_argument_of_the_keywords_and_in_their_docs(k
 def test_the_keywords_keep_their_arguments_where_and_as_they_were(keywords):
     start = [argument.name for argument in keywords["Start Mock Server"].args]
     assert start[:len(START_BEFORE)] == START_BEFORE
+    # the faults declared since, then the keyword's own arguments added after them
     assert start[len(START_BEFORE):] == [f.name for f in FAULTS if f.at_start
-                                        and f.name not in START_BEFORE]
+                                        and f.name not in START_BEFORE] + list(AFTER_FAULTS)
     set_faults = [argument.name for argument in keywords["Set Mock Server Faults"].args]
     assert set_faults[:len(SET_BEFORE)] == SET_BEFORE
     assert set_faults[len(SET_BEFORE):] == [f.name for f in FAULTS if f.name not in SET_BEFORE]
