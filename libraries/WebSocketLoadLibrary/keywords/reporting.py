@@ -171,7 +171,11 @@ class ReportingKeywords(LibraryComponent):
         staleness p99; a fan-out's delivery ratio, lost deliveries and publish-to-last p99;
         a connection storm's connect rate, connect p95 and failed connections; reconnects'
         time to recover and messages lost while down; lost reply parts. A figure the
-        baseline has and the current step lacks fails (it could not be checked).
+        baseline has and the current step lacks fails (it could not be checked); one
+        neither step measured (a stream's reply latency, a storm's replies per second) is
+        not checked. A step is compared only with a baseline step of its own kind: one whose
+        name now stands for another kind of traffic (request/reply become a stream, say)
+        fails as ``KIND CHANGED``.
 
         The same check from the shell, exiting 1 on a regression:
         ``python -m WebSocketLoadLibrary compare baseline.json current.json --tolerance 10%``

@@ -14,6 +14,13 @@ not rise by more than it (those in ms: and by more than the latency margin). A f
 baseline has and the current step lacks is MISSING (it could not be checked); one only the
 current step has is new. Results saved before sections existed have none: nothing to check.
 
+A step is compared with a baseline step of its own kind only (kinds.py: its traffic pattern,
+or a capacity probe): a step whose name now belongs to another kind (a request/reply step
+become a stream) fails as KIND CHANGED, its figures not compared -- a stream's messages per
+second are no replies per second. A figure neither step measured (the reply latency of a
+listen-only step, the throughput of a connection storm: both zero) is not checked, so no
+"ok" stands for a check that compared nothing.
+
 A capacity search is compared as one figure, its capacity, not probe by probe (its probes'
 rates differ from run to run). Its probes are recognised by their `capacity` section and
 grouped by suite / test / search name. The capacity regresses when it falls below baseline x
@@ -29,6 +36,7 @@ from dataclasses import dataclass, field
 from ..engine import SECTIONS
 from ..errors import UsageError
 from .html import BAD, GOOD, html_table, text_table
+from .kinds import kind_of, title_of
 from .records import StepRecord
 
 COLUMNS = ("step", "figure", "baseline", "current", "change", "allowed", "verdict")
@@ -48,7 +56,7 @@ class Check:
     @property
     def failed(self) -> bool:
         return self.verdict in ("REGRESSED", "MISSING", "NO BASELINE", "GENERATOR LIMIT",
-                                "LOWER BOUND")
+                                "LOWER BOUND", "KIND CHANGED")
 
     @property
     def change(self) -> str:
@@ -137,6 +145,12 @@ def compare(baseline: list[StepRecord], current: list[StepRecord], tolerance: fl
                                            "new" if whole_run else "NO BASELINE"))
             continue
         matched.add(id(base))
+        before, now = kind_of(base.result), kind_of(record.result)
+        if before != now:   # not the same kind of traffic: no figure compares
+            comparison.checks.append(Check(record.key, "kind", None, None,
+                                           f"{title_of(before)}, now {title_of(now)}",
+                                           "KIND CHANGED"))
+            continue
         comparison.checks.extend(_step_checks(record.key, base.result, record.result, tolerance,
                                               latency_margin_ms))
     if whole_run:
@@ -208,8 +222,11 @@ def _step_checks(name, base, now, tolerance, margin_ms) -> list[Check]:
     rate_verdict = ("REGRESSED" if now.achieved_receive_rate < floor else
                     "improved" if now.achieved_receive_rate > base.achieved_receive_rate
                     * (1 + tolerance) else "ok")
-    checks.append(Check(name, "throughput", base.achieved_receive_rate,
-                        now.achieved_receive_rate, f">= {floor:,.1f}", rate_verdict))
+    if base.received or now.received:   # a storm receives nothing: no throughput to check
+        checks.append(Check(name, "throughput", base.achieved_receive_rate,
+                            now.achieved_receive_rate, f">= {floor:,.1f}", rate_verdict))
+    if not (base.latency.count or now.latency.count or base.expected or now.expected):
+        return checks + _section_checks(name, base, now, tolerance, margin_ms)
     for percentile in (95, 99):
         before, after = base.latency_ms(percentile), now.latency_ms(percentile)
         ceiling = max(before * (1 + tolerance), before + margin_ms)
