@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "libraries"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from agent_processes import SECRET, start_agent  # noqa: E402
 from WebSocketLoadLibrary.agents.controller import AgentFleet  # noqa: E402

@@ -16,7 +16,7 @@ Runs one of these N times, each run with K busy processes beside it (each one
 
 K defaults to one per core minus one (`os.cpu_count() - 1`, at least 1); `--busy 0` is the
 quiet baseline. Arguments after `--` go to the run, e.g.
-`./run noisy suites --runs 1 -- --include quick` or `./run noisy tests -- tests/test_units.py`.
+`./run noisy suites --runs 1 -- --include quick` or `./run noisy tests -- tests/engine/test_plan.py`.
 
 Each robot run writes into its own output directory (DIR/suites-1/, DIR/pabot-2/, ...;
 DIR defaults to output/noisy, emptied before each run), each run's whole console output goes

@@ -6,7 +6,7 @@ Four steps against a real mock server on 127.0.0.1: a rate no generator reaches 
 the generator's own loop stalled 1.5 s of a 3 s step, the server not reading for 1 s (TCP
 backpressure), and a healthy short step. Each line: the verdict, the achieved rate, the late
 messages, the longest stretch behind, the final lag, whose doing, and the reasons. The tests
-(tests/test_measurement.py, tests/test_verdict.py) assert the outcomes; this prints the
+(tests/acceptance/test_measurement.py, tests/engine/results/test_verdict.py) assert the outcomes; this prints the
 figures behind them on this machine.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Both server engines (server.py on websockets, picows_server.py on picows) hand every message
 to `Exchange.receive` and do what it says; they differ only in how they read, write, wait
 and close -- the split of the websockets library's own sans-I/O protocol core. So the
-faults behave alike on both engines, and tests/test_mock_pipeline.py checks them by calling.
+faults behave alike on both engines, and tests/mockserver/test_mock_pipeline.py checks them by calling.
 
 `receive` returns the reply to send now -- nearly always, and then there is nothing else to
 do, which keeps the engines' per-message path to this one Python call (after the push
