@@ -49,6 +49,7 @@ from .results.push_counts import PushCounts
 from .results.result import LoadResult, format_latency_ms
 from .results.scaling import ScalingResult
 from .results.sections import SECTIONS, ResultSection, UnknownSectionKind
+from .results.verdict import applied_so_far
 from .runtime.memory import release_freed_memory
 from .runtime.host_limits import HostLimitError, HostLimits
 from .runtime.resources import ProcessSampler
@@ -73,6 +74,6 @@ __all__ = [
     "ProtocolOptionError", "ProtocolRefused", "PushCounts", "ReconnectPolicy", "ResultSection",
     "RunningStep", "ScalingResult", "SearchSettings", "SecretText", "StepTimeout",
     "StreamFigures", "StreamSpec", "TemplateError", "TrafficPattern", "UnknownSectionKind", "Words",
-    "amount", "find_capacity", "format_latency_ms", "pattern_of", "plan_from_dict",
+    "amount", "applied_so_far", "find_capacity", "format_latency_ms", "pattern_of", "plan_from_dict",
     "plan_shares", "plan_to_dict", "protocol_from_dict", "protocol_named", "release_freed_memory", "run_step_in_workers",
 ]

@@ -76,6 +76,19 @@ def judge(result, backpressure_waits: int = 0, reply_bytes: int = 0) -> None:
     result.load_applied = not reasons
 
 
+def applied_so_far(sent: int, send_errors: int, late_messages: int,
+                   rate: float | None) -> bool:
+    """Rules 1 and 3 on a running step's counts so far, for a live view: False once a
+    message could not be sent, or once more of the messages sent so far went out late than
+    the rule allows (LATE_SHARE_LIMIT of them, and more than a hiccup's worth at `rate`).
+    What only the step's end tells (the achieved rate, the longest stretch behind, replies
+    left unread) waits for `judge`."""
+    if send_errors:
+        return False
+    allowed = max(LATE_SHARE_LIMIT * sent, HICCUP_S * (rate or 0.0))
+    return late_messages <= allowed
+
+
 def sustained_lateness(result) -> bool:
     """Rule 3: the pacer was behind for a sustained part of the step."""
     if result.longest_late_s > LONGEST_LATE_LIMIT_S:
