@@ -30,7 +30,7 @@ from .results.result import LoadResult
 from .runtime.footprint import footprint
 from .runtime.host_limits import (HostLimitError, HostLimits, check, is_loopback,
                                   loopback_sources)
-from .spread_pool import SpreadPool, SpreadStep, each
+from .spread_pool import SpreadPool, SpreadStep
 from .workers import plan_shares, split
 
 START_LEAD_S = 0.3        # shares start this long after they are handed out
@@ -126,7 +126,7 @@ class LoadEngine(facade.LoadEngine):
                 + options.open_timeout_s + 60
         start_at = time.time() + START_LEAD_S
         try:
-            answers = each(pool.workers, "open", [
+            answers = pool.ask("open", [
                 (options, share, rate / processes if rate else None,
                  f"{name} worker {i + 1}", start_at) for i, share in enumerate(shares)],
                 timeout_s + START_LEAD_S, "open its connections")
@@ -154,7 +154,7 @@ class LoadEngine(facade.LoadEngine):
             if plan.fanout is not None:
                 raise EngineError("a fan-out publishes from a group of this process: give "
                                   "the spread group as the subscribers")
-            each(pool.workers, "step", [(share, template, start_at, timeout_s)
+            pool.ask("step", [(share, template, start_at, timeout_s)
                                           for share in plan_shares(plan, len(pool.workers))],
                   START_LEAD_S + 30, "start its step")
             return SpreadStep(pool, plan, timeout_s + 10)
@@ -172,7 +172,7 @@ class LoadEngine(facade.LoadEngine):
             time.sleep(max(0.0, start_at - time.time()))
             local.append(super(LoadEngine, self).start_step(pool, publish, template,
                                                             server_pid, timeout_s))
-        each(subscribers.workers, "step", [(listen, template, start_at, timeout_s)]
+        subscribers.ask("step", [(listen, template, start_at, timeout_s)]
               * len(subscribers.workers), START_LEAD_S + 30, "start its step",
               between=start_publishing)
         return SpreadStep(subscribers, plan, timeout_s + 10, local[0])
@@ -180,7 +180,7 @@ class LoadEngine(facade.LoadEngine):
     def set_lifecycle(self, pool, reconnect=None, churn=None, keep: bool = False) -> None:
         if not getattr(pool, "spread", False):
             return super().set_lifecycle(pool, reconnect, churn, keep)
-        each(pool.workers, "lifecycle", [(reconnect, churn, keep)] * len(pool.workers), 30,
+        pool.ask("lifecycle", [(reconnect, churn, keep)] * len(pool.workers), 30,
               "set its connections' lifecycle")
 
     def disconnect(self, pool, timeout_s: float = 10.0) -> None:
@@ -189,7 +189,7 @@ class LoadEngine(facade.LoadEngine):
         if pool in self.pools:
             self.pools.remove(pool)
         try:
-            each(pool.workers, "close", [timeout_s / 2] * len(pool.workers), timeout_s + 10,
+            pool.ask("close", [timeout_s / 2] * len(pool.workers), timeout_s + 10,
                   "close its connections")
         finally:
             pool.stop()

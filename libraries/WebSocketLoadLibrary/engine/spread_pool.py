@@ -5,6 +5,7 @@ sees it: the workers, their commands and answers, and a step running as their sh
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 
 from .errors import EngineError
@@ -74,6 +75,7 @@ class SpreadPool:
 
     def __init__(self, options, workers: list[_Worker], counts: list[int]):
         self.options, self.workers, self.counts = options, workers, counts
+        self.lock = threading.RLock()
         self.protocol = options.protocol
         self.transport = options.resolved_transport
 
@@ -89,9 +91,23 @@ class SpreadPool:
             raise
         return pool
 
+    def ask(self, command: str, args: list, timeout_s: float, what: str, between=None) -> list:
+        """`each` over the workers, one caller at a time (the metrics endpoint's thread
+        counts the connections too)."""
+        with self.lock:
+            return each(self.workers, command, args, timeout_s, what, between)
+
     def open_count(self) -> int:
-        return sum(each(self.workers, "count", [None] * len(self.workers), 30,
-                         "count its connections"))
+        """The open connections; from another thread while the workers are busy with a
+        command, as last counted."""
+        if not self.lock.acquire(blocking=False):
+            return sum(self.counts)
+        try:
+            self.counts = each(self.workers, "count", [None] * len(self.workers), 30,
+                               "count its connections")
+        finally:
+            self.lock.release()
+        return sum(self.counts)
 
     @property
     def open_connections(self) -> range:
@@ -121,7 +137,7 @@ class SpreadStep:
     def progress(self) -> dict:
         totals = {"sent": 0, "received": 0, "lost": 0,
                   "elapsed_s": time.monotonic() - self.started}
-        answers = each(self.pool.workers, "progress", [None] * len(self.pool.workers), 30,
+        answers = self.pool.ask("progress", [None] * len(self.pool.workers), 30,
                         "tell its progress")
         parts = [progress for progress, _ in answers if progress]
         if self.local is not None:
@@ -137,13 +153,10 @@ class SpreadStep:
         return self._done
 
     def cancel(self) -> None:
-        for worker in self.pool.workers:
-            worker.send("cancel")
-        for worker in self.pool.workers:
-            try:
-                worker.receive(10, "cancel its step")
-            except EngineError:
-                pass
+        try:
+            self.pool.ask("cancel", [None] * len(self.pool.workers), 10, "cancel its step")
+        except EngineError:
+            pass
         if self.local is not None:
             self.local.cancel()
 
@@ -156,8 +169,8 @@ class SpreadStep:
             if on_progress is not None:
                 on_progress(snapshot)
             time.sleep(min(poll_interval_s or 0.25, 0.5))
-        parts = [LoadResult.from_dict(data) for data in each(
-            self.pool.workers, "result", [None] * len(self.pool.workers),
+        parts = [LoadResult.from_dict(data) for data in self.pool.ask(
+            "result", [None] * len(self.pool.workers),
             max(10.0, deadline - time.monotonic()), "finish its step")]
         for i, part in enumerate(parts):
             part.name = f"worker {i + 1}"

@@ -11,7 +11,6 @@ idle, as the websockets transport's do.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 
 from picows import WSCloseCode
@@ -36,19 +35,21 @@ class KeepAlive:
             self.task = None
 
     async def run(self) -> None:
-        turn = 0
+        cursor = 0.0      # how far through the connections this interval's turns are
         while True:
             await asyncio.sleep(TICK_S)
             connections = self.pool.connections
             count = len(connections)
             if not count:
                 continue
-            each = max(1, math.ceil(count * TICK_S / self.interval_s))
+            start = int(cursor) % count
+            cursor = start + cursor % 1 + count * TICK_S / self.interval_s
             now = time.monotonic()
-            turn %= count
-            for connection in connections[turn:turn + each]:
+            for connection in connections[start:int(cursor)]:
                 self.ping(connection.ws, now)
-            turn += each
+            if int(cursor) > count:      # the turns wrapped round to the first ones
+                for connection in connections[:int(cursor) - count]:
+                    self.ping(connection.ws, now)
 
     def ping(self, ws, now: float) -> None:
         if ws.closed or ws.transport is None or ws.transport.is_close_frame_sent:

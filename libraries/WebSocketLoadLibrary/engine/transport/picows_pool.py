@@ -215,4 +215,18 @@ async def _handshaken(transport, ws_protocol) -> PicowsSocket:
         transport.abort()
         raise ConnectionError("did not receive a valid HTTP response to the WebSocket "
                               "upgrade: is a WebSocket server listening at this port?")
-    return ws_protocol.listener
+    return _forget_headers(ws_protocol.listener)
+
+
+_NO_HEADERS: list = []   # one empty header set (picows' own kind), shared
+
+
+def _forget_headers(ws: PicowsSocket) -> PicowsSocket:
+    """picows keeps the handshake's request and response for the connection's life; their
+    headers, read by nobody once it is open, were 1-2 KB of what each connection cost."""
+    transport = ws.transport
+    if transport is not None and transport.response is not None:
+        if not _NO_HEADERS:
+            _NO_HEADERS.append(type(transport.response.headers)())
+        transport.request.headers = transport.response.headers = _NO_HEADERS[0]
+    return ws
