@@ -19,8 +19,8 @@ from robot_runs import LIBRARIES
 from WebSocketLoadLibrary.engine import LatencyHistogram, LoadPlan, LoadResult, ScalingResult
 from WebSocketLoadLibrary.reports import charts
 from WebSocketLoadLibrary.reports import metrics
-from WebSocketLoadLibrary.reports.metrics import (BUCKETS_S, Figure, LiveCollector, LiveCounters,
-                                                  MetricsEndpoint)
+from WebSocketLoadLibrary.reports.metrics import BUCKETS_S, Figure, LiveCounters
+from WebSocketLoadLibrary.reports.metrics_endpoint import LiveCollector, MetricsEndpoint
 from WebSocketLoadLibrary.reports.records import (StepRecord, read_records, result_document,
                                                   write_json_atomically)
 from WebSocketLoadLibrary.reports.regression import compare

@@ -20,7 +20,7 @@ class MetricsKeywords(LibraryComponent):
         has run since the process started, steps on load agents included:
 
         | = metric = | = type = | = what = |
-        | ``websocket_load_messages_sent_total``, ``..._received_total``, ``..._lost_total``, ``..._unmatched_total`` | counter | messages and replies |
+        | ``websocket_load_messages_sent_total``, ``..._received_total``, ``..._lost_total``, ``..._unmatched_total`` | counter | messages and replies (received: replies, fan-out deliveries and stream messages together, so received over sent is no delivery ratio) |
         | ``websocket_load_send_errors_total`` | counter | messages that could not be sent |
         | ``websocket_load_late_messages_total`` | counter | messages sent late (the generator fell behind its schedule) |
         | ``websocket_load_latency_seconds`` | histogram | reply latency (``_bucket``, ``_sum``, ``_count``) |
@@ -28,7 +28,9 @@ class MetricsKeywords(LibraryComponent):
         | ``websocket_load_generator_resident_memory_bytes`` | gauge | RSS of the generator process |
         | ``websocket_load_open_connections`` | gauge | per client pool (label ``pool``) |
         | ``websocket_load_steps_running``, ``websocket_load_steps_finished_total`` | gauge, counter | a step on agents counts once |
-        | ``websocket_load_last_step_load_applied`` | gauge | 1 if the last step's load was applied, else 0 |
+        | ``websocket_load_step_load_applied`` | gauge | 1 if the step's load is applied: ``step="running"`` the running step's so far (no message unsent, no more late than the verdict allows), from its first second; ``step="last"`` the last step's verdict |
+        | ``websocket_load_step_late_share`` | gauge | share of the step's messages sent late: ``step="running"`` so far, ``step="last"`` |
+        | ``websocket_load_last_step_load_applied`` | gauge | 1 if the last step's load was applied, else 0 (as ``step="last"`` above) |
 
         Each generator series has an ``agent`` label: ``local`` for this process, the
         agent's name for its share of a step on load agents (the controller polls the
@@ -47,7 +49,7 @@ class MetricsKeywords(LibraryComponent):
         | Run Sustained Load | 1k/s | 5 min |
         | [Teardown] | Stop Metrics Endpoint |
         """
-        from ..reports.metrics import MetricsEndpoint
+        from ..reports.metrics_endpoint import MetricsEndpoint
         if self.state.metrics_endpoint is not None:
             raise UsageError(f"the metrics endpoint already runs at "
                              f"{self.state.metrics_endpoint.url}; stop it first")

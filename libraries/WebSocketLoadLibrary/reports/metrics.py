@@ -12,6 +12,8 @@ see agents/controller.py). There is no separate total series, so `sum(...)` over
 the whole load and never counts anything twice.
 
 A figure read from the step (or from finished results) is one entry of FIGURES; see Figure.
+The collector prometheus-client calls on each scrape, and the HTTP endpoint, are in
+metrics_endpoint.py.
 """
 from __future__ import annotations
 
@@ -19,12 +21,15 @@ import threading
 from dataclasses import dataclass
 
 from ..engine import LatencyHistogram
+from .live_state import LOCAL, open_connections, step_state
+
+__all__ = ["BUCKETS_S", "FIGURES", "LOCAL", "PREFIX", "Figure", "LiveCounters", "latency_counts",
+           "step_snapshot"]   # serving them: metrics_endpoint.py
 
 # seconds; the usual Prometheus latency buckets, finer at the low end for loopback runs
 BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
              10.0)
 PREFIX = "websocket_load"
-LOCAL = "local"   # the `agent` label of steps run by this process
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,12 @@ class Figure:
 
 FIGURES: tuple[Figure, ...] = (
     Figure("messages_sent_total", "Messages sent by the load generator", step="recorder.sent"),
-    Figure("messages_received_total", "Replies received and matched to a message",
+    Figure("messages_received_total", "Messages received: replies matched to a message, "
+           "fan-out deliveries and listen-only stream messages together (each kind of step "
+           "counts what it receives; divided by messages sent it is no delivery ratio)",
            step="recorder.received"),
-    Figure("messages_lost_total", "Messages without a reply within the reply timeout",
-           step="recorder.lost"),
+    Figure("messages_lost_total", "Replies (a fan-out's deliveries) that did not arrive "
+           "within their timeout", step="recorder.lost"),
     Figure("messages_unmatched_total", "Replies that matched no message",
            step="recorder.unmatched"),
     Figure("send_errors_total", "Messages the generator could not send",
@@ -186,13 +193,19 @@ class LiveCounters:
             counters = self._never_lower(counters)
             processes = dict(self._processes)
             processes[LOCAL] = process_usage()
-            running = (self._step is not None) + (agent_step is not None
-                                                   and not agent_step.finished)
+            agent_running = agent_step is not None and not agent_step.finished
+            running = (self._step is not None) + agent_running
+            running_steps = [(_step_figures(self._step), _rate_of(self._step))] \
+                if book is not None else []
+            if agent_running:
+                running_steps += [(live.get("figures") or {}, None)
+                                  for live in agent_live.values()]
+                running_steps.append(({}, _rate_of(agent_step)))
             return {"figures": counters, "agents": sorted({k[1] for k in counters}),
                     "bounds_s": bounds_s, "running": running,
                     "steps_finished": self._steps + self._agent_steps,
-                    "processes": processes, "open_connections": _open_connections(state),
-                    "last_load_applied": _last_applied(state)}
+                    "processes": processes, "open_connections": open_connections(state),
+                    "steps": step_state(running_steps, state)}
 
     def _fold(self, results: list) -> None:
         """Results remembered since the last scrape: agents' shares, result-only figures."""
@@ -220,6 +233,11 @@ class LiveCounters:
         return dict(self._last)
 
 
+def _rate_of(step) -> float | None:
+    """The running step's planned rate (msg/s over all its connections), if paced."""
+    return getattr(getattr(step, "plan", None), "rate", None)
+
+
 def _step_figures(step) -> dict:
     return {f.name: _number(read_path(step, f.step)) for f in FIGURES if f.step}
 
@@ -243,119 +261,3 @@ def _parts(result):
         return
     for step in getattr(result, "steps", None) or [result]:
         yield LOCAL, None, step
-
-
-def _open_connections(state) -> list[tuple[str, str, int]]:
-    """(agent, pool, open connections): this process's pools (a client group's alias, else
-    its place in the engine's list) and each load agent's connections."""
-    if state is None:
-        return []
-    rows = []
-    engine = getattr(state, "_engine", None)
-    if engine is not None:
-        aliases = {id(group.pool): group.alias for group in getattr(state, "clients", ())}
-        for number, pool in enumerate(list(engine.pools), 1):
-            rows.append((LOCAL, aliases.get(id(pool)) or str(number),
-                         len(pool.open_connections)))
-    fleet = getattr(state, "agents", None)
-    if fleet is not None:
-        step = getattr(state, "agent_step", None)
-        live = step.live(refresh=False) if step is not None and not step.finished else {}
-        for agent in fleet.agents:
-            count = (live.get(agent.name) or {}).get("open_connections")
-            rows.append((agent.name, "agents", int(count if count is not None
-                                                   else fleet.connections.get(agent.name, 0))))
-    return rows
-
-
-def _last_applied(state) -> int | None:
-    result = getattr(state, "last_result", None)
-    return None if result is None else int(bool(result.load_applied))
-
-
-class LiveCollector:
-    """A prometheus_client Collector over LiveCounters (and the library state, if given)."""
-
-    def __init__(self, counters: LiveCounters, state=None):
-        self.counters, self.state = counters, state
-
-    def describe(self):
-        return []  # metrics are described by collect(); no registration-time scrape
-
-    def collect(self):
-        from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
-                                            HistogramMetricFamily)
-        live = self.counters.snapshot(self.state)
-        values, agents = live["figures"], live["agents"]
-        for figure in FIGURES:
-            family = CounterMetricFamily(f"{PREFIX}_{figure.name}", figure.help,
-                                         labels=["agent"])
-            for agent in agents:
-                if (figure.name, agent) in values:
-                    family.add_metric([agent], values[(figure.name, agent)])
-            yield family
-        latency = HistogramMetricFamily(
-            f"{PREFIX}_latency_seconds", "Reply latency from the intended send time "
-            "(service time at rate max), from each step's HdrHistogram; updated once a second",
-            labels=["agent"])
-        bounds = live["bounds_s"]
-        for agent in agents:
-            counts = [values.get(("latency", agent, i), 0.0) for i in range(len(bounds) + 2)]
-            buckets = [(_le(b), c) for b, c in zip(bounds, counts)]
-            buckets.append(("+Inf", counts[len(bounds)]))
-            latency.add_metric([agent], buckets, sum_value=counts[len(bounds) + 1])
-        yield latency
-        cpu = CounterMetricFamily(f"{PREFIX}_generator_cpu_seconds_total",
-                                  "CPU time (user + system) of the load generator process",
-                                  labels=["agent"])
-        rss = GaugeMetricFamily(f"{PREFIX}_generator_resident_memory_bytes",
-                                "Resident memory of the load generator process", labels=["agent"])
-        for agent, (cpu_s, rss_bytes) in sorted(live["processes"].items()):
-            cpu.add_metric([agent], cpu_s)
-            rss.add_metric([agent], rss_bytes)
-        yield cpu
-        yield rss
-        connections = GaugeMetricFamily(f"{PREFIX}_open_connections",
-                                        "Open connections to the server under test, per client "
-                                        "pool of this process and per load agent",
-                                        labels=["agent", "pool"])
-        for agent, pool, count in live["open_connections"]:
-            connections.add_metric([agent, pool], count)
-        yield connections
-        yield GaugeMetricFamily(f"{PREFIX}_steps_running", "Load steps running now (a step "
-                                "on load agents counts once)", value=live["running"])
-        yield CounterMetricFamily(f"{PREFIX}_steps_finished", "Load steps finished (a step on "
-                                  "load agents counts once)", value=live["steps_finished"])
-        if live["last_load_applied"] is not None:
-            yield GaugeMetricFamily(f"{PREFIX}_last_step_load_applied", "1 if the last step's "
-                                    "planned load was applied, 0 if not (its result says why)",
-                                    value=live["last_load_applied"])
-
-
-class MetricsEndpoint:
-    """An HTTP endpoint serving the live metrics, on its own registry and thread, with
-    prometheus-client's standard process_* figures of this process besides."""
-
-    def __init__(self, counters: LiveCounters, port: int = 9464, host: str = "127.0.0.1",
-                 state=None):
-        from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(LiveCollector(counters, state))
-        ProcessCollector(registry=self.registry)
-        self.server, self.thread = start_http_server(port, addr=host, registry=self.registry)
-        self.host = host
-        self.port = self.server.server_port
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/metrics"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def _le(bound: float) -> str:
-    return repr(float(bound))
