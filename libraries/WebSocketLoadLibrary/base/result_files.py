@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
 
+from ..reports.headlines import RunFigures
 from ..reports.records import RESULT_FORMAT, result_document, slug, write_json_atomically
 
 FOLDER = "load-results"
@@ -40,6 +41,7 @@ class ResultFiles:
         self.contexts: dict[int, tuple[str, str]] = {}   # id(result) -> (suite, test)
         self._cleaned: set[Path] = set()
         self._saved_by: dict | None = None
+        self.figures = RunFigures()             # what was saved, by suite: report.html's
 
     # -- where a result came from ------------------------------------------------------
     @staticmethod

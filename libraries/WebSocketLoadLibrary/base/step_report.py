@@ -1,5 +1,6 @@
 """What every load keyword does with a step's result: log, save, tell the console, remember,
-and fail when the server dropped connections. Shared by local and load-agent steps."""
+put its headline figures where report.html shows them, and fail when the server dropped
+connections. Shared by local and load-agent steps."""
 from __future__ import annotations
 
 import os
@@ -8,11 +9,13 @@ from html import escape
 from pathlib import Path
 
 from robot.api import logger
+from robot.running.context import EXECUTION_CONTEXTS
 
 from ..engine import LoadResult, StepTimeout
 from ..engine import pattern_of
 from ..engine import release_freed_memory
 from ..errors import CheckFailed
+from ..reports.headlines import METADATA, message_line
 from ..reports.summary_table import agents_table, result_table
 
 PROGRESS_EVERY_S = 2.0
@@ -105,6 +108,32 @@ def describe_plan(plan) -> str:
 def save_result(component, result) -> None:
     files = component.state.files
     log_saved(files.save(result), files.output_dir())
+    note_figures(files, result)
+
+
+def note_figures(files, result) -> None:
+    """The result's headline figures into report.html: a line of the test's message, the
+    suite's metadata (its steps by kind) and the top suite's (every suite so far). Set on
+    Robot's running suite and test directly: BuiltIn's keywords would log all of it again
+    after every step. A failure's message replaces a passing test's figures, as Robot
+    does with any test message; the suite's table keeps them."""
+    suite, test = files.context_of(result)
+    files.figures.add(result, suite, test)
+    context = EXECUTION_CONTEXTS.current
+    if context is None:   # not in a Robot run (the library used from Python)
+        return
+    running = context.test
+    if running is not None and test:
+        line = message_line(result)
+        message = running.message or ""
+        if message.startswith("*HTML*"):
+            running.message = f"{message}<br>{escape(line)}"
+        else:
+            running.message = f"{message}\n{line}" if message else line
+    context.suite.metadata[METADATA] = files.figures.suite_figures(suite)
+    top = EXECUTION_CONTEXTS.top
+    if top is not None and top.suite is not context.suite:
+        top.suite.metadata[METADATA] = files.figures.run_figures()
 
 
 def log_charts(result) -> None:
