@@ -34,6 +34,7 @@ from .spread_pool import SpreadPool, SpreadStep
 from .workers import plan_shares, split
 
 START_LEAD_S = 0.3        # shares start this long after they are handed out
+SUBSCRIBERS_LEAD_S = 1.0  # a broadcast's subscribers listen this long before its publishes
 
 
 def max_processes(limits: HostLimits) -> int:
@@ -161,15 +162,17 @@ class LoadEngine(facade.LoadEngine):
         first = plan.first_id if plan.first_id is not None else self._take_ids(plan)
         publish = dataclasses.replace(plan, first_id=first,
                                       fanout=FanoutSpec(role="publish"))
-        schedule = [[first, plan.rate, plan.planned_messages]]
-        listen = LoadPlan(duration_s=plan.planned_messages / plan.rate,
+        # the subscribers listen from start_at, the publishes begin SUBSCRIBERS_LEAD_S
+        # later: a worker a little late to start (a busy machine) misses none of them
+        schedule = [[first, plan.rate, plan.planned_messages, SUBSCRIBERS_LEAD_S]]
+        listen = LoadPlan(duration_s=plan.planned_messages / plan.rate + SUBSCRIBERS_LEAD_S,
                           reply_timeout_s=plan.reply_timeout_s,
                           name=f"{plan.name or 'fan-out'} subscribers",
                           fanout=FanoutSpec(None, role="subscribe", publishes=schedule))
         local = []
 
         def start_publishing():
-            time.sleep(max(0.0, start_at - time.time()))
+            time.sleep(max(0.0, start_at + SUBSCRIBERS_LEAD_S - time.time()))
             local.append(super(LoadEngine, self).start_step(pool, publish, template,
                                                             server_pid, timeout_s))
         subscribers.ask("step", [(listen, template, start_at, timeout_s)]

@@ -68,7 +68,8 @@ class FanoutSpec:
                             "subscribe": one side only, the other runs elsewhere (load
                             agents: fanout_split.py)
     publishes               subscribe role: the publishers' schedules, each
-                            [first id, rate, messages], all starting with this step"""
+                            [first id, rate, messages], all starting with this step, or
+                            [first id, rate, messages, seconds after this step's start]"""
     expected_receivers: int | None = None
     role: str = "both"
     publishes: list = field(default_factory=list)

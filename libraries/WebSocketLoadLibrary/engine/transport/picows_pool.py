@@ -28,7 +28,7 @@ from .pool import ClientPool
 from .pooled_connection import PooledConnection
 from .picows_writer import PicowsWriter
 from .keepalive import KeepAlive
-from .pool_changes import next_source, resolved, tcp_socket
+from .pool_changes import resolved, tcp_socket
 
 
 class PicowsPool(ClientPool):
@@ -68,14 +68,14 @@ class PicowsPool(ClientPool):
         """A picows connection with TCP connect, TLS and the WebSocket handshake timed."""
         url, loop, clock = self._url, asyncio.get_running_loop(), time.perf_counter
         began = clock()
-        if ssl_context is None:
+        if ssl_context is None and not self.options.source_addresses:
             # the event loop connects (in C with uvloop), with no socket object of ours
-            # kept per connection; TCP is done when create_connection is
+            # kept per connection; TCP is done when create_connection is. (From source
+            # addresses tcp_socket binds without a port, which only connect() picks:
+            # create_connection's bind would search each address's ports itself.)
             family, _, _, address = await resolved(self.options.uri)
-            sources = self.options.source_addresses
             transport, ws_protocol = await loop.create_connection(
-                self._protocol(), address[0], address[1], family=family,
-                local_addr=(next_source(sources), 0) if sources else None)
+                self._protocol(), address[0], address[1], family=family)
             phases["tcp"], phases["tls"] = clock() - began, 0.0
             began = clock()
             listener = await _handshaken(transport, ws_protocol)

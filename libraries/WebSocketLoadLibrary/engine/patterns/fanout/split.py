@@ -16,6 +16,7 @@ the publishers; what arrives on their connections is counted as pushes).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from ...step.correlator import ReplyCorrelator
@@ -83,9 +84,10 @@ class ScheduledSubscriberDriver(LoadDriver):
     def prepare(self, pool, connections) -> None:
         super().prepare(pool, connections)
         pool.receive_with(connections, self.correlator.subscriber_receivers)
-        self.schedules = [(int(first), float(rate), int(messages))
-                          for first, rate, messages in self.plan.fanout.publishes]
-        self.publishes = sum(messages for _, _, messages in self.schedules)
+        # [first, rate, messages] or with the seconds after this step's start it begins
+        self.schedules = [(int(p[0]), float(p[1]), int(p[2]), float(p[3]) if len(p) > 3 else 0.0)
+                          for p in self.plan.fanout.publishes]
+        self.publishes = sum(messages for _, _, messages, _ in self.schedules)
 
     async def run(self) -> None:
         """Book every publish BOOK_AHEAD_S before it is due, until all are booked."""
@@ -94,10 +96,10 @@ class ScheduledSubscriberDriver(LoadDriver):
         while True:
             horizon = time.perf_counter() + BOOK_AHEAD_S - start
             done = True
-            for i, (first, rate, messages) in enumerate(self.schedules):
-                upto = min(messages, int(horizon * rate) + 1)
+            for i, (first, rate, messages, after) in enumerate(self.schedules):
+                upto = min(messages, math.floor((horizon - after) * rate) + 1)
                 for k in range(booked[i], upto):
-                    due = start + k / rate
+                    due = start + after + k / rate
                     shared[str(first + k).encode()] = (due, due)
                 booked[i] = max(booked[i], upto)
                 done = done and booked[i] >= messages
@@ -109,7 +111,7 @@ class ScheduledSubscriberDriver(LoadDriver):
         figures = FanoutFigures.of(self.correlator, 0, self.publishes, shared_publishes=True)
         result.sections[figures.kind] = figures
         result.planned_messages = 0
-        result.target_rate = sum(rate for _, rate, _ in self.schedules)
+        result.target_rate = sum(rate for _, rate, _, _ in self.schedules)
         result.send_duration_s = 0.0
 
     def verdict_inputs(self) -> dict:
