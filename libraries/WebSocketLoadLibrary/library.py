@@ -36,12 +36,12 @@ class WebSocketLoadLibrary(DynamicCore):
 
     = How a load test reads =
 
-    | *** Settings ***
+    | ``*** Settings ***``
     | Library           WebSocketLoadLibrary
     | Suite Setup       Start Mock Server
     | Suite Teardown    Stop Mock Server
     |
-    | *** Test Cases ***
+    | ``*** Test Cases ***``
     | Sustained Load Holds Latency Targets
     |     Connect Clients    count=10
     |     Send Burst At Rate    messages=10000    rate=2k/s
@@ -55,7 +55,10 @@ class WebSocketLoadLibrary(DynamicCore):
     ``wss://`` URI); a load keyword (`Send Burst At Rate`, `Run Sustained Load`, `Run Rate
     Scaling`, `Run Connection Scaling`) sends messages and returns a result, which it also
     remembers as the *last result*; the assertion keywords check the last result unless
-    given one with ``result=``.
+    given one with ``result=``. Every example suite on this page runs as it is, against the
+    embedded mock server (the one of `Load agents` needs its agents running): save it as a
+    ``.robot`` file and run ``robot`` on it (with ``--pythonpath libraries`` in a checkout
+    of this repository).
 
     = What is measured =
 
@@ -88,6 +91,168 @@ class WebSocketLoadLibrary(DynamicCore):
       result whose load was not applied: a test cannot pass on load that never happened.
     - *Resources.* RSS and CPU of this process and of the embedded mock server are
       sampled during every step (psutil).
+
+    = Push and streams =
+
+    A server that pushes on its own -- a price feed, a game state, notifications -- is
+    measured with connections that send nothing: each says its subscription as an opening
+    message (``opening_messages``, waiting for ``opening_reply``, see `Connect Clients`), then
+    `Listen For Messages` reads the stream for a while. The stream's rate per connection,
+    the messages its sequence numbers say are missing, and its *staleness* (age on arrival,
+    from the server's timestamp) are checked by `Stream Rate Should Be At Least`, `Missing
+    Messages Should Be At Most` and `Staleness P99 Should Be Below`. Messages a server pushes
+    between its replies (heartbeats, welcomes) are counted as pushes, never as replies:
+    `Pushes Should Be At Least`.
+
+    | ``*** Settings ***``
+    | Library           WebSocketLoadLibrary
+    | Suite Setup       Start Mock Server
+    | Suite Teardown    Stop Mock Server
+    |
+    | ``*** Test Cases ***``
+    | Every Connection Gets Its Stream Fresh And Whole
+    |     Connect Clients    count=10    opening_messages={"op":"stream","rate":100,"duration":10}
+    |     ...    opening_reply=op == streaming
+    |     Listen For Messages    3 s    sequence_field=seq    timestamp_field=ts
+    |     Stream Rate Should Be At Least    900/s
+    |     Missing Messages Should Be At Most    0
+    |     Staleness P99 Should Be Below    100 ms
+    |     [Teardown]    Disconnect Clients
+
+    = Fan-out =
+
+    Publish/subscribe: `Publish At Rate` paces publishes on one client group and expects
+    each at every connection of another, the subscribers, matched by the publish's id.
+    Delivery is deliveries over those expected (publishes times subscribers), overall with
+    `Delivery Ratio Should Be At Least` and for the worst subscriber with `Every Subscriber
+    Should Receive At Least`; latency runs from the publish's intended send time to each
+    delivery. The log names the slowest subscriber.
+
+    | ``*** Settings ***``
+    | Library           WebSocketLoadLibrary
+    | Suite Setup       Start Mock Server
+    | Suite Teardown    Stop Mock Server
+    |
+    | ``*** Test Cases ***``
+    | Every Subscriber Gets Every Publish
+    |     Connect Clients    count=50    alias=subscribers
+    |     ...    opening_messages={"op":"subscribe","topic":"news"}    opening_reply=op == subscribed
+    |     Connect Clients    count=1    alias=publishers
+    |     Set Message Template    {"op":"publish","topic":"news","message_id":$message_id}
+    |     Publish At Rate    20/s    subscribers=subscribers    duration=3 s    publishers=publishers
+    |     Delivery Ratio Should Be At Least    100%
+    |     Every Subscriber Should Receive At Least    100%
+    |     Latency P99 Should Be Below    100 ms
+    |     [Teardown]    Run Keywords    Set Message Template    AND    Disconnect All Clients
+
+    = Connection lifecycle =
+
+    Connections come and go: `Open Connections At Rate` opens them open loop, as after a
+    deploy that dropped every client (a *connection storm*: connect latency from each one's
+    due time, failures by kind, `Connection Failures Should Be At Most`, `Connect Latency
+    P95 Should Be Below`); `Churn Clients` replaces each connection after its lifetime while
+    messages flow; `Reconnect Clients Automatically` brings back what the server closes
+    (`Restart Mock Server Connections` closes them all). Messages in flight on a connection
+    the client closed are *cut*, neither delivered nor lost.
+
+    | ``*** Settings ***``
+    | Library           WebSocketLoadLibrary
+    | Suite Setup       Start Mock Server
+    | Suite Teardown    Stop Mock Server
+    |
+    | ``*** Test Cases ***``
+    | A Storm Of Connections Opens In Time
+    |     Open Connections At Rate    200    100/s
+    |     Connection Failures Should Be At Most    0
+    |     Connect Latency P95 Should Be Below    500 ms
+    |     [Teardown]    Disconnect All Clients
+    |
+    | Churned Connections Lose No Message
+    |     Connect Clients    count=10
+    |     Churn Clients    500 ms    1 s
+    |     Run Sustained Load    200/s    3 s
+    |     Delivery Ratio Should Be At Least    100%
+    |     [Teardown]    Disconnect All Clients
+
+    = Capacity =
+
+    How much the server holds within its targets: `Find Maximum Rate` runs paced probes,
+    steps the rate up until one misses the targets (``p95=``, ``delivery=``, ...), then
+    bisects to the precision asked for; `Find Maximum Connections` and `Find Maximum
+    Subscribers` search the number of connections and of a fan-out's subscribers. A probe
+    the generator could not apply stops the search at the *generator's* limit, never taken
+    for the server's capacity. `Capacity Should Be At Least` checks what was found.
+
+    | ``*** Settings ***``
+    | Library           WebSocketLoadLibrary
+    | Suite Setup       Start Mock Server
+    | Suite Teardown    Stop Mock Server
+    |
+    | ``*** Test Cases ***``
+    | The Server Holds A Thousand Messages A Second Within 50 ms
+    |     Set Mock Server Faults    max_message_rate=2000
+    |     Connect Clients    count=10
+    |     Find Maximum Rate    500/s    8k/s    probe_duration=1 s    warm_up=0.3 s    pause=0.2 s
+    |     ...    precision=50%    retries=1    p95=50 ms    delivery=99%
+    |     Capacity Should Be At Least    1000/s
+    |     [Teardown]    Run Keywords    Clear Mock Server Faults    AND    Disconnect All Clients
+
+    = Load agents =
+
+    When one machine cannot generate the load, start ``python -m WebSocketLoadLibrary
+    agent`` (``./run agent``) on each load machine, with the same shared secret in
+    ``LOAD_AGENT_SECRET`` there and here, and drive them from one suite; with an agent
+    running on this machine (``LOAD_AGENT_SECRET=... ./run agent --port 8270``) this one
+    runs as it is, and with ``@{AGENTS}`` naming other machines (and the URI of a server
+    they reach) it spreads the load over them:
+
+    | ``*** Settings ***``
+    | Library           WebSocketLoadLibrary
+    | Suite Setup       Connect Load Agents    @{AGENTS}
+    | Suite Teardown    Run Keywords    Disconnect Load Agents    AND    Stop All Mock Servers
+    |
+    | ``*** Variables ***``
+    | @{AGENTS}         http://127.0.0.1:8270
+    |
+    | ``*** Test Cases ***``
+    | The Agents' Load Together Meets The Latency Target
+    |     ${uri}=    Start Mock Server
+    |     Connect Clients On Agents    ${uri}    count=10
+    |     Run Load On Agents    1k/s    duration=3 s
+    |     Delivery Ratio Should Be At Least    99.9%
+    |     Latency P99 Should Be Below    100 ms
+
+    Agents serve their share of a step as a Robot Framework remote library
+    (robotremoteserver); every request is signed with the shared secret, which never
+    crosses the network. The step starts on all agents at one moment; the result merges
+    theirs (counters summed, histograms merged: true percentiles of every message) and every
+    assertion keyword works on it. Latency is measured on each agent's own clock, so the
+    machines need no clock sync; each agent's clock offset is measured and recorded, and
+    used only to start the agents together and to line up their timelines. An agent that
+    dies mid-step fails the step, naming it, and the others' results are kept.
+
+    = Protocols =
+
+    Servers that speak a protocol over WebSocket -- Socket.IO, STOMP, GraphQL over
+    WebSocket, MQTT -- are loaded in it: ``protocol=`` and the protocol's options on
+    `Connect Clients` (a Socket.IO ``event``, a STOMP ``destination``, ...). Each request is
+    framed as the protocol's message that asks for an answer (an acked event, a SEND with a
+    receipt) and its answer is the reply; the protocol's keep-alives are answered all the
+    while, and its own messages are never counted as replies. `Start Mock Server` speaks the
+    protocols too.
+
+    | ``*** Settings ***``
+    | Library           WebSocketLoadLibrary
+    | Suite Teardown    Stop All Mock Servers
+    |
+    | ``*** Test Cases ***``
+    | Socket.IO Acks Are Replies Under Load
+    |     Start Mock Server    protocol=socketio
+    |     Connect Clients    count=10    protocol=socketio
+    |     Run Sustained Load    500/s    3 s
+    |     Delivery Ratio Should Be At Least    100%
+    |     Latency P95 Should Be Below    50 ms
+    |     [Teardown]    Disconnect All Clients
 
     = Arguments =
 
@@ -122,7 +287,9 @@ class WebSocketLoadLibrary(DynamicCore):
     over the step, and the latency percentile distribution (HdrHistogram spectrum, on a
     1/(1-p) axis); `Run Rate Scaling` charts achieved rate and p95 against the target
     rate, `Run Connection Scaling` throughput against connections with the ideal line and
-    each step's efficiency.
+    each step's efficiency. Its headline figures go where report.html shows them: a line of
+    the test's message per result, and the suite's metadata *Load figures* (its steps by
+    kind; the top suite's lists every suite), so a reviewer sees them without the log.
 
     Every load keyword also saves its result, histograms included, to
     ``${OUTPUT DIR}/load-results/<suite>--<test>--<step>.json`` as soon as it has it, so
@@ -130,9 +297,11 @@ class WebSocketLoadLibrary(DynamicCore):
     an earlier run saved there automatically are removed by the first save of a run, once
     that run has finished (two runs side by side in one output directory keep both).
     `Merge Load Results` (or ``python -m WebSocketLoadLibrary merge DIR``) merges them
-    into one summary; `Load Results Should Not Regress` (or ``python -m
-    WebSocketLoadLibrary compare BASELINE CURRENT``) checks them against a baseline;
-    `Start Metrics Endpoint` serves live Prometheus metrics while steps run.
+    into one page, each kind of step apart (a stream's messages or a fan-out's deliveries
+    are no replies: a ratio is never taken over different kinds); `Load Results Should Not
+    Regress` (or ``python -m WebSocketLoadLibrary compare BASELINE CURRENT``) checks them
+    against a baseline; `Start Metrics Endpoint` serves live Prometheus metrics while steps
+    run.
 
     = Parallel runs =
 
@@ -141,26 +310,6 @@ class WebSocketLoadLibrary(DynamicCore):
     conflicts: each process starts its own server. Each process saves its results under
     its own ``pabot_results/N/load-results/``, with encoded histograms, and `Merge Load
     Results` finds them all and merges them into true percentiles.
-
-    = Load agents =
-
-    When one machine cannot generate the load, start ``python -m WebSocketLoadLibrary
-    agent`` (``./run agent``) on each load machine, with the same shared secret in
-    ``LOAD_AGENT_SECRET`` there and here, and drive them from one suite:
-
-    | Connect Load Agents | http://10.0.0.5:8270 | http://10.0.0.6:8270 |
-    | Connect Clients On Agents | ws://10.0.0.9:8765/ws | count=100 |
-    | Run Load On Agents | 20k/s | duration=60 s |
-    | Latency P99 Should Be Below | 50 ms |
-
-    Agents serve their share of a step as a Robot Framework remote library
-    (robotremoteserver); every request is signed with the shared secret, which never
-    crosses the network. The step starts on all agents at one moment; the result merges
-    theirs (counters summed, histograms merged: true percentiles of every message) and every
-    assertion keyword works on it. Latency is measured on each agent's own clock, so the
-    machines need no clock sync; each agent's clock offset is measured and recorded, and
-    used only to start the agents together and to line up their timelines. An agent that
-    dies mid-step fails the step, naming it, and the others' results are kept.
 
     = Importing =
 
