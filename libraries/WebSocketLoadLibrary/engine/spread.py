@@ -28,8 +28,8 @@ from .plan.specs import SUBSCRIBERS, FanoutSpec
 from .results.connection_memory import ConnectionMemory
 from .results.result import LoadResult
 from .runtime.footprint import footprint
-from .runtime.host_limits import (HostLimitError, HostLimits, check, is_loopback,
-                                  loopback_sources)
+from .runtime.host_limits import (LOOPBACK_PORT_SHARE, HostLimitError, HostLimits, check,
+                                  is_loopback, loopback_sources)
 from .spread_pool import SpreadPool, SpreadStep
 from .workers import plan_shares, split
 
@@ -57,10 +57,10 @@ class LoadEngine(facade.LoadEngine):
         limits = HostLimits.read()
         host = urlsplit(options.uri).hostname
         sources = len(options.source_addresses or ()) or 1
+        wanted = limits.sources_needed(count, LOOPBACK_PORT_SHARE)
         if (not options.source_addresses and is_loopback(host) and ":" not in (host or "")
-                and limits.sources_needed(count) > 1):
-            options = dataclasses.replace(
-                options, source_addresses=loopback_sources(limits.sources_needed(count)))
+                and wanted > 1 and loopback_sources(wanted)):
+            options = dataclasses.replace(options, source_addresses=loopback_sources(wanted))
             sources = len(options.source_addresses)
         if processes is not None:
             if not 1 <= processes <= count:
