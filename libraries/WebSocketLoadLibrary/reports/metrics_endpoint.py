@@ -83,6 +83,30 @@ class LiveCollector:
         yield CounterMetricFamily(f"{PREFIX}_steps_finished", "Load steps finished (a step on "
                                   "load agents counts once)", value=live["steps_finished"])
         yield from step_families(live["steps"])
+        yield from memory_families(self.state)
+
+
+def memory_families(state):
+    """Memory per connection as the last storm measured it (its result's `memory` section:
+    RSS per connection of the generator's and the mock server's processes, the generator's
+    heap per connection), labelled `side`; nothing before one has."""
+    from prometheus_client.core import GaugeMetricFamily
+    for result in reversed(list(getattr(state, "results", ()) or ())):
+        memory = getattr(result, "sections", {}).get("memory")
+        if memory is None:
+            continue
+        family = GaugeMetricFamily(
+            f"{PREFIX}_memory_per_connection_bytes", "Memory per connection opened, as the "
+            "last Open Connections At Rate measured it: RSS growth over the open of every "
+            "generator process (side=\"generator\") or mock server process (side=\"server\"), "
+            "or the generator's heap growth (side=\"heap\"), over the connections opened",
+            labels=["side"])
+        for side in ("generator", "heap", "server"):
+            value = memory.per_connection(side)
+            if value is not None:
+                family.add_metric([side], value)
+        yield family
+        return
 
 
 class MetricsEndpoint:
