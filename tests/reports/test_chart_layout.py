@@ -88,11 +88,10 @@ def test_a_fan_outs_publishes_have_a_scale_of_their_own_beside_its_deliveries():
     assert "publishes/s" in texts and "deliveries/s" in texts   # one legend names both
     assert len(axes_boxes(timeline_chart.svg)) == 3   # deliveries, publishes, latency
     assert [y for _, y in timeline_chart.series["publishes (msg/s)"]] == [100.0]
-    # the legend sits on the axes drawn last, so no line is drawn over it; it may not
-    # leave the plot it belongs to
+    # one legend names every rate, above the plot: it covers no point however they lie
     top, publishes, latency = axes_boxes(timeline_chart.svg)
-    (legend,) = [l for l in legend_boxes(timeline_chart.svg) if overlap(l, top)][:1]
-    assert legend[3] <= top[3] + 1
+    above = [l for l in legend_boxes(timeline_chart.svg) if l[3] <= top[1] + 1]
+    assert len(above) == 1 and not overlap(above[0], top), (top, legend_boxes(timeline_chart.svg))
 
 
 def test_requests_and_replies_share_one_scale():
@@ -103,4 +102,6 @@ def test_requests_and_replies_share_one_scale():
     result.latency = histogram(1000, 300)
     drawn = charts.step_timeline_chart(result)
     assert len(axes_boxes(drawn.svg)) == 2
+    rates, _ = axes_boxes(drawn.svg)
+    assert any(l[3] <= rates[1] + 1 for l in legend_boxes(drawn.svg))   # above the rates
     assert "messages / s" in svg_texts(drawn.svg) and "target 100" in svg_texts(drawn.svg)

@@ -110,8 +110,9 @@ def step_timeline_chart(result: LoadResult, title: str | None = None,
         for axes in drawn_on:
             more_handles, more_labels = axes.get_legend_handles_labels()
             handles, labels = handles + more_handles, labels + more_labels
-        # on the axes drawn last: above every line
-        drawn_on[-1].legend(handles, labels, loc="lower right", ncols=5)
+        # above the plot, on the axes drawn last: it covers no point, however they lie
+        drawn_on[-1].legend(handles, labels, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+                            ncols=5, frameon=False, borderaxespad=0.2)
         if bottom is None:
             top.set_xlabel(x_label)
         else:
