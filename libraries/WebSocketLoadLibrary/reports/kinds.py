@@ -270,7 +270,8 @@ def stream_figures(results: list[LoadResult], busy_s: float) -> dict:
 
 # -- publish/subscribe fan-out -----------------------------------------------------------
 def _fanout_headline(row: dict) -> str:
-    return (f"{row['publishes']:,} publishes, {row['received']:,} of "
+    publishes = f"{row['publishes']:,} publish{'es' if row['publishes'] != 1 else ''}"
+    return (f"{publishes}, {row['received']:,} of "
             f"{row['expected_deliveries']:,} deliveries (delivery "
             f"{_ratio(row['delivery_ratio'])}), {row['deliveries_s']:,.0f} deliveries/s, "
             f"p95 {_ms_words(row['latency_p95_ms'])}")
