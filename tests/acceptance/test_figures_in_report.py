@@ -78,7 +78,7 @@ def test_each_test_message_names_its_steps_figures_and_verdict(run):
                         r"[\d.,]+ ms; load (applied|NOT applied: .*)", first), first
     assert second.startswith("second burst: sent 200, received 200, lost 0")
     series = tests["A Scaling Series"].message
-    assert re.match(r"series: rate scaling, 2 steps: efficiency [\d.]+ \(worst step\), peak "
+    assert re.match(r"series: 2 steps, efficiency [\d.]+ \(worst step\), peak "
                     r"[\d,]+ msg/s, p95 up to [\d.,]+ ms; load", series), series
     assert tests["Keeps Its Own Message"].message.startswith("before the message: sent 100")
     assert tests["Keeps Its Own Message"].message.endswith("my words")

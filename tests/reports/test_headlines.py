@@ -28,13 +28,13 @@ def test_a_series_and_a_search_read_as_one_line_each():
     series = ScalingResult("rate", "rates", steps=[requests("rates: 100/s", 100),
                                                    requests("rates: 200/s", 200, start=2)])
     assert result_headline(series).startswith(
-        "rate scaling, 2 steps: efficiency ") and result_headline(series).endswith(
-        "; load applied")
+        "2 steps, efficiency ") and result_headline(series).endswith("; load applied")
     search = CapacityResult(kind="capacity", name="capacity",
                             steps=[probe(rate=500.0), probe(rate=1000.0, start=3)],
                             capacity_msg_s=900.0, stop_reason="precision reached",
                             probes_s=6.0, pauses_s=1.0)
-    assert result_headline(search) == "capacity 900 msg/s (precision reached, 2 probes, 7.0 s)"
+    assert result_headline(search) == "900 msg/s (precision reached, 2 probes, 7.0 s)"
+    assert message_line(search).startswith("capacity: 900 msg/s")
 
 
 def test_a_suites_figures_are_its_steps_by_kind_and_the_runs_name_each_suite():

@@ -36,7 +36,7 @@ def result_headline(result) -> str:
     """A result's headline figures in one line, its verdict last."""
     if isinstance(result, CapacityResult):
         found = ("no probe met the targets" if result.capacity is None else
-                 f"capacity {'at least ' if result.lower_bound else ''}"
+                 f"{'at least ' if result.lower_bound else ''}"
                  f"{amount(result.capacity, result.unit)}")
         return (f"{found} ({result.stop_reason or 'stopped'}, {len(result.steps)} probes, "
                 f"{result.total_s:,.1f} s)")
@@ -45,7 +45,7 @@ def result_headline(result) -> str:
         not_applied = sum(not step.load_applied for step in result.steps)
         verdict = ("load applied" if not not_applied else
                    f"load NOT applied in {not_applied} of {len(result.steps)} steps")
-        return (f"{result.kind} scaling, {len(result.steps)} steps: efficiency "
+        return (f"{len(result.steps)} steps, efficiency "
                 f"{result.efficiency:.3f} (worst step), peak {result.peak_throughput:,.0f} "
                 f"msg/s, p95 up to {format_latency_ms(worst, 2)} ms; {verdict}")
     return f"{pattern_of(result.mode).headline(result)}; {verdict_words(result)}"
