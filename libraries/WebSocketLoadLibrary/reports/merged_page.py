@@ -20,7 +20,10 @@ WIDTH_PX = 1280    # the window the page must fit without scrolling sideways
 STYLE = (f"body{{max-width:{WIDTH_PX - 32}px}}"
          "h2{font-size:17px;margin:22px 0 6px}h3{font-size:15px;margin:16px 0 4px}"
          ".wsload-charts{display:flex;flex-wrap:wrap;gap:12px}"
-         ".wsload-charts>figure{flex:1 1 560px;min-width:0;max-width:100%;margin:0}"
+         # two a row, the last of an odd number as wide as the others, one a row when
+         # the window is narrow
+         ".wsload-charts>figure{flex:0 1 calc(50% - 6px);min-width:min(480px,100%);"
+         "max-width:100%;margin:0}"
          ".wsload-charts svg{width:100%;height:auto;display:block}"
          "p.wsload-note{color:#555;font-size:13px;max-width:110ch}"
          "details>summary{cursor:pointer;font-weight:bold;margin:8px 0}")
