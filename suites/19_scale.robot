@@ -17,8 +17,8 @@ Test Tags         scale
 
 
 *** Variables ***
-${SUBSCRIBE}        {"op":"subscribe","topic":"everyone"}
-${ANNOUNCE}         {"op":"publish","topic":"everyone","message_id":$message_id,"send_time":$send_time}
+${SUBSCRIBE}    {"op":"subscribe","topic":"everyone"}
+${ANNOUNCE}     {"op":"publish","topic":"everyone","message_id":$message_id,"send_time":$send_time}
 
 
 *** Test Cases ***
@@ -31,11 +31,7 @@ A Crowd Opens At Rate, Is Held And Closes Leaving Nothing Open
     Connection Failures Should Be At Most    0
     Connect Latency Percentile Should Be Below    99    ${SCALE_CONNECT_P99}
     Memory Per Connection Should Be Below    ${SCALE_MEMORY_PER_CONNECTION}
-    Sleep    ${SCALE_HOLD}    the keep-alive pings go back and forth meanwhile
-    ${open}=    Get Open Connection Count    alias=crowd
-    Should Be Equal As Integers    ${open}    ${SCALE_CONNECTIONS}
-    ${stats}=    Get Mock Server Stats
-    Should Be Equal As Integers    ${stats}[connections_active]    ${SCALE_CONNECTIONS}
+    Crowd Is Held With None Dropped
     Disconnect Clients    crowd
     Wait Until Keyword Succeeds    ${SCALE_CLOSE_TIMEOUT}    200 ms    Server Holds No Connection
 
@@ -71,6 +67,15 @@ Memory Per Connection Fails Above Its Bound
 
 
 *** Keywords ***
+Crowd Is Held With None Dropped
+    [Documentation]    Holds the crowd for ``${SCALE_HOLD}`` with keep-alive pings going back
+    ...    and forth; every connection is still open on both sides.
+    Sleep    ${SCALE_HOLD}    the keep-alive pings go back and forth meanwhile
+    ${open}=    Get Open Connection Count    alias=crowd
+    Should Be Equal As Integers    ${open}    ${SCALE_CONNECTIONS}
+    ${stats}=    Get Mock Server Stats
+    Should Be Equal As Integers    ${stats}[connections_active]    ${SCALE_CONNECTIONS}
+
 Open Crowd
     [Documentation]    The crowd: SCALE_CONNECTIONS opened at SCALE_RATE (alias ``crowd``).
     [Arguments]    &{options}
