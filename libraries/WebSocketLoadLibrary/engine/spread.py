@@ -169,16 +169,14 @@ class LoadEngine(facade.LoadEngine):
                           reply_timeout_s=plan.reply_timeout_s,
                           name=f"{plan.name or 'fan-out'} subscribers",
                           fanout=FanoutSpec(None, role="subscribe", publishes=schedule))
-        local = []
-
-        def start_publishing():
-            time.sleep(max(0.0, start_at + SUBSCRIBERS_LEAD_S - time.time()))
-            local.append(super(LoadEngine, self).start_step(pool, publish, template,
-                                                            server_pid, timeout_s))
+        # every worker has started listening before the first publish: on a busy machine
+        # one late by more than the lead delays the publishes (its latencies count from
+        # its own start) rather than miss them
         subscribers.ask("step", [(listen, template, start_at, timeout_s)]
-              * len(subscribers.workers), START_LEAD_S + 30, "start its step",
-              between=start_publishing)
-        return SpreadStep(subscribers, plan, timeout_s + 10, local[0])
+                        * len(subscribers.workers), START_LEAD_S + 30, "start its step")
+        time.sleep(max(0.0, start_at + SUBSCRIBERS_LEAD_S - time.time()))
+        local = super().start_step(pool, publish, template, server_pid, timeout_s)
+        return SpreadStep(subscribers, plan, timeout_s + 10, local)
 
     def set_lifecycle(self, pool, reconnect=None, churn=None, keep: bool = False) -> None:
         if not getattr(pool, "spread", False):
