@@ -25,7 +25,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from ..engine import LatencyHistogram, LoadResult, format_latency_ms, pattern_of
+from ..engine import LatencyHistogram, LoadResult, pattern_of
+from .figure_words import (applied_text, applied_words, ms_text, ms_words, rate_text,
+                           ratio_text, share_text)
 
 CAPACITY = "capacity"
 REQUESTS = ""          # the kind of a mode nothing declared: requests and replies
@@ -143,45 +145,6 @@ def percentiles(histogram: LatencyHistogram, prefix: str, count: int | None = No
     return figures
 
 
-def _n(value) -> str:
-    return "-" if value is None else f"{value:,}"
-
-
-def _ratio(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def _share(value) -> str:
-    return "-" if value is None else f"{value:.2%}"
-
-
-def _ms(value) -> str:
-    return "lost" if value is None else format_latency_ms(value)
-
-
-def _ms_words(value) -> str:
-    """`12.345 ms`, or `lost` (beyond the reply timeout)."""
-    return "lost" if value is None else f"{format_latency_ms(value)} ms"
-
-
-def _rate(value) -> str:
-    return "-" if value is None else f"{value:,.1f}"
-
-
-def applied_text(row: dict) -> str:
-    if row.get("load_applied", True):
-        return "yes"
-    return "NO" if row["steps"] == 1 else f"NO ({row['steps_not_applied']} of {row['steps']})"
-
-
-def applied_words(row: dict) -> str:
-    if row.get("load_applied", True):
-        return "load applied"
-    if row["steps"] == 1:
-        return "load NOT applied"
-    return f"load NOT applied in {row['steps_not_applied']} of {row['steps']} steps"
-
-
 STEPS = Column("steps", "steps")
 APPLIED = Column("applied", None, applied_text)
 
@@ -189,17 +152,17 @@ APPLIED = Column("applied", None, applied_text)
 # -- requests and replies --------------------------------------------------------------------
 def _requests_headline(row: dict) -> str:
     return (f"{row['sent']:,} sent, {row['received']:,} replies, {row['lost']:,} lost "
-            f"(delivery {_ratio(row['delivery_ratio'])}), {row['throughput_msg_s']:,.0f} "
-            f"msg/s, p95 {_ms_words(row['latency_p95_ms'])}, p99 "
-            f"{_ms_words(row['latency_p99_ms'])}")
+            f"(delivery {ratio_text(row['delivery_ratio'])}), {row['throughput_msg_s']:,.0f} "
+            f"msg/s, p95 {ms_words(row['latency_p95_ms'])}, p99 "
+            f"{ms_words(row['latency_p99_ms'])}")
 
 
 REQUEST_COLUMNS = (
     STEPS, Column("sent", "sent"), Column("received", "received"), Column("lost", "lost"),
-    Column("unmatched", "unmatched"), Column("delivery", "delivery_ratio", _ratio),
-    Column("msg/s", "throughput_msg_s", _rate), Column("p50 ms", "latency_p50_ms", _ms),
-    Column("p95 ms", "latency_p95_ms", _ms), Column("p99 ms", "latency_p99_ms", _ms),
-    Column("max ms", "latency_max_ms", _ms), APPLIED)
+    Column("unmatched", "unmatched"), Column("delivery", "delivery_ratio", ratio_text),
+    Column("msg/s", "throughput_msg_s", rate_text), Column("p50 ms", "latency_p50_ms", ms_text),
+    Column("p95 ms", "latency_p95_ms", ms_text), Column("p99 ms", "latency_p99_ms", ms_text),
+    Column("max ms", "latency_max_ms", ms_text), APPLIED)
 
 
 @merged_kind(("open", "closed", REQUESTS), REQUEST_COLUMNS, _requests_headline, latencies,
@@ -225,19 +188,19 @@ def request_figures(results: list[LoadResult], busy_s: float) -> dict:
 def _stream_headline(row: dict) -> str:
     text = f"{row['received']:,} stream messages, {row['stream_rate']:,.0f} msg/s"
     if row["missing"] is not None:
-        text += f", {row['missing']:,} missing ({_share(row['missing_ratio'])})"
+        text += f", {row['missing']:,} missing ({share_text(row['missing_ratio'])})"
     if row["staleness_p99_ms"] is not None:
         text += f", staleness p99 {row['staleness_p99_ms']:,.2f} ms"
     return text
 
 
 STREAM_COLUMNS = (
-    STEPS, Column("messages", "received"), Column("msg/s", "stream_rate", _rate),
-    Column("missing", "missing"), Column("missing %", "missing_ratio", _share),
+    STEPS, Column("messages", "received"), Column("msg/s", "stream_rate", rate_text),
+    Column("missing", "missing"), Column("missing %", "missing_ratio", share_text),
     Column("duplicates", "duplicates"),
-    Column("stale p50 ms", "staleness_p50_ms", lambda v: "-" if v is None else _ms(v)),
-    Column("stale p99 ms", "staleness_p99_ms", lambda v: "-" if v is None else _ms(v)),
-    Column("gap p99 ms", "gap_p99_ms", lambda v: "-" if v is None else _ms(v)), APPLIED)
+    Column("stale p50 ms", "staleness_p50_ms", lambda v: "-" if v is None else ms_text(v)),
+    Column("stale p99 ms", "staleness_p99_ms", lambda v: "-" if v is None else ms_text(v)),
+    Column("gap p99 ms", "gap_p99_ms", lambda v: "-" if v is None else ms_text(v)), APPLIED)
 
 
 @merged_kind(("listen",), STREAM_COLUMNS, _stream_headline,
@@ -273,17 +236,17 @@ def _fanout_headline(row: dict) -> str:
     publishes = f"{row['publishes']:,} publish{'es' if row['publishes'] != 1 else ''}"
     return (f"{publishes}, {row['received']:,} of "
             f"{row['expected_deliveries']:,} deliveries (delivery "
-            f"{_ratio(row['delivery_ratio'])}), {row['deliveries_s']:,.0f} deliveries/s, "
-            f"p95 {_ms_words(row['latency_p95_ms'])}")
+            f"{ratio_text(row['delivery_ratio'])}), {row['deliveries_s']:,.0f} deliveries/s, "
+            f"p95 {ms_words(row['latency_p95_ms'])}")
 
 
 FANOUT_COLUMNS = (
     STEPS, Column("publishes", "publishes"), Column("subscribers", "subscribers"),
     Column("deliveries", "received"), Column("expected", "expected_deliveries"),
-    Column("lost", "lost_deliveries"), Column("delivery", "delivery_ratio", _ratio),
-    Column("deliveries/s", "deliveries_s", _rate), Column("p95 ms", "latency_p95_ms", _ms),
-    Column("p99 ms", "latency_p99_ms", _ms),
-    Column("last p99 ms", "last_delivery_p99_ms", lambda v: "-" if v is None else _ms(v)),
+    Column("lost", "lost_deliveries"), Column("delivery", "delivery_ratio", ratio_text),
+    Column("deliveries/s", "deliveries_s", rate_text), Column("p95 ms", "latency_p95_ms", ms_text),
+    Column("p99 ms", "latency_p99_ms", ms_text),
+    Column("last p99 ms", "last_delivery_p99_ms", lambda v: "-" if v is None else ms_text(v)),
     APPLIED)
 
 
@@ -314,15 +277,15 @@ def fanout_figures(results: list[LoadResult], busy_s: float) -> dict:
 # -- connection storms -----------------------------------------------------------------
 def _connect_headline(row: dict) -> str:
     return (f"opened {row['opened']:,} of {row['attempted']:,} connections, "
-            f"{row['failed']:,} failed ({_share(row['failure_ratio'])}), connect p95 "
+            f"{row['failed']:,} failed ({share_text(row['failure_ratio'])}), connect p95 "
             + (f"{row['connect_p95_ms']:,.3f} ms" if row["connect_p95_ms"] is not None
                else "none (no connection opened)"))
 
 
 CONNECT_COLUMNS = (
     STEPS, Column("attempted", "attempted"), Column("opened", "opened"),
-    Column("failed", "failed"), Column("failed %", "failure_ratio", _share),
-    *(Column(f"{p} ms", f"connect_{p}_ms", lambda v: "-" if v is None else _ms(v))
+    Column("failed", "failed"), Column("failed %", "failure_ratio", share_text),
+    *(Column(f"{p} ms", f"connect_{p}ms_text", lambda v: "-" if v is None else ms_text(v))
       for p in ("p50", "p95", "p99", "max")),
     Column("late starts", "late_starts"), APPLIED)
 
