@@ -70,6 +70,15 @@ class OpeningMessages:
         return f"{len(self.messages)} opening message(s){wait}"
 
 
+async def next_arrival(arrived: asyncio.Queue, deadline: float):
+    """The next message a transport put in `arrived` (None: the connection closed), or
+    asyncio.TimeoutError once the loop's clock passes `deadline`."""
+    left = deadline - asyncio.get_running_loop().time()
+    if left <= 0:
+        raise asyncio.TimeoutError
+    return await asyncio.wait_for(arrived.get(), left)
+
+
 class Conversation:
     """One connection's opening messages, over a transport's `send(bytes)` and a queue the
     transport fills with the messages that arrive."""
@@ -85,14 +94,10 @@ class Conversation:
             await self.send(message)
             if pattern is None:
                 continue
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + opening.timeout_s
+            deadline = asyncio.get_running_loop().time() + opening.timeout_s
             while True:
-                left = deadline - loop.time()
                 try:
-                    if left <= 0:
-                        raise asyncio.TimeoutError
-                    arrived = await asyncio.wait_for(self.arrived.get(), left)
+                    arrived = await next_arrival(self.arrived, deadline)
                 except asyncio.TimeoutError:
                     raise OpeningError(self._failure(number, message)) from None
                 if arrived is None:  # the transport says the connection closed

@@ -17,7 +17,7 @@ from collections import deque
 
 from ..protocols.base import Delivered, ProtocolRefused, ServerError
 from .closes import describe_close
-from .opening import OpeningError
+from .opening import OpeningError, next_arrival
 
 SEEN_KEPT = 3
 
@@ -55,14 +55,10 @@ class ProtocolHandshake:
     async def run(self) -> None:
         for message in self.session.start():
             await self.send(message)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         while True:
-            left = deadline - loop.time()
             try:
-                if left <= 0:
-                    raise asyncio.TimeoutError
-                arrived = await asyncio.wait_for(self.arrived.get(), left)
+                arrived = await next_arrival(self.arrived, deadline)
             except asyncio.TimeoutError:
                 raise ProtocolError(self._failure(f"no handshake within {self.timeout_s:g} s")
                                     ) from None
