@@ -107,6 +107,9 @@ def main(argv=None) -> int:
                 rate = sink(engine, servers[name].uri, name, args.seconds, args.stream_rate)
                 if rate is not None:
                     figures[name][1].append(rate)
+                print(f"  ({name}: {figures[name][0][-1]:,.0f} req/reply msg/s, sink "
+                      f"{'-' if rate is None else f'{rate:,.0f}'} msg/s)", file=sys.stderr,
+                      flush=True)
         plain_rr = statistics.median(figures["plain"][0])
         plain_sink = statistics.median(figures["plain"][1])
         for name in names:
