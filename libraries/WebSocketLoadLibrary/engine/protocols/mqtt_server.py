@@ -8,7 +8,9 @@ import orjson
 
 from . import mqtt_packets as packets
 from .base import NOTHING, ServerSession
-from .mqtt_packets import PINGRESP_PACKET, PUBLISH, MalformedPacket, split
+from .mqtt_packets import PINGRESP_PACKET, PUBLISH, MalformedPacket, read_length, split
+
+PUBACK_HEADER = b"\x40\x02"
 
 
 class MqttServerSession(ServerSession):
@@ -25,11 +27,28 @@ class MqttServerSession(ServerSession):
     def __init__(self, number: int, username: str | None = None, password: str | None = None):
         self.number, self.credentials = number, (username, password)
         self.version, self.topic, self.connected = 4, b"wsload/mock", False
+        # the request just read and its PUBACK: `reply` follows `receive` on the same bytes,
+        # so the packet is read once (under a read stall the same object comes back later)
+        self.request, self.puback = None, b""
 
     def opening(self) -> list[bytes]:
         return []
 
     def receive(self, message: bytes) -> tuple:
+        try:
+            # a 3.1.1 QoS 1 PUBLISH, the load itself: its packet id read in place (~0.3 us
+            # against ~2 us for split + parse_publish); anything else, or a packet that does
+            # not add up, takes the full reading below
+            if message[0] & 0xF6 == 0x32 and self.version < 5 and self.connected:
+                size = len(message)
+                length, at = (message[1], 2) if message[1] < 128 else read_length(message, 1)
+                if length == size - at:
+                    at += 2 + (message[at] << 8 | message[at + 1])     # the packet id's
+                    if at + 2 <= size:
+                        self.request, self.puback = message, PUBACK_HEADER + message[at:at + 2]
+                        return ("request", message[at + 2:])
+        except (IndexError, MalformedPacket):
+            pass
         try:
             kind, flags, body = split(message)
             if kind == packets.CONNECT:
@@ -37,8 +56,10 @@ class MqttServerSession(ServerSession):
             if not self.connected:
                 return ("close", 1002, f"{packets.NAMES.get(kind)} before CONNECT")
             if kind == PUBLISH:
-                topic, qos, _, payload = packets.parse_publish(flags, body, self.version)
+                topic, qos, packet_id, payload = packets.parse_publish(flags, body,
+                                                                       self.version)
                 if qos:
+                    self.request, self.puback = message, packets.puback(packet_id)
                     return ("request", payload)
                 if payload[:6] == b'{"op":':
                     return ("command", payload, [])
@@ -70,6 +91,8 @@ class MqttServerSession(ServerSession):
 
     def reply(self, request: bytes, ack: bytes | None) -> bytes:
         """The PUBACK of the QoS 1 PUBLISH `request` (an ack body has nowhere to go)."""
+        if request is self.request:
+            return self.puback
         kind, flags, body = split(request)
         return packets.puback(packets.parse_publish(flags, body, self.version)[2])
 
