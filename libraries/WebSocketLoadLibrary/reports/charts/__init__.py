@@ -1,7 +1,8 @@
 """Charts of results as inline SVG for log.html and the merged report page (matplotlib),
 one module per subject: a step (`step`: its timeline, latency distribution, agents), its
 result sections (`sections`: streams, fan-outs; a new section kind's charts register there
-with `@section_chart(kind)`), scaling series (`scaling`) and capacity searches
+with `@section_chart(kind)`, or in a module of their own imported here: `memory`, a
+storm's memory per connection), scaling series (`scaling`) and capacity searches
 (`capacity`); `figure` has what they share. `result_charts` picks the charts of any result.
 
 Each chart keeps the data it drew (`Chart.series`), so a test can compare it with the
@@ -12,6 +13,7 @@ from __future__ import annotations
 from ...engine import ScalingResult
 from .capacity import capacity_chart
 from .figure import Chart, charts_html
+from .memory import memory_charts, memory_per_connection_chart
 from .scaling import connection_scaling_chart, rate_scaling_chart
 from .sections import (SECTION_CHARTS, fanout_charts, section_chart, section_charts,
                        stream_charts, subscribers_chart)
@@ -19,8 +21,9 @@ from .step import agents_timeline_chart, latency_distribution_chart, step_timeli
 
 __all__ = ["Chart", "SECTION_CHARTS", "agents_timeline_chart", "capacity_chart", "charts_html",
            "connection_scaling_chart", "fanout_charts", "latency_distribution_chart",
-           "rate_scaling_chart", "result_charts", "section_chart", "section_charts",
-           "step_timeline_chart", "stream_charts", "subscribers_chart"]
+           "memory_charts", "memory_per_connection_chart", "rate_scaling_chart",
+           "result_charts", "section_chart", "section_charts", "step_timeline_chart",
+           "stream_charts", "subscribers_chart"]
 
 
 def result_charts(result) -> list[Chart]:
