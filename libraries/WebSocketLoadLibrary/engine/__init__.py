@@ -41,7 +41,7 @@ from .plan.load_plan import (WAKE_INTERVAL_PER_RATE, WAKE_INTERVAL_S, LoadPlan, 
 from .plan.messages import MessageTemplate, TemplateError
 from .plan.specs import SUBSCRIBERS, FanoutSpec, MultiReplySpec, StreamSpec
 from .protocols import (PROTOCOLS, Protocol, ProtocolOptionError, ProtocolRefused,
-                        protocol_from_dict, protocol_named)
+                        ServerSession, protocol_from_dict, protocol_named)
 from .protocols.figures import ProtocolFigures
 from .results.histogram import LatencyHistogram
 from .results.connection_memory import ConnectionMemory
@@ -72,7 +72,8 @@ __all__ = [
     "LoadResult", "MessageTemplate", "MultiReplySpec", "OpeningMessages", "OpenLoopSchedule",
     "PlanError", "ProcessSampler", "Protocol", "ProtocolError", "ProtocolFigures",
     "ProtocolOptionError", "ProtocolRefused", "PushCounts", "ReconnectPolicy", "ResultSection",
-    "RunningStep", "ScalingResult", "SearchSettings", "SecretText", "StepTimeout",
+    "RunningStep", "ScalingResult", "SearchSettings", "SecretText", "ServerSession",
+    "StepTimeout",
     "StreamFigures", "StreamSpec", "TemplateError", "TrafficPattern", "UnknownSectionKind", "Words",
     "amount", "applied_so_far", "find_capacity", "format_latency_ms", "pattern_of", "plan_from_dict",
     "plan_shares", "plan_to_dict", "protocol_from_dict", "protocol_named", "release_freed_memory", "run_step_in_workers",

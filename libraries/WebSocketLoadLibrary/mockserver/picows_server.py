@@ -67,6 +67,8 @@ class _EchoListener(WSListener):
             _close(transport, *LIMIT_REACHED)
             return
         self.exchange.peer = self
+        if self.exchange.session is not None:
+            self.protocol_receive = self.server.protocol.receive
         self.server.live.add(self)
         if self.exchange.outbox:  # a welcome
             self.flush()
@@ -106,7 +108,7 @@ class _EchoListener(WSListener):
 
     def _protocol_message(self, transport, exchange, message: bytes) -> None:
         """A message of a connection that speaks a protocol (protocol_serving.py)."""
-        reply, flush = self.server.protocol_message(exchange, message, exchange.frame_kind)
+        reply, flush = self.protocol_receive(exchange, message, exchange.frame_kind)
         for connection in flush:
             if connection is not exchange:
                 connection.peer.flush()

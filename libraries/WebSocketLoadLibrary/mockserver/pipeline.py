@@ -71,7 +71,7 @@ class Exchange:
     """
     __slots__ = ("stats", "faults", "ack", "size", "received", "held", "pause_s",
                  "paused_for", "outbox", "close", "replies", "stream", "peer", "session",
-                 "frame", "frame_kind", "ping_due", "pong_due")
+                 "echo", "after_reply", "frame", "frame_kind", "ping_due", "pong_due")
 
     def __init__(self, stats, faults, ack=None, size=len):
         self.stats, self.faults, self.ack, self.size = stats, faults, ack, size
@@ -86,11 +86,12 @@ class Exchange:
         self.peer = None            # the engine's
         # a protocol spoken over WebSocket (protocol_serving.py): its session, how what the
         # server sends on its own is framed, and in which frame type; its keep-alive times
-        self.session = self.frame = self.frame_kind = None
+        self.session = self.frame = self.frame_kind = self.echo = self.after_reply = None
         self.ping_due = self.pong_due = 0.0
 
-    def receive(self, message, kind=None):
-        """The reply to send now, or None: see the module's docstring for what then."""
+    def receive(self, message, kind=None, framed=None):
+        """The reply to send now, or None: see the module's docstring for what then.
+        `framed`: the reply a protocol's session made already (protocol_serving.py)."""
         stats, faults = self.stats, self.faults
         until = faults.read_stall_until
         if until and until != self.paused_for:
@@ -103,8 +104,11 @@ class Exchange:
         stats.messages_received += 1
         size = self.size
         stats.bytes_received += size(message)
-        ack = self.ack
-        reply = message if ack is None else ack(message)
+        if framed is None:
+            ack = self.ack
+            reply = message if ack is None else ack(message)
+        else:
+            reply = framed
         if faults.drop_ratio and faults.should_drop():
             stats.messages_dropped += 1
             reply = None

@@ -23,8 +23,10 @@ import time
 
 import orjson
 
-from ..engine import PROTOCOLS, protocol_named
+from ..engine import PROTOCOLS, ServerSession, protocol_named
+from .pipeline import Exchange
 
+NOTHING_TO_FLUSH = ()
 PING_TIMEOUT_CLOSE = (1000, "ping timeout")   # what Socket.IO's server does on a lost pong
 IDLE_CHECK_S = 1.0                           # with no keep-alive due, look again this soon
 
@@ -45,6 +47,12 @@ class ProtocolServing:
         session = self.protocol.server_session(number, **self.options)
         core, stats = self.core, self.core.stats
         exchange.session = session
+        # a request's reply is the hot path: look up once whether anything follows it
+        kind = type(session)
+        exchange.after_reply = (session.after_reply if kind.after_reply
+                                is not ServerSession.after_reply else None)
+        exchange.echo = (session.echo if kind.echo is not ServerSession.echo
+                         and core.mode != "ack" else None)
         exchange.frame = session.frame
         exchange.frame_kind = core.text_kind if session.text else core.binary_kind
         ack_mode = core.mode == "ack"
@@ -66,15 +74,22 @@ class ProtocolServing:
         the engine does with one client message of a protocol connection."""
         if type(message) is str:
             message = message.encode()
+        echo = exchange.echo
+        if echo is not None and type(exchange) is Exchange:   # not paced nor repeating
+            framed = echo(message)
+            if framed is not None:
+                reply = exchange.receive(message, exchange.frame_kind, framed)
+                if exchange.after_reply is None:
+                    return reply, (NOTHING_TO_FLUSH if reply is not None else (exchange,))
+                return self._after(exchange, message, reply)
         what = exchange.session.receive(message)
-        action, stats = what[0], self.core.stats
+        action = what[0]
         if action == "request":
             reply = exchange.receive(message, exchange.frame_kind)
-            after = exchange.session.after_reply(message)
-            for item in after:      # in order behind the reply, wherever that waits
-                exchange.follow(exchange.frame_kind, item)
-                stats.protocol_messages_sent += 1
-            return reply, ([exchange] if reply is None or after else [])
+            if exchange.after_reply is not None:
+                return self._after(exchange, message, reply)
+            return reply, (NOTHING_TO_FLUSH if reply is not None else (exchange,))
+        stats = self.core.stats
         if action == "command":
             for answer in what[2]:
                 exchange.outbox.append((exchange.frame_kind, answer))
@@ -100,6 +115,17 @@ class ProtocolServing:
         for answer in exchange.session.invalid_answer(what[1]):
             exchange.outbox.append((exchange.frame_kind, answer))
         return None, [exchange]
+
+    def _after(self, exchange, request, reply) -> tuple:
+        """What follows a request's reply (GraphQL's `complete`), in order behind it,
+        wherever the reply waits."""
+        after = exchange.after_reply(request)
+        for item in after:
+            exchange.follow(exchange.frame_kind, item)
+            self.core.stats.protocol_messages_sent += 1
+        if after or reply is None:
+            return reply, (exchange,)
+        return reply, NOTHING_TO_FLUSH
 
     def keepalive_wake(self, now: float) -> float:
         """When the next ping is due or a pong overdue (monotonic)."""

@@ -5,7 +5,8 @@ name. A new protocol is a module here with a `Protocol` subclass, named below.
 """
 from __future__ import annotations
 
-from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, Session
+from .base import (NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, ServerSession,
+                   Session)
 from .graphql_ws import GraphQLWS
 from .mqtt import Mqtt
 from .socketio import SocketIO
@@ -34,4 +35,4 @@ def protocol_from_dict(name: str, options: dict | None = None) -> Protocol:
 
 
 __all__ = ["NOTHING", "PROTOCOLS", "Protocol", "ProtocolOptionError", "ProtocolRefused",
-           "Session", "protocol_from_dict", "protocol_named"]
+           "ServerSession", "Session", "protocol_from_dict", "protocol_named"]

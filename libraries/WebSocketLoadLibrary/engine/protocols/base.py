@@ -176,6 +176,12 @@ class ServerSession:
         """The framed reply to `request`: its payload echoed (`ack` None) or `ack`."""
         return request if ack is None else ack
 
+    def echo(self, message: bytes) -> bytes | None:
+        """The fast path of the mock's echo mode, where the load is: when `message` is a
+        plain request, its framed echo (what `reply(message, None)` gives), else None and
+        `receive` says what the message is. A protocol without it takes `receive` always."""
+        return None
+
     def frame(self, payload: bytes) -> bytes:
         """A message the server sends on its own (a delivery, a stream message, a push, a
         command's answer), framed as the protocol's delivery."""

@@ -187,6 +187,7 @@ class SocketIOServerSession(ServerSession):
     def __init__(self, sid: str, ping_interval_s: float = 25.0, ping_timeout_s: float = 20.0):
         self.sid = sid
         self.ping_interval_s, self.ping_timeout_s = ping_interval_s, ping_timeout_s
+        self._cut: tuple = (None, 0, 0)     # the last request read, where its parts begin
 
     def opening(self) -> list[bytes]:
         return [b"0" + json.dumps({
@@ -195,21 +196,24 @@ class SocketIOServerSession(ServerSession):
             separators=(",", ":")).encode()]
 
     def receive(self, message: bytes) -> tuple:
-        head = message[:2]
-        if head == b"42":
-            rest = message[2:]
-            if rest[:1] == b"/":
-                rest = rest[rest.find(b",") + 1:]
-            bracket = rest.find(b"[")
-            if bracket < 0 or not rest[:bracket].isdigit() and bracket > 0:
+        if message[:2] == b"42":
+            # `42<ns,><id>["event",X]`: one pass over the packet; `reply` reuses the cuts
+            start = 2
+            if message[2:3] == b"/":
+                start = message.find(b",") + 1
+            bracket = message.find(b"[", start)
+            if bracket < 0 or bracket > start and not message[start:bracket].isdigit():
                 return ("invalid", f"an event packet without its array: {message[:40]!r}")
-            comma = rest.find(b",", bracket)
-            body = rest[comma + 1:-1] if comma > 0 else b""
-            if body.startswith(b'{"op":'):
-                return ("command", body, [])
-            return ("request", message) if bracket > 0 else ("message",)
+            comma = message.find(b",", bracket)
+            if comma > 0 and message.startswith(b'{"op":', comma + 1):
+                return ("command", message[comma + 1:-1], [])
+            if bracket == start:
+                return ("message",)
+            self._cut = (message, bracket, comma)
+            return ("request", message)
         if message == PONG:
             return ("pong",)
+        head = message[:2]
         if head == b"40":
             namespace = "/"
             if message[2:3] == b"/":
@@ -221,13 +225,32 @@ class SocketIOServerSession(ServerSession):
             return ("close", 1000, "the client disconnected")
         return ("invalid", f"not a Socket.IO packet: {message[:40]!r}")
 
+    def echo(self, message: bytes) -> bytes | None:
+        """`42<id>["event",X]` -> `43<id>[X]` in one pass; anything else (a namespace, no
+        id, a command) takes `receive`."""
+        if message[:2] != b"42":
+            return None
+        bracket = message.find(b"[", 2)
+        if bracket <= 2 or not message[2:bracket].isdigit():
+            return None
+        comma = message.find(b",", bracket)
+        if comma < 0 or message.startswith(b'{"op":', comma + 1):
+            return None
+        return b"".join((b"43", message[2:bracket], b"[", message[comma + 1:]))
+
     def reply(self, request: bytes, ack: bytes | None) -> bytes:
         """`42<ns,><id>["event",X]` -> `43<ns,><id>[X]` (or the ack in X's place)."""
-        bracket = request.find(b"[")
-        if ack is None:
+        cut = self._cut
+        if cut[0] is request:
+            bracket, comma = cut[1], cut[2]
+        else:       # a reply held back by a fault, made after later requests were read
+            bracket = request.find(b"[")
             comma = request.find(b",", bracket)
-            ack = request[comma + 1:-1] if comma > 0 else b"null"
-        return b"43" + request[2:bracket] + b"[" + ack + b"]"
+        if ack is not None:
+            return b"".join((b"43", request[2:bracket], b"[", ack, b"]"))
+        if comma < 0:
+            return b"".join((b"43", request[2:bracket], b"[null]"))
+        return b"".join((b"43", request[2:bracket], b"[", request[comma + 1:]))
 
     def frame(self, payload: bytes) -> bytes:
         return b'42["message",' + payload + b"]"
