@@ -88,9 +88,8 @@ class MqttSession(Session):
 
     def control(self, message: bytes) -> bytes | None:
         first = message[0] if message else 0
-        kind = first >> 4
-        if kind == PUBACK or (kind == PUBLISH and not first & 6):
-            return None                 # a reply, a QoS 0 delivery: the application's
+        if first == 0x40 or first & 0xF6 == 0x30:
+            return None                 # a PUBACK, a QoS 0 delivery: the application's
         if message == PINGRESP_PACKET:
             return NOTHING
         try:
@@ -210,13 +209,13 @@ class PublishTemplate(MessageTemplate):
         return None                     # a PUBACK's id is binary: every reply is extracted
 
     def batch_renderer(self):
-        begin, inner, _ = super().batch_renderer()
+        begin, inner, head = super().batch_renderer()
         topic = packets.text(self.topic)
         after_id = b"\x00" if self.version >= 5 else b""      # no properties
-        fixed = len(topic) + (2 if self.qos else 0) + len(after_id)
+        fixed = len(topic) + (2 if self.qos else 0)
         first, headers = bytes((PUBLISH << 4 | self.qos << 1,)), {}
 
-        def header(length: int) -> bytes:
+        def header(length: int) -> bytes:     # by the length after the packet id
             made = headers[length] = first + packets.length_bytes(fixed + length) + topic
             return made
 
@@ -225,10 +224,17 @@ class PublishTemplate(MessageTemplate):
                 payload = after_id + inner(message_id, connection, batch)
                 return (headers.get(len(payload)) or header(len(payload))) + payload
             return begin, render_qos0, None
-        bound, own, ids_bytes = self._bound, self._own, PACKET_ID_BYTES
+        bound, own, ids_bytes, join = self._bound, self._own, PACKET_ID_BYTES, b"".join
+        # the template as literal + id + batch (`head`): the packet is one join of its
+        # pieces, not a payload rendered and then framed by concatenations
+        lead = after_id + (b"" if head is None else head)
+        lead_length = len(lead)
 
         def render(message_id: int, connection: int, batch) -> bytes:
-            payload = inner(message_id, connection, batch)
+            if head is None:
+                middle, batch = inner(message_id, connection, batch), b""
+            else:
+                middle = str(message_id).encode()
             connections = bound[0]
             ids = own if connections is None else connections[connection].session.ids
             owners, packet_id = ids.owners, ids.next
@@ -236,8 +242,9 @@ class PublishTemplate(MessageTemplate):
                 packet_id = ids.free_after(packet_id)
             owners[packet_id] = message_id
             ids.next = packet_id + 1 if packet_id < 65535 else 1
-            return ((headers.get(len(payload)) or header(len(payload)))
-                    + ids_bytes[packet_id] + after_id + payload)
+            length = lead_length + len(middle) + len(batch)
+            return join(((headers.get(length) or header(length)), ids_bytes[packet_id], lead,
+                         middle, batch))
         return begin, render, None
 
     def renderer(self):
