@@ -4,12 +4,23 @@ says what `receive` returns). The messages are graphql_ws_messages.py's.
 """
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from .base import ServerSession
-from .graphql_ws_messages import ACK, PING, PONG, SUBSCRIPTION_ID, message_kind
+from .graphql_ws_messages import (ACK, BACKSLASH, PING, PONG, QUICK, SUBSCRIBE_AFTER_ID,
+                                  SUBSCRIPTION_ID, message_kind)
 
-_VARIABLES = b',"variables":'
+_NEXT_DATA = b'","type":"next","payload":{"data":'
+_QUERY = b'"query":"'
+_THEN_VARIABLES = b',"variables":{'
+# what follows a request's id up to its variables, for an empty query: a head that holds
+# (see GraphQLWSServerSession._head) until a request teaches the session its own
+_EMPTY_QUERY_HEAD = SUBSCRIBE_AFTER_ID + _QUERY + b'"' + _THEN_VARIABLES
+# a name of the payload's after the variables: they do not end it (nor are they the
+# variables, when one of the names is theirs: that message is parsed)
+_NAME_AFTER = re.compile(rb'"(?:query|operationName|variables|extensions)":').search
 _COMMAND = b'"variables":{"op":'
 _SUBSCRIBING_OPS = ("subscribe", "stream")   # push-protocol commands that deliver later
 
@@ -45,8 +56,63 @@ class GraphQLWSServerSession(ServerSession):
         self.token = token
         self.initialised = self.acknowledged = False
         self.delivering = SUBSCRIPTION_ID.encode()   # the operation deliveries are framed in
+        # the request `receive` just read and its operation id: `reply` and `after_reply`
+        # follow at once with the same object, and find its id without reading it again
+        self._request, self._op = None, b""
+        # the bytes between a request's id and its variables' `{`, as the last request
+        # written as this library's client writes it had them (`","type":"subscribe",
+        # "payload":{"query":"...","variables":{`): a client sends one query, so the next
+        # request is read by comparing them, not by finding the query's end again
+        self._head, self._skip = _EMPTY_QUERY_HEAD, len(_EMPTY_QUERY_HEAD) - 1
+
+    def echo(self, message: bytes) -> bytes | None:
+        """The echo mode's fast path: a request written as this library's client writes
+        it (`{"id":"7","type":"subscribe","payload":{"query":"...","variables":{V}}}`)
+        read once, and its `next` made from its own bytes; None for anything else, which
+        `receive` reads (the answer is the same: `receive` says "request" and `reply`
+        gives these bytes)."""
+        if message[:7] == QUICK and self.acknowledged:
+            end = message.find(b'"', 7)
+            if end > 7 and message[end - 1] != BACKSLASH:
+                # _variables_at, inlined: this runs for every request
+                start = (end + self._skip if message.startswith(self._head, end)
+                         else self._learn(message, end))
+                if (start > 0 and message.endswith(b"}}")
+                        and _NAME_AFTER(message, start) is None
+                        and message[start + 1:start + 6] != b'"op":'):    # not a command
+                    self._request = message
+                    self._op = op = message[7:end]
+                    return b'{"id":"' + op + _NEXT_DATA + message[start:]
+        return None
+
+    def _variables_at(self, message: bytes, end: int) -> int:
+        """Where the variables of a request whose id ends at `end` start, when they end
+        the message (`V}}`) and it is written as this library's client writes it; else -1."""
+        start = (end + self._skip if message.startswith(self._head, end)
+                 else self._learn(message, end))
+        if start > 0 and message.endswith(b"}}") and _NAME_AFTER(message, start) is None:
+            return start
+        return -1
+
+    def _learn(self, message: bytes, end: int) -> int:
+        """Where the variables' `{` is in a request whose head is not the last one's,
+        else -1; the head is kept for the next requests."""
+        if not message.startswith(SUBSCRIBE_AFTER_ID, end):
+            return -1
+        start = _after_query(message, end + len(SUBSCRIBE_AFTER_ID))
+        if start > 0:
+            self._head, self._skip = message[end:start + 1], start - end
+        return start
 
     def receive(self, message: bytes) -> tuple:
+        # a subscribe written id first: sliced, once; anything else (another order,
+        # spaces, an escaped quote) is message_kind's
+        if message[:7] == QUICK and self.acknowledged:
+            end = message.find(b'"', 7)
+            if (end > 7 and message.startswith(SUBSCRIBE_AFTER_ID, end)
+                    and message[end - 1] != BACKSLASH and message.find(_COMMAND, end) < 0):
+                self._request, self._op = message, message[7:end]
+                return ("request", message)
         kind, op = message_kind(message)
         if kind == b"subscribe":
             if not self.acknowledged:
@@ -55,7 +121,7 @@ class GraphQLWSServerSession(ServerSession):
                 return ("close", 4400, "Invalid message received: a subscribe needs its id")
             if message.find(_COMMAND) < 0:
                 return ("request", message)
-            return self._command(message, op)
+            return self._command(message, _written_op(message))
         if kind == b"connection_init":
             return self._init(message)
         if kind == b"ping":
@@ -99,18 +165,24 @@ class GraphQLWSServerSession(ServerSession):
     def reply(self, request: bytes, ack: bytes | None) -> bytes:
         """`{"id":"7","type":"subscribe","payload":{...,"variables":V}}` ->
         `{"id":"7","type":"next","payload":{"data":V}}` (the ack in V's place)."""
-        _, op = message_kind(request)
+        if request is self._request:     # read by `receive` just now: id first
+            op = self._op
+            if ack is None:
+                start = self._variables_at(request, len(QUICK) + len(op))
+                if start > 0:   # the variables end the request as they end the reply
+                    return b'{"id":"' + op + _NEXT_DATA + request[start:]
+        else:
+            op = _written_op(request)
         data = _variables(request) if ack is None else ack
-        return b'{"id":"' + (op or b"") + b'","type":"next","payload":{"data":' + data + b"}}"
+        return b'{"id":"' + op + _NEXT_DATA + data + b"}}"
 
-    @staticmethod
-    def after_reply(request: bytes) -> list[bytes]:
+    def after_reply(self, request: bytes) -> list[bytes]:
         """What follows a request's reply: its operation's `complete`."""
-        _, op = message_kind(request)
-        return [_complete(op or b"")]
+        op = self._op if request is self._request else _written_op(request)
+        return [b'{"id":"' + op + b'","type":"complete"}']
 
     def frame(self, payload: bytes) -> bytes:
-        return b'{"id":"' + self.delivering + b'","type":"next","payload":{"data":' + payload + b"}}"
+        return b'{"id":"' + self.delivering + _NEXT_DATA + payload + b"}}"
 
     def ping(self) -> bytes:
         return PING
@@ -120,19 +192,43 @@ def _complete(op: bytes) -> bytes:
     return b'{"id":"' + op + b'","type":"complete"}'
 
 
+def _written_op(message: bytes) -> bytes:
+    """A request's operation id as JSON writes it between its quotes, to be written back
+    (message_kind's is the text itself when it parsed the message: an escaped quote in it
+    would end the id early)."""
+    try:
+        op = orjson.loads(message).get("id")
+    except (ValueError, AttributeError):
+        op = None
+    if type(op) is not str:     # sliced from a message no parser reads
+        return message_kind(message)[1] or b""
+    return orjson.dumps(op)[1:-1]
+
+
 def _variables(message: bytes) -> bytes:
-    """A subscribe's variables (JSON, `null` when there are none): sliced where they end
-    the message, as this library's client writes them, else parsed. A subscribe's payload
-    holds query, operationName, variables and extensions: when none of the other names
-    follows the variables, what follows them is the payload's and the message's end."""
-    at = message.find(_VARIABLES)
-    if at > 0 and message.endswith(b"}}"):
-        candidate = message[at + len(_VARIABLES):-2]
-        if (candidate[:1] == b"{" and b'"query":' not in candidate
-                and b'"operationName":' not in candidate and b'"extensions":' not in candidate):
-            return candidate
+    """A subscribe's variables (JSON, `null` when there are none): parsed (a request's
+    hot path slices them instead: GraphQLWSServerSession._variables_at)."""
     try:
         variables = orjson.loads(message).get("payload", {}).get("variables")
     except (ValueError, AttributeError):
         return b"null"
     return orjson.dumps(variables)
+
+
+def _after_query(message: bytes, at: int) -> int:
+    """Where the variables' `{` is when the payload (from `at`) starts as
+    `"query":"...","variables":{`, else -1. The query's closing quote is the first one
+    not escaped (a string's own quotes are)."""
+    if not message.startswith(_QUERY, at):
+        return -1
+    close = message.find(b'"', at + len(_QUERY))
+    while close > 0 and message[close - 1] == BACKSLASH:
+        run = close - 1             # an even run of backslashes escapes each other
+        while message[run - 1] == BACKSLASH:
+            run -= 1
+        if (close - run) % 2 == 0:
+            break
+        close = message.find(b'"', close + 1)
+    if close < 0 or not message.startswith(_THEN_VARIABLES, close + 1):
+        return -1
+    return close + len(_THEN_VARIABLES)
