@@ -316,7 +316,7 @@ def main(argv=None) -> int:
                         help="seconds measured per figure, after a 1 s warm-up")
     parser.add_argument("--protocols", default=",".join(PROTOCOLS),
                         help="a comma-separated subset of " + ", ".join(PROTOCOLS))
-    parser.add_argument("--fanout-rate", type=int, default=1000,
+    parser.add_argument("--fanout-rate", type=int, default=400,
                         help="publishes/s of the STOMP and MQTT fan-out (each to 25)")
     parser.add_argument("--no-push", action="store_true", help="request->reply only")
     args = parser.parse_args(argv)
