@@ -3,6 +3,7 @@
 
     client -> broker   CONNECT (client id, keep-alive, credentials)   -> CONNACK (0: accepted)
     client -> broker   SUBSCRIBE <subscribe> (when set)                -> SUBACK (0x80: refused)
+    client -> broker   PUBLISH QoS 1 <topic> <opening_publish> (set)   -> PUBACK: connected
     client -> broker   PUBLISH QoS 1 <topic>, packet id p, payload     -> PUBACK p: the reply
     broker -> client   PUBLISH <topic>, payload                        a delivery
     client -> broker   PINGREQ every keep_alive / 2                    -> PINGRESP (own)
@@ -14,6 +15,13 @@ connections (`bind`) by slot. A PUBLISH takes the next free id for its message i
 gives it back and names that message id; an id is free only then (a message counted lost
 still holds it: a late PUBACK is never read as another's), and a 65,536th unacknowledged
 PUBLISH on one connection is an error saying so, never a reuse.
+
+The `opening_publish` option is MQTT's opening message: a payload (`$connection` its
+connection's number) each connection publishes to `topic` once subscribed, as the last step
+of its handshake, which ends at its PUBACK -- so a command that starts a stream (the mock
+server's `{"op":"stream",...}`, a device's "start") is in the broker's hands before the step,
+and a reconnect says it again. The library's opening messages are text and go unframed;
+MQTT's are binary packets, so this is where they are said.
 """
 from __future__ import annotations
 
@@ -33,6 +41,8 @@ from .mqtt_packets import (CONNACK, DISCONNECT, IN_FLIGHT_LIMIT, PACKET_ID_BYTES
 
 HEARTBEAT_SHARE = 0.5           # a PINGREQ every half keep-alive (brokers allow 1.5 of it)
 SUBSCRIBE_ID = 1                # the handshake's SUBSCRIBE
+OPENING_ID = 2                  # and its opening publish (both acked before any request)
+OPENING_ID_BYTES = OPENING_ID.to_bytes(2, "big")
 VERSIONS = {"3.1.1": 4, "4": 4, "311": 4, "5": 5, "5.0": 5}
 OWN_KINDS = {CONNACK, SUBACK, 5, 6, 7, 11, 13, 14, 15}   # the protocol's own, no answer
 
@@ -45,7 +55,10 @@ class MqttSession(Session):
         self.number, self.client_id = number, str(protocol.settings["client_id"] or "$connection")
         self.heartbeat_s = protocol.keep_alive * HEARTBEAT_SHARE or None
         self.ids = PacketIds()
-        self.connected = False
+        self.connected = self.opening_sent = False
+        self.topic, opening = protocol.topic, protocol.settings["opening_publish"] or None
+        self.opening = None if opening is None else str(opening).replace(
+            "$connection", str(number)).encode()
 
     def start(self) -> list[bytes]:
         if self.number and "$connection" not in self.client_id:
@@ -72,9 +85,9 @@ class MqttSession(Session):
             if self.filter:
                 return [packets.subscribe(SUBSCRIBE_ID, self.filter, self.filter_qos,
                                           self.version)], False
-            return [], True
+            return self._opening()
         if kind == DISCONNECT:
-            raise ProtocolRefused(packets.disconnected(body) + f" (subscribing to {self.filter!r})")
+            raise ProtocolRefused(packets.disconnected(body) + f" ({self._waiting()})")
         if kind == SUBACK:
             packet_id, codes = packets.parse_suback(body, self.version)
             if packet_id == SUBSCRIBE_ID:
@@ -82,9 +95,25 @@ class MqttSession(Session):
                     raise ProtocolRefused(
                         f"the MQTT broker refused the subscription to {self.filter!r}: SUBACK "
                         f"{packets.code_name(codes[0] if codes else 0x80, 5)}")
-                return [], True
-        answer = self.control(message)   # a delivery or a ping before the SUBACK
+                return self._opening()
+        if kind == PUBACK and body[:2] == OPENING_ID_BYTES and self.opening_sent:
+            if len(body) > 2 and body[2] >= 0x80:
+                raise ProtocolRefused(f"the MQTT broker refused the opening publish to "
+                                      f"{self.topic!r}: PUBACK {packets.code_name(body[2], 5)}")
+            return [], True
+        answer = self.control(message)   # a delivery or a ping before the SUBACK, PUBACK
         return ([answer] if answer else []), False
+
+    def _opening(self) -> tuple[list[bytes], bool]:
+        """Connected (and subscribed): the opening publish, if any, its PUBACK awaited."""
+        if self.opening is None:
+            return [], True
+        self.opening_sent = True
+        return [packets.publish(self.topic, self.opening, 1, OPENING_ID, self.version)], False
+
+    def _waiting(self) -> str:
+        return (f"waiting for the PUBACK of the opening publish to {self.topic!r}"
+                if self.opening_sent else f"subscribing to {self.filter!r}")
 
     def control(self, message: bytes) -> bytes | None:
         first = message[0] if message else 0
@@ -115,7 +144,7 @@ class Mqtt(Protocol):
     title = "MQTT"
     options = {"client_id": None, "keep_alive": 30, "username": None, "password": None,
                "qos": 1, "topic": "wsload/requests", "subscribe": None, "clean_session": True,
-               "version": "3.1.1"}
+               "version": "3.1.1", "opening_publish": None}
     subprotocols = ("mqtt",)
     text = False
     handshakes = True
