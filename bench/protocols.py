@@ -38,6 +38,8 @@ def stream_opening(name: str, rate: int) -> tuple[OpeningMessages | None, dict]:
     if name == "stomp":
         return None, {"subscribe": "/topic/stream", "opening": (
             f"SEND\ndestination:/topic/stream\ncontent-type:application/json\n\n{command}\0")}
+    if name == "mqtt":      # its handshake publishes the command, once subscribed
+        return None, {"subscribe": "wsload/stream", "opening_publish": command}
     return None, {}
 
 
@@ -65,7 +67,7 @@ def request_reply(engine, uri: str, name: str, messages: int) -> float:
 def sink(engine, uri: str, name: str, seconds: float, rate: int) -> float | None:
     opening, extra = stream_opening(name, rate)
     said = extra.pop("opening", None)
-    if name != "plain" and opening is None and said is None:
+    if name != "plain" and opening is None and said is None and not extra:
         return None
     protocol = None if name == "plain" else protocol_named(name, **extra)
     if said is not None:
