@@ -27,7 +27,7 @@ class ClientGroup:
 
 @dataclass
 class LibraryState:
-    loop_kind: str = "asyncio"
+    loop_kind: str = "auto"
     _engine: LoadEngine | None = None
     servers: Registry = field(default_factory=lambda: Registry(
         "mock server", "use Start Mock Server first, or give a URI."))

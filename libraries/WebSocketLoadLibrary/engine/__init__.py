@@ -50,6 +50,7 @@ from .results.result import LoadResult, format_latency_ms
 from .results.scaling import ScalingResult
 from .results.sections import SECTIONS, ResultSection, UnknownSectionKind
 from .results.verdict import applied_so_far
+from .runtime.background import LOOP_KINDS, loop_kind_named
 from .runtime.memory import release_freed_memory
 from .runtime.host_limits import HostLimitError, HostLimits
 from .runtime.resources import ProcessSampler
@@ -63,7 +64,7 @@ from .transport.protocol_session import ProtocolError
 from .workers import plan_shares, run_step_in_workers
 
 __all__ = [
-    "CONNECTIONS_UNIT", "GENERATOR_LIMIT", "LOW_MISSED", "MAX_RUN", "MET", "PATTERNS", "PHASES",
+    "CONNECTIONS_UNIT", "GENERATOR_LIMIT", "LOOP_KINDS", "LOW_MISSED", "MAX_RUN", "MET", "PATTERNS", "PHASES",
     "PROTOCOLS", "RATE_UNIT", "SECTIONS", "SUBSCRIBERS", "SUBSCRIBERS_UNIT", "WAKE_INTERVAL_PER_RATE",
     "WAKE_INTERVAL_S", "ArrivalPlan", "CapacityResult", "CapacityTargets", "ChurnPolicy",
     "ClientPool", "ConnectError", "ConnectFigures", "ConnectionMemory", "HostLimitError",
@@ -75,6 +76,6 @@ __all__ = [
     "RunningStep", "ScalingResult", "SearchSettings", "SecretText", "ServerSession",
     "StepTimeout",
     "StreamFigures", "StreamSpec", "TemplateError", "TrafficPattern", "UnknownSectionKind", "Words",
-    "amount", "applied_so_far", "find_capacity", "format_latency_ms", "pattern_of", "plan_from_dict",
+    "amount", "applied_so_far", "find_capacity", "format_latency_ms", "loop_kind_named", "pattern_of", "plan_from_dict",
     "plan_shares", "plan_to_dict", "protocol_from_dict", "protocol_named", "release_freed_memory", "run_step_in_workers",
 ]

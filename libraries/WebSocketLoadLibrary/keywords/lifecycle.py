@@ -86,11 +86,12 @@ class LifecycleKeywords(LibraryComponent):
         the host's limits: check them with `Memory Per Connection Should Be Below`. See
         the README, "Scale".
 
-        Measured here (2 cores, the picows mock server on the same machine): 2,000
-        connections a second kept to schedule, connect p50 1.4 ms, with the library
-        imported as ``Library    WebSocketLoadLibrary    loop=uvloop``; with the default
-        asyncio loop the opener falls behind near 1,900 a second (and says so). Worker
-        processes always run uvloop.
+        Measured here (2 cores, the picows mock server on the same machine): about 2,000
+        connections a second kept to schedule, connect p50 1.4 ms, on the default event
+        loop (uvloop); imported with ``loop=asyncio`` the opener falls behind near 1,500 a
+        second (and says so). Past what the two cores give both sides (about 0.6 ms of
+        CPU per connection, generator and server together) the opener is flagged late
+        rather than its rate claimed.
 
         Example:
         | Open Connections At Rate | 1000 | 500/s | opening_messages={"op":"subscribe","topic":"t"} | opening_reply=op == subscribed |

@@ -7,17 +7,29 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import threading
 
 from ...errors import UsageError
 from ..errors import EngineError, StepTimeout
 
 
+LOOP_KINDS = ("auto", "asyncio", "uvloop")
+
+
+def loop_kind_named(kind: str) -> str:
+    """`auto`: uvloop where it is installed (connection storms and the hot path measure
+    faster on it), else asyncio; `asyncio` and `uvloop` as they say."""
+    if kind not in LOOP_KINDS:
+        raise UsageError(f"loop must be one of {', '.join(LOOP_KINDS)}, got {kind!r}")
+    if kind == "auto":
+        return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    return kind
+
+
 class BackgroundLoop:
     def __init__(self, loop_kind: str = "asyncio"):
-        if loop_kind not in ("asyncio", "uvloop"):
-            raise UsageError(f"loop_kind must be 'asyncio' or 'uvloop', got {loop_kind!r}")
-        self.loop_kind = loop_kind
+        self.loop_kind = loop_kind_named(loop_kind)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
