@@ -186,6 +186,23 @@ MQTT Dropped PUBACKs Fail The Delivery Ratio
     Run Keyword And Expect Error    Delivery ratio 0.*, expected at least 0.99*
     ...    Delivery Ratio Should Be At Least    0.99
 
+MQTT Stream On A Subscription
+    [Documentation]    Each connection subscribes to a topic in its handshake, then publishes
+    ...    the mock server's stream command (``opening_publish``), its PUBACK ending the
+    ...    handshake; the deliveries' payloads are measured.
+    [Tags]    mqtt
+    VAR    ${STREAM_COMMAND}    {"op":"stream","rate":${STREAM_RATE_PER_CONNECTION},"duration":30}
+    Start Mock Server    engine=picows    protocol=mqtt
+    Connect Clients
+    ...    count=${STREAM_CONNECTIONS}
+    ...    protocol=mqtt
+    ...    subscribe=wsload/stream
+    ...    opening_publish=${STREAM_COMMAND}
+    Listen For Messages    duration=${STREAM_DURATION}    sequence_field=seq    timestamp_field=ts
+    Missing Messages Should Be At Most    0
+    ${floor}=    Evaluate    ${STREAM_CONNECTIONS} * ${STREAM_RATE_PER_CONNECTION} * 0.9
+    Stream Rate Should Be At Least    ${floor}
+
 MQTT Fan Out To Subscribers
     [Documentation]    Subscribers SUBSCRIBE to a topic in their handshake; every QoS 0
     ...    PUBLISH to it reaches each one.
