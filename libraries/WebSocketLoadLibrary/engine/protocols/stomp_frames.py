@@ -27,7 +27,11 @@ def escape(value: str) -> str:
 
 
 def unescape(value: bytes) -> bytes:
-    return _ESCAPED.sub(lambda m: _UNESCAPES.get(m.group(0), m.group(0)), value)
+    return _ESCAPED.sub(_unescaped, value) if b"\\" in value else value
+
+
+def _unescaped(match: re.Match) -> bytes:
+    return _UNESCAPES.get(match.group(0), match.group(0))
 
 
 class Frame:
@@ -85,10 +89,14 @@ def read_frame(data: bytes, start: int) -> tuple[Frame, int]:
     if not command.isalpha() or not command.isupper():
         raise FrameError(f"no STOMP command: {command[:40]!r}")
     name = command.decode()
-    raw = name in ("CONNECT", "CONNECTED")   # 1.2: their header values are not escaped
+    # 1.2: CONNECT's and CONNECTED's header values are not escaped; a head without a
+    # backslash has nothing to unescape (the usual case: spare a regex per header)
+    raw = name in ("CONNECT", "CONNECTED") or data.find(b"\\", start, head_end) < 0
+    crlf = skip == 3 or data.find(b"\r", start, head_end) >= 0
     headers: dict[str, str] = {}
     for line in lines[1:]:
-        line = line.rstrip(b"\r")
+        if crlf:
+            line = line.rstrip(b"\r")
         key, colon, value = line.partition(b":")
         if not colon:
             raise FrameError(f"a header line without a colon: {line[:40]!r}")
@@ -97,7 +105,7 @@ def read_frame(data: bytes, start: int) -> tuple[Frame, int]:
             headers[key_text] = (value if raw else unescape(value)).decode(errors="replace")
     body_start = head_end + skip
     length = headers.get("content-length", "")
-    if length.isdigit():
+    if length.isascii() and length.isdigit():     # not "²": a digit int() refuses
         end = body_start + int(length)
         if end >= len(data) or data[end] != 0:
             raise FrameError(f"the body is not content-length {length} bytes long, then NUL")

@@ -9,6 +9,9 @@ from .base import ServerSession
 from .stomp_frames import (HEARTBEAT, RECEIPT_PREFIX, VERSIONS, FrameError, encode, escape,
                            negotiated_ms, parse_heart_beat, read_frame, skip_eols)
 
+RECEIPT_FORMAT = RECEIPT_PREFIX.encode() + b"%s\n\n\0"     # of the escaped receipt id
+SEND_RECEIPT = b"SEND\nreceipt:"       # how the engine's requests begin (stomp.py)
+
 
 class StompServerSession(ServerSession):
     """The mock server's side of one STOMP connection (one frame per WebSocket message, as
@@ -41,6 +44,15 @@ class StompServerSession(ServerSession):
         self.version = None
         self.subscriptions: dict[str, str] = {}    # destination -> subscription id
         self.delivered = 0
+        # the MESSAGE head up to the message id's number, per destination and for the
+        # latest subscription (None): framed once, not per delivery
+        self._heads: dict[str | None, bytes] = {}
+        # the request `receive` read last and its receipt id (escaped): `reply` is asked
+        # about that very message right after, and need not read it again
+        self._request: bytes | None = None
+        self._receipt = b""
+        # the head of the last request read in full, after its receipt id (see `_quick`)
+        self._rest: bytes | None = None
         # until CONNECT says otherwise: the server's own offer
         self.ping_interval_s = heart_beat[0] / 1000 or None
         self.ping_timeout_s = 2 * heart_beat[1] / 1000 or None
@@ -48,7 +60,43 @@ class StompServerSession(ServerSession):
     def __repr__(self) -> str:
         return f"StompServerSession({self.session_id!r}, connected={self.connected})"
 
+    def echo(self, message: bytes) -> bytes | None:
+        """A request's RECEIPT when `_quick` can read it, else None."""
+        receipt = self._quick(message)
+        return None if receipt is None else RECEIPT_FORMAT % receipt
+
+    def _quick(self, message: bytes) -> bytes | None:
+        """The receipt id of a request that is the last one read in full but for its
+        receipt id (digits) and its body: what a load generator sends, read without a
+        parse. The head after the receipt id was parsed then (nothing in it changes what
+        `receive` says); digits need no escaping; the body must end at the only NUL after
+        it and be no push command. None: `receive` reads it in full."""
+        rest = self._rest
+        if rest is not None and message.startswith(SEND_RECEIPT):
+            end = message.find(b"\n", 13)
+            if message.startswith(rest, end):
+                receipt = message[13:end]
+                body = end + len(rest)
+                if receipt.isdigit() and message.find(b"\0", body) == len(message) - 1 \
+                        and not message.startswith(b'{"op":', body):
+                    return receipt
+        return None
+
+    def _learn(self, request: bytes, headers: dict[str, str]) -> None:
+        """Keep a request's head after its receipt id for `_quick`, when it is a head
+        `_quick` may take as it is: the receipt first and digits, no CR (the blank line is
+        then the first LF LF), no content-length (the body then ends at the NUL)."""
+        if not request.startswith(SEND_RECEIPT) or "content-length" in headers:
+            return
+        end, head_end = request.find(b"\n", 13), request.find(b"\n\n")
+        if request[13:end].isdigit() and request.find(b"\r", 0, head_end) < 0:
+            self._rest = request[end:head_end + 2]
+
     def receive(self, message: bytes) -> tuple:
+        receipt = self._quick(message)
+        if receipt is not None:
+            self._request, self._receipt = message, receipt
+            return ("request", message)
         start = skip_eols(message, 0)
         if start == len(message):
             return ("pong",)                    # the client's heart-beat
@@ -65,14 +113,16 @@ class StompServerSession(ServerSession):
         if not self.connected:
             return ("invalid", f"{command} before a successful CONNECT")
         receipt = headers.get("receipt")
-        answers = [self.receipt(receipt)] if receipt is not None else []
         destination = headers.get("destination", "")
+        answers = [self.receipt(receipt)] if receipt is not None else []
         if command == "SEND":
             if not destination:
                 return ("invalid", "SEND without a destination header")
             if frame.body.startswith(b'{"op":'):
                 return ("command", frame.body, answers)
-            if receipt is not None:
+            if receipt is not None:             # its RECEIPT is `reply`'s, under the faults
+                self._request, self._receipt = message, escape(receipt).encode()
+                self._learn(message, headers)
                 return ("request", message)
             return ("command", orjson.dumps({"op": "publish", "topic": destination,
                                              "body": frame.body.decode(errors="replace")}),
@@ -82,6 +132,7 @@ class StompServerSession(ServerSession):
             if sub_id is None or not destination:
                 return ("invalid", "SUBSCRIBE needs an id and a destination header")
             self.subscriptions[destination] = sub_id
+            self._heads.clear()
             return ("command", orjson.dumps({"op": "subscribe", "topic": destination}),
                     answers)
         if command == "UNSUBSCRIBE":
@@ -89,6 +140,7 @@ class StompServerSession(ServerSession):
             left = [d for d, s in self.subscriptions.items() if s == sub_id]
             for gone in left:
                 del self.subscriptions[gone]
+            self._heads.clear()
             if not left:
                 return ("answer", answers)
             return ("command", orjson.dumps({"op": "unsubscribe", "topic": left[0]}), answers)
@@ -124,6 +176,8 @@ class StompServerSession(ServerSession):
 
     def reply(self, request: bytes, ack: bytes | None) -> bytes:
         """A SEND's RECEIPT (the mock's ack has no place in one: a receipt carries no body)."""
+        if request is self._request:
+            return RECEIPT_FORMAT % self._receipt
         frame, _ = read_frame(request, skip_eols(request, 0))
         return self.receipt(frame.headers.get("receipt", ""))
 
@@ -131,17 +185,31 @@ class StompServerSession(ServerSession):
         """A publish's body on the subscription of its destination; the mock's answers to
         (un)subscribing are a heart-beat (the RECEIPT said it); anything else the server
         sends on its own a MESSAGE on the connection's latest subscription."""
-        if payload.startswith(b'{"op":"publish","topic":'):
-            published = orjson.loads(payload)
-            destination = published["topic"]
-            payload = published.get("body", "").encode()
-        elif payload.startswith((b'{"op":"subscribed"', b'{"op":"unsubscribed"')):
-            return HEARTBEAT
-        else:
-            destination = next(reversed(self.subscriptions), "/topic/mock")
+        destination = None                      # the latest subscription's
+        if payload.startswith(b'{"op":'):
+            if payload.startswith(b'"publish","topic":', 6):
+                published = orjson.loads(payload)
+                destination = published["topic"]
+                payload = published.get("body", "").encode()
+            elif payload.startswith((b'"subscribed"', b'"unsubscribed"'), 6):
+                return HEARTBEAT
+        head = self._heads.get(destination)
+        if head is None:
+            head = self._message_head(destination)
         self.delivered += 1
-        return self.message(self.subscriptions.get(destination, "0"), destination, payload,
-                            f"{self.session_id}-{self.delivered}")
+        return b"%s%d\ncontent-length:%d\n\n%s\0" % (head, self.delivered, len(payload),
+                                                       payload)
+
+    def _message_head(self, destination: str | None) -> bytes:
+        """`message`'s frame up to the message id's number, for a delivery to `destination`
+        (None: on the latest subscription)."""
+        where = destination
+        if where is None:
+            where = next(reversed(self.subscriptions), "/topic/mock")
+        head = self._heads[destination] = (
+            f"MESSAGE\nsubscription:{escape(self.subscriptions.get(where, '0'))}\n"
+            f"destination:{escape(where)}\nmessage-id:{escape(self.session_id)}-").encode()
+        return head
 
     def ping(self) -> bytes:
         return HEARTBEAT
