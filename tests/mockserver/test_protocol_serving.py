@@ -131,3 +131,16 @@ def test_a_reconnect_says_the_protocol_handshake_again(engine, socketio_mock):
     result = running.wait()
     assert result.sections["protocol"].handshakes == 5          # each reconnect's connect
     assert result.connections_closed == {} and result.received > 400
+
+
+@pytest.mark.parametrize("name", ["stomp", "mqtt", "graphql-ws"])
+def test_the_websockets_engine_serves_whoever_offers_no_subprotocol(start_server, name):
+    """A protocol's subprotocols are offered, not demanded: the control connection (stats,
+    faults) and a client offering none are served, a client offering one gets it back."""
+    server = start_server(protocol=name, engine="websockets", compression=False)
+    assert server.stats()["connections_active"] == 0          # the control connection
+    with connect(server.uri) as ws:
+        assert ws.subprotocol is None
+    offered = protocol_named(name).subprotocols
+    with connect(server.uri, subprotocols=list(offered)) as ws:
+        assert ws.subprotocol == offered[0]

@@ -163,6 +163,12 @@ class MockServer(MockServerCore):
         self.stopped = asyncio.Event()
         self._stopping = asyncio.Event()  # ends the handshakes kept waiting
 
+    def _select_subprotocol(self, connection, offered):
+        """The first subprotocol offered that the server speaks, or none at all: a client
+        offering none (the control connection, a plain client) is served, not refused
+        with websockets' 400 "missing subprotocol"."""
+        return next((p for p in offered if p in (self.subprotocols or ())), None)
+
     async def start(self) -> str:
         logging.getLogger("websockets").setLevel(logging.CRITICAL)
 
@@ -173,7 +179,7 @@ class MockServer(MockServerCore):
         self._server = await serve(
             self._handle, self.host, self.port, ssl=self.ssl_context,
             process_request=self._process_request, compression=self.compression,
-            subprotocols=self.subprotocols,
+            subprotocols=self.subprotocols, select_subprotocol=self._select_subprotocol,
             max_size=self.max_size, max_queue=64, ping_interval=None,
             # a slowloris handshake is cut off instead of holding a slot forever
             open_timeout=self.open_timeout_s, create_connection=Connection,
@@ -314,8 +320,9 @@ class MockServer(MockServerCore):
         outbox, exchange.outbox = exchange.outbox, []
         for kind, reply in outbox:
             await _send(ws, exchange, reply, kind)
-        if exchange.held:
-            _flush(ws)
+        stream = exchange.stream
+        if exchange.held or stream is not None and stream.running:
+            _flush(ws)      # the Outgoing task sends what waits, and a stream just asked for
         if exchange.close is not None:
             await ws.close(*exchange.close)
         return None
