@@ -1,5 +1,5 @@
 """The STOMP codec's fast paths pinned to the full reading: a request read without a parse
-(the mock server's `_quick`), a MESSAGE framed from a kept head (`frame`), a head without
+(the mock server's `echo`, and `receive` alike), a MESSAGE framed from a kept head (`frame`), a head without
 a backslash read without unescaping (read_frame). Each must say exactly what the long way
 says, and anything it cannot take must take the long way."""
 from __future__ import annotations
@@ -45,7 +45,7 @@ def quick(learned_from: bytes, message: bytes) -> tuple:
     server = connected()
     assert server.receive(learned_from)[0] == "request"
     echo = server.echo(message)
-    taken = server._quick(message) is not None
+    taken = echo is not None
     what = server.receive(message)
     reply = server.reply(message, None) if what[0] == "request" else None
     assert echo is None or echo == reply
@@ -93,7 +93,7 @@ def test_a_head_the_fast_path_may_not_take_is_never_learned():
                     send(b"a7", b"{}"), b"SEND\ndestination:/q\nreceipt:7\n\n{}\0"):
         server = connected()
         assert server.receive(learned)[0] == "request"
-        assert server._rest is None, learned
+        assert server.echo(learned) is None, learned
     # an escaped destination is read once, in full: the requests alike are then quick
     escaped = send(b"7", b"{}", b"\ndestination:/q\\c1\n\n")
     what, reply, taken = quick(escaped, send(b"8", b"{}", b"\ndestination:/q\\c1\n\n"))

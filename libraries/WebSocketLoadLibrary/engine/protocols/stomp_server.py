@@ -3,6 +3,8 @@ out: mockserver/protocol_serving.py; base.py's ServerSession says what `receive`
 """
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from .base import ServerSession
@@ -11,6 +13,7 @@ from .stomp_frames import (HEARTBEAT, RECEIPT_PREFIX, VERSIONS, FrameError, enco
 
 RECEIPT_FORMAT = RECEIPT_PREFIX.encode() + b"%s\n\n\0"     # of the escaped receipt id
 SEND_RECEIPT = b"SEND\nreceipt:"       # how the engine's requests begin (stomp.py)
+_NO_SHAPE = re.compile(rb"(?!)").match  # matches nothing: no request read in full yet
 
 
 class StompServerSession(ServerSession):
@@ -51,8 +54,8 @@ class StompServerSession(ServerSession):
         # about that very message right after, and need not read it again
         self._request: bytes | None = None
         self._receipt = b""
-        # the head of the last request read in full, after its receipt id (see `_quick`)
-        self._rest: bytes | None = None
+        # what a request like the last one read in full looks like (see `_learn`)
+        self._shape = _NO_SHAPE
         # until CONNECT says otherwise: the server's own offer
         self.ping_interval_s = heart_beat[0] / 1000 or None
         self.ping_timeout_s = 2 * heart_beat[1] / 1000 or None
@@ -61,41 +64,29 @@ class StompServerSession(ServerSession):
         return f"StompServerSession({self.session_id!r}, connected={self.connected})"
 
     def echo(self, message: bytes) -> bytes | None:
-        """A request's RECEIPT when `_quick` can read it, else None."""
-        receipt = self._quick(message)
-        return None if receipt is None else RECEIPT_FORMAT % receipt
-
-    def _quick(self, message: bytes) -> bytes | None:
-        """The receipt id of a request that is the last one read in full but for its
-        receipt id (digits) and its body: what a load generator sends, read without a
-        parse. The head after the receipt id was parsed then (nothing in it changes what
-        `receive` says); digits need no escaping; the body must end at the only NUL after
-        it and be no push command. None: `receive` reads it in full."""
-        rest = self._rest
-        if rest is not None and message.startswith(SEND_RECEIPT):
-            end = message.find(b"\n", 13)
-            if message.startswith(rest, end):
-                receipt = message[13:end]
-                body = end + len(rest)
-                if receipt.isdigit() and message.find(b"\0", body) == len(message) - 1 \
-                        and not message.startswith(b'{"op":', body):
-                    return receipt
-        return None
+        """A request's RECEIPT when it has the shape `_learn` kept, else None."""
+        match = self._shape(message)
+        return None if match is None else RECEIPT_FORMAT % match[1]
 
     def _learn(self, request: bytes, headers: dict[str, str]) -> None:
-        """Keep a request's head after its receipt id for `_quick`, when it is a head
-        `_quick` may take as it is: the receipt first and digits, no CR (the blank line is
+        """Keep the shape of a request just read in full, for the requests alike to be read
+        by one regular expression: its head but for the receipt id (digits, which need no
+        escaping), then a body that is no push command and ends at the only NUL after it.
+        Such a request says what this one said (nothing else in its head differs). Only a
+        head it may take as it is: the receipt first and digits, no CR (the blank line is
         then the first LF LF), no content-length (the body then ends at the NUL)."""
         if not request.startswith(SEND_RECEIPT) or "content-length" in headers:
             return
         end, head_end = request.find(b"\n", 13), request.find(b"\n\n")
         if request[13:end].isdigit() and request.find(b"\r", 0, head_end) < 0:
-            self._rest = request[end:head_end + 2]
+            self._shape = re.compile(SEND_RECEIPT + rb"([0-9]+)"
+                                     + re.escape(request[end:head_end + 2])
+                                     + rb'(?!\{"op":)[^\0]*\0\Z').match
 
     def receive(self, message: bytes) -> tuple:
-        receipt = self._quick(message)
-        if receipt is not None:
-            self._request, self._receipt = message, receipt
+        match = self._shape(message)
+        if match is not None:
+            self._request, self._receipt = message, match[1]
             return ("request", message)
         start = skip_eols(message, 0)
         if start == len(message):
