@@ -16,6 +16,10 @@ sys.path.insert(0, str(ROOT / "libraries"))
 from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine  # noqa: E402
 from WebSocketLoadLibrary.mockserver import MockServerProcess  # noqa: E402
 
+import property_examples  # noqa: E402  (tests/support: pytest.ini puts it on the path)
+
+property_examples.register()   # before pytest loads one (--hypothesis-profile=quick)
+
 
 @pytest.fixture
 def start_server():

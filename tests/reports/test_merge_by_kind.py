@@ -19,6 +19,7 @@ from WebSocketLoadLibrary.engine.capacity.result import CapacityProbe
 from WebSocketLoadLibrary.reports.merge import merge_records
 from WebSocketLoadLibrary.reports.merged_page import details_html, summary_html
 from WebSocketLoadLibrary.reports.records import StepRecord, records_from_document
+from property_examples import examples
 
 START = 1_700_000_000.0
 
@@ -238,7 +239,7 @@ def steps(draw):
     return made
 
 
-SETTINGS = settings(max_examples=60, deadline=None,
+SETTINGS = settings(max_examples=examples(60), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
