@@ -110,14 +110,7 @@ def test_the_mock_servers_deliveries_are_framed_as_publish_writes_them(version):
 
 # -- against the mock server --------------------------------------------------------------
 
-# mockserver/server.py's _serve_protocol starts a connection's Outgoing task (which sends its
-# stream) for the others a message concerns and for held items, not for a stream the
-# connection asked for itself: Socket.IO's and STOMP's server pings start it, MQTT has none
-SERVED_BY_WEBSOCKETS = pytest.param("websockets", marks=pytest.mark.xfail(
-    reason="the websockets mock server never starts a protocol connection's own stream"))
-
-
-@pytest.mark.parametrize("engine_name", ["picows", SERVED_BY_WEBSOCKETS])
+@pytest.mark.parametrize("engine_name", ["picows", "websockets"])
 def test_a_stream_asked_by_the_opening_publish_is_measured(engine, start_server, engine_name):
     server = start_server(protocol="mqtt", engine=engine_name, compression=False, seed=1)
     pool = engine.connect(mqtt(server.uri, subscribe="wsload/stream",
