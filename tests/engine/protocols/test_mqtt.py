@@ -177,6 +177,23 @@ def test_the_session_connects_subscribes_and_names_a_refusal():
         protocol.session(0).handshake(b'{"message_id":1}')
 
 
+def test_the_correlators_first_look_at_a_puback_names_the_same_message_as_extract():
+    protocol = protocol_named("mqtt", topic="load/in")
+    template = protocol.request_template(MessageTemplate('{"message_id":$message_id}'))
+    sessions = [protocol.session(0), protocol.session(1)]
+    template.bind(LoadPlan(rate=10, messages=10), [Connection(s) for s in sessions])
+    for message_id in (41, 42, 43):
+        template.render(message_id, 0)
+    template.render(44, 1)
+    reply_key = template.id_extractor().reply_key
+    assert reply_key(packets.puback(2), 0) == b"42" and reply_key(packets.puback(1), 1) == b"44"
+    assert reply_key(packets.puback(2), 0) == b"-1"     # given back already: matches nothing
+    for other in (packets.PINGRESP_PACKET, packets.publish("load/in", b"{}", 0),
+                  b"\x40\x03\x00\x01\x80", b"\x40\x02\x00", b""):
+        assert reply_key(other, 0) is None             # left to extract and the controller
+    assert sorted(sessions[0].ids.owners.values()) == [41, 43]
+
+
 def test_control_answers_the_protocols_own_and_leaves_the_applications():
     session = protocol_named("mqtt").session(0)
     assert session.control(packets.PINGRESP_PACKET) is NOTHING

@@ -300,5 +300,14 @@ class PublishTemplate(MessageTemplate):
                 split(reply)                # malformed: ValueError, invalid
                 raise KeyError("a delivery, no reply")      # a push
             raise ValueError(f"not an MQTT PUBACK: {reply[:16]!r}")
+        def reply_key(reply: bytes, slot: int) -> bytes | None:
+            """A 3.1.1 PUBACK's message id as digits, in one look (None: anything else,
+            which `extract` and the controller read as ever)."""
+            if len(reply) == 4 and reply[0] == 0x40 and reply[1] == 2:
+                connections = bound[0]
+                ids = own if connections is None else connections[slot].session.ids
+                return b"%d" % ids.owners.pop(reply[2] << 8 | reply[3], -1)
+            return None
         extract.by_slot = True
+        extract.reply_key = reply_key
         return extract

@@ -79,12 +79,19 @@ class ReplyCorrelator:
         Shared by every driver's receivers: the one place that says what a reply is."""
         extract, book = self.extract_id, self.recorder
         by_slot = getattr(extract, "by_slot", False)    # ids per connection (MQTT's)
+        # a protocol whose replies carry no id the hot path can slice (MQTT's PUBACK: a
+        # packet id) looks up the commonest reply first: its key, or None for the rest
+        reply_key = getattr(extract, "reply_key", None)
         per_connection = book.pushes_per_connection
         push = self.push_pattern.matches if self.push_pattern is not None else None
         no_id = (KeyError, TypeError, IndexError)
         control = self.control
 
         def key(slot: int, message: bytes) -> bytes | None:
+            if reply_key is not None:
+                found = reply_key(message, slot)
+                if found is not None:
+                    return found
             if control is not None and control(slot, message):
                 return None
             if push is not None and push(message):
