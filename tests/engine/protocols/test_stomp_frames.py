@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from WebSocketLoadLibrary.engine import protocol_named
 from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
-from WebSocketLoadLibrary.engine.protocols.stomp import Stomp
+from WebSocketLoadLibrary.engine.protocols.stomp import Stomp, parse
 from WebSocketLoadLibrary.engine.protocols.stomp_frames import (HEARTBEAT, Frame, FrameError,
                                                                 read_frame)
 from WebSocketLoadLibrary.engine.protocols.stomp_server import StompServerSession
@@ -213,3 +213,55 @@ def test_read_frame_keeps_escapes_crlf_and_content_length():
         "MESSAGE", {"k:x": "v\\1\n", "content-length": "3"}, b"a\0b", len(data))
     odd = b"SEND\ncontent-length:\xc2\xb2\n\nab\0"     # no number: the body ends at the NUL
     assert _reading(read_frame, odd) == ("SEND", {"content-length": "²"}, b"ab", len(odd))
+
+
+def reference_payload(message: bytes) -> bytes | None:
+    """A delivery's body as the parser reads it."""
+    try:
+        frame = parse(message)
+    except FrameError:
+        return None
+    return frame.body if frame is not None and frame.command == "MESSAGE" else None
+
+
+RABBIT = (b"MESSAGE\nsubscription:0\ndestination:/topic/t\nmessage-id:T_0@@session-Hk3@@1\n"
+          b"redelivered:false\ncontent-type:application/json\ncontent-length:5\n\n{\"a\"}\0")
+
+
+def test_a_deliverys_body_is_the_parsers_for_every_shape():
+    server = connected()
+    server.receive(b"SUBSCRIBE\nid:a\\cb\\r\ndestination:/t\\n:x\n\n\0")
+    mock = [server.frame(body) for body in (b'{"seq":1}', b"", b"a\0b", b"\r\n\0")]
+    cases = mock + [
+        RABBIT, RABBIT.replace(b"\n", b"\r\n"), b"\n\r\n" + RABBIT, RABBIT + b"\n",
+        RABBIT.replace(b"content-length:5", b"content-length:4"),
+        RABBIT.replace(b"content-length:5", b"content-length:9"),
+        RABBIT.replace(b"content-length:5", b"content-length: 5"),
+        RABBIT.replace(b"content-length:5", b"content-length:5\r"),
+        RABBIT.replace(b"content-length:5", b"content-length:4\r\r"),
+        RABBIT.replace(b"content-length:5", b"content-length:5\ncontent-length:2"),
+        RABBIT.replace(b"content-length:5", b"content-length:x"),
+        RABBIT.replace(b"content-length:5\n", b""),
+        RABBIT.replace(b"redelivered:false", b"redelivered"),
+        RABBIT.replace(b"redelivered:false", b"redelivered:\rfalse\r"),
+        RABBIT.replace(b"redelivered:false", b"\rredelivered:false"),
+        RABBIT.replace(b"MESSAGE", b"MESSAGES"), RABBIT.replace(b"MESSAGE", b"RECEIPT"),
+        mock[0].replace(b"subscription:", b"subscription"), mock[0][:-1],
+        mock[0].replace(b"message-id:", b"message-id:\r"), mock[2][:-2] + b"\0",
+        b"MESSAGE\n\nbody\0", b"MESSAGE\n\n", b"\n", b"", b"ERROR\nmessage:no\n\n\0",
+    ]
+    for message in cases:
+        assert Stomp.payload(message) == reference_payload(message), message
+    assert [Stomp.payload(m) for m in mock] == [b'{"seq":1}', b"", b"a\0b", b"\r\n\0"]
+
+
+_DELIVERY_PIECES = st.sampled_from([
+    b"MESSAGE\n", b"MESSAGE\r\n", b"\n", b"\r", b"\r\n", b":", b"\0", b"x", b"\\c",
+    b"subscription:1\n", b"destination:/t\n", b"message-id:m-1\n", b"content-length:",
+    b"2", b"content-length:2\n\n", b"\ncontent-length:0\n\n"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_DELIVERY_PIECES, max_size=10).map(b"".join))
+def test_payload_reads_as_the_parser_reads(message):
+    assert Stomp.payload(message) == reference_payload(message)

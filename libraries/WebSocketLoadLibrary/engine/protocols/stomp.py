@@ -31,6 +31,8 @@ The frames' grammar is stomp_frames.py; the mock server's side, stomp_server.py.
 """
 from __future__ import annotations
 
+import re
+
 from ..plan.messages import MessageTemplate
 from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, ServerError, Session
 from .stomp_frames import (HEARTBEAT, RECEIPT_PREFIX, VERSIONS, Frame, FrameError, encode,
@@ -40,6 +42,13 @@ from .stomp_server import StompServerSession
 SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
 SUBSCRIPTION_RECEIPT = "subscribed-"    # never digits: no request's receipt looks like it
 MESSAGE_PUSH = r"^[\r\n]*MESSAGE\r?\n"  # deliveries on a request's connection are pushes
+# a MESSAGE head as the mock server frames it (stomp_server.py): each line has its colon,
+# there is no other content-length, the blank line is the first; a CR in a value changes
+# nothing of where the body is
+_MOCK_MESSAGE = re.compile(rb"MESSAGE\nsubscription:[^\n]*\ndestination:[^\n]*\n"
+                           rb"message-id:[^\n]*\ncontent-length:([0-9]+)\n\n").match
+# any head whose lines all have a colon (so no line is a bare CR: the blank line is the first)
+_PLAIN_MESSAGE = re.compile(rb"MESSAGE(?:\n[^:\n]*:[^\n]*)*\n\n").match
 
 
 class StompSession(Session):
@@ -246,30 +255,26 @@ class Stomp(Protocol):
 
     @staticmethod
     def payload(message: bytes) -> bytes | None:
-        """A MESSAGE frame's body (None for any other frame, or a malformed one)."""
-        if message[:8] != b"MESSAGE\n":
-            stripped = message.lstrip(b"\r\n")
-            if not stripped.startswith(b"MESSAGE"):
-                return None
-            message = stripped
-        start = message.find(b"\n\n")
-        if start < 0 or message.find(b"\r", 0, start) >= 0:
-            try:
-                frame = parse(message)       # CRLF lines: the parser's care
-            except FrameError:
-                return None
-            return frame.body if frame is not None and frame.command == "MESSAGE" else None
-        start += 2
-        at = message.find(b"\ncontent-length:", 0, start)
-        if at >= 0:
-            value_end = message.find(b"\n", at + 16)
-            digits = message[at + 16:value_end].strip()
-            if digits.isdigit():
-                end = start + int(digits)
-                if end < len(message) and message[end] == 0:
-                    return message[start:end]
-        end = message.find(b"\0", start)
-        return message[start:end] if end >= 0 else None
+        """A MESSAGE frame's body (None for any other frame, or a malformed one), as the
+        parser reads it: the mock server's frames by their shape, other plain heads by one
+        check of every line, the rest (CRLF, leading heart-beats, bad frames) parsed."""
+        head = _MOCK_MESSAGE(message)
+        if head is not None:
+            start, length = head.end(), int(head[1])
+        else:
+            head = _PLAIN_MESSAGE(message)
+            if head is None:
+                return _parsed_body(message)
+            start = head.end()
+            at = message.find(b"\ncontent-length:", 7, start)
+            digits = (message[at + 16:message.find(b"\n", at + 16)].rstrip(b"\r")
+                      if at >= 0 else b"")      # (a line's CRs at its end are no value's)
+            if not digits.isdigit():            # no length: the body ends at the NUL
+                end = message.find(b"\0", start)
+                return message[start:end] if end >= 0 else None
+            length = int(digits)
+        end = start + length
+        return message[start:end] if end < len(message) and message[end] == 0 else None
 
     def _send_head(self, receipt: bool) -> str:
         """The SEND frame's command and headers, as template text (`$` doubled)."""
@@ -290,6 +295,16 @@ class Stomp(Protocol):
         return MessageTemplate(self._send_head(False) + template.text + "\0",
                                template.payload_size, template.id_field, template.id_pattern,
                                False, _push_text(template, None))
+
+
+def _parsed_body(message: bytes) -> bytes | None:
+    if not message.lstrip(b"\r\n").startswith(b"MESSAGE"):
+        return None                             # a RECEIPT, an ERROR, ...: no parse
+    try:
+        frame = parse(message)
+    except FrameError:
+        return None
+    return frame.body if frame is not None and frame.command == "MESSAGE" else None
 
 
 def _push_text(template: MessageTemplate, ours: str | None) -> str | None:
