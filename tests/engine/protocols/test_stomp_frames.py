@@ -248,6 +248,10 @@ def test_a_deliverys_body_is_the_parsers_for_every_shape():
         RABBIT.replace(b"MESSAGE", b"MESSAGES"), RABBIT.replace(b"MESSAGE", b"RECEIPT"),
         mock[0].replace(b"subscription:", b"subscription"), mock[0][:-1],
         mock[0].replace(b"message-id:", b"message-id:\r"), mock[2][:-2] + b"\0",
+        mock[0] + b"\n", mock[0] + b"\0",
+        mock[2].replace(b"content-length:3", b"content-length:1"),
+        mock[2].replace(b"content-length:3", b"content-length:4"),
+        mock[0].replace(b"content-length:9", b"content-length:09"),
         b"MESSAGE\n\nbody\0", b"MESSAGE\n\n", b"\n", b"", b"ERROR\nmessage:no\n\n\0",
     ]
     for message in cases:

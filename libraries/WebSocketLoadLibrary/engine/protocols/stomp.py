@@ -42,11 +42,12 @@ from .stomp_server import StompServerSession
 SUBPROTOCOLS = ("v12.stomp", "v11.stomp", "v10.stomp")
 SUBSCRIPTION_RECEIPT = "subscribed-"    # never digits: no request's receipt looks like it
 MESSAGE_PUSH = r"^[\r\n]*MESSAGE\r?\n"  # deliveries on a request's connection are pushes
-# a MESSAGE head as the mock server frames it (stomp_server.py): each line has its colon,
-# there is no other content-length, the blank line is the first; a CR in a value changes
-# nothing of where the body is
+# a MESSAGE as the mock server frames it (stomp_server.py), its body up to the NUL that
+# ends the message: each line of the head has its colon, there is no other content-length,
+# the blank line is the first; a CR in a value changes nothing of where the body is
 _MOCK_MESSAGE = re.compile(rb"MESSAGE\nsubscription:[^\n]*\ndestination:[^\n]*\n"
-                           rb"message-id:[^\n]*\ncontent-length:([0-9]+)\n\n").match
+                           rb"message-id:[^\n]*\ncontent-length:([0-9]+)\n\n(.*)\0\Z",
+                           re.DOTALL).match
 # any head whose lines all have a colon (so no line is a bare CR: the blank line is the first)
 _PLAIN_MESSAGE = re.compile(rb"MESSAGE(?:\n[^:\n]*:[^\n]*)*\n\n").match
 
@@ -258,22 +259,22 @@ class Stomp(Protocol):
         """A MESSAGE frame's body (None for any other frame, or a malformed one), as the
         parser reads it: the mock server's frames by their shape, other plain heads by one
         check of every line, the rest (CRLF, leading heart-beats, bad frames) parsed."""
-        head = _MOCK_MESSAGE(message)
-        if head is not None:
-            start, length = head.end(), int(head[1])
-        else:
-            head = _PLAIN_MESSAGE(message)
-            if head is None:
-                return _parsed_body(message)
-            start = head.end()
-            at = message.find(b"\ncontent-length:", 7, start)
-            digits = (message[at + 16:message.find(b"\n", at + 16)].rstrip(b"\r")
-                      if at >= 0 else b"")      # (a line's CRs at its end are no value's)
-            if not digits.isdigit():            # no length: the body ends at the NUL
-                end = message.find(b"\0", start)
-                return message[start:end] if end >= 0 else None
-            length = int(digits)
-        end = start + length
+        mock = _MOCK_MESSAGE(message)
+        if mock is not None:
+            body = mock[2]
+            if len(body) == int(mock[1]):
+                return body
+        head = _PLAIN_MESSAGE(message)
+        if head is None:
+            return _parsed_body(message)
+        start = head.end()
+        at = message.find(b"\ncontent-length:", 7, start)
+        digits = (message[at + 16:message.find(b"\n", at + 16)].rstrip(b"\r")
+                  if at >= 0 else b"")          # (a line's CRs at its end are no value's)
+        if not digits.isdigit():                # no length: the body ends at the NUL
+            end = message.find(b"\0", start)
+            return message[start:end] if end >= 0 else None
+        end = start + int(digits)
         return message[start:end] if end < len(message) and message[end] == 0 else None
 
     def _send_head(self, receipt: bool) -> str:
