@@ -1,7 +1,8 @@
 """The STOMP codec's fast paths pinned to the full reading: a request read without a parse
-(the mock server's `echo`, and `receive` alike), a MESSAGE framed from a kept head (`frame`), a head without
-a backslash read without unescaping (read_frame). Each must say exactly what the long way
-says, and anything it cannot take must take the long way."""
+(the mock server's `echo`, and `receive` alike), a MESSAGE framed from a kept head
+(`frame`), a head without a backslash read without unescaping (read_frame), a delivery's
+body read by its shape (`Stomp.payload`). Each must say exactly what the long way says,
+and anything it cannot take must take the long way."""
 from __future__ import annotations
 
 import re
