@@ -144,3 +144,27 @@ def test_the_websockets_engine_serves_whoever_offers_no_subprotocol(start_server
     offered = protocol_named(name).subprotocols
     with connect(server.uri, subprotocols=list(offered)) as ws:
         assert ws.subprotocol == offered[0]
+
+
+@pytest.mark.parametrize("engine_name", ["picows", "websockets"])
+@pytest.mark.parametrize("faults", [{}, {"drop_ratio": 0.1}, {"response_delay": 0.005}])
+def test_a_graphql_result_and_its_complete_leave_together_on_both_engines(
+        engine, start_server, engine_name, faults):
+    """The mock sends a request's `next` and its `complete` in one go when the reply goes
+    at once, behind it when the reply is held; dropped, both go (the complete is never
+    load): every result is booked, every complete counted as the protocol's."""
+    server = start_server(protocol="graphql-ws", engine=engine_name, compression=False,
+                          seed=1, **faults)
+    pool = engine.connect(ConnectionOptions(server.uri, open_timeout_s=5.0,
+                                            protocol=protocol_named("graphql-ws")), count=3)
+    result = engine.run_step(pool, LoadPlan(rate=None, messages=600, window=8,
+                                            reply_timeout_s=1.0))
+    stats = server.stats()
+    dropped = stats["messages_dropped"]
+    assert result.received == 600 - dropped and result.lost == dropped
+    assert (dropped > 20) == ("drop_ratio" in faults)
+    assert result.invalid_replies == 0 and result.unmatched == 0
+    assert stats["protocol_messages_sent"] >= 600 - dropped + 3     # completes and acks
+    # completes came (the last of each connection may trail the step's end)
+    assert result.sections["protocol"].control_messages >= 600 - dropped - 3
+    assert result.connections_closed == {}

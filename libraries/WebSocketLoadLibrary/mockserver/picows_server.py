@@ -113,7 +113,11 @@ class _EchoListener(WSListener):
             if connection is not exchange:
                 connection.peer.flush()
         if reply is not None:
-            transport.send(exchange.frame_kind, reply)
+            if type(reply) is tuple:        # a reply and what follows it (protocol_serving)
+                for frame in reply:
+                    transport.send(exchange.frame_kind, frame)
+            else:
+                transport.send(exchange.frame_kind, reply)
             if exchange.outbox:
                 self.flush()
         elif exchange in flush:

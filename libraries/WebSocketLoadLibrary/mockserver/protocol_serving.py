@@ -71,7 +71,8 @@ class ProtocolServing:
 
     def receive(self, exchange, message, kind) -> tuple:
         """(the reply to send now or None, the connections with something to send): what
-        the engine does with one client message of a protocol connection."""
+        the engine does with one client message of a protocol connection. The reply is
+        bytes, or a tuple of frames to send in order (a reply and what follows it)."""
         if type(message) is str:
             message = message.encode()
         echo = exchange.echo
@@ -118,8 +119,12 @@ class ProtocolServing:
 
     def _after(self, exchange, request, reply) -> tuple:
         """What follows a request's reply (GraphQL's `complete`), in order behind it,
-        wherever the reply waits."""
+        wherever the reply waits: sent with it when it goes now (the reply then a tuple of
+        frames: no trip through the outbox), else held behind it."""
         after = exchange.after_reply(request)
+        if reply is not None and not exchange.held and not exchange.outbox:
+            self.core.stats.protocol_messages_sent += len(after)
+            return ((reply, *after) if after else reply), NOTHING_TO_FLUSH
         for item in after:
             exchange.follow(exchange.frame_kind, item)
             self.core.stats.protocol_messages_sent += 1

@@ -300,9 +300,13 @@ class MockServer(MockServerCore):
                         return
                     continue
             try:
-                await ws.send(reply, text=exchange.frame_kind)
+                if type(reply) is tuple:    # a reply and what follows it (protocol_serving)
+                    for frame in reply:
+                        await ws.send(frame, text=exchange.frame_kind)
+                else:
+                    await ws.send(reply, text=exchange.frame_kind)
             except ConnectionClosed:
-                exchange.unsent(reply)
+                exchange.unsent(reply if type(reply) is not tuple else reply[0])
                 raise
             if exchange.outbox:
                 await self._otherwise(ws, exchange, message)

@@ -92,6 +92,23 @@ def test_the_client_controls_and_matches_as_the_parse_and_the_pattern_do(message
         assert template.extract_id(message) == int(match.group(1))
 
 
+@pytest.mark.parametrize("message", ARRIVING)
+def test_the_correlators_first_look_keys_only_what_the_full_path_matches_alike(message):
+    """reply_key answers only for a result the full path takes as a reply (control None,
+    the pattern's id), with that id's digits as rendered; None leaves the rest to it."""
+    template = GraphQLWS().request_template(MessageTemplate())
+    key = template.id_extractor().reply_key(message, 0)
+    if key is not None:
+        assert GraphQLWS().session(0).control(message) is None
+        assert key == str(template.extract_id(message)).encode()
+
+
+def test_the_first_look_takes_the_results_graphql_ws_writes():
+    reply_key = GraphQLWS().request_template(MessageTemplate()).id_extractor().reply_key
+    assert reply_key(b'{"id":"0","type":"next","payload":{}}', 0) == b"0"
+    assert reply_key(b'{"id":"123456","type":"next","payload":{"data":{}}}', 3) == b"123456"
+
+
 def test_the_request_template_keeps_its_fast_extractor_when_pickled():
     import pickle
     template = GraphQLWS().request_template(MessageTemplate())

@@ -119,6 +119,19 @@ class RequestTemplate(MessageTemplate):
                     if digits.isdigit():    # ascii digits, as the pattern's \d in bytes
                         return int(digits)
             return pattern(reply)
+
+        def reply_key(reply: bytes, slot: int) -> bytes | None:
+            """The correlator's first look: a `next` written as graphql-ws writes it, its
+            id's digits as the key (no leading zero: as ids are rendered); None for the
+            rest (a complete, an error, a publish's own result), read as ever."""
+            if reply[:7] == QUICK:
+                end = reply.find(b'"', 7)
+                if end > 7 and reply.startswith(NEXT_AFTER_ID, end):
+                    digits = reply[7:end]
+                    if digits.isdigit() and (digits[0] != 48 or end == 8):     # 48: "0"
+                        return digits
+            return None
+        extract.reply_key = reply_key
         return extract
 
 
