@@ -45,8 +45,8 @@ MESSAGE_PUSH = r"^[\r\n]*MESSAGE\r?\n"  # deliveries on a request's connection a
 # a MESSAGE as the mock server frames it (stomp_server.py), its body up to the NUL that
 # ends the message: each line of the head has its colon, there is no other content-length,
 # the blank line is the first; a CR in a value changes nothing of where the body is
-_MOCK_MESSAGE = re.compile(rb"MESSAGE\nsubscription:[^\n]*\ndestination:[^\n]*\n"
-                           rb"message-id:[^\n]*\ncontent-length:([0-9]+)\n\n(.*)\0\Z",
+_MOCK_MESSAGE = re.compile(rb"MESSAGE\nsubscription:[^\n]*+\ndestination:[^\n]*+\n"
+                           rb"message-id:[^\n]*+\ncontent-length:([0-9]++)\n\n(.*)\0\Z",
                            re.DOTALL).match
 # any head whose lines all have a colon (so no line is a bare CR: the blank line is the first)
 _PLAIN_MESSAGE = re.compile(rb"MESSAGE(?:\n[^:\n]*:[^\n]*)*\n\n").match

@@ -79,9 +79,9 @@ class StompServerSession(ServerSession):
             return
         end, head_end = request.find(b"\n", 13), request.find(b"\n\n")
         if request[13:end].isdigit() and request.find(b"\r", 0, head_end) < 0:
-            self._shape = re.compile(SEND_RECEIPT + rb"([0-9]+)"
+            self._shape = re.compile(SEND_RECEIPT + rb"([0-9]++)"
                                      + re.escape(request[end:head_end + 2])
-                                     + rb'(?!\{"op":)[^\0]*\0\Z').match
+                                     + rb'(?!\{"op":)[^\0]*+\0\Z').match
 
     def receive(self, message: bytes) -> tuple:
         match = self._shape(message)
