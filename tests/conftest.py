@@ -58,15 +58,31 @@ def connect(engine):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Clean teardown is part of the contract: no mock server may outlive the tests."""
+    """Clean teardown is part of the contract: no mock server may outlive the tests. Under
+    pytest-xdist (`-n 2`) each worker looks at its own children and tells the controller,
+    which fails the run."""
     me = psutil.Process(os.getpid())
     leftovers = [p for p in me.children(recursive=True) if _is_ours(_cmdline(p))]
-    if leftovers:
-        for process in leftovers:
-            process.kill()
-        print(f"\nLEAK: {len(leftovers)} mock server or agent process(es) outlived the tests",
+    for process in leftovers:
+        process.kill()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:          # an xdist worker: the controller reports
+        workeroutput["leaked_processes"] = len(leftovers)
+        return
+    leaked = len(leftovers) + sum(_leaked_on_workers)
+    if leaked:
+        print(f"\nLEAK: {leaked} mock server or agent process(es) outlived the tests",
               file=sys.stderr)
         session.exitstatus = 1
+
+
+_leaked_on_workers: list[int] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: a worker finished; keep the count of what it leaked."""
+    _leaked_on_workers.append(getattr(node, "workeroutput", {}).get("leaked_processes", 0))
 
 
 def _is_ours(command: list[str]) -> bool:
