@@ -37,6 +37,15 @@ UNSUPPORTED_FAULTS = {fault.name: _NEEDS_WEBSOCKETS for fault in FAULTS if fault
 TEXT, BINARY, CLOSE, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE,
                                      WSMsgType.CONTINUATION)
 CLEAN_CLOSES = (1000, 1001)
+STREAM_HIGH_WATER = 1 << 20     # bytes a stream may leave unsent before it waits
+STREAM_BATCH_MOST = 5000        # messages per wake (1 ms apart at most: 5M/s a connection)
+
+
+def _unsent_bytes(transport) -> int:
+    """What the connection's socket has not taken yet (the coalescing writer's real
+    transport: picows_wire.py)."""
+    writer = transport.underlying_transport
+    return getattr(writer, "real", writer).get_write_buffer_size()
 
 
 def _close(transport, code: int, reason: str) -> None:
@@ -167,7 +176,13 @@ class _EchoListener(WSListener):
         self.stream_timer = None
         exchange, transport = self.exchange, self.transport
         now = time.monotonic()
-        batch = exchange.stream_due(now)
+        # a client that reads slower than its stream: make no more than its socket takes
+        # (the kernel's buffer full, ours past STREAM_HIGH_WATER), else a fast stream grows
+        # the server's memory without bound and starves its other connections and control
+        if _unsent_bytes(transport) > STREAM_HIGH_WATER:
+            batch = None
+        else:
+            batch = exchange.stream_due(now, STREAM_BATCH_MOST)
         if batch and not transport.is_disconnected:
             send, kind = transport.send, exchange.frame_kind or TEXT
             for message in batch:

@@ -206,12 +206,13 @@ class Exchange:
         stream = self.stream
         return None if stream is None else stream.next_wake(now)
 
-    def stream_due(self, now: float) -> list:
-        """The stream's messages due at `now` to send now, counted; held ones go to `held`."""
+    def stream_due(self, now: float, most: int | None = None) -> list:
+        """The stream's messages due at `now` to send now (at most `most` seq numbers),
+        counted; held ones go to `held`."""
         stream = self.stream
         if stream is None:
             return []
-        batch = stream.due(now)
+        batch = stream.due(now, most)
         if not batch:
             return batch
         faults, kind = self.faults, stream.kind

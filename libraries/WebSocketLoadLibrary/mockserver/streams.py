@@ -9,7 +9,9 @@ at a steady rate, decided here without I/O.
 `rate` (messages/s, > 0) is required, and one of `count` (seq numbers) and `duration`
 (seconds) at least; `size` is the payload's length in bytes (default 16). seq k is due
 `(k - 1) / rate` seconds after the stream starts: an absolute schedule, and each wake sends
-everything due by then, so a late wake is made up at once and the rate holds. The stream
+everything due by then, so a late wake is made up at once and the rate holds -- unless the
+client does not read as fast: the engine then makes no more than its socket can take
+(picows_server.py), and the stream falls behind its schedule, as a real server's would. The stream
 ends after seq `count`, or with the last seq due within `duration`, or at `stop_stream`
 (whose `sent` is the messages this stream sent, gaps left out), or when the connection
 closes; a new `stream` command replaces a running stream. `ts` is the server's
@@ -97,13 +99,16 @@ class Stream:
         due = self.start + self.seq / self.rate
         return due if self.seq == 0 else max(due, now + MIN_WAKE_S)
 
-    def due(self, now: float) -> list[bytes]:
-        """The messages due by `now` not yet made, gaps left out; the stream's own counts."""
+    def due(self, now: float, most: int | None = None) -> list[bytes]:
+        """The messages due by `now` not yet made (at most `most` seq numbers: the rest
+        stay due for the next wake), gaps left out; the stream's own counts."""
         if self.stopped:
             return []
         first = self.seq + 1
         # (a slot due this very moment is due: float error must not push it to the next wake)
         upto = min(self.last, int((now - self.start) * self.rate + 1e-6) + 1)
+        if most is not None:
+            upto = min(upto, first + most - 1)
         if upto < first:
             return []
         self.seq = upto
