@@ -27,10 +27,6 @@ PAGE_PX = WIDTH_PX - 2 * 16 - 20    # the body's margins, and room for a scroll 
 LONG_SUITE = "Suites.04 Connection Scalability Under A Name Longer Than Any Suite Has"
 LONG_TEST = "Maximum Concurrent Connections Stay Open Under Load For A Long Time Indeed"
 
-# under pytest-xdist (./run quick: -n 2 --dist loadgroup) the file runs on one worker, so
-# the module's page (seconds to merge) is made once, not once per worker
-pytestmark = pytest.mark.xdist_group("test_merged_page")
-
 
 def a_run():
     """Every kind of step, two suites with long names, names that need wrapping."""

@@ -27,10 +27,6 @@ from WebSocketLoadLibrary.reports.regression import compare
 
 SVG = "{http://www.w3.org/2000/svg}"
 
-# under pytest-xdist (./run quick: -n 2 --dist loadgroup) the file runs on one worker, so
-# the module's real run (`measured`, seconds) is made once, not once per worker
-pytestmark = pytest.mark.xdist_group("test_reports")
-
 
 def svg_texts(svg: str) -> str:
     """All text a chart shows (titles, labels, ticks, legends), as one string."""
