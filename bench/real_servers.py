@@ -86,30 +86,26 @@ class Skip(Exception):
 # -- the reference servers, started and always stopped ---------------------------------
 
 @contextmanager
+def node_server(script: str, *arguments: str):
+    """One of the npm reference servers under node (tests/support/servers/)."""
+    from reference_servers import start_node
+    try:
+        server = start_node(script, *arguments)
+    except pytest.skip.Exception as why:
+        raise Skip(str(why)) from None
+    try:
+        yield server.uri, lambda: [server.process.pid]
+    finally:
+        server.stop()
+
+
 def socketio_server():
-    from reference_servers import start_node
-    try:
-        server = start_node("socketio_server.js")
-    except pytest.skip.Exception as why:
-        raise Skip(str(why)) from None
-    try:
-        yield server.uri, lambda: [server.process.pid]
-    finally:
-        server.stop()
+    return node_server("socketio_server.js")
 
 
-@contextmanager
 def graphql_server():
-    from reference_servers import start_node
-    try:
-        server = start_node("graphql_server.js", "--keep-alive-ms", "12000", "--ping-ms", "0",
-                            "--garbage-every", "0", "--port", "0")
-    except pytest.skip.Exception as why:
-        raise Skip(str(why)) from None
-    try:
-        yield server.uri, lambda: [server.process.pid]
-    finally:
-        server.stop()
+    return node_server("graphql_server.js", "--keep-alive-ms", "12000", "--ping-ms", "0",
+                       "--garbage-every", "0", "--port", "0")
 
 
 @contextmanager

@@ -3,15 +3,20 @@ the loop still runs when a due time is already past) and bytes left unread on it
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 
 import pytest
 
+from WebSocketLoadLibrary.engine.runtime.background import BackgroundLoop
 from WebSocketLoadLibrary.engine.runtime.precise_sleep import PreciseSleeper
 
 
-def test_precise_sleeper_wakes_at_the_due_time_not_a_millisecond_later():
-    async def lateness() -> list[float]:
+@pytest.mark.parametrize("kind", ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
+    importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"))])
+def test_precise_sleeper_wakes_at_the_due_time_not_a_millisecond_later(kind):
+    """On both loops the library runs (uvloop's timers tick in whole milliseconds)."""
+    async def lateness() -> tuple[str, list[float]]:
         sleeper = PreciseSleeper(asyncio.get_running_loop())
         late = []
         try:
@@ -21,9 +26,14 @@ def test_precise_sleeper_wakes_at_the_due_time_not_a_millisecond_later():
                 late.append(time.perf_counter() - due)
         finally:
             sleeper.close()
-        return late
+        return type(asyncio.get_running_loop()).__module__, late
 
-    late = asyncio.run(lateness())
+    background = BackgroundLoop(kind)
+    try:
+        module, late = background.run(lateness(), 10.0, "the pacing check")
+    finally:
+        background.close()
+    assert module.split(".")[0] == kind
     assert min(late) >= 0                      # never early
     assert sorted(late)[len(late) // 2] < 0.0005   # typically well under the 1 ms tick
 
