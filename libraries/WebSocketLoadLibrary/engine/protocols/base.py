@@ -112,6 +112,13 @@ class Protocol:
         or None when the message is no delivery."""
         return message
 
+    def plain_delivery(self, message: bytes) -> bytes | None:
+        """A listen-only step's fast path: the payload of a delivery that asks nothing of
+        the protocol (no acknowledgement to send, not the protocol's own message), in one
+        look; None for anything else, which the session's `control` and `payload` then
+        read as ever. A protocol without it takes that way for every message."""
+        return None
+
     def request_template(self, template: MessageTemplate) -> MessageTemplate:
         """The user's template framed as this protocol's request, its reply found by id."""
         return template

@@ -187,6 +187,12 @@ class Mqtt(Protocol):
     def session(self, number: int) -> MqttSession:
         return MqttSession(self, number)
 
+    def plain_delivery(self, message: bytes) -> bytes | None:
+        """A QoS 0 PUBLISH wants no PUBACK: its payload (a QoS 1 one goes to `control`)."""
+        if message and message[0] & 0xF6 == 0x30:
+            return packets.publish_payload(message, self.version)
+        return None
+
     def payload(self, message: bytes) -> bytes | None:
         """A delivery's application payload: a PUBLISH's body after its topic (and id)."""
         return packets.publish_payload(message, self.version)

@@ -145,6 +145,11 @@ class SocketIO(Protocol):
     def session(self, number: int) -> SocketIOSession:
         return SocketIOSession(self)
 
+    def plain_delivery(self, message: bytes) -> bytes | None:
+        """An event of the server's (`42[...]`, no ack asked) is the application's: its
+        first argument."""
+        return self.payload(message) if message[:3] == b'42[' else None
+
     @staticmethod
     def payload(message: bytes) -> bytes | None:
         """The first argument of an event: `42["tick",{...}]` -> `{...}`."""

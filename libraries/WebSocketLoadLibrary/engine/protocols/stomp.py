@@ -254,6 +254,10 @@ class Stomp(Protocol):
     def session(self, number: int) -> StompSession:
         return StompSession(self, number)
 
+    def plain_delivery(self, message: bytes) -> bytes | None:
+        """A MESSAGE asks nothing of the client (subscriptions are `ack:auto`): its body."""
+        return self.payload(message) if message[:8] == b"MESSAGE\n" else None
+
     @staticmethod
     def payload(message: bytes) -> bytes | None:
         """A MESSAGE frame's body (None for any other frame, or a malformed one), as the

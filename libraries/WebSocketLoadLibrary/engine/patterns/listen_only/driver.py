@@ -12,6 +12,7 @@ import asyncio
 import math
 import time
 
+from ...protocols.base import Protocol
 from ...results.patterns import TrafficPattern, Words, register
 from ...results.verdict import LISTEN_UNREAD_LIMIT_S
 from ...step.driver import LoadDriver
@@ -61,7 +62,10 @@ class ListenOnlyDriver(LoadDriver):
         super().prepare(pool, connections)
         self.tracker = StreamTracker(self.plan.listen, self.recorder, len(connections))
         if self.correlator.control is not None:   # a protocol's own messages are no stream
-            self.tracker.speaks(self.correlator.control, pool.protocol.payload)
+            protocol = pool.protocol
+            plain = (protocol.plain_delivery if type(protocol).plain_delivery
+                     is not Protocol.plain_delivery else None)
+            self.tracker.speaks(self.correlator.control, protocol.payload, plain)
         self.given_up: set[int] = set()   # slots a lifecycle policy will not refill
         pool.receive_with(connections, self.tracker.frame_receivers)
 

@@ -62,12 +62,14 @@ class StreamTracker:
         self.staleness_s = recorder.add_series("staleness")
         self.gap_s = recorder.add_series("gap")
 
-    def speaks(self, control, payload) -> None:
+    def speaks(self, control, payload, plain=None) -> None:
         """The connections speak a protocol: `control(slot, message)` takes its own messages
-        (keep-alives, answered), `payload(message)` is a delivery's application payload."""
-        self.control, self.payload = control, payload
+        (keep-alives, answered), `payload(message)` is a delivery's application payload;
+        `plain(message)`, when the protocol has it, a delivery's payload in one look for
+        one that asks nothing of the protocol (None: the other two read it)."""
+        self.control, self.payload, self.plain = control, payload, plain
 
-    control = payload = None
+    control = payload = plain = None
 
     def frame_receivers(self, fallbacks: list) -> list:
         """Per connection `on_frame(transport, frame)` (frames.py).
@@ -84,7 +86,7 @@ class StreamTracker:
         iso = spec.timestamp_unit == "iso"
         scale = TIMESTAMP_UNITS[spec.timestamp_unit] or 1.0
         clock, tracker, loads = time.perf_counter, self, orjson.loads
-        control, unwrap = self.control, self.payload
+        control, unwrap, plain = self.control, self.payload, self.plain
         # arrival on the server's clock, from the monotonic reading: perf + offset
         wall_offset = time.time() - clock() + spec.clock_offset_s
 
@@ -104,11 +106,15 @@ class StreamTracker:
                     batch_now = 0.0 if frame.last_in_buffer else now
                 message = frame.get_payload_as_bytes()
                 if control is not None:
-                    if control(slot, message):
+                    body = plain(message) if plain is not None else None
+                    if body is not None:
+                        message = body
+                    elif control(slot, message):
                         return False
-                    message = unwrap(message)
-                    if message is None:     # the application's, but no delivery
-                        return False
+                    else:
+                        message = unwrap(message)
+                        if message is None:     # the application's, but no delivery
+                            return False
                 messages[slot] += 1
                 book.received += 1
                 tracker.bytes += len(message)
