@@ -290,11 +290,6 @@ class MockServerCore:
             exchange.push(self.text_kind, message)
         return list(self.exchanges)
 
-    def protocol_message(self, exchange: Exchange, message, kind):
-        """A client message on a connection of the protocol: (the reply to send now or
-        None, the connections with something to send) -- protocol_serving.py."""
-        return self.protocol.receive(exchange, message, kind)
-
     # -- control -----------------------------------------------------------------------
     def control(self, request) -> tuple[bytes, bool]:
         """The answer to a control request (JSON), and whether the server is to stop."""

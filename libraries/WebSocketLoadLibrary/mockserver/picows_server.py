@@ -77,7 +77,7 @@ class _EchoListener(WSListener):
             return
         self.exchange.peer = self
         if self.exchange.session is not None:
-            self.protocol_receive = self.server.protocol.receive
+            self.protocol_receive = self.server.protocol.receive     # protocol_serving.py
         self.server.live.add(self)
         if self.exchange.outbox:  # a welcome
             self.flush()

@@ -286,7 +286,7 @@ class MockServer(MockServerCore):
 
     async def _serve_protocol(self, ws, exchange: Exchange):
         """`_serve` for a connection that speaks a protocol (protocol_serving.py)."""
-        receive = self.protocol_message
+        receive = self.protocol.receive     # protocol_serving.py
         async for message in ws:
             reply, flush = receive(exchange, message, None)
             for connection in flush:

@@ -192,7 +192,6 @@ class SocketIOServerSession(ServerSession):
     def __init__(self, sid: str, ping_interval_s: float = 25.0, ping_timeout_s: float = 20.0):
         self.sid = sid
         self.ping_interval_s, self.ping_timeout_s = ping_interval_s, ping_timeout_s
-        self._cut: tuple = (None, 0, 0)     # the last request read, where its parts begin
 
     def opening(self) -> list[bytes]:
         return [b"0" + json.dumps({
@@ -202,7 +201,7 @@ class SocketIOServerSession(ServerSession):
 
     def receive(self, message: bytes) -> tuple:
         if message[:2] == b"42":
-            # `42<ns,><id>["event",X]`: one pass over the packet; `reply` reuses the cuts
+            # `42<ns,><id>["event",X]`, read in one pass over the packet
             start = 2
             if message[2:3] == b"/":
                 start = message.find(b",") + 1
@@ -212,10 +211,7 @@ class SocketIOServerSession(ServerSession):
             comma = message.find(b",", bracket)
             if comma > 0 and message.startswith(b'{"op":', comma + 1):
                 return ("command", message[comma + 1:-1], [])
-            if bracket == start:
-                return ("message",)
-            self._cut = (message, bracket, comma)
-            return ("request", message)
+            return ("request", message) if bracket > start else ("message",)
         if message == PONG:
             return ("pong",)
         head = message[:2]
@@ -245,14 +241,12 @@ class SocketIOServerSession(ServerSession):
 
     def reply(self, request: bytes, ack: bytes | None) -> bytes:
         """`42<ns,><id>["event",X]` -> `43<ns,><id>[X]` (or the ack in X's place)."""
-        cut = self._cut
-        if cut[0] is request:
-            bracket, comma = cut[1], cut[2]
-        else:       # a reply held back by a fault, made after later requests were read
-            bracket = request.find(b"[")
-            comma = request.find(b",", bracket)
+        # (echo mode's requests come by `echo`: this is ack mode's, a namespace's, and a
+        # paced or repeating connection's)
+        bracket = request.find(b"[")
         if ack is not None:
             return b"".join((b"43", request[2:bracket], b"[", ack, b"]"))
+        comma = request.find(b",", bracket)
         if comma < 0:
             return b"".join((b"43", request[2:bracket], b"[null]"))
         return b"".join((b"43", request[2:bracket], b"[", request[comma + 1:]))
