@@ -57,3 +57,35 @@ def test_a_client_that_stops_reading_holds_the_stream_back_not_the_servers_memor
     assert stats["pushes_sent"] < 100_000, stats["pushes_sent"]   # ~120 B each: 48 MB
     assert grown < 30_000_000, f"the server grew {grown / 1e6:.1f} MB"
     assert answered_s < 2.0
+
+
+def masked_close(code: int = 1000) -> bytes:
+    return bytes((0x88, 0x82)) + b"\0\0\0\0" + code.to_bytes(2, "big")
+
+
+@pytest.mark.parametrize("engine_name", ["picows", "websockets"])
+def test_a_stream_stops_at_the_clients_close_and_the_server_closes_behind_it(
+        start_server, engine_name):
+    """The client reads as fast as it can (faster than the stream is made) and closes:
+    the server's close and end of connection come behind what it had queued, not at the
+    end of the stream's 20 s (its wakes used to go on filling the socket after the close)."""
+    server = start_server(engine=engine_name, compression=False)
+    host, port = server.uri.removeprefix("ws://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    try:
+        sock.sendall(UPGRADE)
+        assert b" 101 " in sock.recv(4096)
+        command = {"op": "stream", "rate": 1_000_000, "duration": 20, "size": 100}
+        sock.sendall(masked_text(orjson.dumps(command)))
+        read_until = time.monotonic() + 1.0
+        while time.monotonic() < read_until:
+            assert sock.recv(1 << 20)
+        sock.sendall(masked_close())
+        closed_by = time.monotonic() + 8.0
+        while time.monotonic() < closed_by:
+            if not sock.recv(1 << 20):
+                break
+        else:
+            pytest.fail("the server still streamed 8 s after the client's close")
+    finally:
+        sock.close()

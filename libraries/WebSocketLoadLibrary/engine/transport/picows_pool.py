@@ -184,6 +184,7 @@ class PicowsPool(ClientPool):
         for ws in sockets:
             if not ws.closed:
                 ws.transport.send_close(WSCloseCode.OK)
+                ws.closing()
         waits = [ws.transport.wait_disconnected() for ws in sockets if not ws.closed]
         if not waits:
             return

@@ -79,6 +79,16 @@ class PicowsSocket(WSListener):
             ws._control_frame(transport, frame, kind)
         return on_ws_frame
 
+    def closing(self) -> None:
+        """It has sent its close: what still arrives before the server's close (a stream
+        the server had buffered: up to tens of MB a socket on loopback) is dropped unread."""
+        self.on_ws_frame = self._frame_while_closing
+
+    def _frame_while_closing(self, transport, frame) -> None:
+        kind = frame.msg_type
+        if kind is not TEXT and kind is not BINARY and kind is not CONTINUATION:
+            self._control_frame(transport, frame, kind)
+
     def _control_frame(self, transport, frame, kind) -> None:
         if kind is CLOSE:
             self.close_code, self.close_reason = read_close(frame)
