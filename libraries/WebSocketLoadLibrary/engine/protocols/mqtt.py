@@ -156,6 +156,8 @@ class Mqtt(Protocol):
         if self.version is None:
             raise ProtocolOptionError(f"MQTT version must be 3.1.1 or 5, got "
                                       f"{settings['version']!r}")
+        if self.version < 5:     # no properties to skip: the short way, and no `self` to bind
+            self.plain_delivery = packets.qos0_payload
         self.keep_alive = whole_number(settings["keep_alive"], 0, 65535)
         self.qos = whole_number(settings["qos"], 0, 1)
         for name, value, rule in (("keep_alive", self.keep_alive, "from 0 to 65535 (s)"),
