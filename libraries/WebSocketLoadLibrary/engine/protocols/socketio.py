@@ -145,10 +145,14 @@ class SocketIO(Protocol):
     def session(self, number: int) -> SocketIOSession:
         return SocketIOSession(self)
 
-    def plain_delivery(self, message: bytes) -> bytes | None:
+    @staticmethod
+    def plain_delivery(message: bytes) -> bytes | None:
         """An event of the server's (`42[...]`, no ack asked) is the application's: its
-        first argument."""
-        return self.payload(message) if message[:3] == b'42[' else None
+        first argument (`payload` inlined, no `self`: one Python call a delivery fewer)."""
+        if message[:3] != b'42[':
+            return None
+        start = message.find(b",", 3) + 1
+        return message[start:-1] if start > 0 else b""
 
     @staticmethod
     def payload(message: bytes) -> bytes | None:
