@@ -29,6 +29,7 @@ from ..picows_wire import make_protocol, read_close, reassemble
 from .commands import COMMAND_PREFIX
 from .core import LIMIT_REACHED, MockServerCore
 from .faults import FAULTS, FaultError
+from .pipeline import Exchange
 
 _NEEDS_WEBSOCKETS = ("needs the websockets engine (--engine websockets, engine=websockets): "
                      "picows answers a handshake in the same call that reads it")
@@ -117,6 +118,21 @@ class _EchoListener(WSListener):
 
     def _protocol_message(self, transport, exchange, message: bytes) -> None:
         """A message of a connection that speaks a protocol (protocol_serving.py)."""
+        echo = exchange.echo
+        if echo is not None and exchange.after_reply is None and type(exchange) is Exchange:
+            # ProtocolServing.receive's echo fast path, its answer sent as it goes: with no
+            # (reply, flush) pair made and read back (~0.2 us of a 2.3 us ack)
+            framed = echo(message)
+            if framed is not None:
+                kind = exchange.frame_kind
+                reply = exchange.receive(message, kind, framed)
+                if reply is None:
+                    self._otherwise(transport, message, kind)
+                else:
+                    transport.send(kind, reply)
+                    if exchange.outbox:
+                        self.flush()
+                return
         reply, flush = self.protocol_receive(exchange, message, exchange.frame_kind)
         for connection in flush:
             if connection is not exchange:

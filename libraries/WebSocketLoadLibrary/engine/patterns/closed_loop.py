@@ -90,7 +90,9 @@ class ClosedLoopDriver(LoadDriver):
         id is one digit longer or shorter (ids passing a power of ten).
         """
         book, template = self.recorder, self.template
-        other_key, outstanding = self.correlator.key_of_other(), self.correlator.outstanding
+        first_look = self.correlator.first_look()
+        other_key = self.correlator.key_of_other(first_look is None)
+        outstanding = self.correlator.outstanding
         service_times = book.service_s  # closed loop: the latency list is this same list
         fast = template.id_fast_path()
         prefix, start, end_byte = fast if fast is not None else (None, 0, 44)   # 44: ","
@@ -132,9 +134,11 @@ class ClosedLoopDriver(LoadDriver):
                     if end > start:
                         sent = waiting.pop(message[start:end], None)
                 if sent is None:
-                    key = other_key(slot, message)
+                    key = None if first_look is None else first_look(message, slot)
                     if key is None:
-                        return
+                        key = other_key(slot, message)
+                        if key is None:
+                            return
                     sent = waiting.pop(key, None)
                     if sent is None:
                         book.unmatched += 1

@@ -69,19 +69,27 @@ class ReplyCorrelator:
         recorder.sent += 1
         recorder.last_send = now
 
-    def key_of_other(self):
+    def first_look(self):
+        """`reply_key(message, slot) -> digits | None`, the protocol's look at the commonest
+        reply whose id the hot path cannot slice (MQTT's PUBACK, GraphQL's `next`), for
+        the receivers to call before `key_of_other(first_look=False)`: one Python call a
+        reply fewer. None when the extractor has none."""
+        return getattr(self.extract_id, "reply_key", None)
+
+    def key_of_other(self, first_look: bool = True):
         """`key(slot, message) -> digits | None`, for a message the hot path did not match:
         the digits of its id to look up, or None when it is no reply at all -- then it is
         counted here, as a *push* (it matches the push pattern, or it is JSON without the
         id field: a heartbeat, a welcome, a notification) or as *invalid* (it cannot be
         parsed, or its id is not an integer). Pushes never count against delivery. A
         protocol's own message (a keep-alive: `control`) is neither: answered, and None.
-        Shared by every driver's receivers: the one place that says what a reply is."""
+        Shared by every driver's receivers: the one place that says what a reply is.
+        `first_look=False`: the caller has asked `first_look()` already."""
         extract, book = self.extract_id, self.recorder
         by_slot = getattr(extract, "by_slot", False)    # ids per connection (MQTT's)
         # a protocol whose replies carry no id the hot path can slice (MQTT's PUBACK: a
         # packet id) looks up the commonest reply first: its key, or None for the rest
-        reply_key = getattr(extract, "reply_key", None)
+        reply_key = self.first_look() if first_look else None
         per_connection = book.pushes_per_connection
         push = self.push_pattern.matches if self.push_pattern is not None else None
         no_id = (KeyError, TypeError, IndexError)
@@ -134,7 +142,8 @@ class ReplyCorrelator:
         sliced at a known offset, and finding the comma is left to the rare reply whose id
         has another width (ids passing a power of ten).
         """
-        other_key, outstanding = self.key_of_other(), self.outstanding
+        first_look = self.first_look()
+        other_key, outstanding = self.key_of_other(first_look is None), self.outstanding
         latencies, service_times = self.recorder.latency_s, self.recorder.service_s
         scheduled, id_base = self.interval is not None, self.id_base
         prefix, start, end_byte = self.id_fast_path or (None, 0, 44)   # 44: ","
@@ -166,9 +175,11 @@ class ReplyCorrelator:
                     if end > start:
                         sent_at = waiting.pop(message[start:end], None)
                 if sent_at is None:
-                    key = other_key(slot, message)
+                    key = None if first_look is None else first_look(message, slot)
                     if key is None:
-                        return False
+                        key = other_key(slot, message)
+                        if key is None:
+                            return False
                     sent_at = waiting.pop(key, None)
                     if sent_at is None:
                         book.unmatched += 1
