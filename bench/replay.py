@@ -46,14 +46,17 @@ def engine_module(name: str, *paths: str):
     raise ModuleNotFoundError(f"none of {paths} in {name}.engine")
 
 
-def timings(package, name: str, messages: int):
+def timings(package, name: str, messages: int, protocol: str | None = None):
     engine = importlib.import_module(f"{name}.engine")
+    # a protocol's requests are answered by its mock-server session's echo, outside the
+    # time taken: what is timed is still the generator's side alone
+    speaking = None if protocol in (None, "plain") else engine.protocol_named(protocol)
     picows_pool = engine_module(name, "transport.picows_pool", "picows_pool")
     picows_socket = engine_module(name, "transport.picows_socket", "picows_pool")
     pooled = engine_module(name, "transport.pooled_connection", "pool")
     step_module = engine_module(name, "step.load_step", "step")
     schedule_module = engine_module(name, "pacing.schedule", "schedule")
-    text = picows_socket.TEXT
+    text = picows_socket.TEXT if speaking is None or speaking.text else picows_socket.BINARY
 
     class Transport:
         is_close_frame_sent = False
@@ -74,14 +77,34 @@ def timings(package, name: str, messages: int):
             return self.payload
 
     def sockets(count=25):
-        pool = picows_pool.PicowsPool(engine.ConnectionOptions("ws://127.0.0.1:9/"))
+        if speaking is None:
+            pool = picows_pool.PicowsPool(engine.ConnectionOptions("ws://127.0.0.1:9/"))
+        else:
+            pool = picows_pool.PicowsPool(engine.ConnectionOptions("ws://127.0.0.1:9/",
+                                                                   protocol=speaking))
         made = []
         for slot in range(count):
             ws = picows_socket.PicowsSocket(pool)
             ws.transport = Transport()
             ws.connection = pooled.PooledConnection(slot, ws)
+            if speaking is not None:
+                ws.connection.session = speaking.session(slot)
+                ws.server = speaking.server_session(slot)
+                for opening in ws.connection.session.start():   # CONNECT and the like
+                    ws.server.receive(opening)
             made.append(ws)
         return pool, made
+
+    def answers(server, request: bytes) -> list:
+        """The mock server's answer to a request, as ProtocolServing makes it."""
+        if server is None:
+            return [request]
+        framed = server.echo(request)
+        if framed is None:
+            action = server.receive(request)[0]
+            assert action == "request", (action, request[:60])
+            framed = server.reply(request, None)
+        return [framed, *server.after_reply(request)]
 
     def receive_with(pool, connections, receiving):
         # older trees had one receiver behind the pool's `on_message`, newer ones per-
@@ -99,6 +122,20 @@ def timings(package, name: str, messages: int):
             last = len(out) - 1
             for i, message in enumerate(out):
                 ws.on_ws_frame(ws.transport, Frame(message, i == last))
+
+    def echo_speaking(made) -> float:
+        """The replies of the protocol's server, made first: the CPU time of their delivery."""
+        replies = []
+        for ws in made:
+            out, ws.transport.out = ws.transport.out, []
+            frames = [frame for message in out
+                      for frame in answers(getattr(ws, "server", None), message)]
+            replies.append([Frame(frame, i == len(frames) - 1) for i, frame in enumerate(frames)])
+        started = time.process_time()
+        for ws, frames in zip(made, replies):
+            for frame in frames:
+                ws.on_ws_frame(ws.transport, frame)
+        return time.process_time() - started
 
     # trees since the drivers (engine/open_loop.py, closed_loop.py, correlator.py) send
     # and match through them; older trees through LoadStep's own methods and a StepBook
@@ -127,7 +164,13 @@ def timings(package, name: str, messages: int):
         connections = [ws.connection for ws in made]
         template = engine.MessageTemplate(payload_size=32)
         plan = engine.LoadPlan(rate=None, messages=messages, window=32)
+        if speaking is not None:
+            template = speaking.request_template(template)
+            template.bind(plan, connections)
         book, correlator = books(len(made), template, None)
+        if speaking is not None:
+            control = importlib.import_module(f"{name}.engine.transport.protocol_session")
+            correlator.control = control.controller([(pool, connections)])
         if closed_module is not None:
             closed = closed_module.ClosedLoopDriver(plan, template, 1, book, correlator,
                                                     pool.writer())
@@ -142,6 +185,11 @@ def timings(package, name: str, messages: int):
             for ws in made:
                 for _ in range(32):
                     closed._send(ws.connection)
+        if protocol is not None:
+            taken = 0.0
+            while book.received < messages:
+                taken += echo_speaking(made)
+            return taken / messages * 1e6
         started = time.process_time()
         while book.received < messages:
             echo(made)
@@ -191,7 +239,13 @@ def main(argv=None) -> int:
     parser.add_argument("--messages", type=int, default=150_000)
     parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--against", type=Path, help="a checkout (or git archive) to compare")
+    parser.add_argument("--protocols", nargs="+", metavar="NAME",
+                        help="the closed loop speaking each protocol (plain among them: the "
+                             "baseline), its requests answered by the protocol's mock-server "
+                             "session outside the time taken; ratios against plain")
     args = parser.parse_args(argv)
+    if args.protocols:
+        return protocols_main(args)
     versions = {"this": ROOT}
     if args.against:
         versions["against"] = args.against.resolve()
@@ -209,6 +263,23 @@ def main(argv=None) -> int:
           "connections)")
     for label, (closed, opened) in best.items():
         print(f"{label:>8}  closed loop {closed:.3f}   open loop (send + receive) {opened:.3f}")
+    return 0
+
+
+def protocols_main(args) -> int:
+    """The closed loop per protocol, the protocols taking turns; best of the repeats."""
+    names = ["plain"] + [name for name in args.protocols if name != "plain"]
+    package = load(ROOT / "libraries" / "WebSocketLoadLibrary", "wsl_replay_this")
+    runners = {name: timings(package, "wsl_replay_this", args.messages, name)[0]
+               for name in names}
+    best = {name: float("inf") for name in names}
+    for _ in range(args.repeats):
+        for name, closed_loop in runners.items():
+            best[name] = min(best[name], closed_loop())
+    print(f"us of the generator's Python per reply, closed loop, best of {args.repeats} "
+          f"({args.messages} messages, 25 connections, window 32); ratio = plain / protocol")
+    for name, taken in best.items():
+        print(f"{name:>12}  {taken:.3f} us   {best['plain'] / taken:.2f}")
     return 0
 
 

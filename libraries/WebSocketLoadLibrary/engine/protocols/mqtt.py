@@ -270,14 +270,16 @@ class PublishTemplate(MessageTemplate):
         def render(message_id: int, connection: int, batch) -> bytes:
             if head is None:
                 middle, batch = inner(message_id, connection, batch), b""
+                owner = b"%d" % message_id
             else:
-                middle = str(message_id).encode()
+                owner = middle = str(message_id).encode()
+            # the id's digits own the packet id: a PUBACK's key as it is (PacketIds)
             connections = bound[0]
             ids = own if connections is None else connections[connection].session.ids
             owners, packet_id = ids.owners, ids.next
             if packet_id in owners:
                 packet_id = ids.free_after(packet_id)
-            owners[packet_id] = message_id
+            owners[packet_id] = owner
             ids.next = packet_id + 1 if packet_id < 65535 else 1
             length = lead_length + len(middle) + len(batch)
             return join(((headers.get(length) or header(length)), ids_bytes[packet_id], lead,
@@ -300,10 +302,10 @@ class PublishTemplate(MessageTemplate):
             if length >= 4 and reply[0] == 0x40 and reply[1] == length - 2:   # PUBACK
                 connections = bound[0]
                 ids = own if connections is None else connections[slot].session.ids
-                message_id = ids.owners.pop(reply[2] << 8 | reply[3], -1)
+                owner = ids.owners.pop(reply[2] << 8 | reply[3], None)
                 if length > 4 and reply[4] >= 0x80:     # MQTT 5: the broker refused it
                     raise ValueError(f"PUBACK reason {packets.code_name(reply[4], 5)}")
-                return message_id
+                return -1 if owner is None else int(owner)
             if length and reply[0] >> 4 == PUBLISH:
                 split(reply)                # malformed: ValueError, invalid
                 raise KeyError("a delivery, no reply")      # a push
@@ -314,7 +316,7 @@ class PublishTemplate(MessageTemplate):
             if len(reply) == 4 and reply[0] == 0x40 and reply[1] == 2:
                 connections = bound[0]
                 ids = own if connections is None else connections[slot].session.ids
-                return b"%d" % ids.owners.pop(reply[2] << 8 | reply[3], -1)
+                return ids.owners.pop(reply[2] << 8 | reply[3], b"-1")
             return None
         extract.by_slot = True
         extract.reply_key = reply_key

@@ -52,12 +52,13 @@ PACKET_ID_BYTES = [i.to_bytes(2, "big") for i in range(65536)]
 
 
 class PacketIds:
-    """One connection's packet ids in flight: id -> the message id it was taken for. An id
-    is taken by a PUBLISH and given back by its PUBACK, never sooner."""
+    """One connection's packet ids in flight: id -> the message id it was taken for, as
+    its ascii digits (the correlator's key for it, so that a PUBACK's is read with no
+    formatting). An id is taken by a PUBLISH and given back by its PUBACK, never sooner."""
     __slots__ = ("owners", "next")
 
     def __init__(self):
-        self.owners: dict[int, int] = {}
+        self.owners: dict[int, bytes] = {}
         self.next = 1
 
     def take(self, message_id: int) -> int:
@@ -65,7 +66,7 @@ class PacketIds:
         owners, packet_id = self.owners, self.next
         if packet_id in owners:
             packet_id = self.free_after(packet_id)
-        owners[packet_id] = message_id
+        owners[packet_id] = b"%d" % message_id
         self.next = packet_id + 1 if packet_id < MAX_PACKET_ID else 1
         return packet_id
 
