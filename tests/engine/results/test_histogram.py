@@ -23,6 +23,9 @@ def test_batch_recording_fills_the_same_buckets_as_hdrhistogram_record_value():
         reference.get_total_count(), reference.get_min_value(), reference.get_max_value())
     for percentile in (0, 1, 50, 90, 95, 99, 99.9, 100):
         assert ours.percentile_us(percentile) == reference.get_value_at_percentile(percentile)
+    # the mean from the counts at once, HdrHistogram's own (a walk in Python) to 1e-12
+    assert abs(ours.mean_us() - reference.get_mean_value()) <= 1e-12 * reference.get_mean_value()
+    assert LatencyHistogram().mean_us() == 0.0
 
 
 def test_batches_longer_than_one_chunk_fill_the_same_buckets_and_leave_the_input_alone():

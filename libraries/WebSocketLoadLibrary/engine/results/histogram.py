@@ -119,7 +119,14 @@ class LatencyHistogram:
         return self.percentiles_us([percentile])[float(percentile)]
 
     def mean_us(self) -> float:
-        return float(self.hdr.get_mean_value()) if self.count else 0.0
+        """HdrHistogram's mean (each value as the middle of its slot), from the counts
+        array at once: the package's own walks every recorded value in Python (0.17 s for a
+        step's latencies)."""
+        if not self.count:
+            return 0.0
+        used = self._used()
+        counts = self._counts[:used].astype(np.float64)
+        return float(np.dot(counts, _index_medians_us(self.hdr)[:used]) / counts.sum())
 
     def max_us(self) -> int:
         return int(self.hdr.get_max_value()) if self.count else 0
@@ -170,6 +177,19 @@ class LatencyHistogram:
 
 
 _INDEX_VALUES: dict[tuple, np.ndarray] = {}
+
+
+def _index_medians_us(hdr: HdrHistogram) -> np.ndarray:
+    """The middle value of each slot, as HdrHistogram's mean counts it (its lowest
+    equivalent value plus half the slot's width)."""
+    key = ("median", hdr.lowest_trackable_value, hdr.highest_trackable_value,
+           hdr.significant_figures)
+    if key not in _INDEX_VALUES:
+        lowest = np.array([hdr.get_value_from_index(i) for i in range(hdr.counts_len)],
+                          dtype=np.int64)
+        highest = _index_values_us(hdr).astype(np.int64)
+        _INDEX_VALUES[key] = (lowest + ((highest - lowest + 1) >> 1)).astype(np.float64)
+    return _INDEX_VALUES[key]
 
 
 def _index_values_us(hdr: HdrHistogram) -> np.ndarray:
