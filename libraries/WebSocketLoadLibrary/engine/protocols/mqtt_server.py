@@ -40,6 +40,24 @@ class MqttServerSession(ServerSession):
     def opening(self) -> list[bytes]:
         return []
 
+    def echo(self, message: bytes) -> bytes | None:
+        """The echo mode's fast path: a 3.1.1 QoS 1 PUBLISH that is no command, its PUBACK
+        made from its own packet id in one pass (what `receive` then `reply` give: 2.4 us
+        an ack on the server before); None for anything else, which `receive` reads."""
+        if self.fast:
+            try:
+                if message[0] & 0xF6 == 0x32:
+                    size = len(message)
+                    length, at = ((message[1], 2) if message[1] < 128
+                                  else read_length(message, 1))
+                    if length == size - at:
+                        at += 2 + (message[at] << 8 | message[at + 1])     # the packet id's
+                        if at + 2 <= size and message[at + 4] != 111:     # no {"op": ...
+                            return PUBACK_HEADER + message[at:at + 2]
+            except (IndexError, MalformedPacket):
+                pass
+        return None
+
     def receive(self, message: bytes) -> tuple:
         try:
             # a 3.1.1 QoS 1 PUBLISH, the load itself: its packet id read in place (~0.3 us
