@@ -68,7 +68,9 @@ def test_a_stream_stops_at_the_clients_close_and_the_server_closes_behind_it(
         start_server, engine_name):
     """The client reads as fast as it can (faster than the stream is made) and closes:
     the server's close and end of connection come behind what it had queued, not at the
-    end of the stream's 20 s (its wakes used to go on filling the socket after the close)."""
+    end of the stream's 20 s. (The websockets engine sent all a stream had due in one go:
+    behind its schedule, 13.5 MB more after the close and 0.84 s to end the connection
+    quiet, over 8 s beside a busy process; at most 5,000 a wake, 0.6 MB and 0.04 s.)"""
     server = start_server(engine=engine_name, compression=False)
     host, port = server.uri.removeprefix("ws://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=5)

@@ -30,6 +30,7 @@ from .commands import COMMAND_PREFIX
 from .core import LIMIT_REACHED, MockServerCore
 from .faults import FAULTS, FaultError
 from .pipeline import Exchange
+from .streams import BATCH_MOST
 
 _NEEDS_WEBSOCKETS = ("needs the websockets engine (--engine websockets, engine=websockets): "
                      "picows answers a handshake in the same call that reads it")
@@ -39,7 +40,6 @@ TEXT, BINARY, CLOSE, CONTINUATION = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType
                                      WSMsgType.CONTINUATION)
 CLEAN_CLOSES = (1000, 1001)
 STREAM_HIGH_WATER = 1 << 20     # bytes a stream may leave unsent before it waits
-STREAM_BATCH_MOST = 5000        # messages per wake (1 ms apart at most: 5M/s a connection)
 
 
 def _unsent_bytes(transport) -> int:
@@ -198,7 +198,7 @@ class _EchoListener(WSListener):
         if _unsent_bytes(transport) > STREAM_HIGH_WATER:
             batch = None
         else:
-            batch = exchange.stream_due(now, STREAM_BATCH_MOST)
+            batch = exchange.stream_due(now, BATCH_MOST)
         if batch and not transport.is_disconnected:
             send, kind = transport.send, exchange.frame_kind or TEXT
             for message in batch:

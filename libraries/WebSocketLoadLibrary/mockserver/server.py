@@ -21,6 +21,7 @@ from .commands import COMMAND_PREFIX, TEXT_COMMAND_PREFIX
 from .core import HANG, LIMIT_REACHED, MockServerCore
 from .pipeline import Exchange, wire_size
 from .stats import ServerStats
+from .streams import BATCH_MOST
 
 
 class Outgoing:
@@ -63,7 +64,7 @@ class Outgoing:
             if stream is not self.timed_stream and stream is not None and stream.running:
                 self.timed_stream, self.stream_at = stream, now  # a new stream starts now
             if self.stream_at is not None and self.stream_at <= now:
-                for message in exchange.stream_due(now):
+                for message in exchange.stream_due(now, BATCH_MOST):
                     await ws.send(message, text=exchange.frame_kind is not False)
                 self.stream_at = exchange.stream_wake(time.monotonic())
                 continue

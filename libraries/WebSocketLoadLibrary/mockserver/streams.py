@@ -30,6 +30,9 @@ import math
 import time
 
 MIN_WAKE_S = 0.001   # at high rates a wake sends a batch rather than one message
+# messages per wake at most (1 ms apart at most: 5M/s a connection), so that a stream far
+# behind its schedule still lets its connection's other work in (a client's close)
+BATCH_MOST = 5000
 DEFAULT_SIZE = 16
 
 
