@@ -171,6 +171,8 @@ def timings(package, name: str, messages: int, protocol: str | None = None):
         if speaking is not None:
             control = importlib.import_module(f"{name}.engine.transport.protocol_session")
             correlator.control = control.controller([(pool, connections)])
+            if hasattr(correlator, "passed_over"):      # as the step sets it (newer trees)
+                correlator.protocol_counts = pool.protocol_counts
         if closed_module is not None:
             closed = closed_module.ClosedLoopDriver(plan, template, 1, book, correlator,
                                                     pool.writer())

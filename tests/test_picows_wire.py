@@ -1,11 +1,15 @@
 """picows as both sides use it (picows_wire.py): a client far behind a fast stream still
 gives its loop to the rest of its work each pass, so a step's end, pings and a close are
-not kept waiting for seconds behind the queued messages."""
+not kept waiting for seconds behind the queued messages; and the mock server's two frames
+in one write are two whole frames."""
 from __future__ import annotations
 
 import asyncio
 import time
 
+import pytest
+
+from WebSocketLoadLibrary.picows_wire import server_frames
 from WebSocketLoadLibrary.engine import (ConnectionOptions, LoadPlan, OpeningMessages,
                                          StreamSpec)
 
@@ -33,3 +37,28 @@ def test_a_client_behind_a_stream_keeps_its_loop_and_closes_cleanly(start_server
     assert max(waits) < 1.0, [f"{wait:.2f} s" for wait in waits]
     # the server's close frame came back before the close timeout (5 s) cut it short
     assert [ws.close_code for ws in sockets] == [1000] * CONNECTIONS
+
+
+@pytest.mark.parametrize("lengths", [(0, 0), (125, 126), (126, 125), (65535, 65536),
+                                     (70000, 3)])
+@pytest.mark.parametrize("opcode", [1, 2])
+def test_two_server_frames_in_one_write_parse_as_two_frames(lengths, opcode):
+    """What the mock server writes for a reply and what follows it (GraphQL's complete) in
+    one go reads, by websockets' own parser, as those two frames whole and unmasked, for
+    each header length (7-bit, 16-bit, 64-bit)."""
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+    first, second = b"a" * lengths[0], b"b" * lengths[1]
+    reader = StreamReader()
+    reader.feed_data(server_frames(opcode, first, second))
+    reader.feed_eof()
+    frames = []
+    for _ in range(2):
+        parsing = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(parsing)
+        except StopIteration as done:
+            frames.append(done.value)
+    assert [(f.opcode, f.fin, f.data) for f in frames] == [(Opcode(opcode), True, first),
+                                                           (Opcode(opcode), True, second)]
+    assert reader.at_eof()

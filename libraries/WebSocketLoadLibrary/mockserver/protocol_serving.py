@@ -82,13 +82,13 @@ class ProtocolServing:
                 reply = exchange.receive(message, exchange.frame_kind, framed)
                 if exchange.after_reply is None:
                     return reply, (NOTHING_TO_FLUSH if reply is not None else (exchange,))
-                return self._after(exchange, message, reply)
+                return self.follow_reply(exchange, message, reply)
         what = exchange.session.receive(message)
         action = what[0]
         if action == "request":
             reply = exchange.receive(message, exchange.frame_kind)
             if exchange.after_reply is not None:
-                return self._after(exchange, message, reply)
+                return self.follow_reply(exchange, message, reply)
             return reply, (NOTHING_TO_FLUSH if reply is not None else (exchange,))
         stats = self.core.stats
         if action == "command":
@@ -117,7 +117,7 @@ class ProtocolServing:
             exchange.outbox.append((exchange.frame_kind, answer))
         return None, [exchange]
 
-    def _after(self, exchange, request, reply) -> tuple:
+    def follow_reply(self, exchange, request, reply) -> tuple:
         """What follows a request's reply (GraphQL's `complete`), in order behind it,
         wherever the reply waits: sent with it when it goes now (the reply then a tuple of
         frames: no trip through the outbox), else held behind it."""

@@ -15,6 +15,8 @@ from WebSocketLoadLibrary.engine import MessageTemplate
 from WebSocketLoadLibrary.engine.protocols import NOTHING
 from WebSocketLoadLibrary.engine.protocols.graphql_ws import REPLY_PATTERN, GraphQLWS
 from WebSocketLoadLibrary.engine.protocols.graphql_ws_messages import message_kind
+from WebSocketLoadLibrary.engine.transport.protocol_session import ProtocolCounts
+from step_books import Books
 
 # what arrives at the client: results, completes, errors, pings, and look-alikes
 ARRIVING = [
@@ -92,21 +94,54 @@ def test_the_client_controls_and_matches_as_the_parse_and_the_pattern_do(message
         assert template.extract_id(message) == int(match.group(1))
 
 
-@pytest.mark.parametrize("message", ARRIVING)
-def test_the_correlators_first_look_keys_only_what_the_full_path_matches_alike(message):
-    """reply_key answers only for a result the full path takes as a reply (control None,
-    the pattern's id), with that id's digits as rendered; None leaves the rest to it."""
+def _booked(message: bytes, width: int, hot: bool) -> tuple:
+    """(received, unmatched, invalid, pushes, control messages) after `message` arrives
+    with its id in flight beside ids `width` digits wide (the hot path looks for the end
+    of `next` where their digits end): on the correlator's hot path with the request
+    template's fast path and `passed_over` (hot), or on the full path alone, the pattern
+    and the session's control."""
     template = GraphQLWS().request_template(MessageTemplate())
-    key = template.id_extractor().reply_key(message, 0)
-    if key is not None:
-        assert GraphQLWS().session(0).control(message) is None
-        assert key == str(template.extract_id(message)).encode()
+    extract = (template.id_extractor() if hot
+               else MessageTemplate(template.text, id_field="id", id_pattern=REPLY_PATTERN)
+               .id_extractor())
+    base = 10 ** (width - 1)
+    book = Books(1, extract, id_base=base, id_fast_path=template.id_fast_path() if hot else None)
+    session, controlled = GraphQLWS().session(0), []
+
+    def control(slot, arrived):
+        handled = session.control(arrived) is not None
+        controlled.extend([arrived] if handled else [])
+        return handled
+    book.correlator.control = control
+    book.correlator.protocol_counts = counts = ProtocolCounts()
+    book.sent_one(0, base, 1.0)
+    op = message_kind(message)[1] or b""
+    if op.isdigit() and int(op) != base:
+        book.sent_one(0, int(op), 1.0)
+    book.reply(0, message, 1.5)
+    return (book.received, book.unmatched, book.invalid_replies, book.pushes,
+            counts.control + len(controlled))
 
 
-def test_the_first_look_takes_the_results_graphql_ws_writes():
-    reply_key = GraphQLWS().request_template(MessageTemplate()).id_extractor().reply_key
-    assert reply_key(b'{"id":"0","type":"next","payload":{}}', 0) == b"0"
-    assert reply_key(b'{"id":"123456","type":"next","payload":{"data":{}}}', 3) == b"123456"
+@pytest.mark.parametrize("width", [1, 3, 6])
+@pytest.mark.parametrize("message", ARRIVING)
+def test_the_hot_path_books_what_the_pattern_and_control_alone_book(message, width):
+    """The fast path reads the type after the id (an error or a complete of an id in
+    flight is no reply) and `passed_over` takes only completes: each message counts where
+    the full path counts it, whatever the width of the ids in flight."""
+    assert _booked(message, width, hot=True) == _booked(message, width, hot=False)
+
+
+def test_the_hot_path_takes_the_results_and_completes_graphql_ws_writes():
+    template = GraphQLWS().request_template(MessageTemplate())
+    assert template.id_fast_path() == (b'{"id":"', 7, b'","type":"next"')
+    assert _booked(b'{"id":"123","type":"next","payload":{"data":{}}}', 3, True)[0] == 1
+    assert _booked(b'{"id":"123","type":"error","payload":[]}', 3, True)[:3] == (0, 0, 1)
+    passed_over = template.id_extractor().passed_over
+    assert passed_over(b'{"id":"123","type":"complete"}')
+    for other in (b'{"id":"123","type":"complete","x":1}', b'{"id":"1\\"","type":"complete"}',
+                  b'{"id":"123","type":"next"}', b' {"id":"1","type":"complete"}'):
+        assert not passed_over(other)
 
 
 def test_the_request_template_keeps_its_fast_extractor_when_pickled():

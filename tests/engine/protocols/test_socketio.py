@@ -60,7 +60,7 @@ def test_the_request_is_framed_and_its_ack_read_by_slicing():
     protocol = protocol_named("socketio", event="echo", namespace="/chat")
     template = protocol.request_template(MessageTemplate())
     assert template.render(7).startswith(b'42/chat,7["echo",{"send_time":')
-    assert template.id_fast_path() == (b"43/chat,", 8, ord("["))
+    assert template.id_fast_path() == (b"43/chat,", 8, b"[")
     assert template.extract_id(b'43/chat,123[{"x":1}]') == 123
 
 

@@ -39,7 +39,7 @@ def test_a_request_is_a_send_with_its_id_as_receipt_and_the_receipt_is_read_by_s
     assert frame.startswith(b"SEND\nreceipt:7\ndestination:/queue/a\\cb\n"
                             b"content-type:text/plain\n\n{\"send_time\":")
     assert frame.endswith(b"}\0")
-    assert template.id_fast_path() == (b"RECEIPT\nreceipt-id:", 19, ord("\n"))
+    assert template.id_fast_path() == (b"RECEIPT\nreceipt-id:", 19, b"\n")
     assert template.batch_renderer()[2] == b"SEND\nreceipt:"   # the hot loops' short cut
     assert template.extract_id(b"RECEIPT\nreceipt-id:123\n\n\0\n") == 123
     # headers in another order, CRLF lines: the general path still finds the id

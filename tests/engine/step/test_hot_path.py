@@ -43,7 +43,7 @@ def test_batch_rendering_is_byte_identical_to_the_general_renderer(options, monk
 
 
 def test_the_id_short_cut_is_offered_only_when_replies_start_with_the_id():
-    assert MessageTemplate().id_fast_path() == (b'{"message_id":', len(b'{"message_id":'), ord(","))
+    assert MessageTemplate().id_fast_path() == (b'{"message_id":', len(b'{"message_id":'), b",")
     assert MessageTemplate('{"t":$send_time,"message_id":$message_id}').id_fast_path() is None
     assert MessageTemplate("PING $message_id", id_pattern=r"PONG (\d+)").id_fast_path() is None
 

@@ -8,6 +8,7 @@ import math
 import sys
 import time
 
+from ..plan.messages import fast_path_parts
 from ..step.correlator import digits
 from ..results.patterns import TrafficPattern, register
 from ..step.driver import LoadDriver
@@ -91,17 +92,17 @@ class ClosedLoopDriver(LoadDriver):
         """
         book, template = self.recorder, self.template
         first_look = self.correlator.first_look()
-        other_key = self.correlator.key_of_other(first_look is None)
+        quiet, quiet_counts = self.correlator.passed_over() or (None, None)
+        other_key = self.correlator.key_of_other(first_look=False)
         outstanding = self.correlator.outstanding
         service_times = book.service_s  # closed loop: the latency list is this same list
-        fast = template.id_fast_path()
-        prefix, start, end_byte = fast if fast is not None else (None, 0, 44)   # 44: ","
-        end_bytes = bytes((end_byte,))
+        prefix, start, end_bytes, end_byte, reach = fast_path_parts(template.id_fast_path())
         begin, render, head = template.batch_renderer()
         id_base, limit, deadline = self.id_base, self.limit, self.deadline
         clock, wall, loop, not_open = time.perf_counter, time.time, self, self.writer.NotOpen
         batch_at, sent_at, batch = None, 0.0, None
         stop = start + len(digits(id_base))  # where the digits of the ids in flight end
+        at = stop + reach
 
         # a reply just came in on the connection, so it is open: no check per message; a
         # list, not a closure's own, so that a connection replaced by a lifecycle policy
@@ -114,7 +115,7 @@ class ClosedLoopDriver(LoadDriver):
             batch_now = 0.0
 
             def on_frame(transport, frame):
-                nonlocal batch_now, batch_at, sent_at, batch, stop
+                nonlocal batch_now, batch_at, sent_at, batch, stop, at
                 kind = frame.msg_type
                 if (kind is not TEXT and kind is not BINARY) or not frame.fin:
                     return fallback(transport, frame)
@@ -127,7 +128,7 @@ class ClosedLoopDriver(LoadDriver):
                 sent = None
                 if prefix is not None and message[:start] == prefix:
                     try:
-                        end = (stop if message[stop] == end_byte
+                        end = (stop if message[at] == end_byte
                                else message.find(end_bytes, start))
                     except IndexError:
                         end = -1
@@ -136,6 +137,9 @@ class ClosedLoopDriver(LoadDriver):
                 if sent is None:
                     key = None if first_look is None else first_look(message, slot)
                     if key is None:
+                        if quiet is not None and quiet(message):
+                            quiet_counts.control += 1
+                            return
                         key = other_key(slot, message)
                         if key is None:
                             return
@@ -152,6 +156,7 @@ class ClosedLoopDriver(LoadDriver):
                         book.last_send = sent_at
                         book.last_reply = now
                         stop = start + len(digits(id_base + k))
+                        at = stop + reach
                     key = str(id_base + k).encode()
                     try:
                         if head is not None:

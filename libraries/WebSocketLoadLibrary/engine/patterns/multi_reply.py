@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..plan.messages import fast_path_parts
 from ..step.correlator import ReplyCorrelator
 from ..transport.frames import message_receiver
 from ..results.histogram import LatencyHistogram
@@ -44,8 +45,7 @@ class MultiReplyCorrelator(ReplyCorrelator):
         latencies, service_times, firsts = book.latency_s, book.service_s, self.first_part_s
         expected = self.spec.parts or 0
         last_part = self.spec.last_part.matches if self.spec.last_part is not None else None
-        prefix, start, end_byte = self.id_fast_path or (None, 0, 44)   # 44: ","
-        end_bytes = bytes((end_byte,))
+        prefix, start, end_bytes, _, _ = fast_path_parts(self.id_fast_path)
         correlator = self
 
         def receiver(slot: int, waiting: dict, so_far: dict, fallback):

@@ -25,6 +25,18 @@ def default_template(id_field: str = DEFAULT_ID_FIELD) -> str:
     return '{"%s":$message_id,"send_time":$send_time,"payload":"$payload"}' % id_field
 
 
+def fast_path_parts(fast: tuple[bytes, int, bytes] | None) -> tuple:
+    """`(prefix, start, end, end_byte, reach)` for a hot loop, from `id_fast_path()`'s
+    tuple (None: prefix None, no fast path). A hot loop knows how wide the ids in flight
+    are, so where their digits stop: it checks the one byte `end_byte`, `end`'s last, at
+    `reach` bytes past that stop (for a one-byte `end`, the byte right after the digits;
+    for GraphQL's `","type":"next"`, the quote that ends `next`, where an `error` or a
+    `complete` of the same id has a letter), and finds `end` itself in the rare reply
+    whose id is wider or narrower."""
+    prefix, start, end = fast if fast is not None else (None, 0, b",")
+    return prefix, start, end, end[-1], len(end) - 1
+
+
 class TemplateError(UsageError):
     """A template that cannot render messages or find ids as given."""
 
@@ -37,8 +49,10 @@ class MessageTemplate:
     `push_pattern` (message_pattern.py) says which arriving messages are pushes rather than
     replies, beyond the JSON messages without the id field, which always are.
     `reply_prefix` and `id_end`: replies start with `reply_prefix` followed by the id's
-    digits up to `id_end` (a protocol's framing, e.g. Socket.IO's ack `43<id>[`), read by
-    slicing; None: replies echo a template that starts with the id field (JSON).
+    digits and then `id_end` (a protocol's framing, e.g. Socket.IO's ack `43<id>[`, or
+    GraphQL's `{"id":"<id>","type":"next"`: a reply is told from an error of the same id by
+    what follows it), read by slicing; None: replies echo a template that starts with the
+    id field (JSON).
     """
 
     def __init__(self, template: str | None = None, payload_size: int = 32,
@@ -62,8 +76,9 @@ class MessageTemplate:
         if self._id_regex is not None and self._id_regex.groups != 1:
             raise TemplateError(f"id_pattern needs exactly one group, got {id_pattern!r}")
         self.push = pattern_or_none(push_pattern)
-        if len(id_end) != 1:
-            raise TemplateError(f"id_end must be one character, got {id_end!r}")
+        if not id_end or id_end[0].isdigit():
+            raise TemplateError(f"id_end must be text that starts with no digit, got "
+                                f"{id_end!r}")
         self.reply_prefix, self.id_end = reply_prefix, id_end
         self._id_prefix = (reply_prefix.encode() if reply_prefix is not None
                            else self._fast_prefix())
@@ -198,13 +213,14 @@ class MessageTemplate:
         """`$send_time` as rendered: seconds since the epoch, microseconds."""
         return b"%.6f" % wall_time
 
-    def id_fast_path(self) -> tuple[bytes, int, int] | None:
+    def id_fast_path(self) -> tuple[bytes, int, bytes] | None:
         """`(prefix, start, end)` when replies are expected to start with `prefix` and the
-        id's ascii digits to run from `start` to the next byte `end` (a comma, or the
+        id's ascii digits to run from `start` up to the bytes `end` (a comma, or the
         protocol's `id_end`; see `id_extractor`), for hot loops that inline the check; None
-        when every reply needs `id_extractor`."""
+        when every reply needs `id_extractor`. The hot loops read it with
+        `fast_path_parts`."""
         prefix = self._id_prefix
-        return None if prefix is None else (prefix, len(prefix), ord(self.id_end))
+        return None if prefix is None else (prefix, len(prefix), self.id_end.encode())
 
     def id_extractor(self):
         """`extract(reply: bytes) -> int`, raising ValueError (or KeyError, TypeError) when the

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+from ..plan.messages import fast_path_parts
 from ..transport.frames import BINARY, TEXT, WholeMessage
 from .recorder import StepRecorder
 
@@ -42,11 +43,11 @@ class ReplyCorrelator:
     """
 
     __slots__ = ("recorder", "extract_id", "id_base", "start", "interval", "outstanding",
-                 "_receivers", "id_fast_path", "push_pattern", "control")
+                 "_receivers", "id_fast_path", "push_pattern", "control", "protocol_counts")
 
     def __init__(self, recorder: StepRecorder, connections: int, extract_id, id_base: int = 0,
                  start: float = 0.0, interval: float | None = None,
-                 id_fast_path: tuple[bytes, int, int] | None = None, push_pattern=None):
+                 id_fast_path: tuple[bytes, int, bytes] | None = None, push_pattern=None):
         self.recorder = recorder
         recorder.count_pushes_of(connections)
         self.extract_id = extract_id
@@ -61,6 +62,9 @@ class ReplyCorrelator:
         # `control(slot, message) -> bool`: the protocol spoken over WebSocket takes its
         # own messages (keep-alives, answered at once); set by the step, None: plain
         self.control = None
+        # the pool's ProtocolCounts, where the messages `passed_over` are counted (as
+        # `control` counts the ones it passes over); set by the step
+        self.protocol_counts = None
 
     def sent_one(self, connection: int, message_id: int, now: float) -> None:
         self.outstanding[connection][digits(message_id)] = (
@@ -76,6 +80,16 @@ class ReplyCorrelator:
         reply fewer. None when the extractor has none."""
         return getattr(self.extract_id, "reply_key", None)
 
+    def passed_over(self):
+        """`(test(message) -> bool, counts)`: the protocol's look at its own commonest
+        message that is no reply and asks for nothing (GraphQL's `complete` after each
+        result), for the receivers to ask after `first_look` and before `key_of_other`,
+        counting those it says yes to in `counts.control` as `control` would; None when
+        the extractor has none or the step speaks no protocol."""
+        test = getattr(self.extract_id, "passed_over", None)
+        counts = self.protocol_counts
+        return None if test is None or counts is None else (test, counts)
+
     def key_of_other(self, first_look: bool = True):
         """`key(slot, message) -> digits | None`, for a message the hot path did not match:
         the digits of its id to look up, or None when it is no reply at all -- then it is
@@ -84,12 +98,13 @@ class ReplyCorrelator:
         parsed, or its id is not an integer). Pushes never count against delivery. A
         protocol's own message (a keep-alive: `control`) is neither: answered, and None.
         Shared by every driver's receivers: the one place that says what a reply is.
-        `first_look=False`: the caller has asked `first_look()` already."""
+        `first_look=False`: the caller has asked `first_look()` and `passed_over()` already."""
         extract, book = self.extract_id, self.recorder
         by_slot = getattr(extract, "by_slot", False)    # ids per connection (MQTT's)
         # a protocol whose replies carry no id the hot path can slice (MQTT's PUBACK: a
         # packet id) looks up the commonest reply first: its key, or None for the rest
         reply_key = self.first_look() if first_look else None
+        quiet, counts = (self.passed_over() if first_look else None) or (None, None)
         per_connection = book.pushes_per_connection
         push = self.push_pattern.matches if self.push_pattern is not None else None
         no_id = (KeyError, TypeError, IndexError)
@@ -100,6 +115,9 @@ class ReplyCorrelator:
                 found = reply_key(message, slot)
                 if found is not None:
                     return found
+            if quiet is not None and quiet(message):
+                counts.control += 1
+                return None
             if control is not None and control(slot, message):
                 return None
             if push is not None and push(message):
@@ -143,19 +161,20 @@ class ReplyCorrelator:
         has another width (ids passing a power of ten).
         """
         first_look = self.first_look()
-        other_key, outstanding = self.key_of_other(first_look is None), self.outstanding
+        quiet, quiet_counts = self.passed_over() or (None, None)
+        other_key, outstanding = self.key_of_other(first_look=False), self.outstanding
         latencies, service_times = self.recorder.latency_s, self.recorder.service_s
         scheduled, id_base = self.interval is not None, self.id_base
-        prefix, start, end_byte = self.id_fast_path or (None, 0, 44)   # 44: ","
-        end_bytes = bytes((end_byte,))
+        prefix, start, end_bytes, end_byte, reach = fast_path_parts(self.id_fast_path)
         clock, book = time.perf_counter, self.recorder
         read_at, stop = None, start + len(digits(id_base))
+        at = stop + reach
 
         def receiver(slot: int, waiting: dict, fallback):
             batch_now = 0.0
 
             def on_frame(transport, frame) -> bool:
-                nonlocal batch_now, read_at, stop
+                nonlocal batch_now, read_at, stop, at
                 kind = frame.msg_type
                 if (kind is not TEXT and kind is not BINARY) or not frame.fin:
                     return fallback(transport, frame)
@@ -168,7 +187,7 @@ class ReplyCorrelator:
                 sent_at = None
                 if prefix is not None and message[:start] == prefix:
                     try:
-                        end = (stop if message[stop] == end_byte
+                        end = (stop if message[at] == end_byte
                                else message.find(end_bytes, start))
                     except IndexError:
                         end = -1
@@ -177,6 +196,9 @@ class ReplyCorrelator:
                 if sent_at is None:
                     key = None if first_look is None else first_look(message, slot)
                     if key is None:
+                        if quiet is not None and quiet(message):
+                            quiet_counts.control += 1
+                            return False
                         key = other_key(slot, message)
                         if key is None:
                             return False
@@ -189,6 +211,7 @@ class ReplyCorrelator:
                     read_at = now
                     book.last_reply = now
                     stop = start + len(digits(id_base + max(book.sent - 1, 0)))
+                    at = stop + reach
                 if scheduled:  # (actual, intended) send time
                     service_times.append(now - sent_at[0])
                     latencies.append(now - sent_at[1])

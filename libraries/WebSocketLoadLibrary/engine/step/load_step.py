@@ -80,6 +80,8 @@ class LoadStep:
             book, plan, template, len(connections), self.id_base, interval, members)
         correlator.control = controller([(self.pool, connections)] + list(members.values()),
                                         book.error)
+        if self.pool.protocol is not None:
+            correlator.protocol_counts = self.pool.protocol_counts
         protocol_before = self._protocol_counts()
         self.driver = driver = style(plan, template, self.id_base, book, correlator,
                                      self.pool.writer())
