@@ -5,9 +5,9 @@
 Against the picows mock server speaking each protocol (one server per protocol, all started
 first), the engine's closed loop over 25 connections (window 32) and a listen-only sink of a
 stream the server pushes, each protocol's figure printed as a ratio against plain JSON
-messages measured in the same run, the two taking turns (the machine is shared and noisy:
-ratios hold where absolute figures drift). Medians of the repeats. The aim: request-reply
-and the sink each at least 0.7x plain.
+messages measured beside it: each protocol's step between two of plain's, its ratio against
+their mean (the machine is shared and noisy: ratios hold where absolute figures drift).
+Medians of the repeats. The aim: request-reply and the sink each at least 0.7x plain.
 """
 from __future__ import annotations
 
@@ -105,32 +105,44 @@ def main(argv=None) -> int:
         for server in servers.values():
             server.start()
         print(f"# protocols: {CONNECTIONS} connections, picows mock server per protocol, "
-              f"medians of {args.repeats}; ratio = protocol / plain JSON of the same round")
+              f"medians of {args.repeats}; ratio = protocol / plain JSON beside it")
         print(f"{'protocol':>12} {'req/reply msg/s':>16} {'ratio':>6} {'sink msg/s':>12} "
               f"{'ratio':>6}")
-        figures = {name: ([], []) for name in names}
+        # each protocol's step is bracketed by plain's (plain, A, plain, B, plain, ...) and
+        # its ratio is against the mean of the two plain steps beside it: the machine's
+        # speed drifts within a round, and a baseline measured once a round leaned the
+        # ratios of the protocols measured last by as much as 0.2
+        rates = {name: ([], []) for name in names}
+        ratios = {name: ([], []) for name in names}
         for _ in range(args.repeats):
-            for name in names:   # plain first in every round: the ratios' baseline
-                figures[name][0].append(request_reply(engine, servers[name].uri, name,
-                                                      args.messages))
-                rate = sink(engine, servers[name].uri, name, args.seconds, args.stream_rate,
-                            args.checked)
-                if rate is not None:
-                    figures[name][1].append(rate)
-                print(f"  ({name}: {figures[name][0][-1]:,.0f} req/reply msg/s, sink "
-                      f"{'-' if rate is None else f'{rate:,.0f}'} msg/s)", file=sys.stderr,
-                      flush=True)
-        plain_rr = statistics.median(figures["plain"][0])
-        plain_sink = statistics.median(figures["plain"][1])
+            for column, measure in enumerate((
+                    lambda name: request_reply(engine, servers[name].uri, name, args.messages),
+                    lambda name: sink(engine, servers[name].uri, name, args.seconds,
+                                      args.stream_rate, args.checked))):
+                before = measure("plain")
+                rates["plain"][column].append(before)
+                for name in names[1:]:
+                    rate = measure(name)
+                    if rate is None:
+                        continue
+                    after = measure("plain")
+                    rates[name][column].append(rate)
+                    rates["plain"][column].append(after)
+                    ratios[name][column].append(rate / ((before + after) / 2))
+                    before = after
+                    print(f"  ({name} {('req/reply', 'sink')[column]}: {rate:,.0f} msg/s, "
+                          f"{ratios[name][column][-1]:.2f} of plain beside it)",
+                          file=sys.stderr, flush=True)
         for name in names:
-            rr, sunk = figures[name]
-            rr_m = statistics.median(rr)
-            sink_text = ratio_text = "-"
-            if sunk:
-                sink_m = statistics.median(sunk)
-                sink_text, ratio_text = f"{sink_m:,.0f}", f"{sink_m / plain_sink:.2f}"
-            print(f"{name:>12} {rr_m:>16,.0f} {rr_m / plain_rr:>6.2f} {sink_text:>12} "
-                  f"{ratio_text:>6}")
+            shown = []
+            for column in (0, 1):
+                if not rates[name][column]:
+                    shown += ["-", "-"]
+                    continue
+                shown.append(f"{statistics.median(rates[name][column]):,.0f}")
+                shown.append("1.00" if name == "plain"
+                             else f"{statistics.median(ratios[name][column]):.2f}")
+            print(f"{name:>12} {shown[0]:>16} {shown[1]:>6} {shown[2]:>12} {shown[3]:>6}")
     finally:
         engine.close()
         for server in servers.values():
