@@ -8,7 +8,10 @@ import pytest
 
 from step_books import Books
 from thread_server import ThreadServer
-from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine
+from WebSocketLoadLibrary.engine import ConnectionOptions, LoadEngine, protocol_named
+from WebSocketLoadLibrary.engine.protocols import mqtt_packets
+from WebSocketLoadLibrary.engine.protocols.base import Protocol
+from WebSocketLoadLibrary.engine.transport.frames import WholeMessage
 from WebSocketLoadLibrary.engine.errors import PlanError
 from WebSocketLoadLibrary.engine.plan.messages import MessageTemplate
 from WebSocketLoadLibrary.engine.plan.load_plan import LoadPlan
@@ -127,3 +130,57 @@ def test_a_listen_only_step_measures_the_stream_for_its_duration(transport):
     finally:
         engine.close()
         server.close()
+
+
+def _stomp_message(seq: int) -> bytes:
+    body = b'{"seq":%d}' % seq
+    return (b"MESSAGE\nsubscription:0\ndestination:/topic/t\nmessage-id:%d\n"
+            b"content-length:%d\n\n%s\0" % (seq, len(body), body))
+
+
+MALFORMED_DELIVERIES = {
+    "stomp": ([_stomp_message(n) for n in range(1, 10)], [b"\n"],     # a heart-beat
+              [b"MESSAGE\nsubscription:0\ncontent-length:99\n\n{}\0",  # a wrong length
+               b"MESSAGE\nsubscription:0\n\n{}",                        # no NUL
+               b"not a frame at all"]),
+    "mqtt": ([mqtt_packets.publish("t", b'{"seq":%d}' % n) for n in range(1, 10)],
+             [b"\xd0\x00"],                                            # a PINGRESP
+             [mqtt_packets.publish("t", b'{"seq":1}')[:-2],            # cut short
+              b"\x30\x7f\x00", b"\x00garbage"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_DELIVERIES))
+def test_malformed_deliveries_on_a_protocols_stream_are_counted_as_other_messages(name):
+    """Over a protocol, what is neither the protocol's own (answered by its session) nor
+    a delivery -- a malformed MESSAGE or PUBLISH, garbage -- is counted and shown as
+    another message, not dropped without a trace; deliveries are counted as ever."""
+    protocol = protocol_named(name, subscribe="t")
+    session = protocol.session(0)
+    handled = []
+
+    def control(slot, message):                 # the step's controller, for one connection
+        answer = session.control(message)
+        handled.extend([message] if answer is not None else [])
+        return answer is not None
+    tracker = StreamTracker(StreamSpec(sequence_field="seq"),
+                            Books(1, MessageTemplate().id_extractor()).recorder, 1)
+    plain = type(protocol).plain_delivery       # as the listen-only driver wires them
+    tracker.speaks(control, protocol.payload,
+                   None if plain is Protocol.plain_delivery else protocol.plain_delivery)
+    receive = tracker.frame_receivers([None])[0]
+
+    def deliver(slot, message, at):
+        receive(None, WholeMessage(message, at))
+    good, own, bad = MALFORMED_DELIVERIES[name]
+    for n, message in enumerate(good):
+        deliver(0, message, 1.0)
+        for extra in own + ([bad[n // 3]] if n % 3 == 2 else []):
+            deliver(0, extra, 1.0)
+    figures = StreamFigures.of(tracker, 1.0)
+    assert figures.messages == 9 and figures.missing == 0 and figures.without_sequence == 0
+    assert figures.other == 3 and len(handled) == 9
+    assert ("other messages: neither the protocol's own nor a delivery (malformed?)",
+            "3") in figures.rows()
+    assert StreamFigures.from_dict(figures.to_dict()).other == 3
+    assert StreamFigures.merged([figures, figures]).other == 6

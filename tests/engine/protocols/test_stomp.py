@@ -441,3 +441,4 @@ def test_a_malformed_frame_is_counted_invalid_and_nothing_crashes(engine):
     assert result.received == 180 and result.lost == 20
     assert result.invalid_replies == 20 and result.unmatched == 0
     assert result.connections_closed == {}
+

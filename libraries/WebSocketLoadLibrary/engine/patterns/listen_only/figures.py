@@ -27,6 +27,7 @@ class StreamFigures(ResultSection):
     timestamp_field: str | None = None
     without_timestamp: int = 0
     future_timestamps: int = 0
+    other: int = 0                    # over a protocol: neither its own nor a delivery
     clock_offset_s: float = 0.0
     staleness: LatencyHistogram = field(default_factory=LatencyHistogram)
     gap: LatencyHistogram = field(default_factory=LatencyHistogram)
@@ -44,7 +45,8 @@ class StreamFigures(ResultSection):
             duplicates=tracker.duplicates, out_of_order=tracker.out_of_order,
             without_sequence=tracker.without_sequence, timestamp_field=spec.timestamp_field,
             without_timestamp=tracker.without_timestamp,
-            future_timestamps=tracker.future_timestamps, clock_offset_s=spec.clock_offset_s,
+            future_timestamps=tracker.future_timestamps, other=tracker.other,
+            clock_offset_s=spec.clock_offset_s,
             staleness=series["staleness"][1], gap=series["gap"][1])
 
     # -- derived -----------------------------------------------------------------------
@@ -83,7 +85,7 @@ class StreamFigures(ResultSection):
             sequence_field=first.sequence_field,
             **{name: sum(getattr(s, name) for s in sections)
                for name in ("missing", "duplicates", "out_of_order", "without_sequence",
-                            "without_timestamp", "future_timestamps")},
+                            "without_timestamp", "future_timestamps", "other")},
             timestamp_field=first.timestamp_field, clock_offset_s=first.clock_offset_s,
             staleness=LatencyHistogram.merged(s.staleness for s in sections),
             gap=LatencyHistogram.merged(s.gap for s in sections))
@@ -108,7 +110,8 @@ class StreamFigures(ResultSection):
                    "stream_bytes_per_second": round(self.bytes / self.duration_s, 1)
                    if self.duration_s > 0 else 0.0,
                    "stream_gap_p99_ms": self.gap.percentile_us(99) / 1000,
-                   "stream_gap_max_ms": self.gap.max_us() / 1000}
+                   "stream_gap_max_ms": self.gap.max_us() / 1000,
+                   "stream_other_messages": self.other}
         if self.sequence_field:
             figures.update(stream_missing=self.missing, stream_duplicates=self.duplicates,
                            stream_out_of_order=self.out_of_order,
@@ -132,6 +135,9 @@ class StreamFigures(ResultSection):
                 ("gap between messages p50 / p99 / max (ms)",
                  f"{self.gap.percentile_us(50) / 1000:,.3f} / "
                  f"{self.gap.percentile_us(99) / 1000:,.3f} / {self.gap.max_us() / 1000:,.3f}")]
+        if self.other:
+            rows.append(("other messages: neither the protocol's own nor a delivery "
+                         "(malformed?)", f"{self.other:,}"))
         if self.sequence_field:
             rows.append((f"sequence ({self.sequence_field}): missing / duplicate / out of order "
                          f"/ without", f"{self.missing:,} / {self.duplicates:,} / "

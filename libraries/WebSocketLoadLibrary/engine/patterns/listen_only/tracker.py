@@ -57,6 +57,9 @@ class StreamTracker:
         self.missing = self.duplicates = self.out_of_order = 0
         self.without_sequence = self.without_timestamp = 0
         self.future_timestamps = 0      # server time ahead of arrival (clock offset?)
+        # over a protocol: messages neither its own (control) nor a delivery (a malformed
+        # MESSAGE or PUBLISH, a RECEIPT): counted, not lost without a trace
+        self.other = 0
         self.highest: list[int | None] = [None] * connections
         self.skipped: list[set] = [set() for _ in range(connections)]
         self.staleness_s = recorder.add_series("staleness")
@@ -114,6 +117,7 @@ class StreamTracker:
                     else:
                         message = unwrap(message)
                         if message is None:     # the application's, but no delivery
+                            tracker.other += 1
                             return False
                 messages[slot] += 1
                 book.received += 1
