@@ -295,7 +295,9 @@ def run_once(what: str, index: int, args, extra: list[str]) -> Outcome:
     text = log_path.read_text(errors="replace")
     outcome.ok = outcome.code == 0 and not outcome.notes
     if what == "tests":
-        outcome.summary = last_match(PYTEST_SUMMARY, text)
+        # ./run tests runs pytest twice (the quick loop's tests, then the acceptance ones)
+        outcome.summary = " + ".join(match.group(0) for line in text.splitlines()
+                                     for match in [PYTEST_SUMMARY.search(line)] if match)
         if not outcome.ok:
             outcome.failures = pytest_failures(text)
     elif child is not None:
