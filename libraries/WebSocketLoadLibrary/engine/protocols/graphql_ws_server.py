@@ -179,8 +179,7 @@ class GraphQLWSServerSession(ServerSession):
 
     def after_reply(self, request: bytes) -> list[bytes]:
         """What follows a request's reply: its operation's `complete`."""
-        op = self._op if request is self._request else _written_op(request)
-        return [b'{"id":"' + op + _COMPLETE_AFTER_ID]     # _complete, inlined: every request
+        return [_complete(self._op if request is self._request else _written_op(request))]
 
     def frame(self, payload: bytes) -> bytes:
         return b'{"id":"' + self.delivering + _NEXT_DATA + payload + b"}}"
